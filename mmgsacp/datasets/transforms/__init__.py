@@ -1,0 +1,10 @@
+from .formatting import PackIRInputs
+from .loading import LoadIRAnnotations, LoadIRImageFromFile, bgr_to_luma
+from .transforms import (RandomFlipIR, RandomRot90, RandomTranspose, TargetAwareRandomCrop,
+                         flip_points, rot90_points)
+
+__all__ = [
+    'LoadIRImageFromFile', 'LoadIRAnnotations', 'TargetAwareRandomCrop', 'RandomFlipIR',
+    'RandomTranspose', 'RandomRot90', 'PackIRInputs', 'bgr_to_luma', 'flip_points',
+    'rot90_points'
+]

@@ -1,0 +1,3 @@
+from .irstd_metric import IRSTDMetric
+
+__all__ = ['IRSTDMetric']

@@ -1,0 +1,3 @@
+from .point_segmentor import PointSupervisedSegmentor
+
+__all__ = ['PointSupervisedSegmentor']

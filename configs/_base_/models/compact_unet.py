@@ -1,0 +1,29 @@
+# Compact single-channel U-Net + binary head, trained on full masks (the upper bound).
+norm_cfg = dict(type='BN', requires_grad=True)
+data_preprocessor = dict(
+    type='SegDataPreProcessor',
+    mean=[90.6],
+    std=[59.6],
+    bgr_to_rgb=False,
+    pad_val=0,
+    seg_pad_val=255,
+    size_divisor=32,
+    # Whole images at test time: pad to the network's stride, crop back after.
+    test_cfg=dict(size_divisor=32))
+model = dict(
+    type='EncoderDecoder',
+    data_preprocessor=data_preprocessor,
+    backbone=dict(type='CompactUNet', in_channels=1, base_channels=16, num_stages=4),
+    decode_head=dict(
+        type='BinaryIRHead',
+        in_channels=16,
+        channels=16,
+        in_index=-1,
+        num_convs=1,
+        norm_cfg=norm_cfg,
+        loss_decode=[
+            dict(type='IgnoreBCELoss', loss_weight=1.0),
+            dict(type='SoftIoULoss', loss_weight=1.0),
+        ]),
+    train_cfg=dict(),
+    test_cfg=dict(mode='whole'))

@@ -1,0 +1,4 @@
+# CPU budget (about 13 min on 2 cores): same network, crop and batch for every method.
+_base_ = '../full_sup_sirst3.py'
+train_cfg = dict(max_iters=1500, val_interval=1500)
+default_hooks = dict(checkpoint=dict(interval=500), logger=dict(interval=25))

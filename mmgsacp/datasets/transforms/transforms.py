@@ -1,0 +1,366 @@
+"""Geometric augmentations that move point labels together with the pixels.
+
+MMSeg's own crop/flip transforms move ``img`` and the ``seg_fields`` only; a point label left
+behind would supervise the wrong pixel. Every transform here maps ``img`` (H, W, C), every map
+named in ``seg_fields`` (H, W) and ``gt_points`` ((K, 2) float32 (x, y)) by the same pixel
+mapping, and updates ``img_shape``.
+
+Randomness comes from ``np.random`` so MMEngine's seeding (``randomness.seed`` and per-worker
+seeds) makes runs repeatable.
+"""
+from __future__ import annotations
+
+from typing import Callable, Optional, Sequence, Tuple, Union
+
+import cv2
+import numpy as np
+from mmcv.transforms import BaseTransform
+from mmcv.transforms.utils import cache_randomness
+from mmseg.registry import TRANSFORMS
+
+from ..points import empty_points
+
+
+def _map_arrays(results: dict, fn: Callable[[np.ndarray], np.ndarray]) -> None:
+    """Apply one pixel mapping to ``img`` and every seg field, and refresh ``img_shape``."""
+    # ``copy(order='C')`` rather than ``ascontiguousarray``: the latter keeps a flipped view
+    # of a size-1 axis as is, negative stride included.
+    if 'img' in results:
+        results['img'] = fn(results['img']).copy(order='C')
+    for key in results.get('seg_fields', []):
+        if key in results:
+            results[key] = fn(results[key]).copy(order='C')
+    results['img_shape'] = _current_shape(results)
+
+
+def _current_shape(results: dict) -> Tuple[int, int]:
+    if 'img' in results:
+        return tuple(results['img'].shape[:2])
+    for key in results.get('seg_fields', []):
+        if key in results:
+            return tuple(results[key].shape[:2])
+    return tuple(results['img_shape'][:2])
+
+
+def _points(results: dict) -> Optional[np.ndarray]:
+    points = results.get('gt_points')
+    if points is None:
+        return None
+    return np.asarray(points, dtype=np.float32).reshape(-1, 2)
+
+
+def flip_points(points: np.ndarray, shape: Tuple[int, int], direction: str) -> np.ndarray:
+    """Flip (K, 2) (x, y) points in an (H, W) frame.
+
+    Args:
+        points (np.ndarray): (K, 2) (x, y).
+        shape (tuple[int, int]): (H, W) before (and after) the flip.
+        direction (str): ``'horizontal'`` (mirror x), ``'vertical'`` (mirror y) or
+            ``'diagonal'`` (both).
+
+    Returns:
+        np.ndarray: (K, 2) float32.
+    """
+    h, w = shape
+    out = points.astype(np.float32).copy()
+    if direction in ('horizontal', 'diagonal'):
+        out[:, 0] = w - 1 - out[:, 0]
+    if direction in ('vertical', 'diagonal'):
+        out[:, 1] = h - 1 - out[:, 1]
+    return out
+
+
+def rot90_points(points: np.ndarray, shape: Tuple[int, int], k: int) -> np.ndarray:
+    """Rotate (K, 2) (x, y) points as ``np.rot90(img, k)`` rotates pixels (counter-clockwise).
+
+    Args:
+        points (np.ndarray): (K, 2) (x, y).
+        shape (tuple[int, int]): (H, W) before the rotation.
+        k (int): Quarter turns.
+
+    Returns:
+        np.ndarray: (K, 2) float32 in the rotated frame.
+    """
+    h, w = shape
+    out = points.astype(np.float32).copy()
+    for _ in range(k % 4):
+        # One counter-clockwise quarter turn: new[row, col] = old[col, W - 1 - row].
+        out = np.stack([out[:, 1], w - 1 - out[:, 0]], axis=1)
+        h, w = w, h
+    return out.reshape(-1, 2).astype(np.float32)
+
+
+def _crop_pad(arr: np.ndarray, y0: int, x0: int, size: Tuple[int, int],
+              pad_val: Union[int, float]) -> np.ndarray:
+    """Crop ``arr`` to ``size`` at (y0, x0); parts of the window outside ``arr`` get
+    ``pad_val``."""
+    ch, cw = size
+    h, w = arr.shape[:2]
+    out = np.full((ch, cw) + arr.shape[2:], pad_val, dtype=arr.dtype)
+    ys, ye = max(y0, 0), min(y0 + ch, h)
+    xs, xe = max(x0, 0), min(x0 + cw, w)
+    if ye > ys and xe > xs:
+        out[ys - y0:ye - y0, xs - x0:xe - x0] = arr[ys:ye, xs:xe]
+    return out
+
+
+@TRANSFORMS.register_module()
+class TargetAwareRandomCrop(BaseTransform):
+    """Random crop that, most of the time, holds a target.
+
+    With probability ``target_prob`` a target is picked at random (a point of ``gt_points``
+    when the sample has any, otherwise a random pixel of a random 8-connected component of
+    ``gt_seg_map == 1``) and the crop window is placed uniformly among the windows that contain
+    it; otherwise (or without targets) the window is uniform over the image. An image smaller
+    than the crop is placed at a random offset inside the window and the rest is padded
+    (``img`` with ``pad_val``, seg fields with ``seg_pad_val``, 255 = ignore). Points outside
+    the window are dropped.
+
+    Required keys: ``img`` and/or seg fields; optional ``gt_points``, ``gt_seg_map``.
+
+    Modified keys: ``img``, seg fields, ``gt_points``, ``img_shape``.
+
+    Args:
+        crop_size (int | tuple[int, int]): (h, w) of the crop.
+        target_prob (float): Probability of a target-holding crop.
+        pad_val (float): Image padding value.
+        seg_pad_val (int): Seg-field padding value.
+    """
+
+    def __init__(self,
+                 crop_size: Union[int, Tuple[int, int]],
+                 target_prob: float = 0.9,
+                 pad_val: float = 0,
+                 seg_pad_val: int = 255) -> None:
+        if isinstance(crop_size, int):
+            crop_size = (crop_size, crop_size)
+        crop_size = tuple(int(c) for c in crop_size)
+        if len(crop_size) != 2 or min(crop_size) <= 0:
+            raise ValueError(f'crop_size must be a positive (h, w), got {crop_size}')
+        if not 0.0 <= target_prob <= 1.0:
+            raise ValueError(f'target_prob must be in [0, 1], got {target_prob}')
+        self.crop_size = crop_size
+        self.target_prob = target_prob
+        self.pad_val = pad_val
+        self.seg_pad_val = seg_pad_val
+
+    @staticmethod
+    def _offset_range(length: int, crop: int) -> Tuple[int, int]:
+        """Inclusive range of window starts; negative starts place a short image inside."""
+        return (0, length - crop) if length >= crop else (length - crop, 0)
+
+    def _target_pixel(self, results: dict) -> Optional[Tuple[int, int]]:
+        points = _points(results)
+        if points is not None and len(points):
+            x, y = points[np.random.randint(len(points))]
+            return int(y), int(x)
+        seg = results.get('gt_seg_map')
+        if seg is None:
+            return None
+        num, labels = cv2.connectedComponents((seg == 1).astype(np.uint8), connectivity=8)
+        if num <= 1:
+            return None
+        ys, xs = np.nonzero(labels == np.random.randint(1, num))
+        i = np.random.randint(len(ys))
+        return int(ys[i]), int(xs[i])
+
+    @cache_randomness
+    def _choose_window(self, results: dict) -> Tuple[int, int]:
+        h, w = _current_shape(results)
+        ch, cw = self.crop_size
+        (ylo, yhi), (xlo, xhi) = self._offset_range(h, ch), self._offset_range(w, cw)
+        target = self._target_pixel(results) if np.random.rand() < self.target_prob else None
+        if target is not None:
+            ty, tx = target
+            # Windows [y0, y0 + ch) that contain row ty: y0 in [ty - ch + 1, ty].
+            ylo, yhi = max(ylo, ty - ch + 1), min(yhi, ty)
+            xlo, xhi = max(xlo, tx - cw + 1), min(xhi, tx)
+        return np.random.randint(ylo, yhi + 1), np.random.randint(xlo, xhi + 1)
+
+    def transform(self, results: dict) -> dict:
+        """Crop (and pad) the sample.
+
+        Args:
+            results (dict): Sample dict.
+
+        Returns:
+            dict: ``results`` at ``crop_size``.
+        """
+        y0, x0 = self._choose_window(results)
+        if 'img' in results:
+            results['img'] = _crop_pad(results['img'], y0, x0, self.crop_size, self.pad_val)
+        for key in results.get('seg_fields', []):
+            if key in results:
+                results[key] = _crop_pad(results[key], y0, x0, self.crop_size, self.seg_pad_val)
+        results['img_shape'] = self.crop_size
+        points = _points(results)
+        if points is not None:
+            shifted = points - np.array([x0, y0], dtype=np.float32)
+            ch, cw = self.crop_size
+            inside = ((shifted[:, 0] >= 0) & (shifted[:, 0] < cw) & (shifted[:, 1] >= 0) &
+                      (shifted[:, 1] < ch))
+            results['gt_points'] = shifted[inside] if inside.any() else empty_points()
+        return results
+
+    def __repr__(self) -> str:
+        return (f'{self.__class__.__name__}(crop_size={self.crop_size}, '
+                f'target_prob={self.target_prob}, pad_val={self.pad_val}, '
+                f'seg_pad_val={self.seg_pad_val})')
+
+
+@TRANSFORMS.register_module()
+class RandomFlipIR(BaseTransform):
+    """Random horizontal and/or vertical flip, points included.
+
+    Each direction in ``direction`` is flipped independently with probability ``prob``, so
+    the default reaches all four flip states.
+
+    Modified keys: ``img``, seg fields, ``gt_points``.
+
+    Added keys: ``flip`` (bool) and ``flip_direction`` (None, ``'horizontal'``,
+    ``'vertical'`` or ``'diagonal'`` for both).
+
+    Args:
+        prob (float): Flip probability of each direction.
+        direction (str | Sequence[str]): ``'horizontal'`` and/or ``'vertical'``.
+    """
+
+    def __init__(self,
+                 prob: float = 0.5,
+                 direction: Union[str, Sequence[str]] = ('horizontal', 'vertical')) -> None:
+        direction = (direction, ) if isinstance(direction, str) else tuple(direction)
+        if not set(direction) <= {'horizontal', 'vertical'}:
+            raise ValueError(f"direction must be 'horizontal' and/or 'vertical', got {direction}")
+        if not 0.0 <= prob <= 1.0:
+            raise ValueError(f'prob must be in [0, 1], got {prob}')
+        self.prob = prob
+        self.direction = direction
+
+    @cache_randomness
+    def _choose(self) -> Optional[str]:
+        chosen = {d for d in self.direction if np.random.rand() < self.prob}
+        if len(chosen) == 2:
+            return 'diagonal'
+        return chosen.pop() if chosen else None
+
+    def transform(self, results: dict) -> dict:
+        """Flip the sample.
+
+        Args:
+            results (dict): Sample dict.
+
+        Returns:
+            dict: Flipped ``results``.
+        """
+        direction = self._choose()
+        results['flip'] = direction is not None
+        results['flip_direction'] = direction
+        if direction is None:
+            return results
+        shape = _current_shape(results)
+        axes = {'horizontal': (1, ), 'vertical': (0, ), 'diagonal': (0, 1)}[direction]
+        _map_arrays(results, lambda a: np.flip(a, axis=axes))
+        points = _points(results)
+        if points is not None:
+            results['gt_points'] = flip_points(points, shape, direction)
+        return results
+
+    def __repr__(self) -> str:
+        return f'{self.__class__.__name__}(prob={self.prob}, direction={self.direction})'
+
+
+@TRANSFORMS.register_module()
+class RandomTranspose(BaseTransform):
+    """Random transpose (swap rows and columns), points included.
+
+    Modified keys: ``img``, seg fields, ``gt_points``, ``img_shape``.
+
+    Added keys: ``transpose`` (bool).
+
+    Args:
+        prob (float): Transpose probability.
+    """
+
+    def __init__(self, prob: float = 0.5) -> None:
+        if not 0.0 <= prob <= 1.0:
+            raise ValueError(f'prob must be in [0, 1], got {prob}')
+        self.prob = prob
+
+    @cache_randomness
+    def _choose(self) -> bool:
+        return bool(np.random.rand() < self.prob)
+
+    def transform(self, results: dict) -> dict:
+        """Transpose the sample.
+
+        Args:
+            results (dict): Sample dict.
+
+        Returns:
+            dict: Transposed ``results``.
+        """
+        results['transpose'] = self._choose()
+        if not results['transpose']:
+            return results
+        _map_arrays(results, lambda a: np.swapaxes(a, 0, 1))
+        points = _points(results)
+        if points is not None:
+            results['gt_points'] = points[:, [1, 0]]
+        return results
+
+    def __repr__(self) -> str:
+        return f'{self.__class__.__name__}(prob={self.prob})'
+
+
+@TRANSFORMS.register_module()
+class RandomRot90(BaseTransform):
+    """Random rotation by a multiple of 90 degrees, points included.
+
+    With probability ``prob`` the sample turns counter-clockwise (as ``np.rot90``) by ``k``
+    quarter turns, ``k`` drawn uniformly from ``ks``.
+
+    Modified keys: ``img``, seg fields, ``gt_points``, ``img_shape``.
+
+    Added keys: ``rot90`` (int, quarter turns applied; 0 when none).
+
+    Args:
+        prob (float): Rotation probability.
+        ks (Sequence[int]): Allowed quarter-turn counts.
+    """
+
+    def __init__(self, prob: float = 0.5, ks: Sequence[int] = (1, 2, 3)) -> None:
+        if not 0.0 <= prob <= 1.0:
+            raise ValueError(f'prob must be in [0, 1], got {prob}')
+        if not ks:
+            raise ValueError('ks must not be empty')
+        self.prob = prob
+        self.ks = tuple(int(k) for k in ks)
+
+    @cache_randomness
+    def _choose(self) -> int:
+        if np.random.rand() >= self.prob:
+            return 0
+        return self.ks[np.random.randint(len(self.ks))] % 4
+
+    def transform(self, results: dict) -> dict:
+        """Rotate the sample.
+
+        Args:
+            results (dict): Sample dict.
+
+        Returns:
+            dict: Rotated ``results``.
+        """
+        k = self._choose()
+        results['rot90'] = k
+        if k == 0:
+            return results
+        shape = _current_shape(results)
+        _map_arrays(results, lambda a: np.rot90(a, k, axes=(0, 1)))
+        points = _points(results)
+        if points is not None:
+            results['gt_points'] = rot90_points(points, shape, k)
+        return results
+
+    def __repr__(self) -> str:
+        return f'{self.__class__.__name__}(prob={self.prob}, ks={self.ks})'

@@ -1,0 +1,146 @@
+"""GSACP's decode head: binary logits plus an embedding branch that turns points into masks."""
+from __future__ import annotations
+
+from typing import Dict, Optional, Sequence, Tuple
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from mmseg.registry import MODELS
+from torch import Tensor
+
+from ..utils.propagation import PointTargets, generate_point_targets
+from .binary_head import BinaryIRHead
+
+
+@MODELS.register_module()
+class AffinityPropagationHead(BinaryIRHead):
+    """Binary head trained from point labels through online affinity propagation (GSACP §1).
+
+    Every training step, each point of the batch grows into a pseudo-mask inside its support
+    window (prior gate + hard affinity margin + connected growth, see
+    :func:`mmgsacp.models.utils.propagation.generate_point_targets`), and the logits are trained
+    on those labels with the ignore-aware ``loss_decode`` terms. The targets are computed without
+    gradient, from the teacher's embedding when the segmentor passes one (EMA teacher), else from
+    this head's own (detached) embedding. Prediction is the plain logits: no points at test time.
+
+    Args:
+        embed_channels (int): D, channels of the embedding (used through cosines). Defaults to 16.
+        target_cfg (dict): keyword arguments of ``generate_point_targets`` (``mode``,
+            ``radius``, ``kappa``, ``beta``, ``tau_pos``, ``tau_neg``, ``adaptive``, ``r_min``,
+            ``r_max`` ...). ``mode='prior'`` and ``mode='point'`` give the prior-only and
+            point-only baselines with the same head.
+        warmup_iters (tuple[int, int]): the affinity weight is 0 (prior-only growth) before
+            ``warmup_iters[0]`` training steps and rises linearly to 1 at ``warmup_iters[1]``,
+            so the loop does not lock onto the meaningless features of early training.
+        loss_contrast (dict, optional): config of a contrastive loss on the embedding
+            (``HardBackgroundContrastiveLoss``); None disables it.
+        **kwargs: :class:`BinaryIRHead` arguments.
+    """
+
+    def __init__(self,
+                 embed_channels: int = 16,
+                 target_cfg: Optional[dict] = None,
+                 warmup_iters: Tuple[int, int] = (0, 0),
+                 loss_contrast: Optional[dict] = None,
+                 **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.embed = nn.Conv2d(self.channels, embed_channels, kernel_size=1)
+        self.target_cfg = dict(target_cfg or {})
+        if len(warmup_iters) != 2 or warmup_iters[0] > warmup_iters[1]:
+            raise ValueError(f'warmup_iters must be (start, end) with start <= end, '
+                             f'got {warmup_iters}')
+        self.warmup_iters = tuple(int(v) for v in warmup_iters)
+        self.loss_contrast = MODELS.build(loss_contrast) if loss_contrast else None
+        # Counts training steps so that warm-up survives checkpoint/resume.
+        self.register_buffer('num_updates', torch.zeros((), dtype=torch.long))
+        #: Targets of the last training step, kept for the drift monitor.
+        self.last_targets: Optional[PointTargets] = None
+
+    # ------------------------------------------------------------------ features
+    def forward_train(self, inputs: Sequence[Tensor]) -> Tuple[Tensor, Tensor]:
+        """Logits (B, 1, h, w) and raw (unnormalised) embedding (B, D, h, w)."""
+        feat = self.head_features(inputs)
+        return self.cls_seg(feat), self.embed(feat)
+
+    def embedding(self, inputs: Sequence[Tensor], size: Tuple[int, int]) -> Tensor:
+        """Embedding at input resolution ``size``: (B, D, H, W).
+
+        E is used only through cosines, and its consumers (propagation, contrastive loss)
+        L2-normalise the pixels they gather, so the whole map is never normalised: the windows
+        are a small fraction of the batch.
+        """
+        return self._at_size(self.embed(self.head_features(inputs)), size)
+
+    @staticmethod
+    def _at_size(emb: Tensor, size: Tuple[int, int]) -> Tensor:
+        if emb.shape[-2:] != tuple(size):
+            emb = F.interpolate(emb, size=size, mode='bilinear', align_corners=False)
+        return emb
+
+    def affinity_weight(self) -> float:
+        start, end = self.warmup_iters
+        step = int(self.num_updates)
+        if step >= end:
+            return 1.0
+        if step < start:
+            return 0.0
+        return (step - start) / max(end - start, 1)
+
+    # ------------------------------------------------------------------ targets
+    def make_targets(self, image: Tensor, embedding: Optional[Tensor], points: Tensor,
+                     batch_data_samples=None) -> PointTargets:
+        """Pseudo-labels (no gradient) for the points of a batch.
+
+        Args:
+            image (Tensor): (B, 1, H, W) network input.
+            embedding (Tensor | None): (B, D, H, W) embedding (normalised per gathered pixel).
+            points (Tensor): (P, 3) long, columns (batch_index, x, y).
+            batch_data_samples: only used to name the file in error messages.
+        """
+        try:
+            with torch.no_grad():
+                return generate_point_targets(
+                    image, None if embedding is None else embedding.detach(), points,
+                    affinity_weight=self.affinity_weight(), **self.target_cfg)
+        except ValueError as err:
+            names = ''
+            if batch_data_samples is not None:
+                names = ', '.join(
+                    f"{i}: {s.metainfo.get('img_path', '?')}"
+                    for i, s in enumerate(batch_data_samples))
+            raise ValueError(f'{err} (batch samples: {names})') from err
+
+    def loss(self,
+             inputs: Sequence[Tensor],
+             batch_data_samples,
+             train_cfg,
+             image: Optional[Tensor] = None,
+             points: Optional[Tensor] = None,
+             teacher_embedding: Optional[Tensor] = None) -> Dict[str, Tensor]:
+        """Losses of one training step.
+
+        Args:
+            inputs (Sequence[Tensor]): backbone/neck features.
+            batch_data_samples: the data samples, *without* full masks (the segmentor strips
+                them for point supervision).
+            train_cfg: unused, kept for MMSeg's interface.
+            image (Tensor): (B, 1, H, W) network input (for the local image priors).
+            points (Tensor): (P, 3) long (batch_index, x, y).
+            teacher_embedding (Tensor, optional): (B, D, H, W) embedding from
+                the EMA teacher; targets are then built from it instead of the student's.
+        """
+        if image is None or points is None:
+            raise ValueError('AffinityPropagationHead.loss needs the input image and the '
+                             'points; use it with PointSupervisedSegmentor')
+        logits, raw_emb = self.forward_train(inputs)
+        size = image.shape[-2:]
+        emb = self._at_size(raw_emb, size)
+        source = teacher_embedding if teacher_embedding is not None else emb
+        targets = self.make_targets(image, source, points.to(image.device), batch_data_samples)
+        losses = self.losses_from_labels(logits, targets.labels)
+        if self.loss_contrast is not None:
+            losses[self.loss_contrast.loss_name] = self.loss_contrast(emb, image, targets)
+        self.last_targets = targets
+        self.num_updates += 1
+        return losses

@@ -1,0 +1,119 @@
+"""A plain binary (target / background) decode head for infrared small targets."""
+from __future__ import annotations
+
+from typing import Dict, List, Sequence, Tuple
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from mmcv.cnn import ConvModule
+from mmseg.models.decode_heads.decode_head import BaseDecodeHead
+from mmseg.registry import MODELS
+from torch import Tensor
+
+
+@MODELS.register_module()
+class BinaryIRHead(BaseDecodeHead):
+    """Convs + a 1-channel classifier, trained with ignore-aware binary losses.
+
+    Used directly for full supervision (``gt_sem_seg`` holds the true mask, 0/1, 255 = ignore)
+    and as the base of :class:`AffinityPropagationHead`. The logits are upsampled to the label
+    size, so backbones whose last feature is not at full resolution (e.g. FPN at 1/4) work too.
+
+    Args:
+        num_convs (int): 3x3 conv layers before the classifier. Defaults to 1.
+        **kwargs: :class:`BaseDecodeHead` arguments. ``num_classes=2``, ``out_channels=1`` and
+            ``threshold=0.5`` are the defaults here (sigmoid probability > 0.5 is a target).
+    """
+
+    def __init__(self, num_convs: int = 1, **kwargs) -> None:
+        kwargs.setdefault('num_classes', 2)
+        kwargs.setdefault('out_channels', 1)
+        kwargs.setdefault('threshold', 0.5)
+        kwargs.setdefault('loss_decode', [
+            dict(type='IgnoreBCELoss', loss_weight=1.0),
+            dict(type='SoftIoULoss', loss_weight=1.0)
+        ])
+        super().__init__(**kwargs)
+        layers: List[nn.Module] = []
+        for i in range(num_convs):
+            layers.append(
+                ConvModule(
+                    self.in_channels if i == 0 else self.channels,
+                    self.channels,
+                    kernel_size=3,
+                    padding=1,
+                    conv_cfg=self.conv_cfg,
+                    norm_cfg=self.norm_cfg,
+                    act_cfg=self.act_cfg))
+        self.convs = nn.Sequential(*layers) if layers else nn.Identity()
+        if not layers and self.in_channels != self.channels:
+            raise ValueError(f'num_convs=0 needs in_channels == channels, got '
+                             f'{self.in_channels} and {self.channels}')
+
+    def head_features(self, inputs: Sequence[Tensor]) -> Tensor:
+        """Shared features of the classifier (and of any embedding branch), (B, C, h, w)."""
+        return self.convs(self._transform_inputs(inputs))
+
+    def forward(self, inputs: Sequence[Tensor]) -> Tensor:
+        """Logits (B, 1, h, w) at the resolution of the selected input feature."""
+        return self.cls_seg(self.head_features(inputs))
+
+    def losses_from_labels(self, seg_logits: Tensor, labels: Tensor) -> Dict[str, Tensor]:
+        """Sum every ``loss_decode`` term of logits against a label map.
+
+        Args:
+            seg_logits (Tensor): (B, 1, h, w) logits; resized to the labels' size.
+            labels (Tensor): (B, H, W) long, 0 background, 1 target, ``ignore_index`` skipped.
+        """
+        if seg_logits.shape[-2:] != labels.shape[-2:]:
+            seg_logits = F.interpolate(
+                seg_logits, size=labels.shape[-2:], mode='bilinear',
+                align_corners=self.align_corners)
+        losses: Dict[str, Tensor] = {}
+        loss_modules = self.loss_decode if isinstance(self.loss_decode,
+                                                      nn.ModuleList) else [self.loss_decode]
+        for loss_module in loss_modules:
+            value = loss_module(seg_logits, labels, ignore_index=self.ignore_index)
+            name = loss_module.loss_name
+            losses[name] = losses[name] + value if name in losses else value
+        return losses
+
+    def loss_by_feat(self, seg_logits: Tensor, batch_data_samples) -> Dict[str, Tensor]:
+        labels = self._stack_batch_gt(batch_data_samples).squeeze(1).long()
+        return self.losses_from_labels(seg_logits, labels)
+
+
+def stack_points(batch_data_samples) -> Tensor:
+    """Collect each sample's ``gt_points`` (K_i, 2) (x, y) into one (P, 3) long tensor.
+
+    Columns are ``(batch_index, x, y)``, the layout the propagation functions take.
+
+    Raises:
+        KeyError: a sample has no ``gt_points``.
+        ValueError: a point lies outside its sample's ``img_shape`` (names file and point).
+    """
+    rows: List[Tensor] = []
+    for b, sample in enumerate(batch_data_samples):
+        if 'gt_points' not in sample:
+            raise KeyError(
+                f"data sample {b} ({sample.metainfo.get('img_path', '?')}) has no 'gt_points'; "
+                'point-supervised training needs LoadIRAnnotations + PackIRInputs')
+        pts = torch.as_tensor(sample.gt_points).reshape(-1, 2).round().long()
+        shape = sample.metainfo.get('img_shape')
+        if shape is not None and pts.numel():
+            # the image's own extent: batch padding must not make an off-image point valid
+            h, w = int(shape[0]), int(shape[1])
+            bad = (pts[:, 0] < 0) | (pts[:, 0] >= w) | (pts[:, 1] < 0) | (pts[:, 1] >= h)
+            if bad.any():
+                x, y = pts[bad][0].tolist()
+                raise ValueError(
+                    f"point (x={x}, y={y}) of sample {b} "
+                    f"({sample.metainfo.get('img_path', '?')}) lies outside its "
+                    f'{h}x{w} image')
+        rows.append(torch.cat([pts.new_full((pts.shape[0], 1), b), pts], dim=1))
+    if not rows:
+        return torch.zeros((0, 3), dtype=torch.long)
+    return torch.cat(rows, dim=0)
+
+

@@ -1,0 +1,115 @@
+"""Binary cross-entropy (optionally focal) that skips ignored pixels."""
+from __future__ import annotations
+
+from typing import Optional
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from mmseg.registry import MODELS
+from torch import Tensor
+
+
+def binary_logits(pred: Tensor, target: Tensor) -> Tensor:
+    """Bring single-channel logits to the label layout.
+
+    Args:
+        pred: ``(B, 1, H, W)`` or ``(B, H, W)`` logits.
+        target: ``(B, H, W)`` labels.
+
+    Returns:
+        ``(B, H, W)`` logits.
+
+    Raises:
+        ValueError: If ``pred`` has more than one channel or its size differs from ``target``.
+    """
+    if pred.dim() == 4:
+        if pred.shape[1] != 1:
+            raise ValueError(f'binary losses need one logit channel, got {pred.shape[1]}')
+        pred = pred[:, 0]
+    if pred.shape != target.shape:
+        raise ValueError(f'logits {tuple(pred.shape)} and labels {tuple(target.shape)} differ '
+                         f'in size')
+    return pred
+
+
+def pixel_weight(weight: Optional[Tensor], target: Tensor) -> Optional[Tensor]:
+    """Optional per-pixel weight as ``(B, H, W)`` (accepts ``(B, 1, H, W)``)."""
+    if weight is None:
+        return None
+    if weight.dim() == 4 and weight.shape[1] == 1:
+        weight = weight[:, 0]
+    return weight.expand_as(target)
+
+
+@MODELS.register_module()
+class IgnoreBCELoss(nn.Module):
+    """Sigmoid BCE (or focal loss) over the non-ignored pixels of binary labels.
+
+    The loss is the mean over valid pixels, so ignored pixels neither contribute nor dilute
+    it, and their logits get exactly zero gradient. With no valid pixel it is 0 and still
+    differentiable.
+
+    Args:
+        use_focal: Use the focal form ``(1 - p_t)^gamma * BCE``.
+        gamma: Focal exponent.
+        alpha: Focal class balance (weight ``alpha`` on targets, ``1 - alpha`` on background).
+            Defaults to None (no balancing): RetinaNet's 0.25 down-weights positives, which
+            here are the few pixels of small targets.
+        loss_weight: Multiplier of the loss.
+        loss_name: Key of the loss in the loss dict (must start with ``loss_``).
+    """
+
+    def __init__(self,
+                 use_focal: bool = False,
+                 gamma: float = 2.0,
+                 alpha: Optional[float] = None,
+                 loss_weight: float = 1.0,
+                 loss_name: str = 'loss_bce') -> None:
+        super().__init__()
+        if alpha is not None and not 0.0 <= alpha <= 1.0:
+            raise ValueError(f'alpha must be in [0, 1] or None, got {alpha}')
+        self.use_focal = use_focal
+        self.gamma = gamma
+        self.alpha = alpha
+        self.loss_weight = loss_weight
+        self._loss_name = loss_name
+
+    def forward(self,
+                pred: Tensor,
+                target: Tensor,
+                weight: Optional[Tensor] = None,
+                ignore_index: int = 255,
+                **kwargs) -> Tensor:
+        """Compute the loss.
+
+        Args:
+            pred: ``(B, 1, H, W)`` logits.
+            target: ``(B, H, W)`` long labels: 0 background, 1 target, ``ignore_index``.
+            weight: Optional per-pixel weight ``(B, H, W)``.
+            ignore_index: Label value to skip.
+
+        Returns:
+            Scalar loss.
+        """
+        logits = binary_logits(pred, target)
+        valid = target != ignore_index
+        # Boolean selection (not multiplication by a mask) keeps the gradient at ignored
+        # pixels exactly zero even for extreme logits.
+        x = logits[valid].float()
+        t = (target[valid] > 0).to(x.dtype)
+        loss = F.binary_cross_entropy_with_logits(x, t, reduction='none')
+        if self.use_focal:
+            p = torch.sigmoid(x)
+            p_t = p * t + (1 - p) * (1 - t)
+            loss = loss * (1 - p_t).pow(self.gamma)
+            if self.alpha is not None:
+                loss = loss * (self.alpha * t + (1 - self.alpha) * (1 - t))
+        w = pixel_weight(weight, target)
+        if w is not None:
+            loss = loss * w[valid].to(loss.dtype)
+        return self.loss_weight * loss.sum() / valid.sum().clamp_min(1)
+
+    @property
+    def loss_name(self) -> str:
+        return self._loss_name

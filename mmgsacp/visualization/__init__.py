@@ -1,0 +1,3 @@
+from .overlay import draw_detections
+
+__all__ = ['draw_detections']

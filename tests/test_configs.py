@@ -1,0 +1,71 @@
+"""Every config under configs/ parses, inherits in at most three levels, and builds its model."""
+import glob
+import os.path as osp
+import re
+
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
+from mmseg.registry import MODELS
+
+import mmgsacp  # noqa: F401
+
+from .utils import REPO_ROOT
+
+CONFIGS = sorted(
+    p for p in glob.glob(osp.join(REPO_ROOT, 'configs', '**', '*.py'), recursive=True)
+    if f'{osp.sep}_base_{osp.sep}' not in p)
+
+
+def _depth(path: str) -> int:
+    text = open(path).read()
+    match = re.search(r"_base_\s*=\s*(\[[^\]]*\]|'[^']*')", text)
+    if not match:
+        return 0
+    bases = re.findall(r"'([^']+)'", match.group(1))
+    return 1 + max(_depth(osp.normpath(osp.join(osp.dirname(path), b))) for b in bases)
+
+
+def test_configs_found():
+    names = {osp.relpath(p, osp.join(REPO_ROOT, 'configs')) for p in CONFIGS}
+    assert 'gsacp_sirst3.py' in names
+    for rung in ('base', 'ema', 'hbc', 'asg', 'final'):
+        assert f'gsacp/gsacp_{rung}_sirst3.py' in names
+        assert f'gsacp/cpu/gsacp_{rung}_sirst3_cpu.py' in names
+        assert f'synthetic/gsacp_{rung}_synthetic.py' in names
+
+
+@pytest.mark.parametrize('path', CONFIGS, ids=lambda p: osp.relpath(p, REPO_ROOT))
+def test_config_builds(path):
+    assert _depth(path) <= 3, f'{path} inherits more than three levels'
+    cfg = Config.fromfile(path)
+    init_default_scope('mmseg')
+    model = MODELS.build(cfg.model)
+    model.eval()
+    with torch.no_grad():
+        out = model._forward(torch.zeros(1, 1, 64, 64))
+    assert out.shape == (1, 1, 64, 64)
+
+
+def test_ladder_is_single_variable():
+    """Each rung differs from the base in exactly its own remedy."""
+    def load(rung):
+        return Config.fromfile(osp.join(REPO_ROOT, 'configs', 'gsacp', f'gsacp_{rung}_sirst3.py'))
+
+    base, ema, hbc, asg, final = (load(r) for r in ('base', 'ema', 'hbc', 'asg', 'final'))
+
+    def hooks(cfg):
+        return sorted(h['type'] for h in cfg.default_hooks.values())
+
+    def head(cfg):
+        return cfg.model.decode_head
+
+    assert 'EMATeacherHook' not in hooks(base) and head(base).get('loss_contrast') is None
+    assert not head(base).target_cfg.adaptive
+    assert hooks(ema) == sorted(hooks(base) + ['EMATeacherHook'])
+    assert head(ema) == head(base)
+    assert head(hbc).loss_contrast is not None and hooks(hbc) == hooks(base)
+    assert head(asg).target_cfg.adaptive and head(asg).get('loss_contrast') is None
+    assert hooks(final) == hooks(ema) and head(final).target_cfg.adaptive
+    assert head(final).loss_contrast == head(hbc).loss_contrast

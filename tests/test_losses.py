@@ -1,0 +1,178 @@
+"""Ignore-aware segmentation losses and the hard-background contrastive loss."""
+import pytest
+import torch
+import torch.nn.functional as F
+from mmseg.registry import MODELS
+
+from mmgsacp.models.losses import HardBackgroundContrastiveLoss, IgnoreBCELoss, SoftIoULoss
+from mmgsacp.models.utils.propagation import (IGNORE_INDEX, gather_windows,
+                                              generate_point_targets, window_anchor)
+
+
+def labels_with_ignore(seed=0, b=2, h=12, w=12):
+    g = torch.Generator().manual_seed(seed)
+    labels = (torch.rand(b, h, w, generator=g) > 0.7).long()
+    labels[torch.rand(b, h, w, generator=g) > 0.75] = IGNORE_INDEX
+    return labels
+
+
+def loss_and_grad(loss_fn, logits, labels):
+    logits = logits.clone().requires_grad_(True)
+    loss = loss_fn(logits, labels, ignore_index=IGNORE_INDEX)
+    loss.backward()
+    return loss.detach(), logits.grad
+
+
+@pytest.mark.parametrize('loss_fn', [IgnoreBCELoss(), IgnoreBCELoss(use_focal=True, alpha=0.25),
+                                     SoftIoULoss()])
+def test_ignored_pixels_change_neither_loss_nor_gradient(loss_fn):
+    labels = labels_with_ignore()
+    g = torch.Generator().manual_seed(1)
+    logits = torch.randn(2, 1, 12, 12, generator=g)
+    other = logits.clone()
+    ignored = (labels == IGNORE_INDEX).unsqueeze(1)
+    other[ignored] = 50.0 * torch.randn(int(ignored.sum()), generator=g)
+    l1, g1 = loss_and_grad(loss_fn, logits, labels)
+    l2, g2 = loss_and_grad(loss_fn, other, labels)
+    assert torch.equal(l1, l2)
+    assert torch.equal(g1, g2)
+    assert not bool(g1[ignored].any())
+    assert bool(g1[~ignored].abs().sum() > 0)
+
+
+def test_bce_is_mean_over_valid_pixels():
+    labels = labels_with_ignore()
+    logits = torch.randn(2, 1, 12, 12)
+    valid = labels != IGNORE_INDEX
+    ref = F.binary_cross_entropy_with_logits(logits[:, 0][valid], labels[valid].float())
+    assert torch.allclose(IgnoreBCELoss()(logits, labels), ref)
+    # gamma = 0 and no alpha: the focal form is plain BCE.
+    assert torch.allclose(IgnoreBCELoss(use_focal=True, gamma=0.0)(logits, labels), ref)
+    assert torch.allclose(IgnoreBCELoss(loss_weight=2.0)(logits, labels), 2 * ref)
+
+
+@pytest.mark.parametrize('loss_fn', [IgnoreBCELoss(), IgnoreBCELoss(use_focal=True),
+                                     SoftIoULoss()])
+def test_all_ignored_gives_zero_with_gradient(loss_fn):
+    logits = torch.randn(2, 1, 6, 6, requires_grad=True)
+    labels = torch.full((2, 6, 6), IGNORE_INDEX, dtype=torch.long)
+    loss = loss_fn(logits, labels)
+    loss.backward()
+    assert float(loss.detach()) == 0.0 and torch.isfinite(logits.grad).all()
+
+
+def test_soft_iou_values():
+    labels = torch.zeros(2, 8, 8, dtype=torch.long)
+    labels[0, 2:4, 2:4] = 1
+    perfect = torch.where(labels.bool(), 30.0, -30.0).unsqueeze(1)
+    assert float(SoftIoULoss()(perfect, labels)) < 1e-6
+    # Per image, then mean: image 1 (half right) and image 2 (empty, all predicted) differ.
+    pred = torch.full((2, 1, 8, 8), -30.0)
+    pred[0, 0, 2:4, 2:3] = 30.0
+    pred[1, 0, 0, 0] = 30.0
+    per_image = torch.tensor([1 - (2 + 1) / (4 + 1), 1 - 1 / 2])
+    assert torch.allclose(SoftIoULoss(smooth=1.0)(pred, labels), per_image.mean(), atol=1e-5)
+
+
+def test_registry_and_names():
+    bce = MODELS.build(dict(type='IgnoreBCELoss', use_focal=True))
+    iou = MODELS.build(dict(type='SoftIoULoss'))
+    hbc = MODELS.build(dict(type='HardBackgroundContrastiveLoss', mode='margin'))
+    assert (bce.loss_name, iou.loss_name, hbc.loss_name) == ('loss_bce', 'loss_softiou',
+                                                            'loss_hbc')
+    assert MODELS.build(dict(type='IgnoreBCELoss', loss_name='loss_focal')).loss_name == \
+        'loss_focal'
+    with pytest.raises(ValueError):
+        IgnoreBCELoss()(torch.zeros(1, 2, 4, 4), torch.zeros(1, 4, 4, dtype=torch.long))
+
+
+# --------------------------------------------------------------------------------------------
+# Hard-background contrastive loss
+# --------------------------------------------------------------------------------------------
+def blob_batch():
+    """Two 32x32 images with a bright square each, bright clutter, and their prior targets."""
+    img = 0.05 * torch.randn(2, 1, 32, 32, generator=torch.Generator().manual_seed(0))
+    img[0, 0, 10:14, 10:14] += 1.0
+    img[1, 0, 20:23, 5:9] += 1.0
+    img[0, 0, 25:27, 25:27] += 1.5  # clutter beyond the window
+    img[1, 0, 20:22, 14:15] += 2.0  # clutter inside the window, not connected
+    points = torch.tensor([[0, 11, 11], [1, 6, 21]])
+    targets = generate_point_targets(img, None, points, mode='prior', radius=6)
+    return img, targets
+
+
+def separation(emb, targets):
+    """Mean region affinity to the anchor minus the hardest window-background affinity."""
+    with torch.no_grad():
+        win, inside = gather_windows(F.normalize(emb, dim=1), targets.points, targets.radius)
+        a = torch.einsum('pdij,pd->pij', win, window_anchor(win, inside, targets.radius))
+        lab = gather_windows(targets.labels.unsqueeze(1), targets.points, targets.radius)[0][:, 0]
+        bg = targets.support & (lab == 0)
+        hardest = a.masked_fill(~bg, -2.0).flatten(1).amax(1)
+        return float(a[targets.regions].mean() - hardest.mean())
+
+
+@pytest.mark.parametrize('mode', ['infonce', 'margin'])
+def test_contrastive_loss_falls_as_embeddings_separate(mode):
+    img, targets = blob_batch()
+    assert int(targets.regions.sum()) > 20
+    emb = torch.randn(2, 8, 32, 32, generator=torch.Generator().manual_seed(1))
+    emb.requires_grad_(True)
+    loss_fn = HardBackgroundContrastiveLoss(mode=mode, num_negatives=16, num_beyond=32,
+                                            loss_weight=1.0)
+    opt = torch.optim.SGD([emb], lr=5.0)
+
+    def evaluate():
+        torch.manual_seed(0)  # same draws beyond the window every time
+        return float(loss_fn(emb, img, targets))
+
+    loss0, gap0 = evaluate(), separation(emb, targets)
+    torch.manual_seed(2)
+    for _ in range(15):
+        opt.zero_grad()
+        loss = loss_fn(emb, img, targets)
+        assert torch.isfinite(loss)
+        loss.backward()
+        opt.step()
+    loss1, gap1 = evaluate(), separation(emb, targets)
+    assert loss1 < 0.7 * loss0
+    assert gap1 > gap0 + 0.3
+
+
+def test_contrastive_no_points_is_zero_and_backprops():
+    emb = torch.randn(2, 8, 16, 16, requires_grad=True)
+    img = torch.randn(2, 1, 16, 16)
+    targets = generate_point_targets(img, None, torch.zeros(0, 3, dtype=torch.long),
+                                     mode='prior', radius=4)
+    loss = HardBackgroundContrastiveLoss()(emb, img, targets)
+    loss.backward()
+    assert float(loss.detach()) == 0.0
+    assert emb.grad is not None and not bool(emb.grad.any())
+
+
+def test_contrastive_border_points_and_adaptive_support_are_finite():
+    img = torch.randn(2, 1, 20, 20)
+    img[0, 0, :3, :3] += 4
+    emb = torch.randn(2, 8, 20, 20, requires_grad=True)
+    points = torch.tensor([[0, 0, 0], [1, 19, 19], [1, 10, 0]])
+    targets = generate_point_targets(img, F.normalize(emb.detach(), dim=1), points, radius=8,
+                                     adaptive=True, r_min=2)
+    for mode in ('infonce', 'margin'):
+        loss = HardBackgroundContrastiveLoss(mode=mode, num_beyond=500)(emb, img, targets)
+        loss.backward()
+        assert torch.isfinite(loss) and torch.isfinite(emb.grad).all()
+
+
+def test_hard_negatives_are_background_brightest_then_most_similar():
+    img, targets = blob_batch()
+    loss_fn = HardBackgroundContrastiveLoss(num_negatives=8, bright_fraction=0.5)
+    negative = torch.tensor([[True, True, False, True, True, True, True, True, True, False]])
+    brightness = torch.tensor([[9.0, 1.0, 100.0, 8.0, 0.0, 0.0, 0.0, 0.0, 7.0, 0.0]])
+    affinity = torch.tensor([[0.0, 0.1, 1.0, 0.9, 0.2, 0.8, 0.7, 0.3, 0.0, 1.0]])
+    index, valid = loss_fn._hard_negatives(negative, brightness, affinity)
+    assert valid.all()
+    assert index[0, :4].tolist() == [0, 3, 8, 1]  # brightest background
+    assert index[0, 4:].tolist() == [5, 6, 7, 4]  # then most similar, no repeats
+    # Fewer candidates than requested: padded with invalid picks.
+    index, valid = loss_fn._hard_negatives(negative[:, :3], brightness[:, :3], affinity[:, :3])
+    assert valid.sum() == 2 and index.shape == (1, 3)

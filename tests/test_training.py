@@ -1,0 +1,181 @@
+"""End to end on a tiny synthetic set: train, checkpoint, resume, test, score, distribute."""
+import json
+import os
+import os.path as osp
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from mmengine.runner import Runner
+
+import mmgsacp  # noqa: F401
+from mmgsacp.datasets.synthetic import make_synthetic_dataset
+
+from .utils import REPO_ROOT, tiny_config
+
+
+@pytest.fixture(scope='module')
+def syn_root(tmp_path_factory):
+    root = tmp_path_factory.mktemp('data') / 'synthetic'
+    make_synthetic_dataset(str(root), num_train=24, num_test=6, size=(64, 64), seed=3)
+    return str(root)
+
+
+def _losses(runner):
+    return np.asarray(runner.message_hub.get_scalar('train/loss').data[0])
+
+
+@pytest.mark.parametrize('config', ['synthetic/full_sup_synthetic.py',
+                                    'synthetic/gsacp_final_synthetic.py'])
+def test_short_training_loss_falls(config, syn_root, tmp_path):
+    cfg = tiny_config(config, syn_root, str(tmp_path / 'w'), iters=40, batch=8, val=False)
+    cfg.optim_wrapper.optimizer.lr = 3e-3
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    losses = _losses(runner)
+    assert np.isfinite(losses).all()
+    assert losses[-8:].mean() < 0.92 * losses[:8].mean()
+
+
+def test_ladder_configs_train_a_few_iterations(syn_root, tmp_path):
+    for rung in ('base', 'ema', 'hbc', 'asg', 'final'):
+        cfg = tiny_config(f'synthetic/gsacp_{rung}_synthetic.py', syn_root,
+                          str(tmp_path / rung), iters=4, val=False)
+        runner = Runner.from_cfg(cfg)
+        runner.train()
+        assert np.isfinite(_losses(runner)).all(), rung
+        drift = [json.loads(line) for line in open(osp.join(cfg.work_dir, 'drift.jsonl'))]
+        assert [d['iter'] for d in drift] == [2, 4]
+        assert 0.0 <= drift[-1]['pseudo_iou'] <= 1.0
+        if rung in ('ema', 'final'):
+            assert 'agreement' in drift[-1]
+        assert osp.isfile(osp.join(cfg.work_dir, 'drift', 'iter_4.png'))
+
+
+def test_resume_continues_from_saved_iteration(syn_root, tmp_path):
+    work = str(tmp_path / 'w')
+    cfg = tiny_config('synthetic/gsacp_final_synthetic.py', syn_root, work, iters=4,
+                      val=False, checkpoint_interval=2)
+    first = Runner.from_cfg(cfg)
+    first.train()
+    ckpt = osp.join(work, 'iter_4.pth')
+    assert open(osp.join(work, 'last_checkpoint')).read().strip().endswith('iter_4.pth')
+    # loads with the safe unpickler: no weights_only=False needed on torch >= 2.6
+    saved = torch.load(ckpt, map_location='cpu', weights_only=True)
+    assert 'ema_teacher' in saved and saved['meta']['iter'] == 4
+    teacher_saved = saved['ema_teacher']
+
+    cfg = tiny_config('synthetic/gsacp_final_synthetic.py', syn_root, work, iters=6,
+                      val=False, checkpoint_interval=2)
+    cfg.resume = True
+    second = Runner.from_cfg(cfg)
+    seen = {}
+
+    def spy(runner):
+        seen['iter'] = runner.iter
+        model = runner.model
+        seen['updates'] = int(model.decode_head.num_updates)
+        seen['teacher'] = {k: v.clone() for k, v in model.teacher.state_dict().items()}
+
+    from mmengine.hooks import Hook
+
+    class Spy(Hook):
+        priority = 'LOWEST'
+
+        def before_train(self, runner):
+            spy(runner)
+
+    second.register_hook(Spy())
+    second.train()
+    assert seen['iter'] == 4 and seen['updates'] == 4
+    for k, v in teacher_saved.items():
+        assert torch.equal(seen['teacher'][k], v), k
+    assert second.iter == 6
+
+
+def _run(args, **kw):
+    env = dict(os.environ, PYTHONPATH=REPO_ROOT, OMP_NUM_THREADS='1')
+    return subprocess.run([sys.executable] + args, cwd=REPO_ROOT, env=env, capture_output=True,
+                          text=True, **kw)
+
+
+@pytest.fixture(scope='module')
+def trained(syn_root, tmp_path_factory):
+    """A tiny trained model and its config as a file."""
+    work = str(tmp_path_factory.mktemp('trained'))
+    cfg = tiny_config('synthetic/gsacp_final_synthetic.py', syn_root, work, iters=20,
+                      batch=8, val=False)
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    cfg_file = osp.join(work, 'tiny.py')
+    cfg.dump(cfg_file)
+    return cfg_file, osp.join(work, 'iter_20.pth'), work
+
+
+def test_test_out_scores_like_in_run_metric(trained, syn_root, tmp_path):
+    cfg_file, ckpt, _ = trained
+    out, show = str(tmp_path / 'pred'), str(tmp_path / 'show')
+    metrics_json = str(tmp_path / 'm.json')
+    res = _run(['tools/test.py', cfg_file, ckpt, '--work-dir', str(tmp_path / 'tw'), '--out',
+                out, '--show-dir', show, '--json', metrics_json])
+    assert res.returncode == 0, res.stderr[-3000:]
+    in_run = json.load(open(metrics_json))
+    stems = open(osp.join(syn_root, 'img_idx', 'test_synthetic.txt')).read().split()
+    assert sorted(os.listdir(out)) == sorted(s + '.png' for s in stems)
+    assert sorted(os.listdir(show)) == sorted(s + '.png' for s in stems)
+    eval_json = str(tmp_path / 'e.json')
+    res = _run(['tools/eval_masks.py', '--pred-dir', out, '--gt-dir', osp.join(syn_root, 'masks'),
+                '--split', osp.join(syn_root, 'img_idx', 'test_synthetic.txt'), '--json',
+                eval_json])
+    assert res.returncode == 0, res.stderr[-3000:]
+    offline = json.load(open(eval_json))
+    for key in ('mIoU', 'nIoU', 'Pd', 'Fa'):
+        assert offline[key] == pytest.approx(in_run[key], abs=1e-6), key
+    assert offline['images'] == len(stems)
+
+    # an existing prediction folder is not replaced without --overwrite, and stays intact
+    before = sorted(os.listdir(out))
+    res = _run(['tools/test.py', cfg_file, ckpt, '--work-dir', str(tmp_path / 'tw'), '--out', out])
+    assert res.returncode != 0 and 'overwrite' in res.stderr
+    assert sorted(os.listdir(out)) == before
+
+
+def test_distributed_two_processes_match_single(trained, syn_root, tmp_path):
+    cfg_file, ckpt, _ = trained
+    torchrun = ['-m', 'torch.distributed.run', '--nproc_per_node=2', '--master_port=29531']
+    res = _run(torchrun + ['tools/train.py', cfg_file, '--launcher', 'pytorch', '--work-dir',
+                           str(tmp_path / 'dist_train'), '--cfg-options', 'train_cfg.max_iters=3',
+                           'default_hooks.checkpoint.interval=3'], timeout=300)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert osp.isfile(tmp_path / 'dist_train' / 'iter_3.pth')
+
+    single, dist = str(tmp_path / 's.json'), str(tmp_path / 'd.json')
+    res = _run(['tools/test.py', cfg_file, ckpt, '--work-dir', str(tmp_path / 'ts'), '--json',
+                single])
+    assert res.returncode == 0, res.stderr[-3000:]
+    res = _run(torchrun + ['tools/test.py', cfg_file, ckpt, '--launcher', 'pytorch',
+                           '--work-dir', str(tmp_path / 'td'), '--json', dist], timeout=300)
+    assert res.returncode == 0, res.stderr[-3000:]
+    a, b = json.load(open(single)), json.load(open(dist))
+    for key in ('mIoU', 'nIoU', 'Pd', 'Fa'):
+        assert b[key] == pytest.approx(a[key], abs=1e-9), key
+
+
+def test_nan_loss_stops_and_keeps_last_good_checkpoint(syn_root, tmp_path):
+    work = str(tmp_path / 'w')
+    cfg = tiny_config('synthetic/full_sup_synthetic.py', syn_root, work, iters=2, val=False)
+    Runner.from_cfg(cfg).train()
+    good = torch.load(osp.join(work, 'iter_2.pth'), map_location='cpu', weights_only=True)
+
+    cfg = tiny_config('synthetic/full_sup_synthetic.py', syn_root, work, iters=4, val=False)
+    cfg.resume = True
+    cfg.model.data_preprocessor.std = [float('nan')]  # poisons every input
+    runner = Runner.from_cfg(cfg)
+    with pytest.raises(RuntimeError, match='Non-finite loss at iteration 3.*iter_2.pth'):
+        runner.train()
+    assert open(osp.join(work, 'last_checkpoint')).read().strip().endswith('iter_2.pth')
+    again = torch.load(osp.join(work, 'iter_2.pth'), map_location='cpu', weights_only=True)
+    for k, v in good['state_dict'].items():
+        assert torch.equal(again['state_dict'][k], v)

@@ -1,0 +1,51 @@
+"""Helpers to shrink a real config into a seconds-long CPU run on a tiny synthetic set."""
+from __future__ import annotations
+
+import os.path as osp
+from typing import Optional
+
+from mmengine.config import Config
+
+REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+
+
+def config_path(rel: str) -> str:
+    return osp.join(REPO_ROOT, 'configs', rel)
+
+
+def tiny_config(rel: str, data_root: str, work_dir: str, iters: int = 6, batch: int = 4,
+                crop: int = 64, val: bool = True, checkpoint_interval: Optional[int] = None
+                ) -> Config:
+    """Load ``configs/<rel>`` and make it run ``iters`` steps in the foreground process."""
+    cfg = Config.fromfile(config_path(rel))
+    cfg.work_dir = work_dir
+    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        dl = cfg[loader]
+        dl.num_workers = 0
+        dl.persistent_workers = False
+        dl.dataset.data_root = data_root
+        dl.dataset.ann_file = 'img_idx/' + (
+            'train_synthetic.txt' if loader == 'train_dataloader' else 'test_synthetic.txt')
+    cfg.train_dataloader.batch_size = batch
+    for step in cfg.train_dataloader.dataset.pipeline:
+        if 'crop_size' in step:
+            step['crop_size'] = (crop, crop)
+    cfg.train_cfg.max_iters = iters
+    cfg.train_cfg.val_interval = iters if val else iters + 1
+    if not val:
+        cfg.val_cfg = None
+        cfg.val_dataloader = None
+        cfg.val_evaluator = None
+    ckpt = cfg.default_hooks.checkpoint
+    ckpt.interval = checkpoint_interval or iters
+    if not val:
+        ckpt.save_best = None
+    cfg.default_hooks.logger.interval = 1
+    if 'drift_monitor' in cfg.default_hooks:
+        cfg.default_hooks.drift_monitor.interval = 2
+        cfg.default_hooks.drift_monitor.grid_interval = 4
+    head = cfg.model.decode_head
+    if 'warmup_iters' in head:
+        head.warmup_iters = (1, 3)
+    cfg.randomness = dict(seed=0, deterministic=False)
+    return cfg

@@ -1,0 +1,289 @@
+"""Inference benchmark of the mmgsacp networks: throughput, peak memory, parameters, FLOPs.
+
+Each network is its backbone followed by a 1x1 conv to one logit channel (what the decode
+head adds), run in eval mode under ``torch.inference_mode`` with batch 1, fp32.
+
+Usage::
+
+    python tools/bench_infer.py [--json OUT] [--sizes 256 512] [--repeats N] [--warmup W]
+                                [--device cpu|cuda|auto] [--threads T]
+
+``--device auto`` (the default) benchmarks the CPU and, when one is present, the GPU.
+
+Measurements:
+
+* **throughput**: ``repeats`` individually timed forward passes after ``warmup`` untimed ones
+  (oneDNN / cuDNN pick and cache their kernels during warm-up; ``cudnn.benchmark`` is on because
+  the input size is fixed; the GPU is synchronized around each pass); images/s = 1 / median
+  latency (``ms_mean`` is in the JSON too). On a CPU shared with other jobs the numbers move
+  from run to run: compare networks within one run only. At batch 1 a GPU pass is largely
+  bound by the launch overhead of its many small kernels.
+* **peak memory**: the extra memory one forward pass needs on top of what is already resident
+  (weights, input): activations, workspaces and allocator overhead.
+
+  - CUDA: ``torch.cuda.max_memory_allocated()`` minus ``memory_allocated()`` before the pass
+    (after ``reset_peak_memory_stats``).
+  - CPU: Python's ``tracemalloc`` does not see torch's C++ allocations, and ``ru_maxrss`` is a
+    process-lifetime high-water mark that cannot be reset, so on Linux the kernel's peak RSS
+    (``VmHWM`` in ``/proc/self/status``) is reset through ``/proc/self/clear_refs`` right before
+    the pass and the pass's peak is ``VmHWM - VmRSS(before)``; freed heap memory is first handed
+    back with ``gc.collect()`` + ``malloc_trim(0)`` so an earlier, larger run cannot hide this
+    one's growth. Where that reset is unavailable the ``ru_maxrss`` growth is reported instead
+    (``mem_method='ru_maxrss'``), a lower bound (0 when an earlier run peaked higher).
+* **FLOPs**: ``torch.utils.flop_counter.FlopCounterMode`` over one forward pass of a copy of
+  the network on the ``meta`` device (shapes only, no compute). It counts multiply and add
+  separately (a conv's FLOPs = 2 x MACs) and only matmul/conv-like ops, not the elementwise
+  ones (BN, ReLU, attention products, interpolation). Many papers quote MACs as "FLOPs": halve
+  ours to compare.
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import ctypes
+import ctypes.util
+import gc
+import json
+import os
+import platform
+import resource
+import statistics
+import sys
+import time
+from typing import Callable, Dict, List, Optional, Tuple
+
+import torch
+import torch.nn as nn
+from torch.utils.flop_counter import FlopCounterMode
+
+# Appended, not prepended: an installed (or PYTHONPATH) mmgsacp wins over the checkout.
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if REPO_ROOT not in sys.path:
+    sys.path.append(REPO_ROOT)
+
+from mmgsacp.models.backbones import CompactUNet, DNANet  # noqa: E402
+
+
+class WithHead(nn.Module):
+    """Backbone + 1x1 conv classifier on its last output: ``(B, C, H, W) -> (B, 1, H, W)``."""
+
+    def __init__(self, backbone: nn.Module) -> None:
+        super().__init__()
+        self.backbone = backbone
+        self.head = nn.Conv2d(backbone.out_channels, 1, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.backbone(x)[-1])
+
+
+NETWORKS: Dict[str, Callable[[], nn.Module]] = {
+    'CompactUNet': lambda: WithHead(CompactUNet(in_channels=1)),
+    'DNANet': lambda: WithHead(DNANet(in_channels=1)),
+}
+
+
+# ------------------------------------------------------------------------------ CPU memory
+
+def _proc_status_kb(field: str) -> Optional[int]:
+    try:
+        with open('/proc/self/status') as f:
+            for line in f:
+                if line.startswith(field + ':'):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+def _reset_peak_rss() -> bool:
+    # Writing 5 to clear_refs resets VmHWM to the current RSS (Linux >= 4.0).
+    try:
+        with open('/proc/self/clear_refs', 'w') as f:
+            f.write('5')
+    except OSError:
+        return False
+    return _proc_status_kb('VmHWM') is not None
+
+
+_LIBC = None
+
+
+def _malloc_trim() -> None:
+    global _LIBC
+    if _LIBC is None:
+        name = ctypes.util.find_library('c')
+        try:
+            _LIBC = ctypes.CDLL(name) if name else False
+        except OSError:
+            _LIBC = False
+    if _LIBC and hasattr(_LIBC, 'malloc_trim'):
+        _LIBC.malloc_trim(0)
+
+
+def _maxrss_kb() -> int:
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return rss // 1024 if sys.platform == 'darwin' else rss  # bytes on macOS, KiB on Linux
+
+
+def cpu_peak_mb(run: Callable[[], None]) -> Tuple[float, str]:
+    """Extra resident memory (MiB) while ``run()`` executes, and the method used."""
+    gc.collect()
+    _malloc_trim()
+    before = _proc_status_kb('VmRSS')
+    if before is not None and _reset_peak_rss():
+        run()
+        return (_proc_status_kb('VmHWM') - before) / 1024, 'VmHWM'
+    before = _maxrss_kb()
+    run()
+    return (_maxrss_kb() - before) / 1024, 'ru_maxrss'
+
+
+def cuda_peak_mb(run: Callable[[], None], device: torch.device) -> Tuple[float, str]:
+    """Extra CUDA memory (MiB) allocated at the peak of ``run()``."""
+    torch.cuda.synchronize(device)
+    torch.cuda.reset_peak_memory_stats(device)
+    before = torch.cuda.memory_allocated(device)
+    run()
+    torch.cuda.synchronize(device)
+    return (torch.cuda.max_memory_allocated(device) - before) / 2**20, 'max_memory_allocated'
+
+
+# ---------------------------------------------------------------------------- measurements
+
+def count_flops(model: nn.Module, size: int, device: torch.device) -> int:
+    """FLOPs of one batch-1 forward pass (2 per multiply-add)."""
+    try:
+        net, x = copy.deepcopy(model).to('meta'), torch.empty(1, 1, size, size, device='meta')
+    except (RuntimeError, NotImplementedError):  # pragma: no cover
+        net, x = model, torch.zeros(1, 1, size, size, device=device)
+    counter = FlopCounterMode(display=False)
+    with torch.inference_mode(), counter:
+        net(x)
+    return counter.get_total_flops()
+
+
+def bench_one(name: str, model: nn.Module, size: int, device: torch.device, warmup: int,
+              repeats: int) -> dict:
+    x = torch.randn(1, 1, size, size, device=device)
+    is_cuda = device.type == 'cuda'
+
+    def sync() -> None:
+        if is_cuda:
+            torch.cuda.synchronize(device)
+
+    with torch.inference_mode():
+        for _ in range(warmup):
+            model(x)
+        sync()
+
+        def once() -> None:
+            model(x)
+
+        mem_mb, mem_method = (cuda_peak_mb(once, device) if is_cuda else cpu_peak_mb(once))
+
+        times = []
+        for _ in range(repeats):
+            sync()
+            t0 = time.perf_counter()
+            model(x)
+            sync()
+            times.append(time.perf_counter() - t0)
+    # The median resists the stalls of a shared CPU (other processes taking the cores).
+    median = statistics.median(times)
+
+    return dict(
+        network=name, device=device.type, size=size, batch=1,
+        params=sum(p.numel() for p in model.parameters()),
+        gflops=count_flops(model, size, device) / 1e9,
+        images_per_s=1.0 / median, ms_per_image=1e3 * median,
+        ms_mean=1e3 * statistics.fmean(times),
+        peak_mem_mb=mem_mb, mem_method=mem_method, warmup=warmup, repeats=repeats)
+
+
+def device_name(device: torch.device) -> str:
+    if device.type == 'cuda':
+        return torch.cuda.get_device_name(device)
+    return f'{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads'
+
+
+def main(argv: Optional[List[str]] = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--json', metavar='OUT', help='write the results to this JSON file')
+    parser.add_argument('--sizes', type=int, nargs='+', default=[256, 512],
+                        help='square input sizes (default: 256 512)')
+    parser.add_argument('--repeats', type=int, default=3,
+                        help='timed forward passes per network and size (default: 3)')
+    parser.add_argument('--warmup', type=int, default=1,
+                        help='untimed forward passes before measuring (default: 1)')
+    parser.add_argument('--device', choices=['cpu', 'cuda', 'auto'], default='auto',
+                        help='auto: the CPU, plus the GPU when present (default)')
+    parser.add_argument('--threads', type=int, default=None,
+                        help='torch CPU threads (default: torch default)')
+    parser.add_argument('--seed', type=int, default=0)
+    args = parser.parse_args(argv)
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if args.device == 'cuda' and not torch.cuda.is_available():
+        parser.error('--device cuda given but CUDA is not available')
+    devices = [torch.device('cpu')] if args.device in ('cpu', 'auto') else []
+    if args.device in ('cuda', 'auto') and torch.cuda.is_available():
+        devices.append(torch.device('cuda'))
+        torch.backends.cudnn.benchmark = True
+
+    results: List[dict] = []
+    for device in devices:
+        for name, factory in NETWORKS.items():
+            torch.manual_seed(args.seed)
+            model = factory().eval().to(device)
+            for size in args.sizes:
+                results.append(bench_one(name, model, size, device, args.warmup, args.repeats))
+            del model
+            if device.type == 'cuda':
+                torch.cuda.empty_cache()
+
+    ratios = []
+    for device in devices:
+        for size in args.sizes:
+            r = {row['network']: row for row in results
+                 if row['device'] == device.type and row['size'] == size}
+            if 'CompactUNet' in r and 'DNANet' in r:
+                ratios.append(dict(device=device.type, size=size,
+                                   throughput_ratio_compact_over_dnanet=(
+                                       r['CompactUNet']['images_per_s']
+                                       / r['DNANet']['images_per_s'])))
+
+    report = dict(
+        env=dict(torch=torch.__version__, python=platform.python_version(),
+                 devices={d.type: device_name(d) for d in devices},
+                 cpu_threads=torch.get_num_threads()),
+        results=results, ratios=ratios)
+    print_report(report)
+    if args.json:
+        os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
+        with open(args.json, 'w') as f:
+            json.dump(report, f, indent=2)
+        print(f'wrote {args.json}')
+    return report
+
+
+def print_report(report: dict) -> None:
+    env = report['env']
+    print(f"torch {env['torch']}, " + '; '.join(f'{k}: {v}' for k, v in env['devices'].items()))
+    header = (f"{'device':<6} {'size':>5} {'network':<12} {'params(M)':>9} {'GFLOPs':>8} "
+              f"{'img/s':>9} {'ms/img':>9} {'peak MiB':>9}")
+    print(header)
+    print('-' * len(header))
+    for r in report['results']:
+        print(f"{r['device']:<6} {r['size']:>5} {r['network']:<12} {r['params'] / 1e6:>9.3f} "
+              f"{r['gflops']:>8.2f} {r['images_per_s']:>9.2f} {r['ms_per_image']:>9.2f} "
+              f"{r['peak_mem_mb']:>9.1f}")
+    for r in report['ratios']:
+        print(f"throughput CompactUNet / DNANet ({r['device']}, {r['size']}x{r['size']}): "
+              f"{r['throughput_ratio_compact_over_dnanet']:.2f}x")
+    print('peak MiB: extra memory of one forward pass over the resident weights and input '
+          '(CPU: VmHWM reset, CUDA: max_memory_allocated); GFLOPs = 2 x GMACs, conv/matmul only')
+
+
+if __name__ == '__main__':
+    main()
