@@ -1,5 +1,6 @@
-# CPU budget (about 13 min on 2 cores): same network, crop and batch for every method.
+# CPU budget: 1000 iterations of batch 16 (about 10-13 min on 2 cores), the same
+# network, crop, batch and iteration count for every method.
 _base_ = '../gsacp_ema_sirst3.py'
-train_cfg = dict(max_iters=1500, val_interval=1500)
-default_hooks = dict(checkpoint=dict(interval=500), logger=dict(interval=25))
-model = dict(decode_head=dict(warmup_iters=(150, 600)))
+train_cfg = dict(max_iters=1000, val_interval=1000)
+default_hooks = dict(checkpoint=dict(interval=250), logger=dict(interval=25))
+model = dict(decode_head=dict(warmup_iters=(100, 400)))

@@ -1,3 +1,4 @@
+from .coordinates import LoadPixelCoordinates, PackIRInputsWithCoords, split_pixel_coords
 from .formatting import PackIRInputs
 from .loading import LoadIRAnnotations, LoadIRImageFromFile, bgr_to_luma
 from .transforms import (RandomFlipIR, RandomRot90, RandomTranspose, TargetAwareRandomCrop,
@@ -6,5 +7,5 @@ from .transforms import (RandomFlipIR, RandomRot90, RandomTranspose, TargetAware
 __all__ = [
     'LoadIRImageFromFile', 'LoadIRAnnotations', 'TargetAwareRandomCrop', 'RandomFlipIR',
     'RandomTranspose', 'RandomRot90', 'PackIRInputs', 'bgr_to_luma', 'flip_points',
-    'rot90_points'
+    'rot90_points', 'LoadPixelCoordinates', 'PackIRInputsWithCoords', 'split_pixel_coords'
 ]

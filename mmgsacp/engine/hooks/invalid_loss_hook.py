@@ -24,6 +24,8 @@ class InvalidLossGuardHook(Hook):
             return
         bad = {}
         for key, value in outputs.items():
+            if hasattr(value, 'detach'):
+                value = value.detach()
             try:
                 number = float(value)
             except (TypeError, ValueError):

@@ -1,7 +1,8 @@
 """A plain binary (target / background) decode head for infrared small targets."""
 from __future__ import annotations
 
-from typing import Dict, List, Sequence, Tuple
+import math
+from typing import Dict, List, Sequence
 
 import torch
 import torch.nn as nn
@@ -22,11 +23,16 @@ class BinaryIRHead(BaseDecodeHead):
 
     Args:
         num_convs (int): 3x3 conv layers before the classifier. Defaults to 1.
+        prior_prob (float): initial target probability of every pixel; the classifier's bias
+            starts at its logit. Targets cover ~0.1% of the pixels: starting at 0.5 spends the
+            first hundreds of iterations pushing the background down, and with it the features
+            of the few target pixels into dead ReLUs, a minimum the soft-IoU term barely leaves.
+            Defaults to 0.01.
         **kwargs: :class:`BaseDecodeHead` arguments. ``num_classes=2``, ``out_channels=1`` and
             ``threshold=0.5`` are the defaults here (sigmoid probability > 0.5 is a target).
     """
 
-    def __init__(self, num_convs: int = 1, **kwargs) -> None:
+    def __init__(self, num_convs: int = 1, prior_prob: float = 0.01, **kwargs) -> None:
         kwargs.setdefault('num_classes', 2)
         kwargs.setdefault('out_channels', 1)
         kwargs.setdefault('threshold', 0.5)
@@ -47,9 +53,16 @@ class BinaryIRHead(BaseDecodeHead):
                     norm_cfg=self.norm_cfg,
                     act_cfg=self.act_cfg))
         self.convs = nn.Sequential(*layers) if layers else nn.Identity()
+        if not 0.0 < prior_prob < 1.0:
+            raise ValueError(f'prior_prob must be in (0, 1), got {prior_prob}')
+        self.prior_prob = prior_prob
         if not layers and self.in_channels != self.channels:
             raise ValueError(f'num_convs=0 needs in_channels == channels, got '
                              f'{self.in_channels} and {self.channels}')
+
+    def init_weights(self) -> None:
+        super().init_weights()
+        nn.init.constant_(self.conv_seg.bias, math.log(self.prior_prob / (1 - self.prior_prob)))
 
     def head_features(self, inputs: Sequence[Tensor]) -> Tensor:
         """Shared features of the classifier (and of any embedding branch), (B, C, h, w)."""

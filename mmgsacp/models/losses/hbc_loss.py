@@ -9,7 +9,8 @@ import torch.nn.functional as F
 from mmseg.registry import MODELS
 from torch import Tensor
 
-from ..utils.propagation import BACKGROUND, PointTargets, window_anchor, window_pixels
+from ..utils.propagation import (BACKGROUND, PointTargets, center_seed, dilate3x3, propagate,
+                                 window_anchor, window_pixels)
 
 
 def _unit(x: Tensor, dim: int) -> Tensor:
@@ -75,6 +76,10 @@ class HardBackgroundContrastiveLoss(nn.Module):
         bright_fraction: Share of the negatives chosen by brightness.
         num_beyond: Random pixels per point drawn beyond the support.
         detach_anchor: Stop the gradient through the anchor.
+        blob_margin: Window pixels within this many pixels of the prior-gated blob that holds
+            the point are never negatives. They are the target's own extent as the intensity
+            prior sees it; pushing them away whenever the propagated region misses them feeds
+            the loop's shrinking drift (regions collapse onto the point).
         loss_weight: Multiplier of the loss.
         loss_name: Key of the loss in the loss dict (must start with ``loss_``).
     """
@@ -87,6 +92,7 @@ class HardBackgroundContrastiveLoss(nn.Module):
                  bright_fraction: float = 0.5,
                  num_beyond: int = 256,
                  detach_anchor: bool = False,
+                 blob_margin: int = 2,
                  loss_weight: float = 0.1,
                  loss_name: str = 'loss_hbc') -> None:
         super().__init__()
@@ -105,6 +111,9 @@ class HardBackgroundContrastiveLoss(nn.Module):
         self.bright_fraction = bright_fraction
         self.num_beyond = num_beyond
         self.detach_anchor = detach_anchor
+        if blob_margin < 0:
+            raise ValueError(f'blob_margin must be >= 0, got {blob_margin}')
+        self.blob_margin = blob_margin
         self.loss_weight = loss_weight
         self._loss_name = loss_name
 
@@ -149,7 +158,11 @@ class HardBackgroundContrastiveLoss(nn.Module):
         with torch.no_grad():
             rows = points[:, 0:1]
             pool_labels = targets.labels.reshape(B, -1)[rows, pool_pix]
-            negative = torch.cat([targets.support.flatten(1), far_outside], 1) & (
+            protect = propagate(center_seed(P, R, embedding.device),
+                                targets.gate.unsqueeze(1), R)[:, 0]
+            for _ in range(self.blob_margin):
+                protect = dilate3x3(protect)
+            negative = torch.cat([(targets.support & ~protect).flatten(1), far_outside], 1) & (
                 pool_labels == BACKGROUND)
             positive = torch.cat([(targets.regions & targets.support).flatten(1),
                                   torch.zeros_like(far_outside)], 1)

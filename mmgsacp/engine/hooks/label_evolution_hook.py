@@ -1,0 +1,134 @@
+"""LESPS label evolution: schedule and storage of the evolving labels."""
+from __future__ import annotations
+
+import math
+from typing import Optional
+
+from mmengine.dist import all_gather_object, get_world_size
+from mmengine.hooks import Hook
+from mmengine.model import is_model_wrapper
+from mmengine.registry import HOOKS
+
+from ...models.utils.label_evolution import PatchLabelStore
+
+CHECKPOINT_KEY = 'lesps_labels'
+
+
+def is_update_epoch(epoch: int, start_epoch: int, interval: int) -> bool:
+    """Whether labels evolve during (0-based) ``epoch``: from ``start_epoch``, every
+    ``interval`` epochs."""
+    return epoch >= start_epoch and (epoch - start_epoch) % interval == 0
+
+
+@HOOKS.register_module()
+class LabelEvolutionHook(Hook):
+    """Owns LESPS's evolving labels and says when a :class:`LabelEvolutionSegmentor` updates them.
+
+    Before training it builds a :class:`PatchLabelStore` from the training set's point labels
+    (or restores the checkpointed one) and attaches it to the model. Training is
+    iteration-based, so epochs are counted in iterations: one epoch is
+    ``ceil(len(train set) / (batch size * world size))`` iterations. Every iteration of an
+    update epoch (``start_epoch``, then every ``interval`` epochs) is an update step: the model
+    evolves the labels of the points its crops hold, so each image is updated about once per
+    update epoch, online, from the current network, as LESPS does. The staged updates are
+    written after the step (gathered from all ranks in distributed training, so every rank keeps
+    the same labels), saved in checkpoints under ``'lesps_labels'`` and restored on resume /
+    ``load_from``.
+
+    Args:
+        start_epoch (int): First update epoch (0-based). No default: it depends on the
+            schedule's length (the configs start at about 30% of training).
+        interval (int): Epochs between update epochs (LESPS's ``f``). Defaults to 5.
+        patch_size (int): Odd side of each point's stored label patch. Larger than the 33 px
+            neighbourhood so the neighbourhood can follow its component's centroid when that
+            drifts from the point. Defaults to 41.
+    """
+
+    priority = 'ABOVE_NORMAL'
+
+    def __init__(self, start_epoch: int, interval: int = 5, patch_size: int = 41) -> None:
+        if start_epoch < 0:
+            raise ValueError(f'LabelEvolutionHook: start_epoch must be >= 0, got {start_epoch}')
+        if interval < 1:
+            raise ValueError(f'LabelEvolutionHook: interval must be >= 1, got {interval}')
+        if patch_size % 2 != 1:
+            raise ValueError(f'LabelEvolutionHook: patch_size must be odd, got {patch_size}')
+        self.start_epoch = int(start_epoch)
+        self.interval = int(interval)
+        self.patch_size = int(patch_size)
+        self.store: Optional[PatchLabelStore] = None
+        self.epoch_iters: Optional[int] = None
+        self._pending_state: Optional[dict] = None
+        self._updating = False
+        self._epoch_written = 0
+
+    @staticmethod
+    def _model(runner):
+        model = runner.model
+        return model.module if is_model_wrapper(model) else model
+
+    def _restore_pending(self, runner) -> None:
+        if self._pending_state is None or self.store is None:
+            return
+        state, self._pending_state = self._pending_state, None
+        try:
+            self.store.load_state_dict(state)
+        except ValueError as err:
+            runner.logger.warning(f'LabelEvolutionHook: checkpoint labels not used ({err}); '
+                                  'starting again from the point labels')
+            return
+        runner.logger.info(f'LabelEvolutionHook: restored {len(self.store)} evolved point '
+                           'labels from the checkpoint')
+
+    def before_train(self, runner) -> None:
+        model = self._model(runner)
+        if not hasattr(model, 'attach_label_store'):
+            raise TypeError('LabelEvolutionHook needs a LabelEvolutionSegmentor, got '
+                            f'{type(model).__name__}')
+        loader = runner.train_dataloader
+        dataset = loader.dataset
+        self.epoch_iters = max(
+            1, math.ceil(len(dataset) / (loader.batch_size * get_world_size())))
+        if self.store is None:
+            self.store = PatchLabelStore.from_dataset(dataset, self.patch_size)
+        self._restore_pending(runner)
+        model.attach_label_store(self.store)
+        mib = self.store.patches.numel() * self.store.patches.element_size() / 2**20
+        runner.logger.info(
+            f'LabelEvolutionHook: {len(self.store)} point labels of {len(self.store.stems)} '
+            f'images in {self.patch_size}x{self.patch_size} patches ({mib:.1f} MiB); epoch = '
+            f'{self.epoch_iters} iterations; updates from epoch {self.start_epoch} every '
+            f'{self.interval} epochs (first at iteration {self.start_epoch * self.epoch_iters})')
+
+    def before_train_iter(self, runner, batch_idx: int, data_batch=None) -> None:
+        epoch = runner.iter // self.epoch_iters
+        self._updating = is_update_epoch(epoch, self.start_epoch, self.interval)
+        self._model(runner).evolve_request = self._updating
+
+    def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
+        self._model(runner).evolve_request = False
+        if not self._updating:
+            return
+        # every rank takes this branch on the same iterations (the schedule is global), so the
+        # collective cannot hang
+        gather = all_gather_object if get_world_size() > 1 else None
+        self._epoch_written += self.store.commit(gather)
+        if (runner.iter + 1) % self.epoch_iters == 0 or runner.iter + 1 == runner.max_iters:
+            area = self.store.label_area().float()
+            mean, peak = (float(area.mean()), int(area.max())) if len(area) else (0.0, 0)
+            runner.logger.info(
+                f'LabelEvolutionHook: epoch {runner.iter // self.epoch_iters} evolved '
+                f'{self._epoch_written} point labels; label area mean {mean:.1f} px, '
+                f'max {peak} px')
+            self._epoch_written = 0
+
+    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
+        if self.store is not None:
+            checkpoint[CHECKPOINT_KEY] = self.store.state_dict()
+
+    def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
+        state = checkpoint.get(CHECKPOINT_KEY)
+        if state is None:
+            return
+        self._pending_state = state
+        self._restore_pending(runner)

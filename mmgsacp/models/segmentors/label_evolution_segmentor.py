@@ -1,0 +1,219 @@
+"""LESPS baseline: a plain binary head trained on labels that evolve from the points."""
+from __future__ import annotations
+
+from typing import Dict, List, Optional, Tuple
+
+import torch
+import torch.nn.functional as F
+from mmseg.models.segmentors import EncoderDecoder
+from mmseg.registry import MODELS
+from mmseg.utils import add_prefix
+from torch import Tensor
+
+from ...datasets.transforms.coordinates import COORDS_KEY, split_pixel_coords
+from ..utils.label_evolution import (AREA_RATIO, FG_THRESHOLD, PatchLabelStore,
+                                     crop_to_patches, evolve_patches, patches_to_crop)
+from ..utils.propagation import IGNORE_INDEX
+
+AREA_REFS = ('image', 'crop')
+
+
+@MODELS.register_module()
+class LabelEvolutionSegmentor(EncoderDecoder):
+    """:class:`EncoderDecoder` trained on LESPS's evolving labels (online, on training crops).
+
+    The labels live in a :class:`PatchLabelStore` owned by :class:`LabelEvolutionHook`, which
+    attaches it (:meth:`attach_label_store`) and sets :attr:`evolve_request` on the iterations
+    of update epochs. Each training sample must carry ``pixel_coords`` (the original (x, y) of
+    every crop pixel, from ``LoadPixelCoordinates`` + ``PackIRInputsWithCoords``) and its
+    ``stem``.
+
+    In :meth:`loss`, each crop's label map is rendered from its image's patches through the
+    coordinates and **binarised**: soft label ``>= 0.5`` is target (1), below is background
+    (0), padding is ignored (255). The binary losses of the head (``losses_from_labels``) take
+    0/1 labels, and 0.5 is where a pixel's evolved value says "more target than not"; the soft
+    values still carry the evolution's memory between updates. Because of the averaging, a
+    pixel first reached by an update sits at ``pred / 2`` and becomes a training target on a
+    later update (or at once if predicted at 1). On update steps the detached
+    sigmoid prediction is mapped back onto the patches of the points the crop holds, and
+    :func:`evolve_patches` gives their new labels (staged in the store, written by the hook
+    after the step).
+
+    The full mask (``gt_sem_seg``) is read only to log ``label_iou`` (binarised labels vs true
+    masks on the crop, for monitoring); it never reaches the loss. Inference is the parent's.
+
+    Args:
+        evolve_cfg (dict, optional): Rule parameters: ``tb`` (0.5), ``k`` (0.5), ``size``
+            (neighbourhood side, 33), ``area_ratio`` (0.0015) and ``area_ref``: the ``H * W`` in
+            the threshold is the original image's (``'image'``, default) or the training
+            crop's (``'crop'``).
+        **kwargs: :class:`EncoderDecoder` arguments; a plain :class:`BinaryIRHead` as decode
+            head, no auxiliary head (it would train on the full masks).
+    """
+
+    def __init__(self, evolve_cfg: Optional[dict] = None, **kwargs) -> None:
+        if kwargs.get('auxiliary_head') is not None:
+            raise ValueError('LabelEvolutionSegmentor does not take an auxiliary head: it '
+                             'would be trained on the full masks')
+        super().__init__(**kwargs)
+        cfg = dict(tb=0.5, k=0.5, size=33, area_ratio=AREA_RATIO, area_ref='image')
+        unknown = set(evolve_cfg or {}) - set(cfg)
+        if unknown:
+            raise ValueError(f'unknown evolve_cfg keys {sorted(unknown)}; known: {sorted(cfg)}')
+        cfg.update(evolve_cfg or {})
+        if cfg['area_ref'] not in AREA_REFS:
+            raise ValueError(f"evolve_cfg.area_ref must be one of {AREA_REFS}, got "
+                             f"{cfg['area_ref']!r}")
+        if int(cfg['size']) % 2 != 1:
+            raise ValueError(f"evolve_cfg.size must be odd, got {cfg['size']}")
+        self.evolve_cfg = cfg
+        # A plain list keeps the store out of state_dict() and module traversal: the hook
+        # owns and checkpoints it.
+        self._label_store: List[PatchLabelStore] = []
+        #: Set by LabelEvolutionHook before each training step: evolve labels on this step.
+        self.evolve_request: bool = False
+
+    # ---------------------------------------------------------------- label store
+    @property
+    def label_store(self) -> Optional[PatchLabelStore]:
+        return self._label_store[0] if self._label_store else None
+
+    def attach_label_store(self, store: PatchLabelStore) -> None:
+        """Use ``store`` for training targets and updates."""
+        if store.patch_size < int(self.evolve_cfg['size']):
+            raise ValueError(f'label patches ({store.patch_size} px) must hold the '
+                             f"{self.evolve_cfg['size']} px neighbourhood")
+        self._label_store[:] = [store]
+
+    # ---------------------------------------------------------------- training
+    @staticmethod
+    def _coords(data_samples, size: Tuple[int, int], device) -> Tuple[Tensor, Tensor]:
+        """(B, h, w, 2) coordinates and (B, h, w) validity at the (padded) input size."""
+        h, w = size
+        coords = torch.zeros(len(data_samples), h, w, 2, dtype=torch.long, device=device)
+        valid = torch.zeros(len(data_samples), h, w, dtype=torch.bool, device=device)
+        for b, sample in enumerate(data_samples):
+            if COORDS_KEY not in sample:
+                raise KeyError(
+                    f"data sample {b} ({sample.metainfo.get('img_path', '?')}) has no "
+                    f"'{COORDS_KEY}': the LESPS train pipeline needs LoadPixelCoordinates and "
+                    'PackIRInputsWithCoords')
+            c, v = split_pixel_coords(sample.get(COORDS_KEY).to(device))
+            # batch padding (bottom / right) stays invalid
+            coords[b, :c.shape[0], :c.shape[1]] = c
+            valid[b, :v.shape[0], :v.shape[1]] = v
+        return coords, valid
+
+    def _sample_rows(self, data_samples) -> List[Tensor]:
+        store = self.label_store
+        if store is None:
+            raise RuntimeError('LabelEvolutionSegmentor has no label store: train it with '
+                               "LabelEvolutionHook (default_hooks.label_evolution)")
+        rows = []
+        for b, sample in enumerate(data_samples):
+            stem = sample.metainfo.get('stem')
+            if stem is None:
+                raise KeyError(f'data sample {b} has no stem in its metainfo')
+            rows.append(store.rows(stem))
+        return rows
+
+    def crop_labels(self, data_samples, coords: Tensor, valid: Tensor) -> Tensor:
+        """Training labels of a batch from the stored patches (never from full masks).
+
+        Args:
+            data_samples (list[SegDataSample]): With ``stem`` metainfo.
+            coords (Tensor): (B, h, w, 2) long original (x, y) per pixel.
+            valid (Tensor): (B, h, w) bool.
+
+        Returns:
+            Tensor: (B, h, w) long, 1 where the soft label is ``>= 0.5``, 0 elsewhere, 255 on
+            padding.
+        """
+        store = self.label_store
+        soft = torch.stack([
+            patches_to_crop(store.patches[r].to(coords.device), store.points[r].to(
+                coords.device), coords[b], valid[b])
+            for b, r in enumerate(self._sample_rows(data_samples))
+        ])
+        labels = (soft >= FG_THRESHOLD).long()
+        return labels.masked_fill(~valid, IGNORE_INDEX)
+
+    @torch.no_grad()
+    def evolve(self, probs: Tensor, data_samples, coords: Tensor, valid: Tensor) -> int:
+        """Stage the LESPS update of every point the batch's crops hold.
+
+        A point is updated when its own pixel is in the crop; its neighbourhood is what the
+        crop shows of it (the rest counts as unobserved).
+
+        Args:
+            probs (Tensor): (B, h, w) detached probabilities.
+            data_samples (list[SegDataSample]): With ``stem`` and ``ori_shape`` metainfo.
+            coords (Tensor): (B, h, w, 2) long original (x, y).
+            valid (Tensor): (B, h, w) bool.
+
+        Returns:
+            int: Number of points staged.
+        """
+        store = self.label_store
+        cfg = self.evolve_cfg
+        s = store.patch_size
+        c = s // 2
+        rows, preds, observed, areas = [], [], [], []
+        for b, r in enumerate(self._sample_rows(data_samples)):
+            if r.numel() == 0:
+                continue
+            pred, seen = crop_to_patches(probs[b].float(), coords[b], valid[b],
+                                         store.points[r].to(coords.device), s)
+            held = seen[:, c, c]
+            if not held.any():
+                continue
+            if cfg['area_ref'] == 'image':
+                h, w = data_samples[b].metainfo['ori_shape'][:2]
+            else:
+                h, w = valid.shape[-2:]
+            rows.append(r[held.cpu()])
+            preds.append(pred[held])
+            observed.append(seen[held])
+            areas.append(torch.full((int(held.sum()), ), float(h * w), device=probs.device))
+        if not rows:
+            return 0
+        rows_t = torch.cat(rows)
+        new = evolve_patches(
+            store.patches[rows_t].to(probs.device), torch.cat(preds), torch.cat(observed),
+            store.anchors[rows_t].to(probs.device), torch.cat(areas), tb=cfg['tb'],
+            k=cfg['k'], size=int(cfg['size']), area_ratio=cfg['area_ratio'])
+        store.stage(rows_t, new)
+        return int(rows_t.numel())
+
+    def loss(self, inputs: Tensor, data_samples) -> Dict[str, Tensor]:
+        feats = self.extract_feat(inputs)
+        logits = self.decode_head.forward(feats)
+        coords, valid = self._coords(data_samples, inputs.shape[-2:], inputs.device)
+        labels = self.crop_labels(data_samples, coords, valid)
+        losses = self.decode_head.losses_from_labels(logits, labels)
+        if self.evolve_request:
+            full = F.interpolate(logits.detach(), size=inputs.shape[-2:], mode='bilinear',
+                                 align_corners=self.align_corners)
+            probs = torch.sigmoid(full[:, 0])
+            # a non-finite step must not write into the labels (InvalidLossGuardHook stops it)
+            if torch.isfinite(probs).all():
+                self.evolve(probs, data_samples, coords, valid)
+        monitor = self._label_iou(labels, data_samples)
+        if monitor is not None:
+            losses['label_iou'] = monitor
+        return add_prefix(losses, 'decode')
+
+    @staticmethod
+    @torch.no_grad()
+    def _label_iou(labels: Tensor, data_samples) -> Optional[Tensor]:
+        """Monitoring only: IoU of the batch's binarised labels with the true masks."""
+        if not all('gt_sem_seg' in s for s in data_samples):
+            return None
+        masks = torch.stack([s.gt_sem_seg.data[0] for s in data_samples]).to(labels.device)
+        h, w = min(masks.shape[-2], labels.shape[-2]), min(masks.shape[-1], labels.shape[-1])
+        masks, labels = masks[:, :h, :w], labels[:, :h, :w]
+        keep = (masks != IGNORE_INDEX) & (labels != IGNORE_INDEX)
+        pred, truth = (labels == 1) & keep, (masks == 1) & keep
+        union = (pred | truth).sum()
+        iou = (pred & truth).sum().float() / union if union else torch.ones(())
+        return iou.float().to(labels.device)
