@@ -40,6 +40,8 @@ CONFIG_SETS = {
         'gsacp_hbc': 'configs/gsacp/cpu/gsacp_hbc_sirst3_cpu.py',
         'gsacp_asg': 'configs/gsacp/cpu/gsacp_asg_sirst3_cpu.py',
         'gsacp_final': 'configs/gsacp/cpu/gsacp_final_sirst3_cpu.py',
+        # not in 'all': a variant of the final rung (its contrastive loss pulls the ignore band)
+        'gsacp_final_pullband': 'configs/gsacp/cpu/gsacp_final_pullband_sirst3_cpu.py',
     },
     'synthetic': {m: f'configs/synthetic/{m}_synthetic.py' for m in (
         'full_sup', 'point_only', 'prior_only', 'lesps', 'gsacp_base', 'gsacp_ema', 'gsacp_hbc',
@@ -50,8 +52,14 @@ PARTS = ('NUAA-SIRST', 'NUDT-SIRST', 'IRSTD-1K')
 KEYS = ('mIoU', 'nIoU', 'Pd', 'Fa')
 
 
+#: what 'all' means: the issue's methods, in table order.
+DEFAULT_METHODS = ('full_sup', 'point_only', 'prior_only', 'lesps', 'gsacp_base', 'gsacp_ema',
+                   'gsacp_hbc', 'gsacp_asg', 'gsacp_final')
+
+
 def parse_methods(text: str, known) -> list:
-    names = list(known) if text.strip() in ('', 'all') else text.replace(',', ' ').split()
+    names = [m for m in DEFAULT_METHODS if m in known] if text.strip() in ('', 'all') \
+        else text.replace(',', ' ').split()
     unknown = [n for n in names if n not in known]
     if unknown:
         raise SystemExit(f"error: unknown method(s) {', '.join(unknown)}; known methods: "
@@ -91,7 +99,10 @@ def markdown(results: dict, split_name: str) -> str:
         f'{s} mIoU / nIoU / Pd / Fa' if s == split_name else f'{s} mIoU' for s in splits) + \
         ' | train s |'
     lines = [head, '|' + '---|' * (len(splits) + 2)]
-    for method, r in results.items():
+    order = [m for m in DEFAULT_METHODS if m in results] + sorted(
+        m for m in results if m not in DEFAULT_METHODS)
+    for method in order:
+        r = results[method]
         if split_name not in r:
             continue
         cells = []

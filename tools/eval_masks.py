@@ -16,9 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
 
@@ -29,6 +27,7 @@ from mmgsacp.datasets.parts import part_of
 from mmgsacp.evaluation.functional import (DEFAULT_SIZE_BINS, HEADLINE_KEYS, image_stats,
                                            mask_from_png, stratum_names, summarize)
 from mmgsacp.evaluation.metrics.irstd_metric import summary_tables
+from mmgsacp.utils.fileio import atomic_write_text
 
 MAX_LISTED = 20
 
@@ -129,20 +128,7 @@ def build_report(stats: Sequence[Dict[str, Any]],
 
 def write_json_atomic(obj: Any, path: Path) -> None:
     """Write ``obj`` as JSON so that ``path`` never holds a half-written file."""
-    folder = path.resolve().parent
-    folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.', suffix='.tmp', dir=folder)
-    try:
-        with os.fdopen(fd, 'w') as f:
-            json.dump(obj, f, indent=2)
-            f.write('\n')
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    atomic_write_text(json.dumps(obj, indent=2) + '\n', path)
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:

@@ -59,7 +59,7 @@ def folders_dataset(base: dict, roots, split):
             raise FileNotFoundError(f'--data-roots: {root} has no images/ folder')
         ds = dict(base)
         ds.update(data_root=root, ann_file=split or '', point_type=None,
-                  part_name=osp.basename(osp.normpath(root)))
+                  part_map=osp.basename(osp.normpath(root)))
         parts.append(ds)
     return dict(type='ConcatDataset', datasets=parts)
 

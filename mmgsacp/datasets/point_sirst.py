@@ -1,9 +1,10 @@
 """SIRST3-layout dataset with single-point labels."""
 from __future__ import annotations
 
+import os
 import os.path as osp
 import warnings
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Union
 
 import cv2
 import mmengine
@@ -44,7 +45,8 @@ class PointSIRSTDataset(BaseSegDataset):
     Args:
         data_root (str): Dataset folder.
         ann_file (str): Split list relative to ``data_root``, e.g.
-            ``'img_idx/train_SIRST3.txt'``.
+            ``'img_idx/train_SIRST3.txt'``. An empty string takes every image of the image
+            folder (sorted), e.g. to evaluate a folder that has no split lists.
         data_prefix (dict): ``img_path`` and ``seg_map_path`` folders relative to
             ``data_root``. ``seg_map_path=None`` for a set without masks.
         point_type (str, optional): ``'centroid'`` or ``'coarse'`` (any key of ``point_dirs``)
@@ -56,8 +58,9 @@ class PointSIRSTDataset(BaseSegDataset):
         point_size_mismatch (str): What to do with a point map whose size differs from its
             image's: ``'rescale'`` maps the points into the image frame by the size ratio and
             warns naming the file; ``'error'`` raises naming the file.
-        part_map (dict, optional): stem -> part name. None uses
-            :func:`mmgsacp.datasets.parts.part_of`.
+        part_map (dict | str, optional): stem -> part name, or one part name for every
+            sample (e.g. a folder's name when several folders are evaluated together). None
+            uses :func:`mmgsacp.datasets.parts.part_of`.
         img_suffix (str): Image file suffix.
         seg_map_suffix (str): Mask and point-map file suffix.
         **kwargs: :class:`mmseg.datasets.BaseSegDataset` arguments (``pipeline``,
@@ -77,7 +80,7 @@ class PointSIRSTDataset(BaseSegDataset):
                  point_type: Optional[str] = 'centroid',
                  point_dirs: Optional[Dict[str, str]] = None,
                  point_size_mismatch: str = 'rescale',
-                 part_map: Optional[Dict[str, str]] = None,
+                 part_map: Optional[Union[str, Dict[str, str]]] = None,
                  img_suffix: str = '.png',
                  seg_map_suffix: str = '.png',
                  **kwargs) -> None:
@@ -88,8 +91,7 @@ class PointSIRSTDataset(BaseSegDataset):
         if point_size_mismatch not in ('rescale', 'error'):
             raise ValueError("point_size_mismatch must be 'rescale' or 'error', got "
                              f'{point_size_mismatch!r}')
-        if not ann_file:
-            raise ValueError('PointSIRSTDataset needs an ann_file (split list of stems)')
+        self._whole_folder = not ann_file
         self.point_type = point_type
         self.point_size_mismatch = point_size_mismatch
         self.part_map = part_map
@@ -103,6 +105,15 @@ class PointSIRSTDataset(BaseSegDataset):
             **kwargs)
 
     def _read_split(self) -> List[str]:
+        if self._whole_folder:
+            folder = self.data_prefix['img_path']
+            if not osp.isdir(folder):
+                raise FileNotFoundError(f'image folder {folder} does not exist')
+            suffix = self.img_suffix
+            stems = sorted(f[:-len(suffix)] for f in os.listdir(folder) if f.endswith(suffix))
+            if not stems:
+                raise ValueError(f'image folder {folder} holds no *{suffix} image')
+            return stems
         if not osp.isfile(self.ann_file):
             raise FileNotFoundError(f'split file {self.ann_file} does not exist')
         stems = [s.strip() for s in mmengine.list_from_file(self.ann_file)]
@@ -112,6 +123,8 @@ class PointSIRSTDataset(BaseSegDataset):
         return stems
 
     def _part_of(self, stem: str) -> Optional[str]:
+        if isinstance(self.part_map, str):
+            return self.part_map
         if self.part_map is not None:
             return self.part_map.get(stem)
         # Imported here so the module stays importable on its own.

@@ -76,6 +76,10 @@ class HardBackgroundContrastiveLoss(nn.Module):
         bright_fraction: Share of the negatives chosen by brightness.
         num_beyond: Random pixels per point drawn beyond the support.
         detach_anchor: Stop the gradient through the anchor.
+        pull_ignore: Also pull the point's ignore band (prior-gated pixels connected to the
+            region whose affinity is uncertain). Pulling the region alone sharpens the embedding
+            around what the region already holds, so the band's pixels sink below ``tau_pos``
+            and the regions shrink step after step.
         blob_margin: Window pixels within this many pixels of the prior-gated blob that holds
             the point are never negatives. They are the target's own extent as the intensity
             prior sees it; pushing them away whenever the propagated region misses them feeds
@@ -93,6 +97,7 @@ class HardBackgroundContrastiveLoss(nn.Module):
                  num_beyond: int = 256,
                  detach_anchor: bool = False,
                  blob_margin: int = 2,
+                 pull_ignore: bool = False,
                  loss_weight: float = 0.1,
                  loss_name: str = 'loss_hbc') -> None:
         super().__init__()
@@ -114,6 +119,7 @@ class HardBackgroundContrastiveLoss(nn.Module):
         if blob_margin < 0:
             raise ValueError(f'blob_margin must be >= 0, got {blob_margin}')
         self.blob_margin = blob_margin
+        self.pull_ignore = pull_ignore
         self.loss_weight = loss_weight
         self._loss_name = loss_name
 
@@ -164,7 +170,8 @@ class HardBackgroundContrastiveLoss(nn.Module):
                 protect = dilate3x3(protect)
             negative = torch.cat([(targets.support & ~protect).flatten(1), far_outside], 1) & (
                 pool_labels == BACKGROUND)
-            positive = torch.cat([(targets.regions & targets.support).flatten(1),
+            pulled = targets.regions | targets.ignore if self.pull_ignore else targets.regions
+            positive = torch.cat([(pulled & targets.support).flatten(1),
                                   torch.zeros_like(far_outside)], 1)
             bright = image.detach().reshape(B, -1)[rows, pool_pix].float()
             neg_index, neg_valid = self._hard_negatives(negative, bright, affinity.detach())
