@@ -149,8 +149,18 @@ def test_bad_split_files(syn_copy):
     (syn_copy / 'img_idx' / 'empty.txt').write_text('\n  \n')
     with pytest.raises(ValueError, match='img_idx/empty.txt.*no images'):
         PointSIRSTDataset(data_root=str(syn_copy), ann_file='img_idx/empty.txt')
-    with pytest.raises(ValueError, match='ann_file'):
-        PointSIRSTDataset(data_root=str(syn_copy), ann_file='')
+
+    # no split list: every image of the folder, e.g. for evaluating a folder as it is
+    whole = PointSIRSTDataset(data_root=str(syn_copy), ann_file='', point_type=None,
+                              part_map='site')
+    stems = sorted(p.stem for p in (syn_copy / 'images').glob('*.png'))
+    infos = [whole.get_data_info(i) for i in range(len(whole))]
+    assert [d['stem'] for d in infos] == stems
+    assert {d['part'] for d in infos} == {'site'}
+    empty = syn_copy / 'empty_set'
+    (empty / 'images').mkdir(parents=True)
+    with pytest.raises(ValueError, match='holds no'):
+        PointSIRSTDataset(data_root=str(empty), ann_file='', point_type=None)
 
 
 def test_unreadable_point_map(syn_copy):

@@ -62,12 +62,12 @@ def trained(tmp_path_factory):
     data = root / 'syn'
     make_synthetic_dataset(str(data), num_train=8, num_test=6, size=(64, 64), seed=0)
     cfg = tiny_config('synthetic/full_sup_synthetic.py', str(data), str(root / 'work'),
-                      iters=6, batch=4, val=False)
-    cfg.optim_wrapper.optimizer.lr = 3e-3
+                      iters=20, batch=4, val=False)
+    cfg.optim_wrapper.optimizer.lr = 1e-2
     Runner.from_cfg(cfg).train()
     config = root / 'config.py'
     cfg.dump(str(config))
-    return dict(root=root, data=data, config=config, ckpt=root / 'work' / 'iter_6.pth')
+    return dict(root=root, data=data, config=config, ckpt=root / 'work' / 'iter_20.pth')
 
 
 @pytest.fixture(scope='module')

@@ -32,6 +32,9 @@ def _losses(runner):
 def test_short_training_loss_falls(config, syn_root, tmp_path):
     cfg = tiny_config(config, syn_root, str(tmp_path / 'w'), iters=40, batch=8, val=False)
     cfg.optim_wrapper.optimizer.lr = 3e-3
+    # From an uninformed classifier (p = 0.5) the loss has far to fall in 40 steps; the
+    # default prior start (p = 0.01) already sits near the background optimum.
+    cfg.model.decode_head.prior_prob = 0.5
     runner = Runner.from_cfg(cfg)
     runner.train()
     losses = _losses(runner)

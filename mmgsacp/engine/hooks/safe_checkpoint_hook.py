@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 from collections import OrderedDict
+from typing import Any
 
 import numpy as np
+import torch
 from mmengine.hooks import Hook
 from mmengine.logging import HistoryBuffer
 from mmengine.registry import HOOKS
@@ -25,6 +27,29 @@ def plain_to_history(plain: dict) -> HistoryBuffer:
     return HistoryBuffer(plain['log'], plain['count'], plain['max_length'])
 
 
+def to_plain(obj: Any) -> Any:
+    """numpy scalars -> Python numbers and numpy arrays -> tensors, through dicts and lists.
+
+    The loop's bookkeeping (``meta``, the message hub's runtime info) picks up numpy values;
+    as plain numbers they load with ``weights_only=True`` without any allow-list, which other
+    code may change at run time (torch's ``safe_globals`` context removes on exit the globals it
+    listed, even ones registered before).
+    """
+    if isinstance(obj, HistoryBuffer):
+        return history_to_plain(obj)
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return torch.from_numpy(np.ascontiguousarray(obj))
+    if isinstance(obj, OrderedDict):
+        return OrderedDict((k, to_plain(v)) for k, v in obj.items())
+    if isinstance(obj, dict):
+        return {k: to_plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(to_plain(v) for v in obj)
+    return obj
+
+
 @HOOKS.register_module()
 class SafeCheckpointHook(Hook):
     """Stores the message hub's ``HistoryBuffer`` objects as plain data, and back on load.
@@ -32,8 +57,8 @@ class SafeCheckpointHook(Hook):
     An MMEngine checkpoint pickles ``HistoryBuffer`` objects whose ``statistics_methods``
     reference methods through ``builtins.getattr``: ``torch.load`` with ``weights_only=True``
     refuses that, and allow-listing ``getattr`` would open the safe unpickler to arbitrary
-    attribute access. With this hook, checkpoints hold only tensors, numbers, strings and
-    numpy arrays (allow-listed by :mod:`mmgsacp.utils.checkpoint`), so ``--resume`` and
+    attribute access. With this hook, checkpoints hold only tensors, numbers, strings, lists and
+    dicts (numpy values become numbers or tensors, see :func:`to_plain`), so ``--resume`` and
     ``load_from`` work on torch >= 2.6 with the official mmengine, which does not pass
     ``weights_only=False``, and with the fork, which would otherwise fall back to the unsafe
     unpickler.
@@ -42,14 +67,10 @@ class SafeCheckpointHook(Hook):
     priority = 'VERY_LOW'
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
-        hub = checkpoint.get('message_hub')
-        if not isinstance(hub, dict) or 'log_scalars' not in hub:
-            return
-        hub = dict(hub)
-        hub['log_scalars'] = OrderedDict(
-            (k, history_to_plain(v) if isinstance(v, HistoryBuffer) else v)
-            for k, v in hub['log_scalars'].items())
-        checkpoint['message_hub'] = hub
+        # Weights and optimizer state are tensors already; the rest is bookkeeping.
+        for key in list(checkpoint):
+            if key not in ('state_dict', 'optimizer'):
+                checkpoint[key] = to_plain(checkpoint[key])
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         # The fork loads inside torch's `safe_globals` context, whose exit removes the globals
