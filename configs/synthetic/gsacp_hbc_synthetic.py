@@ -6,6 +6,6 @@ train_dataloader = dict(
 val_dataloader = dict(
     dataset=dict(data_root=data_root, ann_file='img_idx/test_synthetic.txt'))
 test_dataloader = val_dataloader
-train_cfg = dict(max_iters=600, val_interval=600)
-default_hooks = dict(checkpoint=dict(interval=300), logger=dict(interval=20))
-model = dict(decode_head=dict(warmup_iters=(100, 300)))
+train_cfg = dict(max_iters=1200, val_interval=1200)
+default_hooks = dict(checkpoint=dict(interval=600), logger=dict(interval=50))
+model = dict(decode_head=dict(warmup_iters=(200, 600)))

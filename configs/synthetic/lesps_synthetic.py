@@ -6,7 +6,7 @@ train_dataloader = dict(
 val_dataloader = dict(
     dataset=dict(data_root=data_root, ann_file='img_idx/test_synthetic.txt'))
 test_dataloader = val_dataloader
-train_cfg = dict(max_iters=600, val_interval=600)
+train_cfg = dict(max_iters=1200, val_interval=1200)
 # 600 iterations = 30 epochs of 20 (160 images, batch 8): updates from epoch 9, every 4.
 default_hooks = dict(
     checkpoint=dict(interval=300), logger=dict(interval=20),

@@ -10,8 +10,6 @@ from mmengine.hooks import Hook
 from mmengine.logging import HistoryBuffer
 from mmengine.registry import HOOKS
 
-from ...utils.checkpoint import register_checkpoint_safe_globals
-
 _MARK = '__history_buffer__'
 
 
@@ -73,9 +71,6 @@ class SafeCheckpointHook(Hook):
                 checkpoint[key] = to_plain(checkpoint[key])
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
-        # The fork loads inside torch's `safe_globals` context, whose exit removes the globals
-        # it listed, ours among them: register them again.
-        register_checkpoint_safe_globals()
         hub = checkpoint.get('message_hub')
         if not isinstance(hub, dict) or 'log_scalars' not in hub:
             return
