@@ -13,7 +13,8 @@ from mmseg.registry import METRICS
 from prettytable import PrettyTable
 
 from mmgsacp.datasets.parts import part_of
-from mmgsacp.evaluation.functional import (DEFAULT_SIZE_BINS, HEADLINE_KEYS, image_stats,
+from mmgsacp.evaluation.functional import (DEFAULT_SIZE_BINS, HEADLINE_KEYS, evaluate_masks,
+                                           image_stats,
                                            mask_from_label_map, mask_from_logits,
                                            stratum_names, summarize)
 
@@ -184,14 +185,7 @@ class IRSTDMetric(BaseMetric):
         Returns:
             The same flat dict as :meth:`compute_metrics`.
         """
-        if len(preds) != len(gts):
-            raise ValueError(f'{len(preds)} predictions for {len(gts)} truths')
-        if parts is not None and len(parts) != len(gts):
-            raise ValueError(f'{len(parts)} parts for {len(gts)} images')
-        stats = []
-        for k, (p, g) in enumerate(zip(preds, gts)):
-            s = image_stats(np.asarray(p), mask_from_label_map(g), self.size_bins)
-            s['part'] = parts[k] if parts is not None else None
-            stats.append(s)
-        overall, per_part = summarize(stats)
+        overall, per_part = evaluate_masks([np.asarray(p) for p in preds],
+                                           [mask_from_label_map(g) for g in gts], parts,
+                                           self.size_bins)
         return flatten_summary(overall, per_part, self.size_bins)
