@@ -26,6 +26,7 @@ import time
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
+from mmgsacp.utils.config import NO_VALIDATION_OPTIONS  # noqa: E402
 from mmgsacp.utils.fileio import atomic_write_text  # noqa: E402
 
 #: method -> config, for each benchmark set.
@@ -157,11 +158,8 @@ def main(argv=None):
         if args.phase in ('all', 'train') and not osp.isfile(final_ckpt):
             # No validation while training (the test below is the evaluation), so training
             # needs only the train split, e.g. on a machine that holds nothing else.
-            # (set last: a user option on val_dataloader must not bring it back)
             cmd = [py, 'tools/train.py', config, '--work-dir', method_dir, '--cfg-options'
-                   ] + train_options + ['val_cfg=None', 'val_dataloader=None',
-                                        'val_evaluator=None',
-                                        'default_hooks.checkpoint.save_best=None']
+                   ] + train_options + list(NO_VALIDATION_OPTIONS)
             if osp.isfile(osp.join(method_dir, 'last_checkpoint')):
                 cmd.insert(3, '--resume')
             start = time.time()

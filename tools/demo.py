@@ -18,6 +18,9 @@ import sys
 import time
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+from mmgsacp.utils.config import NO_VALIDATION_OPTIONS  # noqa: E402
 
 
 def run(cmd):
@@ -37,21 +40,20 @@ def main(argv=None):
     start = time.time()
     if not osp.isfile(osp.join(ROOT, args.data_root, 'img_idx', 'train_synthetic.txt')):
         run([py, 'tools/make_synthetic.py', args.data_root])
-    options = [f'train_dataloader.dataset.data_root={args.data_root}',
-               f'val_dataloader.dataset.data_root={args.data_root}',
-               f'test_dataloader.dataset.data_root={args.data_root}']
+    train_options = [f'train_dataloader.dataset.data_root={args.data_root}']
     if args.iters:
-        options += [f'train_cfg.max_iters={args.iters}', f'train_cfg.val_interval={args.iters}']
+        train_options.append(f'train_cfg.max_iters={args.iters}')
+    # the test step below evaluates the final checkpoint: no validation run in training
     run([py, 'tools/train.py', args.config, '--work-dir', args.work_dir, '--cfg-options']
-        + options)
+        + train_options + list(NO_VALIDATION_OPTIONS))
     with open(osp.join(ROOT, args.work_dir, 'last_checkpoint')) as f:
         ckpt = f.read().strip()
     pred_dir = osp.join(args.work_dir, 'predictions')
     show_dir = osp.join(args.work_dir, 'overlays')
     metrics_json = osp.join(args.work_dir, 'test_metrics.json')
     run([py, 'tools/test.py', args.config, ckpt, '--work-dir', args.work_dir, '--out', pred_dir,
-         '--show-dir', show_dir, '--overwrite', '--json', metrics_json, '--cfg-options']
-        + options)
+         '--show-dir', show_dir, '--overwrite', '--json', metrics_json, '--cfg-options',
+         f'test_dataloader.dataset.data_root={args.data_root}'])
     with open(osp.join(ROOT, metrics_json)) as f:
         metrics = json.load(f)
     print('\n' + '=' * 60)

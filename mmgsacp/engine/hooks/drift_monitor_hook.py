@@ -9,11 +9,11 @@ import cv2
 import numpy as np
 import torch
 from mmengine.hooks import Hook
-from mmengine.model import is_model_wrapper
 from mmengine.registry import HOOKS
 
 from ...models.utils.propagation import PointTargets, region_area, touches_support_edge
 from ...utils.fileio import atomic_write_bytes
+from .utils import unwrap_model
 
 
 def _iou(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -124,18 +124,13 @@ class DriftMonitorHook(Hook):
         self.grid_interval = grid_interval
         self.max_points = max_points
 
-    @staticmethod
-    def _model(runner):
-        model = runner.model
-        return model.module if is_model_wrapper(model) else model
-
     def before_train_iter(self, runner, batch_idx: int, data_batch=None) -> None:
-        model = self._model(runner)
+        model = unwrap_model(runner)
         if hasattr(model, 'monitor_request') and self.every_n_train_iters(runner, self.interval):
             model.monitor_request = True
 
     def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
-        model = self._model(runner)
+        model = unwrap_model(runner)
         state = getattr(model, 'monitor_state', None)
         if not state:
             return

@@ -5,10 +5,10 @@ from typing import Optional
 
 import torch
 from mmengine.hooks import Hook
-from mmengine.model import is_model_wrapper
 from mmengine.registry import HOOKS
 
 from ...models.segmentors.point_segmentor import TEACHER_SCOPES
+from .utils import unwrap_model
 
 
 @torch.no_grad()
@@ -59,13 +59,8 @@ class EMATeacherHook(Hook):
         self.validate_with_teacher = validate_with_teacher
         self._pending_state: Optional[dict] = None
 
-    @staticmethod
-    def _model(runner):
-        model = runner.model
-        return model.module if is_model_wrapper(model) else model
-
     def _ensure_teacher(self, runner) -> torch.nn.Module:
-        model = self._model(runner)
+        model = unwrap_model(runner)
         if not hasattr(model, 'make_teacher'):
             raise TypeError('EMATeacherHook needs a PointSupervisedSegmentor, got '
                             f'{type(model).__name__}')
@@ -80,12 +75,12 @@ class EMATeacherHook(Hook):
         self._ensure_teacher(runner)
 
     def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
-        model = self._model(runner)
+        model = unwrap_model(runner)
         momentum = self.momentum if runner.iter + 1 > self.begin_iter else 0.0
         ema_update(self._ensure_teacher(runner), model.teacher_source(), momentum)
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
-        model = self._model(runner)
+        model = unwrap_model(runner)
         if model.teacher is not None:
             checkpoint['ema_teacher'] = model.teacher.state_dict()
             checkpoint.setdefault('meta', {})['ema_teacher_scope'] = self.scope
@@ -101,12 +96,12 @@ class EMATeacherHook(Hook):
                 f'{self.scope!r}; starting a fresh teacher from the loaded student')
             return
         self._pending_state = state
-        if self._model(runner).teacher is not None:
+        if unwrap_model(runner).teacher is not None:
             self._ensure_teacher(runner)
 
     # -------------------------------------------------------------- validation
     def _swap(self, runner) -> None:
-        model = self._model(runner)
+        model = unwrap_model(runner)
         if model.teacher is None and self._pending_state is not None:
             self._ensure_teacher(runner)  # test time: the teacher comes from the checkpoint
         if model.teacher is None:

@@ -6,10 +6,10 @@ from typing import Optional
 
 from mmengine.dist import all_gather_object, get_world_size
 from mmengine.hooks import Hook
-from mmengine.model import is_model_wrapper
 from mmengine.registry import HOOKS
 
 from ...models.utils.label_evolution import PatchLabelStore
+from .utils import unwrap_model
 
 CHECKPOINT_KEY = 'lesps_labels'
 
@@ -62,11 +62,6 @@ class LabelEvolutionHook(Hook):
         self._updating = False
         self._epoch_written = 0
 
-    @staticmethod
-    def _model(runner):
-        model = runner.model
-        return model.module if is_model_wrapper(model) else model
-
     def _restore_pending(self, runner) -> None:
         if self._pending_state is None or self.store is None:
             return
@@ -81,7 +76,7 @@ class LabelEvolutionHook(Hook):
                            'labels from the checkpoint')
 
     def before_train(self, runner) -> None:
-        model = self._model(runner)
+        model = unwrap_model(runner)
         if not hasattr(model, 'attach_label_store'):
             raise TypeError('LabelEvolutionHook needs a LabelEvolutionSegmentor, got '
                             f'{type(model).__name__}')
@@ -103,10 +98,10 @@ class LabelEvolutionHook(Hook):
     def before_train_iter(self, runner, batch_idx: int, data_batch=None) -> None:
         epoch = runner.iter // self.epoch_iters
         self._updating = is_update_epoch(epoch, self.start_epoch, self.interval)
-        self._model(runner).evolve_request = self._updating
+        unwrap_model(runner).evolve_request = self._updating
 
     def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
-        self._model(runner).evolve_request = False
+        unwrap_model(runner).evolve_request = False
         if not self._updating:
             return
         # every rank takes this branch on the same iterations (the schedule is global), so the
