@@ -290,8 +290,14 @@ def test_segmentor_labels_never_come_from_masks_and_evolve_onto_targets(syn_root
         for dy, dx in torch.nonzero(grown[r]).tolist():
             oy, ox = y + dy - c, x + dx - c
             assert mask[oy, ox] or store.anchors[r, dy, dx], (info['stem'], ox, oy)
-    labels = model.crop_labels(samples, coords, valid)
-    assert labels[~valid].eq(255).all() and labels[valid].eq(1).sum() > len(samples)
+    soft = model.crop_labels(samples, coords, valid)  # soft labels, as LESPS trains
+    assert soft.is_floating_point() and soft[~valid].eq(255).all()
+    assert soft[valid].min() >= 0 and soft[valid].max() <= 1
+    assert soft[valid].eq(0.75).sum() > len(samples)
+    model.soft_labels = False
+    hard = model.crop_labels(samples, coords, valid)
+    assert hard.dtype == torch.long and hard[~valid].eq(255).all()
+    assert torch.equal(hard[valid], (soft[valid] >= 0.5).long())
 
 
 # --------------------------------------------------------------------------- training

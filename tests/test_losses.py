@@ -74,6 +74,47 @@ def test_soft_iou_values():
     assert torch.allclose(SoftIoULoss(smooth=1.0)(pred, labels), per_image.mean(), atol=1e-5)
 
 
+def test_soft_targets_are_target_probabilities():
+    g = torch.Generator().manual_seed(3)
+    logits = torch.randn(2, 1, 10, 10, generator=g)
+    soft = torch.rand(2, 10, 10, generator=g)
+    soft[:, :2] = IGNORE_INDEX
+    valid = soft != IGNORE_INDEX
+    ref = F.binary_cross_entropy_with_logits(logits[:, 0][valid], soft[valid])
+    assert torch.allclose(IgnoreBCELoss()(logits, soft), ref)
+    # soft IoU: the soft target enters the intersection and the union as it is
+    p = torch.sigmoid(logits[:, 0]) * valid
+    t = torch.where(valid, soft, torch.zeros(()))
+    inter = (p * t).flatten(1).sum(1)
+    iou = (inter + 1) / (p.flatten(1).sum(1) + t.flatten(1).sum(1) - inter + 1)
+    assert torch.allclose(SoftIoULoss()(logits, soft), (1 - iou).mean())
+    # 0/1 labels give the same loss as floats and as longs
+    hard = labels_with_ignore(b=2, h=10, w=10)
+    for loss_fn in (IgnoreBCELoss(), IgnoreBCELoss(use_focal=True), SoftIoULoss()):
+        assert torch.allclose(loss_fn(logits, hard), loss_fn(logits, hard.float()))
+    with pytest.raises(ValueError, match=r'\[0, 1\]'):
+        IgnoreBCELoss()(logits, soft * 3)
+    with pytest.raises(ValueError, match=r'\[0, 1\]'):
+        SoftIoULoss()(logits, soft - 2)
+
+
+def test_soft_iou_batch_reduction_and_point_labels():
+    labels = torch.zeros(2, 8, 8, dtype=torch.long)
+    labels[0, 2, 2] = labels[1, 5, 5] = 1  # one point per image
+    empty = torch.full((2, 1, 8, 8), -30.0)
+    # per image, predicting nothing on a one-pixel label already scores 0.5 ...
+    assert torch.allclose(SoftIoULoss()(empty, labels), torch.tensor(0.5), atol=1e-6)
+    # ... summed over the batch the points outweigh the smoothing term
+    assert torch.allclose(SoftIoULoss(reduction='batch')(empty, labels),
+                          torch.tensor(1 - 1 / 3), atol=1e-6)
+    pred = torch.full((2, 1, 8, 8), -30.0)
+    pred[0, 0, 2, 2:4] = 30.0  # 1 hit + 1 extra in image 0, nothing in image 1
+    assert torch.allclose(SoftIoULoss(reduction='batch')(pred, labels),
+                          torch.tensor(1 - (1 + 1) / (3 + 1)), atol=1e-5)
+    with pytest.raises(ValueError, match='reduction'):
+        SoftIoULoss(reduction='sum')
+
+
 def test_registry_and_names():
     bce = MODELS.build(dict(type='IgnoreBCELoss', use_focal=True))
     iou = MODELS.build(dict(type='SoftIoULoss'))
@@ -161,6 +202,22 @@ def test_contrastive_border_points_and_adaptive_support_are_finite():
         loss = HardBackgroundContrastiveLoss(mode=mode, num_beyond=500)(emb, img, targets)
         loss.backward()
         assert torch.isfinite(loss) and torch.isfinite(emb.grad).all()
+
+
+def test_pull_blob_pulls_the_prior_blob_beyond_the_region():
+    img, prior = blob_batch()
+    points = prior.points
+    # regions collapsed to the points: only pull_blob reaches the rest of the bright square
+    targets = generate_point_targets(img, None, points, mode='point', radius=6)
+    emb0 = torch.randn(2, 8, 32, 32, generator=torch.Generator().manual_seed(4))
+    grads = {}
+    for pull_blob in (False, True):
+        emb = emb0.clone().requires_grad_(True)
+        HardBackgroundContrastiveLoss(pull_blob=pull_blob, num_beyond=64)(
+            emb, img, targets).backward()
+        grads[pull_blob] = emb.grad[0, :, 13, 13].abs().sum()  # in the square, off the anchor
+    assert float(grads[False]) == 0.0
+    assert float(grads[True]) > 0.0
 
 
 def test_hard_negatives_are_background_brightest_then_most_similar():

@@ -33,6 +33,20 @@ def binary_logits(pred: Tensor, target: Tensor) -> Tensor:
     return pred
 
 
+def soft_targets(target: Tensor) -> Tensor:
+    """Target probabilities of valid labels: hard labels as 0/1, soft labels as they are.
+
+    Raises:
+        ValueError: If a soft label lies outside ``[0, 1]``.
+    """
+    if not target.is_floating_point():
+        return target > 0
+    if target.numel() and bool(((target < 0) | (target > 1)).any()):
+        raise ValueError('soft labels must lie in [0, 1] (or equal ignore_index), got values '
+                         f'in [{float(target.min())}, {float(target.max())}]')
+    return target
+
+
 def pixel_weight(weight: Optional[Tensor], target: Tensor) -> Optional[Tensor]:
     """Optional per-pixel weight as ``(B, H, W)`` (accepts ``(B, 1, H, W)``)."""
     if weight is None:
@@ -48,7 +62,8 @@ class IgnoreBCELoss(nn.Module):
 
     The loss is the mean over valid pixels, so ignored pixels neither contribute nor dilute
     it, and their logits get exactly zero gradient. With no valid pixel it is 0 and still
-    differentiable.
+    differentiable. Floating-point labels are soft targets in ``[0, 1]`` (LESPS's evolving
+    labels), with ``ignore_index`` still marking skipped pixels.
 
     Args:
         use_focal: Use the focal form ``(1 - p_t)^gamma * BCE``.
@@ -85,7 +100,8 @@ class IgnoreBCELoss(nn.Module):
 
         Args:
             pred: ``(B, 1, H, W)`` logits.
-            target: ``(B, H, W)`` long labels: 0 background, 1 target, ``ignore_index``.
+            target: ``(B, H, W)`` long labels: 0 background, 1 target, ``ignore_index``;
+                or float soft targets in ``[0, 1]`` with ``ignore_index`` on skipped pixels.
             weight: Optional per-pixel weight ``(B, H, W)``.
             ignore_index: Label value to skip.
 
@@ -97,7 +113,7 @@ class IgnoreBCELoss(nn.Module):
         # Boolean selection (not multiplication by a mask) keeps the gradient at ignored
         # pixels exactly zero even for extreme logits.
         x = logits[valid].float()
-        t = (target[valid] > 0).to(x.dtype)
+        t = soft_targets(target[valid]).to(x.dtype)
         loss = F.binary_cross_entropy_with_logits(x, t, reduction='none')
         if self.use_focal:
             p = torch.sigmoid(x)

@@ -80,6 +80,10 @@ class HardBackgroundContrastiveLoss(nn.Module):
             region whose affinity is uncertain). Pulling the region alone sharpens the embedding
             around what the region already holds, so the band's pixels sink below ``tau_pos``
             and the regions shrink step after step.
+        pull_blob: Pull the whole prior-gated blob that holds the point (which contains the
+            region and its band): the embedding is then taught the prior's extent of the
+            target, so the affinity can only cut pixels the hard negatives resemble, and the
+            regions cannot shrink below the blob for want of a pull.
         blob_margin: Window pixels within this many pixels of the prior-gated blob that holds
             the point are never negatives. They are the target's own extent as the intensity
             prior sees it; pushing them away whenever the propagated region misses them feeds
@@ -98,6 +102,7 @@ class HardBackgroundContrastiveLoss(nn.Module):
                  detach_anchor: bool = False,
                  blob_margin: int = 2,
                  pull_ignore: bool = False,
+                 pull_blob: bool = False,
                  loss_weight: float = 0.1,
                  loss_name: str = 'loss_hbc') -> None:
         super().__init__()
@@ -120,6 +125,7 @@ class HardBackgroundContrastiveLoss(nn.Module):
             raise ValueError(f'blob_margin must be >= 0, got {blob_margin}')
         self.blob_margin = blob_margin
         self.pull_ignore = pull_ignore
+        self.pull_blob = pull_blob
         self.loss_weight = loss_weight
         self._loss_name = loss_name
 
@@ -164,13 +170,18 @@ class HardBackgroundContrastiveLoss(nn.Module):
         with torch.no_grad():
             rows = points[:, 0:1]
             pool_labels = targets.labels.reshape(B, -1)[rows, pool_pix]
-            protect = propagate(center_seed(P, R, embedding.device),
-                                targets.gate.unsqueeze(1), R)[:, 0]
+            blob = propagate(center_seed(P, R, embedding.device), targets.gate.unsqueeze(1),
+                             R)[:, 0]
+            protect = blob
             for _ in range(self.blob_margin):
                 protect = dilate3x3(protect)
             negative = torch.cat([(targets.support & ~protect).flatten(1), far_outside], 1) & (
                 pool_labels == BACKGROUND)
-            pulled = targets.regions | targets.ignore if self.pull_ignore else targets.regions
+            pulled = targets.regions
+            if self.pull_ignore:
+                pulled = pulled | targets.ignore
+            if self.pull_blob:
+                pulled = pulled | blob
             positive = torch.cat([(pulled & targets.support).flatten(1),
                                   torch.zeros_like(far_outside)], 1)
             bright = image.detach().reshape(B, -1)[rows, pool_pix].float()

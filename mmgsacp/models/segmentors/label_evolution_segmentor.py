@@ -29,15 +29,14 @@ class LabelEvolutionSegmentor(EncoderDecoder):
     ``stem``.
 
     In :meth:`loss`, each crop's label map is rendered from its image's patches through the
-    coordinates and **binarised**: soft label ``>= 0.5`` is target (1), below is background
-    (0), padding is ignored (255). The binary losses of the head (``losses_from_labels``) take
-    0/1 labels, and 0.5 is where a pixel's evolved value says "more target than not"; the soft
-    values still carry the evolution's memory between updates. Because of the averaging, a
-    pixel first reached by an update sits at ``pred / 2`` and becomes a training target on a
-    later update (or at once if predicted at 1). On update steps the detached
-    sigmoid prediction is mapped back onto the patches of the points the crop holds, and
-    :func:`evolve_patches` gives their new labels (staged in the store, written by the hook
-    after the step).
+    coordinates. With ``soft_labels=True`` (default, as LESPS trains) the head's losses take the
+    soft values themselves as target probabilities, so a pixel reached by an update at
+    ``pred / 2`` already pulls the prediction up; with ``soft_labels=False`` they are binarised
+    at 0.5 (a pixel then becomes a hard target only once its evolved value reaches 0.5, which
+    from point labels needs predictions near 1). Padding is ignored (255). On update steps the
+    detached sigmoid prediction is mapped back onto the patches of the points the crop holds,
+    and :func:`evolve_patches` gives their new labels (staged in the store, written by the
+    hook after the step).
 
     The full mask (``gt_sem_seg``) is read only to log ``label_iou`` (binarised labels vs true
     masks on the crop, for monitoring); it never reaches the loss. Inference is the parent's.
@@ -47,11 +46,14 @@ class LabelEvolutionSegmentor(EncoderDecoder):
             (neighbourhood side, 33), ``area_ratio`` (0.0015) and ``area_ref``: the ``H * W`` in
             the threshold is the original image's (``'image'``, default) or the training
             crop's (``'crop'``).
+        soft_labels (bool): Train on the soft labels (True) or on labels binarised at 0.5.
+            Defaults to True.
         **kwargs: :class:`EncoderDecoder` arguments; a plain :class:`BinaryIRHead` as decode
             head, no auxiliary head (it would train on the full masks).
     """
 
-    def __init__(self, evolve_cfg: Optional[dict] = None, **kwargs) -> None:
+    def __init__(self, evolve_cfg: Optional[dict] = None, soft_labels: bool = True,
+                 **kwargs) -> None:
         if kwargs.get('auxiliary_head') is not None:
             raise ValueError('LabelEvolutionSegmentor does not take an auxiliary head: it '
                              'would be trained on the full masks')
@@ -67,6 +69,7 @@ class LabelEvolutionSegmentor(EncoderDecoder):
         if int(cfg['size']) % 2 != 1:
             raise ValueError(f"evolve_cfg.size must be odd, got {cfg['size']}")
         self.evolve_cfg = cfg
+        self.soft_labels = bool(soft_labels)
         # A plain list keeps the store out of state_dict() and module traversal: the hook
         # owns and checkpoints it.
         self._label_store: List[PatchLabelStore] = []
@@ -126,8 +129,8 @@ class LabelEvolutionSegmentor(EncoderDecoder):
             valid (Tensor): (B, h, w) bool.
 
         Returns:
-            Tensor: (B, h, w) long, 1 where the soft label is ``>= 0.5``, 0 elsewhere, 255 on
-            padding.
+            Tensor: (B, h, w), 255 on padding; elsewhere the float soft labels in [0, 1] with
+            ``soft_labels``, else long 1 where the soft label is ``>= 0.5`` and 0 below.
         """
         store = self.label_store
         soft = torch.stack([
@@ -135,7 +138,7 @@ class LabelEvolutionSegmentor(EncoderDecoder):
                 coords.device), coords[b], valid[b])
             for b, r in enumerate(self._sample_rows(data_samples))
         ])
-        labels = (soft >= FG_THRESHOLD).long()
+        labels = soft.float() if self.soft_labels else (soft >= FG_THRESHOLD).long()
         return labels.masked_fill(~valid, IGNORE_INDEX)
 
     @torch.no_grad()
@@ -206,14 +209,14 @@ class LabelEvolutionSegmentor(EncoderDecoder):
     @staticmethod
     @torch.no_grad()
     def _label_iou(labels: Tensor, data_samples) -> Optional[Tensor]:
-        """Monitoring only: IoU of the batch's binarised labels with the true masks."""
+        """Monitoring only: IoU of the batch's labels, binarised at 0.5, with the true masks."""
         if not all('gt_sem_seg' in s for s in data_samples):
             return None
         masks = torch.stack([s.gt_sem_seg.data[0] for s in data_samples]).to(labels.device)
         h, w = min(masks.shape[-2], labels.shape[-2]), min(masks.shape[-1], labels.shape[-1])
         masks, labels = masks[:, :h, :w], labels[:, :h, :w]
         keep = (masks != IGNORE_INDEX) & (labels != IGNORE_INDEX)
-        pred, truth = (labels == 1) & keep, (masks == 1) & keep
+        pred, truth = (labels >= FG_THRESHOLD) & keep, (masks == 1) & keep
         union = (pred | truth).sum()
         iou = (pred & truth).sum().float() / union if union else torch.ones(())
         return iou.float().to(labels.device)

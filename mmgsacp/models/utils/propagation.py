@@ -213,6 +213,36 @@ def _center_cell(t: Tensor, radius: int) -> Tensor:
 # --------------------------------------------------------------------------------------------
 # Prior gate, anchor affinity, growth
 # --------------------------------------------------------------------------------------------
+def ring_statistics(intensity: Tensor, support: Tensor, ring: Tensor) -> Tuple[Tensor, Tensor]:
+    """Local background mean and population std of each window, over its ring.
+
+    A point whose ring holds no pixel (window clipped to a tiny image) falls back to its whole
+    support, so the statistics stay defined.
+
+    Args:
+        intensity: ``(P, S, S)`` float window intensities.
+        support: ``(P, S, S)`` bool, each point's valid window.
+        ring: ``(P, S, S)`` bool, the pixels to measure on.
+
+    Returns:
+        ``mu`` and ``sigma``, each ``(P, 1, 1)``.
+    """
+    has_ring = ring.flatten(1).any(1).view(-1, 1, 1)
+    ring = torch.where(has_ring, ring, support)
+    w = ring.to(intensity.dtype)
+    n = w.sum((1, 2), keepdim=True).clamp_min(1.0)
+    mu = (intensity * w).sum((1, 2), keepdim=True) / n
+    var = ((intensity - mu).square() * w).sum((1, 2), keepdim=True) / n
+    return mu, var.sqrt()
+
+
+def point_peak(intensity: Tensor, inside: Tensor, radius: int) -> Tensor:
+    """``I(p)``: the maximum over each point's in-image 3x3 cell, ``(P, 1, 1)``."""
+    peak = _center_cell(intensity, radius).masked_fill(~_center_cell(inside, radius),
+                                                       float('-inf'))
+    return peak.amax((1, 2), keepdim=True)
+
+
 def prior_gate(intensity: Tensor, inside: Tensor, support: Tensor, ring: Tensor, radius: int,
                kappa: float = 2.0, beta: float = 0.3) -> Tensor:
     """Local-contrast candidates of each window (GSACP.md §1.4).
@@ -225,9 +255,8 @@ def prior_gate(intensity: Tensor, inside: Tensor, support: Tensor, ring: Tensor,
         intensity: ``(P, S, S)`` float window intensities.
         inside: ``(P, S, S)`` bool, in-image positions.
         support: ``(P, S, S)`` bool, each point's valid window.
-        ring: ``(P, S, S)`` bool, pixels the background statistics are measured on. A point
-            whose ring holds no pixel (window clipped to a tiny image) falls back to its whole
-            support, so the statistics stay defined.
+        ring: ``(P, S, S)`` bool, pixels the background statistics are measured on (see
+            :func:`ring_statistics`).
         radius: Window radius ``R``.
         kappa: Contrast threshold in ring standard deviations.
         beta: Fraction of the point's own contrast a candidate must reach.
@@ -235,16 +264,8 @@ def prior_gate(intensity: Tensor, inside: Tensor, support: Tensor, ring: Tensor,
     Returns:
         ``(P, S, S)`` bool candidates, always within ``support``.
     """
-    has_ring = ring.flatten(1).any(1).view(-1, 1, 1)
-    ring = torch.where(has_ring, ring, support)
-    w = ring.to(intensity.dtype)
-    n = w.sum((1, 2), keepdim=True).clamp_min(1.0)
-    mu = (intensity * w).sum((1, 2), keepdim=True) / n
-    var = ((intensity - mu).square() * w).sum((1, 2), keepdim=True) / n
-    sigma = var.sqrt()
-    peak = _center_cell(intensity, radius).masked_fill(~_center_cell(inside, radius),
-                                                       float('-inf'))
-    peak = peak.amax((1, 2), keepdim=True)
+    mu, sigma = ring_statistics(intensity, support, ring)
+    peak = point_peak(intensity, inside, radius)
     return support & (intensity >= mu + kappa * sigma) & (intensity - mu >= beta * (peak - mu))
 
 
@@ -551,7 +572,8 @@ def touches_support_edge(targets: PointTargets) -> Tensor:
 
 __all__ = [
     'BACKGROUND', 'TARGET', 'IGNORE_INDEX', 'PointTargets', 'validate_points', 'window_offsets',
-    'window_pixels', 'gather_windows', 'support_mask', 'ring_mask', 'prior_gate',
+    'window_pixels', 'gather_windows', 'support_mask', 'ring_mask', 'ring_statistics',
+    'point_peak', 'prior_gate',
     'window_anchor', 'center_seed', 'dilate3x3', 'propagate', 'adaptive_half_sizes',
     'scatter_targets', 'generate_point_targets', 'window_of', 'region_area', 'touches_support_edge'
 ]

@@ -1,0 +1,109 @@
+"""Pseudo-mask scoring, the oracle-threshold ceiling, and tools/analyze_pseudo_labels.py."""
+import json
+import os.path as osp
+import sys
+
+import numpy as np
+import pytest
+import torch
+from mmengine.config import Config
+from mmseg.registry import MODELS
+
+from mmgsacp.datasets.synthetic import make_synthetic_dataset
+from mmgsacp.evaluation.pseudo_labels import (PseudoMaskScore, oracle_threshold_regions,
+                                              relative_threshold_regions)
+from mmgsacp.models.utils.propagation import (IGNORE_INDEX, gather_windows, ring_mask,
+                                              support_mask)
+
+from .utils import REPO_ROOT, config_path
+
+sys.path.insert(0, osp.join(REPO_ROOT, 'tools'))
+import analyze_pseudo_labels  # noqa: E402
+
+
+def graded_blob(radius=6):
+    """One window: a bright core (value 10) inside a dimmer halo (value 4) on a 0 background."""
+    img = torch.zeros(1, 1, 2 * radius + 1, 2 * radius + 1)
+    img[..., radius - 3:radius + 4, radius - 3:radius + 4] = 4.0
+    img[..., radius - 1:radius + 2, radius - 1:radius + 2] = 10.0
+    points = torch.tensor([[0, radius, radius]])
+    win, inside = gather_windows(img, points, radius)
+    half = torch.full((1, 2), radius)
+    support = support_mask(inside, half, radius)
+    return win[:, 0], inside, support, ring_mask(support, half, radius, 2), radius
+
+
+def test_threshold_ladder_is_nested_and_the_oracle_finds_the_true_extent():
+    intensity, inside, support, ring, r = graded_blob()
+    ladder = relative_threshold_regions(intensity, inside, support, ring, r,
+                                        fractions=(0.1, 0.3, 0.5, 0.9))
+    areas = ladder.flatten(2).sum(2)[0].tolist()
+    assert areas == [49, 49, 9, 9]  # halo+core below 4/10 of the contrast, core above
+    for lo, hi in zip(ladder[0, :-1], ladder[0, 1:]):
+        assert bool((hi & ~lo).sum() == 0)  # a higher fraction never adds a pixel
+    core = intensity > 5
+    halo = intensity > 1
+    assert torch.equal(oracle_threshold_regions(ladder, core)[0], core[0])
+    assert torch.equal(oracle_threshold_regions(ladder, halo)[0], halo[0])
+    assert oracle_threshold_regions(ladder[:0], core[:0]).shape == (0, 13, 13)
+
+
+def test_score_counts_and_ignore():
+    score = PseudoMaskScore()
+    truth = np.zeros((4, 4), bool)
+    truth[1:3, 1:3] = True
+    labels = np.zeros((4, 4), np.int64)
+    labels[1:3, 1:4] = 1  # 4 hits, 2 extra pixels
+    labels[0, 0] = IGNORE_INDEX
+    score.add(labels, truth, 'A')
+    labels = np.zeros((4, 4), np.int64)
+    labels[1:3, 1:3] = IGNORE_INDEX  # the whole target ignored: counts nowhere
+    score.add(labels, truth, 'B')
+    s = score.summary()
+    assert list(s) == ['A', 'B', 'all']
+    assert s['A'] == dict(IoU=4 / 6, precision=4 / 6, recall=1.0, area_ratio=6 / 4)
+    assert s['B']['IoU'] == 1.0 and np.isnan(s['B']['area_ratio'])
+    assert s['all']['IoU'] == 4 / 6
+    with pytest.raises(ValueError, match='differ in size'):
+        score.add(labels[:3], truth)
+
+
+def test_cli_on_sirst3_oracle_bounds_the_prior(sirst3_root, tmp_path, capsys):
+    out = tmp_path / 'pl.json'
+    rc = analyze_pseudo_labels.main([
+        config_path('baselines/cpu/prior_only_sirst3_cpu.py'), '--data-root', str(sirst3_root),
+        '--limit', '40', '--kappa', '1', '2', '--json', str(out)])
+    assert rc == 0
+    rows = json.loads(out.read_text())['rows']
+    assert set(rows) == {'prior kappa=1 beta=0.3', 'prior kappa=2 beta=0.3', 'oracle threshold'}
+    assert set(rows['oracle threshold']) == {'NUAA-SIRST', 'NUDT-SIRST', 'IRSTD-1K', 'all'}
+    for name in ('prior kappa=1 beta=0.3', 'prior kappa=2 beta=0.3'):
+        assert rows['oracle threshold']['all']['IoU'] >= rows[name]['all']['IoU']
+    assert 0.3 < rows['prior kappa=2 beta=0.3']['all']['IoU'] < 0.9
+    assert '| oracle threshold |' in capsys.readouterr().out
+
+
+def test_cli_with_a_checkpoint_scores_its_affinity(tmp_path):
+    root = tmp_path / 'syn'
+    make_synthetic_dataset(str(root), num_train=6, num_test=2, size=(64, 64), seed=1)
+    config = config_path('synthetic/gsacp_base_synthetic.py')
+    torch.manual_seed(0)
+    model = MODELS.build(Config.fromfile(config).model)
+    ckpt = tmp_path / 'model.pth'
+    torch.save(dict(state_dict=model.state_dict(), meta=dict()), ckpt)
+    out = tmp_path / 'pl.json'
+    assert analyze_pseudo_labels.main(
+        [config, str(ckpt), '--data-root', str(root), '--json', str(out)]) == 0
+    rows = json.loads(out.read_text())['rows']
+    assert {'affinity (checkpoint)', 'prediction > 0.5 (checkpoint)'} <= set(rows)
+    assert 0.0 <= rows['affinity (checkpoint)']['all']['IoU'] <= 1.0
+
+
+def test_cli_bad_paths(tmp_path, capsys):
+    assert analyze_pseudo_labels.main([str(tmp_path / 'nope.py')]) == 2
+    assert 'no config file' in capsys.readouterr().err
+    config = config_path('synthetic/gsacp_base_synthetic.py')
+    assert analyze_pseudo_labels.main([config, str(tmp_path / 'missing.pth')]) == 2
+    assert 'no checkpoint file' in capsys.readouterr().err
+    assert analyze_pseudo_labels.main([config, '--data-root', str(tmp_path / 'empty')]) == 2
+    assert 'cannot read the training set' in capsys.readouterr().err
