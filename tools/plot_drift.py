@@ -2,8 +2,10 @@
 """Plot drift curves (DriftMonitorHook's ``drift.jsonl``) of one or more runs.
 
     python tools/plot_drift.py RUN_DIR [RUN_DIR ...] --out drift.png [--smooth 5]
+        [--labels NAME ...]
 
-Each RUN_DIR holds a ``drift.jsonl``; the run is labelled by the folder's name. Panels:
+Each RUN_DIR holds a ``drift.jsonl``; the run is labelled by the folder's name, or by the
+matching ``--labels`` entry (one per run). Panels:
 pseudo-mask IoU against the true masks, pseudo/true area ratio, share of regions collapsed to
 their point, and ignored pixels per pseudo-target pixel.
 """
@@ -51,14 +53,19 @@ def main(argv=None):
     parser.add_argument('runs', nargs='+')
     parser.add_argument('--out', required=True)
     parser.add_argument('--smooth', type=int, default=5)
+    parser.add_argument('--labels', nargs='+', default=None,
+                        help='legend names, one per run (default: the folder names)')
     args = parser.parse_args(argv)
+    labels = args.labels or [osp.basename(osp.normpath(run)) for run in args.runs]
+    if len(labels) != len(args.runs):
+        raise SystemExit(f'error: {len(labels)} labels for {len(args.runs)} runs')
     fig, axes = plt.subplots(1, len(PANELS), figsize=(4.2 * len(PANELS), 3.4))
-    for run in args.runs:
+    for run, label in zip(args.runs, labels):
         rows = read_curve(run)
         steps = np.array([r['iter'] for r in rows])
         for ax, (key, title) in zip(axes, PANELS):
             vals = np.array([r.get(key, np.nan) for r in rows], dtype=float)
-            ax.plot(steps, smooth(vals, args.smooth), label=osp.basename(osp.normpath(run)))
+            ax.plot(steps, smooth(vals, args.smooth), label=label)
             ax.set_title(title, fontsize=10)
             ax.set_xlabel('iteration')
             ax.grid(alpha=0.3)
