@@ -11,6 +11,9 @@ from mmgsacp.datasets.synthetic import make_synthetic_dataset
 
 from .utils import REPO_ROOT
 
+sys.path.insert(0, osp.join(REPO_ROOT, 'tools'))
+import bench_quality  # noqa: E402
+
 TINY = ['train_cfg.max_iters=2', 'train_dataloader.batch_size=2',
         'train_dataloader.num_workers=0', 'train_dataloader.persistent_workers=False',
         'test_dataloader.num_workers=0', 'test_dataloader.persistent_workers=False',
@@ -65,3 +68,12 @@ def test_missing_data_root_says_where(tmp_path):
                  '--work-dir', str(tmp_path / 'w'))
     assert res.returncode != 0
     assert 'nowhere' in res.stderr and '--data-root' in res.stderr
+
+
+def test_entries_of_concurrent_runs_are_kept(tmp_path):
+    path = str(tmp_path / 'quality.json')
+    bench_quality.save_entry(path, 'full_sup', {'train_s': 1.0})
+    # another process, started before, writes its own method afterwards
+    results = bench_quality.save_entry(path, 'gsacp_final', {'train_s': 2.0})
+    assert set(results) == {'full_sup', 'gsacp_final'}
+    assert json.load(open(path)) == results

@@ -121,6 +121,18 @@ def markdown(results: dict, split_name: str) -> str:
     return '\n'.join(lines) + '\n'
 
 
+def save_entry(result_path: str, method: str, entry: dict) -> dict:
+    """Write one method's entry into the results file and return all results.
+
+    The file is read again just before the write, so benchmark processes running other methods
+    into the same folder keep each other's entries.
+    """
+    results = json.load(open(result_path)) if osp.isfile(result_path) else {}
+    results[method] = entry
+    atomic_write_text(json.dumps(results, indent=2), result_path)
+    return results
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--methods', default='all')
@@ -170,8 +182,7 @@ def main(argv=None):
             last = open(osp.join(method_dir, 'last_checkpoint')).read().strip()
             os.replace(last, final_ckpt)
             entry.update(config=config, checkpoint=final_ckpt)
-            results[method] = entry
-            atomic_write_text(json.dumps(results, indent=2), result_path)
+            results = save_entry(result_path, method, entry)
         if args.phase in ('all', 'test'):
             if not osp.isfile(final_ckpt):
                 print(f'{method}: no checkpoint at {final_ckpt}, not tested')
@@ -181,11 +192,12 @@ def main(argv=None):
                  metrics_json, '--cfg-options'] + test_options, log)
             entry.update(metrics_by_split(json.load(open(metrics_json)), split_name))
             entry.update(config=config, checkpoint=final_ckpt)
-            results[method] = entry
-            atomic_write_text(json.dumps(results, indent=2), result_path)
+            results = save_entry(result_path, method, entry)
             m = entry[split_name]
             print(f"{method}: mIoU {m['mIoU']:.2f}  nIoU {m['nIoU']:.2f}  Pd {m['Pd']:.2f}  "
                   f"Fa {m['Fa']:.2f}")
+    if osp.isfile(result_path):  # with entries other processes wrote meanwhile
+        results = json.load(open(result_path))
     table = markdown(results, split_name)
     atomic_write_text(table, osp.join(work_dir, 'quality.md'))
     print(table)
