@@ -39,6 +39,7 @@ if REPO_ROOT not in sys.path:
 from mmengine.config import Config  # noqa: E402
 from mmengine.registry import init_default_scope  # noqa: E402
 from mmseg.registry import DATASETS  # noqa: E402
+from mmseg.structures import SegDataSample  # noqa: E402
 
 import mmgsacp  # noqa: E402,F401  (registers the modules)
 from mmgsacp.evaluation.pseudo_labels import (PseudoMaskScore,  # noqa: E402
@@ -48,10 +49,6 @@ from mmgsacp.models.utils.propagation import (center_seed, gather_windows,  # no
                                               generate_point_targets, propagate, ring_mask,
                                               scatter_targets, support_mask, validate_points)
 from mmgsacp.utils.fileio import atomic_write_text  # noqa: E402
-
-#: target_cfg keys that are not about one point's window (they pick the rule).
-_RULE_KEYS = ('mode', )
-
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
@@ -70,8 +67,7 @@ def parse_args(argv=None):
 def window_cfg(cfg: Config) -> dict:
     head = cfg.model.get('decode_head', {})
     target_cfg = dict(head.get('target_cfg', None) or {})
-    for key in _RULE_KEYS:
-        target_cfg.pop(key, None)
+    target_cfg.pop('mode', None)  # each row picks its own rule
     return target_cfg
 
 
@@ -81,14 +77,12 @@ def build_dataset(cfg: Config, data_root: Optional[str]):
         ds_cfg['data_root'] = data_root
     ds_cfg['pipeline'] = [dict(type='LoadIRImageFromFile'),
                           dict(type='LoadIRAnnotations', with_mask=True)]
-    ds_cfg['serialize_data'] = False
     return DATASETS.build(ds_cfg)
 
 
 @torch.no_grad()
 def network_maps(model, image: np.ndarray) -> Tuple[Optional[torch.Tensor], torch.Tensor]:
     """(1, D, H, W) embedding (None for a head without one) and (H, W) probability."""
-    from mmseg.structures import SegDataSample
     h, w = image.shape
     sample = SegDataSample(metainfo=dict(img_shape=(h, w), ori_shape=(h, w)))
     data = model.data_preprocessor(

@@ -62,8 +62,6 @@ def oracle_threshold_regions(candidates: Tensor, truth: Tensor) -> Tensor:
     Returns:
         ``(P, S, S)`` bool, the best candidate of each point (the first on ties).
     """
-    if candidates.shape[0] == 0:
-        return candidates[:, 0] if candidates.dim() == 4 else candidates
     t = truth.unsqueeze(1)
     inter = (candidates & t).flatten(2).sum(2).float()
     union = (candidates | t).flatten(2).sum(2).float().clamp_min(1.0)

@@ -138,7 +138,7 @@ class LabelEvolutionSegmentor(EncoderDecoder):
                 coords.device), coords[b], valid[b])
             for b, r in enumerate(self._sample_rows(data_samples))
         ])
-        labels = soft.float() if self.soft_labels else (soft >= FG_THRESHOLD).long()
+        labels = soft if self.soft_labels else (soft >= FG_THRESHOLD).long()
         return labels.masked_fill(~valid, IGNORE_INDEX)
 
     @torch.no_grad()

@@ -304,8 +304,8 @@ class PatchLabelStore:
     """Evolving LESPS labels of a training set, one ``S x S`` patch per point.
 
     Rows are grouped by image (``stems``), in dataset order; image ``i`` owns rows
-    ``row_start[i]:row_start[i + 1]``. Patches are float16 (0.5 and 1 are exact; the averaging
-    rule needs no more precision), centred on the point in original image coordinates. Pixels
+    ``row_start[i]:row_start[i + 1]``. Patches are float16 (0.5 and 1 are exact, and soft values
+    keep three significant digits, ample for training targets), centred on the point in original image coordinates. Pixels
     outside every patch are background.
 
     Updates are staged (:meth:`stage`) during a training step and written by :meth:`commit`
