@@ -11,7 +11,9 @@ from mmengine.config import Config
 from mmengine.hooks import Hook
 from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
+from mmengine.structures import PixelData
 from mmseg.registry import DATASETS, MODELS
+from mmseg.structures import SegDataSample
 
 import mmgsacp  # noqa: F401
 from mmgsacp.datasets.synthetic import make_synthetic_dataset
@@ -20,6 +22,7 @@ from mmgsacp.datasets.transforms import (LoadPixelCoordinates, PackIRInputsWithC
                                          TargetAwareRandomCrop, split_pixel_coords)
 from mmgsacp.datasets.transforms.coordinates import VALID_MARK
 from mmgsacp.engine.hooks.label_evolution_hook import is_update_epoch
+from mmgsacp.models.segmentors.label_evolution_segmentor import LabelEvolutionSegmentor
 from mmgsacp.models.utils.label_evolution import (PatchLabelStore, crop_to_patches,
                                                   evolution_threshold, evolve_label,
                                                   evolve_patches, patches_to_crop)
@@ -298,6 +301,27 @@ def test_segmentor_labels_never_come_from_masks_and_evolve_onto_targets(syn_root
     hard = model.crop_labels(samples, coords, valid)
     assert hard.dtype == torch.long and hard[~valid].eq(255).all()
     assert torch.equal(hard[valid], (soft[valid] >= 0.5).long())
+
+
+def test_label_statistics_see_soft_growth_below_one_half():
+    store = PatchLabelStore(['a'], [np.array([[10, 10]])], patch_size=5)
+    grown = store.anchors.half().clone()
+    grown[0, 2, 3] = grown[0, 1, 2] = 0.25  # two neighbours at a quarter
+    store.stage(torch.tensor([0]), grown)
+    store.commit()
+    assert store.label_area().tolist() == [1]  # the binarised view sees only the point
+    assert store.label_mass().tolist() == [1.5]
+
+    labels = torch.zeros(1, 4, 4)
+    labels[0, 0, 0], labels[0, 0, 1], labels[0, 3, 3] = 1.0, 0.4, 255.0
+    mask = torch.zeros(1, 4, 4, dtype=torch.long)
+    mask[0, 0, :2] = 1
+    mask[0, 3, 3] = 1  # ignored by the label: not counted
+    sample = SegDataSample(gt_sem_seg=PixelData(data=mask))
+    stats = LabelEvolutionSegmentor._label_iou(labels, [sample])
+    assert float(stats['label_iou']) == pytest.approx(0.5)
+    assert float(stats['label_soft_iou']) == pytest.approx(0.7)
+    assert LabelEvolutionSegmentor._label_iou(labels, [SegDataSample()]) == {}
 
 
 # --------------------------------------------------------------------------- training

@@ -111,10 +111,12 @@ class LabelEvolutionHook(Hook):
         if (runner.iter + 1) % self.epoch_iters == 0 or runner.iter + 1 == runner.max_iters:
             area = self.store.label_area().float()
             mean, peak = (float(area.mean()), int(area.max())) if len(area) else (0.0, 0)
+            mass = self.store.label_mass()
+            soft = float(mass.mean()) if len(mass) else 0.0
             runner.logger.info(
                 f'LabelEvolutionHook: epoch {runner.iter // self.epoch_iters} evolved '
-                f'{self._epoch_written} point labels; label area mean {mean:.1f} px, '
-                f'max {peak} px')
+                f'{self._epoch_written} point labels; label area (>= 0.5) mean {mean:.1f} px, '
+                f'max {peak} px; soft label mass mean {soft:.2f} px')
             self._epoch_written = 0
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:

@@ -38,8 +38,9 @@ class LabelEvolutionSegmentor(EncoderDecoder):
     and :func:`evolve_patches` gives their new labels (staged in the store, written by the
     hook after the step).
 
-    The full mask (``gt_sem_seg``) is read only to log ``label_iou`` (binarised labels vs true
-    masks on the crop, for monitoring); it never reaches the loss. Inference is the parent's.
+    The full mask (``gt_sem_seg``) is read only to log ``label_iou`` (labels binarised at 0.5
+    vs true masks on the crop) and ``label_soft_iou`` (the soft Jaccard of the labels the loss
+    trains on), for monitoring; it never reaches the loss. Inference is the parent's.
 
     Args:
         evolve_cfg (dict, optional): Rule parameters: ``tb`` (0.5), ``k`` (0.5), ``size``
@@ -201,17 +202,17 @@ class LabelEvolutionSegmentor(EncoderDecoder):
             # a non-finite step must not write into the labels (InvalidLossGuardHook stops it)
             if torch.isfinite(probs).all():
                 self.evolve(probs, data_samples, coords, valid)
-        monitor = self._label_iou(labels, data_samples)
-        if monitor is not None:
-            losses['label_iou'] = monitor
+        losses.update(self._label_iou(labels, data_samples))
         return add_prefix(losses, 'decode')
 
     @staticmethod
     @torch.no_grad()
-    def _label_iou(labels: Tensor, data_samples) -> Optional[Tensor]:
-        """Monitoring only: IoU of the batch's labels, binarised at 0.5, with the true masks."""
+    def _label_iou(labels: Tensor, data_samples) -> Dict[str, Tensor]:
+        """Monitoring only: the batch's labels against the true masks, binarised at 0.5
+        (``label_iou``) and soft (``label_soft_iou``, ``sum min / sum max``); empty without
+        true masks."""
         if not all('gt_sem_seg' in s for s in data_samples):
-            return None
+            return {}
         masks = torch.stack([s.gt_sem_seg.data[0] for s in data_samples]).to(labels.device)
         h, w = min(masks.shape[-2], labels.shape[-2]), min(masks.shape[-1], labels.shape[-1])
         masks, labels = masks[:, :h, :w], labels[:, :h, :w]
@@ -219,4 +220,10 @@ class LabelEvolutionSegmentor(EncoderDecoder):
         pred, truth = (labels >= FG_THRESHOLD) & keep, (masks == 1) & keep
         union = (pred | truth).sum()
         iou = (pred & truth).sum().float() / union if union else torch.ones(())
-        return iou.float().to(labels.device)
+        soft = torch.where(keep, labels.float(), torch.zeros_like(labels, dtype=torch.float32))
+        hard = truth.float()
+        soft_union = torch.maximum(soft, hard).sum()
+        soft_iou = torch.minimum(soft, hard).sum() / soft_union if soft_union > 0 else \
+            torch.ones(())
+        return dict(label_iou=iou.float().to(labels.device),
+                    label_soft_iou=soft_iou.float().to(labels.device))

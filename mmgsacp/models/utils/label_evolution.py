@@ -305,8 +305,8 @@ class PatchLabelStore:
 
     Rows are grouped by image (``stems``), in dataset order; image ``i`` owns rows
     ``row_start[i]:row_start[i + 1]``. Patches are float16 (0.5 and 1 are exact, and soft values
-    keep three significant digits, ample for training targets), centred on the point in original image coordinates. Pixels
-    outside every patch are background.
+    keep three significant digits, ample for training targets), centred on the point in
+    original image coordinates. Pixels outside every patch are background.
 
     Updates are staged (:meth:`stage`) during a training step and written by :meth:`commit`
     after it, so that in distributed training every rank can apply every rank's updates and
@@ -384,6 +384,11 @@ class PatchLabelStore:
     def label_area(self) -> Tensor:
         """(P,) labelled-target pixels (``>= 0.5``) of each patch."""
         return (self.patches >= FG_THRESHOLD).sum((1, 2))
+
+    def label_mass(self) -> Tensor:
+        """(P,) float32 sum of each patch's soft labels: the growth the loss sees, which
+        :meth:`label_area` misses while evolved values stay below 0.5."""
+        return self.patches.float().sum((1, 2))
 
     def state_dict(self) -> dict:
         """Tensors, strings and ints only: loads with ``torch.load(weights_only=True)``."""
