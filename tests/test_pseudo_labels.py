@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 from mmengine.config import Config
+from mmengine.registry import init_default_scope
 from mmseg.registry import MODELS
 
 from mmgsacp.datasets.synthetic import make_synthetic_dataset
@@ -87,6 +88,7 @@ def test_cli_with_a_checkpoint_scores_its_affinity(tmp_path):
     root = tmp_path / 'syn'
     make_synthetic_dataset(str(root), num_train=6, num_test=2, size=(64, 64), seed=1)
     config = config_path('synthetic/gsacp_base_synthetic.py')
+    init_default_scope('mmseg')  # built here before the tool sets it
     torch.manual_seed(0)
     model = MODELS.build(Config.fromfile(config).model)
     ckpt = tmp_path / 'model.pth'
@@ -97,6 +99,17 @@ def test_cli_with_a_checkpoint_scores_its_affinity(tmp_path):
     rows = json.loads(out.read_text())['rows']
     assert {'affinity (checkpoint)', 'prediction > 0.5 (checkpoint)'} <= set(rows)
     assert 0.0 <= rows['affinity (checkpoint)']['all']['IoU'] <= 1.0
+
+    # a looser gate, set through the config, can only add affinity targets
+    loose = tmp_path / 'loose.json'
+    assert analyze_pseudo_labels.main(
+        [config, str(ckpt), '--data-root', str(root), '--json', str(loose), '--cfg-options',
+         'model.decode_head.target_cfg.kappa=1', 'model.decode_head.target_cfg.beta=0.1']) == 0
+    loose = json.loads(loose.read_text())
+    assert (loose['target_cfg']['kappa'], loose['target_cfg']['beta']) == (1, 0.1)
+    assert 'prior kappa=1 beta=0.1' in loose['rows']
+    assert loose['rows']['affinity (checkpoint)']['all']['area_ratio'] >= \
+        rows['affinity (checkpoint)']['all']['area_ratio']
 
 
 def test_cli_bad_paths(tmp_path, capsys):

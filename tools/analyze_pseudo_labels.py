@@ -2,11 +2,12 @@
 """Score the pseudo-masks that points turn into, against the true masks of a training split.
 
     python tools/analyze_pseudo_labels.py CONFIG [CHECKPOINT] [--data-root DIR] [--limit N]
-        [--kappa 1 2 3] [--beta 0.2 0.3] [--json OUT]
+        [--kappa 1 2 3] [--beta 0.2 0.3] [--json OUT] [--cfg-options KEY=VALUE ...]
 
 Every image of the config's training set (or ``--limit`` of them, drawn with ``--seed``) gets,
 from its point labels, on the whole image, with the config's target settings
-(``model.decode_head.target_cfg``; the §1 defaults when the config has none):
+(``model.decode_head.target_cfg``, which ``--cfg-options`` can change, e.g.
+``model.decode_head.target_cfg.kappa=1``; the §1 defaults when the config has none):
 
 * ``prior``: the intensity gate alone (GSACP.md §1.4), for every ``--kappa`` x ``--beta``;
 * ``oracle threshold``: per point, the best single relative intensity threshold *chosen with
@@ -36,7 +37,7 @@ REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if REPO_ROOT not in sys.path:
     sys.path.append(REPO_ROOT)
 
-from mmengine.config import Config  # noqa: E402
+from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.registry import init_default_scope  # noqa: E402
 from mmseg.registry import DATASETS  # noqa: E402
 from mmseg.structures import SegDataSample  # noqa: E402
@@ -61,6 +62,8 @@ def parse_args(argv=None):
     parser.add_argument('--kappa', type=float, nargs='+', default=None)
     parser.add_argument('--beta', type=float, nargs='+', default=None)
     parser.add_argument('--json', default=None, help='write the scores here')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction, default=None,
+                        help='override config keys, e.g. the target settings')
     return parser.parse_args(argv)
 
 
@@ -164,6 +167,8 @@ def main(argv=None):
         return 2
     torch.manual_seed(args.seed)
     cfg = Config.fromfile(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
     init_default_scope(cfg.get('default_scope', 'mmseg'))
     target_cfg = window_cfg(cfg)
     kappas = args.kappa or [float(target_cfg.get('kappa', 2.0))]
