@@ -17,7 +17,7 @@ from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
 import mmgsacp  # noqa: E402,F401
-from mmgsacp.utils.dist import setup_cpu_distributed  # noqa: E402
+from mmgsacp.utils.dist import setup_cpu_distributed, teardown_distributed  # noqa: E402
 from mmgsacp.utils import atomic_write_text  # noqa: E402
 
 
@@ -97,6 +97,7 @@ def main(argv=None):
     metrics = runner.test()
     if args.json and runner.rank == 0:
         atomic_write_text(json.dumps(metrics, indent=2, default=float), args.json)
+    teardown_distributed()
     return metrics
 
 

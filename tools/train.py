@@ -13,7 +13,7 @@ from mmengine.logging import print_log  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
 import mmgsacp  # noqa: E402,F401  (registers components; configs import it too)
-from mmgsacp.utils.dist import setup_cpu_distributed  # noqa: E402
+from mmgsacp.utils.dist import setup_cpu_distributed, teardown_distributed  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -76,6 +76,7 @@ def main(argv=None):
     setup_cpu_distributed(cfg, args.launcher)
     runner = Runner.from_cfg(cfg)
     runner.train()
+    teardown_distributed()
 
 
 if __name__ == '__main__':

@@ -30,3 +30,15 @@ def setup_cpu_distributed(cfg, launcher: str) -> bool:
     wrapper['device_ids'] = None
     cfg.model_wrapper_cfg = wrapper
     return True
+
+
+def teardown_distributed() -> None:
+    """Destroy the process group at the end of a finished run.
+
+    Left to interpreter exit, the gloo group's threads can be torn down in the wrong order
+    (``terminate called without an active exception``, SIGABRT in one rank) after the work
+    is done, and torchrun then reports the whole run as failed.
+    """
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
