@@ -21,9 +21,8 @@ from typing import Dict, List, Optional, Sequence
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
+from bench_quality import KEYS  # noqa: E402  (the metrics the results files hold)
 from mmgsacp.utils.fileio import atomic_write_text  # noqa: E402
-
-KEYS = ('mIoU', 'nIoU', 'Pd', 'Fa')
 
 
 def load_runs(paths: Sequence[str]) -> List[dict]:

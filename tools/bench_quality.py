@@ -121,13 +121,21 @@ def markdown(results: dict, split_name: str) -> str:
     return '\n'.join(lines) + '\n'
 
 
+def load_results(result_path: str) -> dict:
+    """The results file's content, ``{}`` before the first method finishes."""
+    if not osp.isfile(result_path):
+        return {}
+    with open(result_path) as f:
+        return json.load(f)
+
+
 def save_entry(result_path: str, method: str, entry: dict) -> dict:
     """Write one method's entry into the results file and return all results.
 
     The file is read again just before the write, so benchmark processes running other methods
     into the same folder keep each other's entries.
     """
-    results = json.load(open(result_path)) if osp.isfile(result_path) else {}
+    results = load_results(result_path)
     results[method] = entry
     atomic_write_text(json.dumps(results, indent=2), result_path)
     return results
@@ -152,7 +160,6 @@ def main(argv=None):
     work_dir = osp.abspath(args.work_dir)
     os.makedirs(work_dir, exist_ok=True)
     result_path = osp.join(work_dir, 'quality.json')
-    results = json.load(open(result_path)) if osp.isfile(result_path) else {}
     split_name = SPLIT_NAMES[args.config_set]
     py = sys.executable
     train_options = [f'train_dataloader.dataset.data_root={data_root}'] + args.cfg_options
@@ -164,7 +171,7 @@ def main(argv=None):
         method_dir = osp.join(work_dir, method)
         os.makedirs(method_dir, exist_ok=True)
         log = osp.join(method_dir, 'bench.log')
-        entry = results.get(method, {})
+        entry = load_results(result_path).get(method, {})
         if split_name in entry and osp.isfile(entry.get('checkpoint', '')):
             print(f'{method}: done earlier, kept ({result_path})')
             continue
@@ -182,7 +189,7 @@ def main(argv=None):
             last = open(osp.join(method_dir, 'last_checkpoint')).read().strip()
             os.replace(last, final_ckpt)
             entry.update(config=config, checkpoint=final_ckpt)
-            results = save_entry(result_path, method, entry)
+            save_entry(result_path, method, entry)
         if args.phase in ('all', 'test'):
             if not osp.isfile(final_ckpt):
                 print(f'{method}: no checkpoint at {final_ckpt}, not tested')
@@ -192,12 +199,11 @@ def main(argv=None):
                  metrics_json, '--cfg-options'] + test_options, log)
             entry.update(metrics_by_split(json.load(open(metrics_json)), split_name))
             entry.update(config=config, checkpoint=final_ckpt)
-            results = save_entry(result_path, method, entry)
+            save_entry(result_path, method, entry)
             m = entry[split_name]
             print(f"{method}: mIoU {m['mIoU']:.2f}  nIoU {m['nIoU']:.2f}  Pd {m['Pd']:.2f}  "
                   f"Fa {m['Fa']:.2f}")
-    if osp.isfile(result_path):  # with entries other processes wrote meanwhile
-        results = json.load(open(result_path))
+    results = load_results(result_path)  # with entries other processes wrote meanwhile
     table = markdown(results, split_name)
     atomic_write_text(table, osp.join(work_dir, 'quality.md'))
     print(table)

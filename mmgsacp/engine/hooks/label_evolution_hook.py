@@ -109,10 +109,9 @@ class LabelEvolutionHook(Hook):
         gather = all_gather_object if get_world_size() > 1 else None
         self._epoch_written += self.store.commit(gather)
         if (runner.iter + 1) % self.epoch_iters == 0 or runner.iter + 1 == runner.max_iters:
-            area = self.store.label_area().float()
-            mean, peak = (float(area.mean()), int(area.max())) if len(area) else (0.0, 0)
-            mass = self.store.label_mass()
-            soft = float(mass.mean()) if len(mass) else 0.0
+            area, mass = self.store.label_area().float(), self.store.label_mass()
+            mean, peak, soft = (float(area.mean()), int(area.max()), float(mass.mean())) \
+                if len(area) else (0.0, 0, 0.0)
             runner.logger.info(
                 f'LabelEvolutionHook: epoch {runner.iter // self.epoch_iters} evolved '
                 f'{self._epoch_written} point labels; label area (>= 0.5) mean {mean:.1f} px, '
