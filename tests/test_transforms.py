@@ -14,7 +14,8 @@ from PIL import Image
 
 from mmgsacp.datasets.transforms import (LoadIRAnnotations, LoadIRImageFromFile, PackIRInputs,
                                          RandomFlipIR, RandomRot90, RandomTranspose,
-                                         TargetAwareRandomCrop, flip_points, rot90_points)
+                                         TargetAwareRandomCrop, cuts_near_points, flip_points,
+                                         rot90_points)
 
 
 @pytest.fixture(autouse=True)
@@ -194,6 +195,44 @@ def test_crop_target_aware_and_uniform():
     assert hits < 15  # uniform crops mostly miss two single pixels
     with pytest.raises(ValueError):
         TargetAwareRandomCrop((0, 4))
+
+
+def test_cuts_near_points_by_hand():
+    pts = np.array([[10, 10]], np.float32)  # (x, y)
+    # 8 x 8 windows [y0, y0 + 8) x [x0, x0 + 8): holding the point; 1, 3 and 4 rows below it;
+    # 1 column right of it; 3 columns right (row inside); 3 rows and 3 columns (diagonal).
+    y0 = np.array([6, 11, 13, 14, 6, 3, 0])
+    x0 = np.array([6, 6, 6, 6, 11, 0, 0])
+    assert cuts_near_points(pts, y0, x0, (8, 8), margin=3).tolist() == [
+        False, True, True, False, True, True, True]
+    assert cuts_near_points(pts, y0, x0, (8, 8), margin=2).tolist() == [
+        False, True, False, False, True, False, False]
+
+
+def test_crop_point_margin_avoids_cut_targets():
+    # Two 3 x 3 targets 20 px apart on a row; 24-px crops around one of them.
+    h, w = 40, 80
+    mask = np.zeros((h, w), np.uint8)
+    points = [[20, 20], [40, 20]]
+    for x, y in points:
+        mask[y - 1:y + 2, x - 1:x + 2] = 1
+
+    def unpointed_pixels(crop):
+        res = crop(_sample(h, w, points, mask))
+        num, labels = cv2.connectedComponents((res['gt_seg_map'] == 1).astype(np.uint8))
+        pointed = {labels[int(y), int(x)] for x, y in res['gt_points']}
+        return sum(int((labels == c).sum()) for c in range(1, num) if c not in pointed)
+
+    np.random.seed(0)
+    plain = sum(unpointed_pixels(TargetAwareRandomCrop(24, target_prob=1.0)) for _ in range(200))
+    np.random.seed(0)
+    margin = sum(unpointed_pixels(TargetAwareRandomCrop(24, target_prob=1.0, point_margin=2))
+                 for _ in range(200))
+    assert plain > 0 and margin == 0
+    # Off by default; a bad option is named.
+    assert TargetAwareRandomCrop(24).point_margin == 0
+    with pytest.raises(ValueError, match='point_margin'):
+        TargetAwareRandomCrop(24, point_margin=-1)
 
 
 # --------------------------------------------------------------------------- property

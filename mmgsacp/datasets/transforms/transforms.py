@@ -104,6 +104,31 @@ def _crop_pad(arr: np.ndarray, y0: int, x0: int, size: Tuple[int, int],
     return out
 
 
+def cuts_near_points(points: np.ndarray, y0: np.ndarray, x0: np.ndarray,
+                     crop_size: Tuple[int, int], margin: int) -> np.ndarray:
+    """Which windows leave a point outside them but within ``margin`` pixels.
+
+    Args:
+        points (np.ndarray): (K, 2) (x, y) in the image frame.
+        y0 (np.ndarray): (N,) window rows (top).
+        x0 (np.ndarray): (N,) window columns (left).
+        crop_size (tuple[int, int]): (h, w) of the windows.
+        margin (int): Chebyshev distance from the window within which an outside point counts.
+
+    Returns:
+        np.ndarray: (N,) bool.
+    """
+    ch, cw = crop_size
+    px, py = points[None, :, 0], points[None, :, 1]
+    top, left = y0[:, None].astype(np.float64), x0[:, None].astype(np.float64)
+    # Distance outside the window along each axis (0 inside); a point is inside when
+    # top <= y < top + ch, the rule the crop uses to keep it.
+    dy = np.maximum(np.maximum(top - py, py - (top + ch - 1)), 0)
+    dx = np.maximum(np.maximum(left - px, px - (left + cw - 1)), 0)
+    outside = (py < top) | (py >= top + ch) | (px < left) | (px >= left + cw)
+    return (outside & (np.maximum(dy, dx) <= margin)).any(1)
+
+
 @TRANSFORMS.register_module()
 class TargetAwareRandomCrop(BaseTransform):
     """Random crop that, most of the time, holds a target.
@@ -116,6 +141,13 @@ class TargetAwareRandomCrop(BaseTransform):
     (``img`` with ``pad_val``, seg fields with ``seg_pad_val``, 255 = ignore). Points outside
     the window are dropped.
 
+    A window edge can cut a target whose point falls just outside: its visible pixels then
+    carry no point, and a point-supervised loss learns them as background. With
+    ``point_margin > 0`` such windows are avoided: up to ``max_tries`` windows are drawn at
+    once and the first that leaves no point outside it within ``point_margin`` pixels
+    (Chebyshev distance to the window) is taken; if none does, the first draw is kept. Full
+    masks are never looked at, so point-supervised configs may use it.
+
     Required keys: ``img`` and/or seg fields; optional ``gt_points``, ``gt_seg_map``.
 
     Modified keys: ``img``, seg fields, ``gt_points``, ``img_shape``.
@@ -125,13 +157,18 @@ class TargetAwareRandomCrop(BaseTransform):
         target_prob (float): Probability of a target-holding crop.
         pad_val (float): Image padding value.
         seg_pad_val (int): Seg-field padding value.
+        point_margin (int): Avoid windows with a point outside them closer than this
+            (pixels); 0 draws one window, as before.
+        max_tries (int): Windows drawn at once when ``point_margin > 0``.
     """
 
     def __init__(self,
                  crop_size: Union[int, Tuple[int, int]],
                  target_prob: float = 0.9,
                  pad_val: float = 0,
-                 seg_pad_val: int = 255) -> None:
+                 seg_pad_val: int = 255,
+                 point_margin: int = 0,
+                 max_tries: int = 16) -> None:
         if isinstance(crop_size, int):
             crop_size = (crop_size, crop_size)
         crop_size = tuple(int(c) for c in crop_size)
@@ -139,10 +176,15 @@ class TargetAwareRandomCrop(BaseTransform):
             raise ValueError(f'crop_size must be a positive (h, w), got {crop_size}')
         if not 0.0 <= target_prob <= 1.0:
             raise ValueError(f'target_prob must be in [0, 1], got {target_prob}')
+        if point_margin < 0 or max_tries < 1:
+            raise ValueError(f'need point_margin >= 0 and max_tries >= 1, got {point_margin} '
+                             f'and {max_tries}')
         self.crop_size = crop_size
         self.target_prob = target_prob
         self.pad_val = pad_val
         self.seg_pad_val = seg_pad_val
+        self.point_margin = int(point_margin)
+        self.max_tries = int(max_tries)
 
     @staticmethod
     def _offset_range(length: int, crop: int) -> Tuple[int, int]:
@@ -175,7 +217,14 @@ class TargetAwareRandomCrop(BaseTransform):
             # Windows [y0, y0 + ch) that contain row ty: y0 in [ty - ch + 1, ty].
             ylo, yhi = max(ylo, ty - ch + 1), min(yhi, ty)
             xlo, xhi = max(xlo, tx - cw + 1), min(xhi, tx)
-        return np.random.randint(ylo, yhi + 1), np.random.randint(xlo, xhi + 1)
+        points = _points(results)
+        if self.point_margin == 0 or points is None or not len(points):
+            return np.random.randint(ylo, yhi + 1), np.random.randint(xlo, xhi + 1)
+        y0 = np.random.randint(ylo, yhi + 1, size=self.max_tries)
+        x0 = np.random.randint(xlo, xhi + 1, size=self.max_tries)
+        clean = ~cuts_near_points(points, y0, x0, self.crop_size, self.point_margin)
+        i = int(np.argmax(clean))  # the first clean window, or the first draw if none is
+        return int(y0[i]), int(x0[i])
 
     def transform(self, results: dict) -> dict:
         """Crop (and pad) the sample.
@@ -205,7 +254,8 @@ class TargetAwareRandomCrop(BaseTransform):
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}(crop_size={self.crop_size}, '
                 f'target_prob={self.target_prob}, pad_val={self.pad_val}, '
-                f'seg_pad_val={self.seg_pad_val})')
+                f'seg_pad_val={self.seg_pad_val}, point_margin={self.point_margin}, '
+                f'max_tries={self.max_tries})')
 
 
 @TRANSFORMS.register_module()
