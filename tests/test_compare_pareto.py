@@ -41,6 +41,10 @@ def test_best_within_budget_per_sweep(tmp_path, capsys):
     assert compare_pareto.main([str(a), '--fa', '100', '--min-area', '2', '--json',
                                 str(out)]) == 0
     assert json.loads(out.read_text())['best']['a']['100']['mIoU'] == 49.0
+    # The detection view: highest Pd within the budget.
+    assert compare_pareto.main([str(b), '--fa', '200', '--select', 'Pd', '--json',
+                                str(out)]) == 0
+    assert json.loads(out.read_text())['best']['b']['200']['threshold'] == 0.5
 
 
 def test_bad_input_is_named(tmp_path, capsys):

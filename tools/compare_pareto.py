@@ -2,14 +2,14 @@
 """Compare methods at the same false-alarm rate, from their threshold sweeps.
 
     python tools/compare_pareto.py SWEEP [SWEEP ...] --fa 150 120 [--labels NAME ...]
-        [--min-area 0] [--out curves.png] [--json F]
+        [--select mIoU|Pd] [--min-area 0] [--out curves.png] [--json F]
 
 Each SWEEP is a ``pareto.csv`` written by ``tools/analyze_pareto.py`` (or the folder holding
 it). A method's fixed-threshold figures put it at one point of its own mIoU-vs-Fa curve; a
 method that reports fewer false alarms may only sit further along the same trade-off as a
 higher threshold would put another. For every ``--fa`` budget this prints, per sweep, the
-operating point with the highest mIoU among those with Fa <= budget (threshold, mIoU, nIoU,
-Pd, Fa), or ``-`` when none is that low; ``--out`` draws all curves (mIoU and Pd against Fa),
+operating point with the highest ``--select`` metric (mIoU by default, Pd for a detection view)
+among those with Fa <= budget (threshold, mIoU, nIoU, Pd, Fa), or ``-`` when none is that low; ``--out`` draws all curves (mIoU and Pd against Fa),
 with each sweep's threshold-0.5 point marked. Only the rows of ``--min-area`` are used.
 
 The thresholds are chosen on the sweep's own images: the table compares trade-offs, it is not
@@ -27,7 +27,7 @@ import sys
 from typing import Dict, List, Optional, Sequence
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-from mmgsacp.evaluation.sweep import SweepPoint  # noqa: E402
+from mmgsacp.evaluation.sweep import SELECT_KEYS, SweepPoint  # noqa: E402
 from mmgsacp.utils.fileio import atomic_write_bytes, atomic_write_text  # noqa: E402
 
 
@@ -55,10 +55,11 @@ def read_sweep(path: str, min_area: int) -> List[SweepPoint]:
     return rows
 
 
-def best_within(points: Sequence[SweepPoint], max_fa: float) -> Optional[SweepPoint]:
-    """Highest mIoU among the points with Fa <= ``max_fa`` (lower Fa breaks ties)."""
+def best_within(points: Sequence[SweepPoint], max_fa: float,
+                select: str = 'mIoU') -> Optional[SweepPoint]:
+    """Highest ``select`` among the points with Fa <= ``max_fa`` (lower Fa breaks ties)."""
     ok = [p for p in points if p.Fa <= max_fa]
-    return max(ok, key=lambda p: (p.mIoU, -p.Fa)) if ok else None
+    return max(ok, key=lambda p: (getattr(p, select), -p.Fa)) if ok else None
 
 
 def at_threshold(points: Sequence[SweepPoint], threshold: float) -> Optional[SweepPoint]:
@@ -101,6 +102,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help='false-alarm budgets (x1e-6)')
     parser.add_argument('--labels', nargs='+', default=None,
                         help='one name per sweep (default: the folder names)')
+    parser.add_argument('--select', choices=SELECT_KEYS, default='mIoU',
+                        help='the metric to maximise within each budget')
     parser.add_argument('--min-area', type=int, default=0)
     parser.add_argument('--out', default=None, help='write the curves to this PNG')
     parser.add_argument('--json', default=None)
@@ -132,10 +135,10 @@ def main(argv=None) -> int:
     result = {}
     width = max(len(label) for label in labels)
     for fa in args.fa:
-        print(f'highest mIoU with Fa <= {fa:g} (min_area {args.min_area}):')
+        print(f'highest {args.select} with Fa <= {fa:g} (min_area {args.min_area}):')
         print(f"  {'sweep':<{width}}  threshold   mIoU   nIoU     Pd      Fa")
         for label, points in curves.items():
-            best = best_within(points, fa)
+            best = best_within(points, fa, args.select)
             result.setdefault(label, {})[f'{fa:g}'] = None if best is None else best._asdict()
             if best is None:
                 print(f'  {label:<{width}}  -   (lowest Fa {min(p.Fa for p in points):.1f})')
@@ -146,8 +149,8 @@ def main(argv=None) -> int:
         plot(curves, args.fa, args.out)
         print(f'wrote {args.out}')
     if args.json:
-        atomic_write_text(json.dumps(dict(min_area=args.min_area, budgets=args.fa,
-                                          best=result), indent=2), args.json)
+        atomic_write_text(json.dumps(dict(select=args.select, min_area=args.min_area,
+                                          budgets=args.fa, best=result), indent=2), args.json)
     return 0
 
 
