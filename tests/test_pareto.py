@@ -96,7 +96,11 @@ def test_parse_thresholds_range_and_list():
     assert len(t) == 19 and t[0] == 0.05 and t[-1] == 0.95 and 0.3 in t
     assert parse_thresholds(['0.7', '0.2', '0.2']).tolist() == [0.2, 0.7]
     assert parse_thresholds(['0.1,0.5']).tolist() == [0.1, 0.5]
-    for bad in ('0.5:0.1:0.1', '0:1:0', '0.2,1.0', 'a'):
+    # Ranges and single values mix: a coarse grid with a finer tail.
+    mixed = parse_thresholds(['0.1:0.9:0.4', '0.95', '0.99,0.5'])
+    assert mixed.tolist() == [0.1, 0.5, 0.9, 0.95, 0.99]
+    assert parse_thresholds([0.3, '0.2:0.3:0.1']).tolist() == [0.2, 0.3]
+    for bad in ('0.5:0.1:0.1', '0:1:0', '0.2,1.0', 'a', '', ['0.1:0.5:0.1', '0.2:0.3']):
         with pytest.raises(ValueError):
             parse_thresholds(bad)
 

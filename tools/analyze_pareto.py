@@ -270,8 +270,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--split', type=Path, default=None,
                         help='file with one stem per line (default: every PNG in --gt-dir)')
     parser.add_argument('--thresholds', nargs='+', default=['0.05:0.95:0.05'],
-                        help="'start:stop:step' (stop included) or a list of values "
-                        '(default 0.05:0.95:0.05)')
+                        help="ranges 'start:stop:step' (stop included) and/or single values, "
+                        'e.g. 0.05:0.95:0.05 0.99 (default 0.05:0.95:0.05)')
     parser.add_argument('--min-areas', nargs='+', type=int, default=[0],
                         help='minimum predicted component areas (px) to sweep (default 0)')
     parser.add_argument('--target-fa', type=float, default=10.0,

@@ -46,40 +46,45 @@ class SweepPoint(NamedTuple):
     Fa: float
 
 
+def _range(text: str) -> np.ndarray:
+    """``'start:stop:step'``, stop included."""
+    parts = text.split(':')
+    if len(parts) != 3:
+        raise ValueError(f"threshold range must be 'start:stop:step', got {text!r}")
+    start, stop, step = (float(p) for p in parts)
+    if step <= 0 or stop < start:
+        raise ValueError(f'threshold range {text!r} needs step > 0 and stop >= start')
+    # Rounded so that 0.05:0.95:0.05 gives exactly 0.05, 0.1, ... 0.95 (no 0.30000000004)
+    # and a stop that float steps undershoot by a hair is still included.
+    count = int(math.floor((stop - start) / step + 1e-9)) + 1
+    return np.round(start + step * np.arange(count), 12)
+
+
 def parse_thresholds(spec: Union[str, Sequence[Union[str, float]]]) -> np.ndarray:
-    """Thresholds from ``'start:stop:step'`` (stop included) or a list of values.
+    """Thresholds from ranges ``'start:stop:step'`` (stop included) and single values.
 
     Args:
-        spec: A range string such as ``'0.05:0.95:0.05'``, a comma/space separated string of
-            values, or a sequence of values (strings or numbers; a one-element sequence may
-            itself be a range string).
+        spec: A string of items separated by commas or spaces, or a sequence of items (strings
+            or numbers); each item is a range such as ``'0.05:0.95:0.05'`` or one value, so
+            ``['0.05:0.95:0.05', '0.99']`` adds a finer tail to a coarse grid.
 
     Returns:
         (T,) float64, sorted ascending, duplicates removed, every value in [0, 1).
 
     Raises:
-        ValueError: On a malformed spec, an empty result or a value outside [0, 1).
+        ValueError: On a malformed item, an empty result or a value outside [0, 1).
     """
-    if not isinstance(spec, str) and len(spec) == 1 and isinstance(spec[0], str):
-        spec = spec[0]
-    if isinstance(spec, str):
-        text = spec.strip()
-        if ':' in text:
-            parts = text.split(':')
-            if len(parts) != 3:
-                raise ValueError(f"threshold range must be 'start:stop:step', got {spec!r}")
-            start, stop, step = (float(p) for p in parts)
-            if step <= 0 or stop < start:
-                raise ValueError(f'threshold range {spec!r} needs step > 0 and stop >= start')
-            # Rounded so that 0.05:0.95:0.05 gives exactly 0.05, 0.1, ... 0.95 (no 0.30000000004)
-            # and a stop that float steps undershoot by a hair is still included.
-            count = int(math.floor((stop - start) / step + 1e-9)) + 1
-            values = np.round(start + step * np.arange(count), 12)
-        else:
-            values = np.asarray([float(v) for v in re.split(r'[,\s]+', text) if v], np.float64)
-    else:
-        values = np.asarray([float(v) for v in spec], np.float64)
-    values = np.unique(values)
+    items = [spec] if isinstance(spec, str) else list(spec)
+    chunks = []
+    for item in items:
+        if not isinstance(item, str):
+            chunks.append(np.asarray([float(item)], np.float64))
+            continue
+        for text in re.split(r'[,\s]+', item.strip()):
+            if text:
+                chunks.append(_range(text) if ':' in text else
+                              np.asarray([float(text)], np.float64))
+    values = np.unique(np.concatenate(chunks)) if chunks else np.empty(0)
     if values.size == 0:
         raise ValueError('no thresholds given')
     if not np.isfinite(values).all() or values[0] < 0.0 or values[-1] >= 1.0:
