@@ -38,6 +38,8 @@ def test_best_within_budget_per_sweep(tmp_path, capsys):
     assert best['b']['200']['Fa'] == 100.0 and best['b']['120']['threshold'] == 0.95
     assert '(lowest Fa 180.0)' in capsys.readouterr().out
     assert png.stat().st_size > 0
+    assert compare_pareto.main([str(a), str(b), '--fa', '200', '--out', str(png), '--groups',
+                                'm', 'm']) == 0
     assert compare_pareto.main([str(a), '--fa', '100', '--min-area', '2', '--json',
                                 str(out)]) == 0
     assert json.loads(out.read_text())['best']['a']['100']['mIoU'] == 49.0
@@ -57,6 +59,8 @@ def test_bad_input_is_named(tmp_path, capsys):
     assert 'labels must differ' in capsys.readouterr().err
     assert compare_pareto.main([str(a), '--fa', '1', '--labels', 'x', 'y']) == 2
     assert '2 --labels for 1 sweeps' in capsys.readouterr().err
+    assert compare_pareto.main([str(a), '--fa', '1', '--groups', 'x', 'y']) == 2
+    assert '2 --groups for 1 sweeps' in capsys.readouterr().err
     bad = tmp_path / 'bad'
     bad.mkdir()
     (bad / 'pareto.csv').write_text('threshold,mIoU\n0.5,oops\n')

@@ -2,7 +2,7 @@
 """Compare methods at the same false-alarm rate, from their threshold sweeps.
 
     python tools/compare_pareto.py SWEEP [SWEEP ...] --fa 150 120 [--labels NAME ...]
-        [--select mIoU|Pd] [--min-area 0] [--out curves.png] [--json F]
+        [--select mIoU|Pd] [--min-area 0] [--out curves.png] [--groups NAME ...] [--json F]
 
 Each SWEEP is a ``pareto.csv`` written by ``tools/analyze_pareto.py`` (or the folder holding
 it). A method's fixed-threshold figures put it at one point of its own mIoU-vs-Fa curve; a
@@ -10,7 +10,9 @@ method that reports fewer false alarms may only sit further along the same trade
 higher threshold would put another. For every ``--fa`` budget this prints, per sweep, the
 operating point with the highest ``--select`` metric (mIoU by default, Pd for a detection view)
 among those with Fa <= budget (threshold, mIoU, nIoU, Pd, Fa), or ``-`` when none is that low; ``--out`` draws all curves (mIoU and Pd against Fa),
-with each sweep's threshold-0.5 point marked. Only the rows of ``--min-area`` are used.
+with each sweep's threshold-0.5 point marked; ``--groups`` (one name per sweep) gives the
+sweeps of one group (e.g. one method's seeds) one colour and one legend entry. Only the rows of
+``--min-area`` are used.
 
 The thresholds are chosen on the sweep's own images: the table compares trade-offs, it is not
 a way to pick a threshold for a test set. Exit status 2 on a usage or data error.
@@ -67,20 +69,28 @@ def at_threshold(points: Sequence[SweepPoint], threshold: float) -> Optional[Swe
     return near[0] if near else None
 
 
-def plot(curves: Dict[str, List[SweepPoint]], budgets: Sequence[float], path: str) -> None:
+def plot(curves: Dict[str, List[SweepPoint]], budgets: Sequence[float], path: str,
+         groups: Optional[Sequence[str]] = None) -> None:
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
 
+    groups = list(groups or curves)
+    order = list(dict.fromkeys(groups))
+    cmap = plt.get_cmap('tab10' if len(order) <= 10 else 'tab20')
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.5))
     for ax, key in zip(axes, ('mIoU', 'Pd')):
-        for label, points in curves.items():
-            line, = ax.plot([p.Fa for p in points], [getattr(p, key) for p in points],
-                            marker='o', markersize=2.5, linewidth=1.2, label=label)
+        seen = set()
+        for (label, points), group in zip(curves.items(), groups):
+            color = cmap(order.index(group) % cmap.N)
+            ax.plot([p.Fa for p in points], [getattr(p, key) for p in points], color=color,
+                    marker='o', markersize=2.5, linewidth=1.2,
+                    label=None if group in seen else group)
+            seen.add(group)
             half = at_threshold(points, 0.5)
             if half is not None:
                 ax.plot([half.Fa], [getattr(half, key)], marker='*', markersize=11,
-                        color=line.get_color(), linestyle='none')
+                        color=color, linestyle='none')
         for fa in budgets:
             ax.axvline(fa, color='grey', linestyle='--', linewidth=0.8)
         ax.set_xlabel('Fa (x1e-6)')
@@ -106,6 +116,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help='the metric to maximise within each budget')
     parser.add_argument('--min-area', type=int, default=0)
     parser.add_argument('--out', default=None, help='write the curves to this PNG')
+    parser.add_argument('--groups', nargs='+', default=None,
+                        help='one name per sweep; a group shares one colour in the plot')
     parser.add_argument('--json', default=None)
     return parser.parse_args(argv)
 
@@ -127,6 +139,8 @@ def main(argv=None) -> int:
             raise CompareError(f'{len(labels)} --labels for {len(args.sweeps)} sweeps')
         if len(set(labels)) != len(labels):
             raise CompareError(f'labels must differ, got {labels} (name them with --labels)')
+        if args.groups is not None and len(args.groups) != len(args.sweeps):
+            raise CompareError(f'{len(args.groups)} --groups for {len(args.sweeps)} sweeps')
         curves = {label: read_sweep(s, args.min_area) for label, s in zip(labels, args.sweeps)}
     except CompareError as err:
         print(f'error: {err}', file=sys.stderr)
@@ -146,7 +160,7 @@ def main(argv=None) -> int:
                 print(f'  {label:<{width}}  {best.threshold:9g}  {best.mIoU:5.2f}  '
                       f'{best.nIoU:5.2f}  {best.Pd:5.2f}  {best.Fa:6.1f}')
     if args.out:
-        plot(curves, args.fa, args.out)
+        plot(curves, args.fa, args.out, args.groups)
         print(f'wrote {args.out}')
     if args.json:
         atomic_write_text(json.dumps(dict(select=args.select, min_area=args.min_area,
