@@ -25,7 +25,6 @@ import os
 import sys
 from typing import Dict, List, Tuple
 
-import cv2
 import numpy as np
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -38,6 +37,7 @@ from mmengine.registry import init_default_scope  # noqa: E402
 from mmseg.registry import DATASETS  # noqa: E402
 
 import mmgsacp  # noqa: E402,F401  (registers the modules)
+from mmgsacp.evaluation.functional import label_components  # noqa: E402
 from mmgsacp.utils.fileio import atomic_write_text  # noqa: E402
 
 CROP = 'TargetAwareRandomCrop'
@@ -53,17 +53,12 @@ def unpointed_targets(mask: np.ndarray, points: np.ndarray) -> Tuple[int, int, i
     Returns:
         (components, unpointed components, target pixels, unpointed target pixels).
     """
-    num, labels = cv2.connectedComponents((mask == 1).astype(np.uint8), connectivity=8)
-    if num <= 1:
-        return 0, 0, 0, 0
-    h, w = mask.shape
-    pointed = np.zeros(num, bool)
+    comps = label_components(mask == 1)
+    pointed = np.zeros(comps.num + 1, bool)  # index 0: background
     for x, y in np.round(np.asarray(points, np.float64).reshape(-1, 2)).astype(int):
-        pointed[labels[max(y - 1, 0):y + 2, max(x - 1, 0):x + 2]] = True
-    sizes = np.bincount(labels.ravel(), minlength=num)
-    missed = ~pointed
-    missed[0] = False
-    return num - 1, int(missed.sum()), int(sizes[1:].sum()), int(sizes[missed].sum())
+        pointed[comps.labels[max(y - 1, 0):y + 2, max(x - 1, 0):x + 2]] = True
+    missed = ~pointed[1:]
+    return comps.num, int(missed.sum()), int(comps.areas.sum()), int(comps.areas[missed].sum())
 
 
 class CropCount:

@@ -177,6 +177,13 @@ def write_csv(points: Sequence[SweepPoint], path: Path) -> None:
                              *(repr(float(getattr(p, k))) for k in CSV_COLUMNS[2:])])
 
 
+def read_csv(path: Path) -> List[SweepPoint]:
+    """The points :func:`write_csv` wrote, in file order (its floats re-read exactly)."""
+    with open(path, newline='') as f:
+        return [SweepPoint(float(r['threshold']), int(r['min_area']),
+                           *(float(r[k]) for k in CSV_COLUMNS[2:])) for r in csv.DictReader(f)]
+
+
 def _json_point(p: Optional[SweepPoint]) -> Optional[Dict[str, float]]:
     if p is None:
         return None

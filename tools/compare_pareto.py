@@ -20,7 +20,6 @@ a way to pick a threshold for a test set. Exit status 2 on a usage or data error
 from __future__ import annotations
 
 import argparse
-import csv
 import io
 import json
 import math
@@ -29,6 +28,7 @@ import sys
 from typing import Dict, List, Optional, Sequence
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+from analyze_pareto import read_csv  # noqa: E402  (the reader of the sweeps it writes)
 from mmgsacp.evaluation.sweep import SELECT_KEYS, SweepPoint  # noqa: E402
 from mmgsacp.utils.fileio import atomic_write_bytes, atomic_write_text  # noqa: E402
 
@@ -44,10 +44,7 @@ def read_sweep(path: str, min_area: int) -> List[SweepPoint]:
     if not osp.isfile(path):
         raise CompareError(f'{path} not found (write it with tools/analyze_pareto.py)')
     try:
-        with open(path, newline='') as f:
-            rows = [SweepPoint(float(r['threshold']), int(r['min_area']), float(r['mIoU']),
-                               float(r['nIoU']), float(r['Pd']), float(r['Fa']))
-                    for r in csv.DictReader(f)]
+        rows = read_csv(path)
     except (KeyError, ValueError, TypeError) as err:
         raise CompareError(f'{path}: not a sweep written by analyze_pareto.py ({err!r})') from err
     areas = sorted({p.min_area for p in rows})
