@@ -12,12 +12,14 @@ Usage::
 
 Measurements:
 
-* **throughput**: ``repeats`` individually timed forward passes after ``warmup`` untimed ones
-  (oneDNN / cuDNN pick and cache their kernels during warm-up; ``cudnn.benchmark`` is on because
-  the input size is fixed; the GPU is synchronized around each pass); images/s = 1 / median
-  latency (``ms_mean`` is in the JSON too). On a CPU shared with other jobs the numbers move
-  from run to run: compare networks within one run only. At batch 1 a GPU pass is largely
-  bound by the launch overhead of its many small kernels.
+* **throughput**: ``repeats`` rounds after ``warmup`` untimed passes (oneDNN / cuDNN pick and
+  cache their kernels during warm-up; ``cudnn.benchmark`` is on because the input size is
+  fixed; the GPU is synchronized around each pass). Each round times one pass of every network
+  in turn, so a shared CPU's stalls hit all networks alike; images/s = 1 / median latency
+  (``ms_mean`` and the per-round ``times_ms`` are in the JSON too). The CompactUNet / DNANet
+  ratio is printed with its round-by-round range. On a CPU shared with other jobs the absolute
+  numbers move from run to run: compare networks within one run only. At batch 1 a GPU pass is
+  largely bound by the launch overhead of its many small kernels.
 * **peak memory**: the extra memory one forward pass needs on top of what is already resident
   (weights, input): activations, workspaces and allocator overhead.
 
@@ -162,42 +164,67 @@ def count_flops(model: nn.Module, size: int, device: torch.device) -> int:
     return counter.get_total_flops()
 
 
-def bench_one(name: str, model: nn.Module, size: int, device: torch.device, warmup: int,
-              repeats: int) -> dict:
+def _timed_pass(model: nn.Module, x: torch.Tensor, is_cuda: bool) -> float:
+    if is_cuda:
+        torch.cuda.synchronize(x.device)
+    t0 = time.perf_counter()
+    model(x)
+    if is_cuda:
+        torch.cuda.synchronize(x.device)
+    return time.perf_counter() - t0
+
+
+def bench_size(models: Dict[str, nn.Module], size: int, device: torch.device, warmup: int,
+               repeats: int) -> List[dict]:
+    """Time every network at one input size, their passes interleaved round by round.
+
+    Round ``r`` times one pass of each network in turn, so a stall of a shared CPU (another
+    process taking the cores, a frequency change) hits all networks alike instead of whichever
+    one happened to be measured at that moment; the ratios between networks then hold better
+    than the absolute figures. Each row also keeps its per-round times (``times_ms``) so the
+    ratio of two networks can be taken round by round.
+    """
     x = torch.randn(1, 1, size, size, device=device)
     is_cuda = device.type == 'cuda'
-
-    def sync() -> None:
-        if is_cuda:
-            torch.cuda.synchronize(device)
-
+    times: Dict[str, List[float]] = {name: [] for name in models}
+    mems: Dict[str, Tuple[float, str]] = {}
     with torch.inference_mode():
-        for _ in range(warmup):
-            model(x)
-        sync()
+        for name, model in models.items():
+            for _ in range(warmup):
+                model(x)
+            if is_cuda:
+                torch.cuda.synchronize(device)
 
-        def once() -> None:
-            model(x)
+            def once(model: nn.Module = model) -> None:
+                model(x)
 
-        mem_mb, mem_method = (cuda_peak_mb(once, device) if is_cuda else cpu_peak_mb(once))
-
-        times = []
+            mems[name] = cuda_peak_mb(once, device) if is_cuda else cpu_peak_mb(once)
         for _ in range(repeats):
-            sync()
-            t0 = time.perf_counter()
-            model(x)
-            sync()
-            times.append(time.perf_counter() - t0)
-    # The median resists the stalls of a shared CPU (other processes taking the cores).
-    median = statistics.median(times)
+            for name, model in models.items():
+                times[name].append(_timed_pass(model, x, is_cuda))
 
-    return dict(
-        network=name, device=device.type, size=size, batch=1,
-        params=sum(p.numel() for p in model.parameters()),
-        gflops=count_flops(model, size, device) / 1e9,
-        images_per_s=1.0 / median, ms_per_image=1e3 * median,
-        ms_mean=1e3 * statistics.fmean(times),
-        peak_mem_mb=mem_mb, mem_method=mem_method, warmup=warmup, repeats=repeats)
+    rows = []
+    for name, model in models.items():
+        # The median resists the stalls of a shared CPU (other processes taking the cores).
+        median = statistics.median(times[name])
+        rows.append(dict(
+            network=name, device=device.type, size=size, batch=1,
+            params=sum(p.numel() for p in model.parameters()),
+            gflops=count_flops(model, size, device) / 1e9,
+            images_per_s=1.0 / median, ms_per_image=1e3 * median,
+            ms_mean=1e3 * statistics.fmean(times[name]),
+            times_ms=[1e3 * t for t in times[name]],
+            peak_mem_mb=mems[name][0], mem_method=mems[name][1], warmup=warmup,
+            repeats=repeats))
+    return rows
+
+
+def throughput_ratio(fast: dict, slow: dict) -> dict:
+    """Throughput of ``fast`` over ``slow`` from their medians, and its per-round spread."""
+    per_round = sorted(s / f for f, s in zip(fast['times_ms'], slow['times_ms']))
+    return dict(throughput_ratio_compact_over_dnanet=fast['images_per_s'] / slow['images_per_s'],
+                per_round_min=per_round[0], per_round_median=statistics.median(per_round),
+                per_round_max=per_round[-1])
 
 
 def device_name(device: torch.device) -> str:
@@ -211,10 +238,10 @@ def main(argv: Optional[List[str]] = None) -> dict:
     parser.add_argument('--json', metavar='OUT', help='write the results to this JSON file')
     parser.add_argument('--sizes', type=int, nargs='+', default=[256, 512],
                         help='square input sizes (default: 256 512)')
-    parser.add_argument('--repeats', type=int, default=3,
-                        help='timed forward passes per network and size (default: 3)')
-    parser.add_argument('--warmup', type=int, default=1,
-                        help='untimed forward passes before measuring (default: 1)')
+    parser.add_argument('--repeats', type=int, default=10,
+                        help='rounds of timed passes, one per network each (default: 10)')
+    parser.add_argument('--warmup', type=int, default=2,
+                        help='untimed forward passes before measuring (default: 2)')
     parser.add_argument('--device', choices=['cpu', 'cuda', 'auto'], default='auto',
                         help='auto: the CPU, plus the GPU when present (default)')
     parser.add_argument('--threads', type=int, default=None,
@@ -233,14 +260,15 @@ def main(argv: Optional[List[str]] = None) -> dict:
 
     results: List[dict] = []
     for device in devices:
+        models = {}
         for name, factory in NETWORKS.items():
             torch.manual_seed(args.seed)
-            model = factory().eval().to(device)
-            for size in args.sizes:
-                results.append(bench_one(name, model, size, device, args.warmup, args.repeats))
-            del model
-            if device.type == 'cuda':
-                torch.cuda.empty_cache()
+            models[name] = factory().eval().to(device)
+        for size in args.sizes:
+            results.extend(bench_size(models, size, device, args.warmup, args.repeats))
+        del models
+        if device.type == 'cuda':
+            torch.cuda.empty_cache()
 
     ratios = []
     for device in devices:
@@ -249,9 +277,7 @@ def main(argv: Optional[List[str]] = None) -> dict:
                  if row['device'] == device.type and row['size'] == size}
             if 'CompactUNet' in r and 'DNANet' in r:
                 ratios.append(dict(device=device.type, size=size,
-                                   throughput_ratio_compact_over_dnanet=(
-                                       r['CompactUNet']['images_per_s']
-                                       / r['DNANet']['images_per_s'])))
+                                   **throughput_ratio(r['CompactUNet'], r['DNANet'])))
 
     report = dict(
         env=dict(torch=torch.__version__, python=platform.python_version(),
@@ -280,7 +306,8 @@ def print_report(report: dict) -> None:
               f"{r['peak_mem_mb']:>9.1f}")
     for r in report['ratios']:
         print(f"throughput CompactUNet / DNANet ({r['device']}, {r['size']}x{r['size']}): "
-              f"{r['throughput_ratio_compact_over_dnanet']:.2f}x")
+              f"{r['throughput_ratio_compact_over_dnanet']:.2f}x (round by round "
+              f"{r['per_round_min']:.2f}-{r['per_round_max']:.2f}x)")
     print('peak MiB: extra memory of one forward pass over the resident weights and input '
           '(CPU: VmHWM reset, CUDA: max_memory_allocated); GFLOPs = 2 x GMACs, conv/matmul only')
 

@@ -1,0 +1,42 @@
+"""The inference benchmark's report: interleaved rounds and the throughput ratio."""
+import json
+import os.path as osp
+import sys
+
+import pytest
+
+from .utils import REPO_ROOT
+
+sys.path.insert(0, osp.join(REPO_ROOT, 'tools'))
+import bench_infer  # noqa: E402
+
+
+def test_ratio_by_hand():
+    fast = dict(images_per_s=1 / 0.002, times_ms=[1.0, 2.0, 3.0])
+    slow = dict(images_per_s=1 / 0.005, times_ms=[4.0, 4.0, 9.0])
+    r = bench_infer.throughput_ratio(fast, slow)
+    assert r['throughput_ratio_compact_over_dnanet'] == pytest.approx(2.5)
+    # Round by round: 4/1, 4/2, 9/3.
+    assert (r['per_round_min'], r['per_round_median'], r['per_round_max']) == (2.0, 3.0, 4.0)
+
+
+def test_report_on_tiny_inputs(tmp_path, capsys):
+    out = tmp_path / 'infer.json'
+    report = bench_infer.main(['--sizes', '32', '--repeats', '3', '--warmup', '1',
+                               '--device', 'cpu', '--json', str(out)])
+    rows = {r['network']: r for r in report['results']}
+    assert set(rows) == {'CompactUNet', 'DNANet'}
+    for r in rows.values():
+        assert r['size'] == 32 and r['repeats'] == 3 and len(r['times_ms']) == 3
+        assert r['ms_per_image'] == pytest.approx(sorted(r['times_ms'])[1])
+        assert r['images_per_s'] == pytest.approx(1e3 / r['ms_per_image'])
+        assert r['gflops'] > 0
+    # The DNANet of the paper's usual setting and the compact network's documented size.
+    assert 4.5e6 < rows['DNANet']['params'] < 4.9e6
+    assert 0.4e6 < rows['CompactUNet']['params'] < 0.6e6
+    (ratio,) = report['ratios']
+    assert ratio['throughput_ratio_compact_over_dnanet'] == pytest.approx(
+        rows['CompactUNet']['images_per_s'] / rows['DNANet']['images_per_s'])
+    assert ratio['per_round_min'] <= ratio['per_round_median'] <= ratio['per_round_max']
+    assert json.loads(out.read_text()) == json.loads(json.dumps(report))
+    assert 'round by round' in capsys.readouterr().out
