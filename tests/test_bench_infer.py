@@ -40,3 +40,9 @@ def test_report_on_tiny_inputs(tmp_path, capsys):
     assert ratio['per_round_min'] <= ratio['per_round_median'] <= ratio['per_round_max']
     assert json.loads(out.read_text()) == json.loads(json.dumps(report))
     assert 'round by round' in capsys.readouterr().out
+
+
+def test_bad_repeats_named(capsys):
+    with pytest.raises(SystemExit):
+        bench_infer.main(['--repeats', '0', '--device', 'cpu'])
+    assert '--repeats' in capsys.readouterr().err

@@ -249,6 +249,9 @@ def main(argv: Optional[List[str]] = None) -> dict:
     parser.add_argument('--seed', type=int, default=0)
     args = parser.parse_args(argv)
 
+    if args.repeats < 1 or args.warmup < 0:
+        parser.error(f'need --repeats >= 1 and --warmup >= 0, got {args.repeats} and '
+                     f'{args.warmup}')
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.device == 'cuda' and not torch.cuda.is_available():
