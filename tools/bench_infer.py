@@ -219,10 +219,11 @@ def bench_size(models: Dict[str, nn.Module], size: int, device: torch.device, wa
     return rows
 
 
-def throughput_ratio(fast: dict, slow: dict) -> dict:
-    """Throughput of ``fast`` over ``slow`` from their medians, and its per-round spread."""
-    per_round = sorted(s / f for f, s in zip(fast['times_ms'], slow['times_ms']))
-    return dict(throughput_ratio_compact_over_dnanet=fast['images_per_s'] / slow['images_per_s'],
+def throughput_ratio(compact: dict, dnanet: dict) -> dict:
+    """CompactUNet / DNANet throughput from their medians, and its per-round spread."""
+    per_round = sorted(d / c for c, d in zip(compact['times_ms'], dnanet['times_ms']))
+    return dict(throughput_ratio_compact_over_dnanet=(compact['images_per_s']
+                                                      / dnanet['images_per_s']),
                 per_round_min=per_round[0], per_round_median=statistics.median(per_round),
                 per_round_max=per_round[-1])
 

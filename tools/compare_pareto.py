@@ -9,10 +9,10 @@ it). A method's fixed-threshold figures put it at one point of its own mIoU-vs-F
 method that reports fewer false alarms may only sit further along the same trade-off as a
 higher threshold would put another. For every ``--fa`` budget this prints, per sweep, the
 operating point with the highest ``--select`` metric (mIoU by default, Pd for a detection view)
-among those with Fa <= budget (threshold, mIoU, nIoU, Pd, Fa), or ``-`` when none is that low; ``--out`` draws all curves (mIoU and Pd against Fa),
-with each sweep's threshold-0.5 point marked; ``--groups`` (one name per sweep) gives the
-sweeps of one group (e.g. one method's seeds) one colour and one legend entry. Only the rows of
-``--min-area`` are used.
+among those with Fa <= budget (threshold, mIoU, nIoU, Pd, Fa), or ``-`` when none is that low.
+``--out`` draws all curves (mIoU and Pd against Fa), with each sweep's threshold-0.5 point
+marked; ``--groups`` (one name per sweep) gives the sweeps of one group (e.g. one method's
+seeds) one colour and one legend entry. Only the rows of ``--min-area`` are used.
 
 The thresholds are chosen on the sweep's own images: the table compares trade-offs, it is not
 a way to pick a threshold for a test set. Exit status 2 on a usage or data error.
