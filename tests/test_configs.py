@@ -69,3 +69,49 @@ def test_ladder_is_single_variable():
     assert head(asg).target_cfg.adaptive and head(asg).get('loss_contrast') is None
     assert hooks(final) == hooks(ema) and head(final).target_cfg.adaptive
     assert head(final).loss_contrast == head(hbc).loss_contrast
+
+
+@pytest.mark.parametrize('name,base,num_aux', [
+    ('full_sup_ds_sirst3_cpu.py', 'full_sup_sirst3_cpu.py', 2),
+    ('full_sup_dnanet_ds_sirst3_cpu.py', 'full_sup_dnanet_sirst3_cpu.py', 4),
+])
+def test_deep_supervision_configs(name, base, num_aux):
+    """Auxiliary heads train from the prior bias on; inference is the plain network's."""
+    from mmseg.structures import SegDataSample
+    from mmengine.structures import PixelData
+
+    def build(file):
+        cfg = Config.fromfile(osp.join(REPO_ROOT, 'configs', 'baselines', 'cpu', file))
+        init_default_scope('mmseg')
+        torch.manual_seed(0)
+        model = MODELS.build(cfg.model)
+        model.init_weights()
+        return model
+
+    model, plain = build(name), build(base)
+    assert len(model.auxiliary_head) == num_aux
+    prior_logit = torch.logit(torch.tensor(0.01))
+    for head in model.auxiliary_head:
+        assert torch.allclose(head.conv_seg.bias, prior_logit)
+
+    samples = []
+    for i in range(2):
+        mask = torch.zeros(1, 32, 32, dtype=torch.long)
+        mask[:, 10 + i:14 + i, 8:12] = 1
+        sample = SegDataSample(metainfo=dict(img_shape=(32, 32), pad_shape=(32, 32)))
+        sample.gt_sem_seg = PixelData(data=mask)
+        samples.append(sample)
+    losses = model.loss(torch.randn(2, 1, 32, 32), samples)
+    for k in range(num_aux):
+        for term in ('loss_bce', 'loss_softiou'):
+            assert torch.isfinite(losses[f'aux_{k}.{term}'])
+
+    # What runs at test time (backbone + main head) has the plain config's parameters.
+    def inference_params(m):
+        return sum(p.numel() for p in m.backbone.parameters()) + sum(
+            p.numel() for p in m.decode_head.parameters())
+
+    assert inference_params(model) == inference_params(plain)
+    model.eval()
+    with torch.no_grad():
+        assert model._forward(torch.zeros(1, 1, 33, 47)).shape == (1, 1, 33, 47)

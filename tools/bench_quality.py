@@ -45,6 +45,9 @@ CONFIG_SETS = {
         'gsacp_final_pullband': 'configs/gsacp/cpu/gsacp_final_pullband_sirst3_cpu.py',
         # not in 'all': full supervision on DNANet, the reference for the compact network
         'full_sup_dnanet': 'configs/baselines/cpu/full_sup_dnanet_sirst3_cpu.py',
+        # not in 'all': both networks with deep supervision (auxiliary heads, training only)
+        'full_sup_ds': 'configs/baselines/cpu/full_sup_ds_sirst3_cpu.py',
+        'full_sup_dnanet_ds': 'configs/baselines/cpu/full_sup_dnanet_ds_sirst3_cpu.py',
     },
     'synthetic': {m: f'configs/synthetic/{m}_synthetic.py' for m in (
         'full_sup', 'point_only', 'prior_only', 'lesps', 'gsacp_base', 'gsacp_ema', 'gsacp_hbc',

@@ -59,10 +59,16 @@ class BinaryIRHead(BaseDecodeHead):
         if not layers and self.in_channels != self.channels:
             raise ValueError(f'num_convs=0 needs in_channels == channels, got '
                              f'{self.in_channels} and {self.channels}')
+        # Set here as well as in init_weights: MMSeg keeps auxiliary heads in a plain
+        # nn.ModuleList, which the model's init_weights does not descend into.
+        self._init_prior_bias()
+
+    def _init_prior_bias(self) -> None:
+        nn.init.constant_(self.conv_seg.bias, math.log(self.prior_prob / (1 - self.prior_prob)))
 
     def init_weights(self) -> None:
         super().init_weights()
-        nn.init.constant_(self.conv_seg.bias, math.log(self.prior_prob / (1 - self.prior_prob)))
+        self._init_prior_bias()
 
     def head_features(self, inputs: Sequence[Tensor]) -> Tensor:
         """Shared features of the classifier (and of any embedding branch), (B, C, h, w)."""
