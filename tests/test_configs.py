@@ -7,7 +7,9 @@ import pytest
 import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
+from mmengine.structures import PixelData
 from mmseg.registry import MODELS
+from mmseg.structures import SegDataSample
 
 import mmgsacp  # noqa: F401
 
@@ -77,9 +79,6 @@ def test_ladder_is_single_variable():
 ])
 def test_deep_supervision_configs(name, base, num_aux):
     """Auxiliary heads train from the prior bias on; inference is the plain network's."""
-    from mmseg.structures import SegDataSample
-    from mmengine.structures import PixelData
-
     def build(file):
         cfg = Config.fromfile(osp.join(REPO_ROOT, 'configs', 'baselines', 'cpu', file))
         init_default_scope('mmseg')
