@@ -114,3 +114,14 @@ def test_deep_supervision_configs(name, base, num_aux):
     model.eval()
     with torch.no_grad():
         assert model._forward(torch.zeros(1, 1, 33, 47)).shape == (1, 1, 33, 47)
+
+
+def test_dnanet_equal_time_config_changes_only_the_schedule():
+    """DNANet at the compact network's training time is full_sup_dnanet, shorter."""
+    def load(name):
+        return Config.fromfile(
+            osp.join(REPO_ROOT, 'configs', 'baselines', 'cpu', name)).to_dict()
+
+    short, full = load('full_sup_dnanet_time_sirst3_cpu.py'), load('full_sup_dnanet_sirst3_cpu.py')
+    assert {k for k in set(short) | set(full) if short.get(k) != full.get(k)} == {'train_cfg'}
+    assert short['train_cfg']['max_iters'] < full['train_cfg']['max_iters']

@@ -45,6 +45,8 @@ CONFIG_SETS = {
         'gsacp_final_pullband': 'configs/gsacp/cpu/gsacp_final_pullband_sirst3_cpu.py',
         # not in 'all': full supervision on DNANet, the reference for the compact network
         'full_sup_dnanet': 'configs/baselines/cpu/full_sup_dnanet_sirst3_cpu.py',
+        # not in 'all': DNANet with as much training time as the compact network (250 iterations)
+        'full_sup_dnanet_time': 'configs/baselines/cpu/full_sup_dnanet_time_sirst3_cpu.py',
         # not in 'all': both networks with deep supervision (auxiliary heads, training only)
         'full_sup_ds': 'configs/baselines/cpu/full_sup_ds_sirst3_cpu.py',
         'full_sup_dnanet_ds': 'configs/baselines/cpu/full_sup_dnanet_ds_sirst3_cpu.py',

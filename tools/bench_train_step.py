@@ -5,7 +5,13 @@ Same network, batch and crop for the three (the synthetic configs, real data pip
 generated set); the EMA teacher update is part of GSACP-final's step. Prints ms/iter and the
 ratios against full supervision measured in the same run.
 
-    python tools/bench_train_step.py [--iters 30] [--warmup 5] [--batch 16] [--json OUT]
+With ``--dnanet`` it also times full supervision with DNANet in place of the compact network
+(same data, batch and crop) and prints how many DNANet iterations take as long as the CPU
+budget's 1000 compact ones (JSON keys ``full_sup_dnanet_ms``, ``ratio_dnanet``,
+``dnanet_equal_time_iters``).
+
+    python tools/bench_train_step.py [--iters 30] [--warmup 5] [--batch 16] [--dnanet]
+                                     [--json OUT]
 """
 import argparse
 import json
@@ -34,10 +40,19 @@ METHODS = {
     'gsacp_base': 'configs/synthetic/gsacp_base_synthetic.py',
     'gsacp_final': 'configs/synthetic/gsacp_final_synthetic.py',
 }
+# --dnanet: full supervision's config with DNANet in place of the compact network, as
+# configs/baselines/cpu/full_sup_dnanet_*.py do.
+DNANET_METHOD = 'full_sup_dnanet'
+DNANET_BACKBONE = dict(type='DNANet', in_channels=1)
+# Iterations of the CPU-budget schedule (configs/*/cpu/*_cpu.py).
+CPU_BUDGET_ITERS = 1000
 
 
 def build(method: str, data_root: str, batch: int):
-    cfg = Config.fromfile(osp.join(ROOT, METHODS[method]))
+    dnanet = method == DNANET_METHOD
+    cfg = Config.fromfile(osp.join(ROOT, METHODS['full_sup' if dnanet else method]))
+    if dnanet:
+        cfg.model.backbone = DNANET_BACKBONE
     init_default_scope('mmseg')
     ds_cfg = cfg.train_dataloader.dataset
     ds_cfg.data_root = data_root
@@ -88,6 +103,8 @@ def main(argv=None):
     parser.add_argument('--warmup', type=int, default=5)
     parser.add_argument('--batch', type=int, default=16)
     parser.add_argument('--threads', type=int, default=None, help='torch CPU threads')
+    parser.add_argument('--dnanet', action='store_true',
+                        help='also time full supervision with DNANet')
     parser.add_argument('--json', help='write the timings to this JSON file')
     args = parser.parse_args(argv)
     if args.threads:
@@ -95,7 +112,8 @@ def main(argv=None):
     with tempfile.TemporaryDirectory() as tmp:
         root = osp.join(tmp, 'synthetic')
         make_synthetic_dataset(root, num_train=32, num_test=1, seed=0)
-        ms = {m: time_method(m, root, args.batch, args.iters, args.warmup) for m in METHODS}
+        methods = list(METHODS) + ([DNANET_METHOD] if args.dnanet else [])
+        ms = {m: time_method(m, root, args.batch, args.iters, args.warmup) for m in methods}
     result = dict(
         full_sup_ms=ms['full_sup'],
         gsacp_base_ms=ms['gsacp_base'],
@@ -103,10 +121,18 @@ def main(argv=None):
         ratio_base=ms['gsacp_base'] / ms['full_sup'],
         ratio_final=ms['gsacp_final'] / ms['full_sup'],
         batch=args.batch, iters=args.iters, threads=torch.get_num_threads())
-    print(f"{'method':<12} {'ms/iter':>9} {'ratio':>7}")
-    for m in METHODS:
-        print(f'{m:<12} {ms[m]:9.1f} {ms[m] / ms["full_sup"]:7.3f}')
+    if args.dnanet:
+        result.update(
+            full_sup_dnanet_ms=ms[DNANET_METHOD],
+            ratio_dnanet=ms[DNANET_METHOD] / ms['full_sup'],
+            dnanet_equal_time_iters=round(CPU_BUDGET_ITERS * ms['full_sup'] / ms[DNANET_METHOD]))
+    print(f"{'method':<15} {'ms/iter':>9} {'ratio':>7}")
+    for m in ms:
+        print(f'{m:<15} {ms[m]:9.1f} {ms[m] / ms["full_sup"]:7.3f}')
     print('targets: ratio_base <= 1.10, ratio_final <= 1.35')
+    if args.dnanet:
+        print(f'DNANet iterations in the time of {CPU_BUDGET_ITERS} compact ones: '
+              f"{result['dnanet_equal_time_iters']}")
     if args.json:
         atomic_write_text(json.dumps(result, indent=2), args.json)
     return result
