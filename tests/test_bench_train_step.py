@@ -22,4 +22,3 @@ def test_report_with_dnanet(tmp_path):
     assert result['ratio_dnanet'] == pytest.approx(
         result['full_sup_dnanet_ms'] / result['full_sup_ms'])
     assert result['dnanet_equal_time_iters'] == round(1000 / result['ratio_dnanet'])
-
