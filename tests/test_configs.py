@@ -20,6 +20,10 @@ CONFIGS = sorted(
     if f'{osp.sep}_base_{osp.sep}' not in p)
 
 
+def _cpu_baseline(name: str) -> Config:
+    return Config.fromfile(osp.join(REPO_ROOT, 'configs', 'baselines', 'cpu', name))
+
+
 def _depth(path: str) -> int:
     text = open(path).read()
     match = re.search(r"_base_\s*=\s*(\[[^\]]*\]|'[^']*')", text)
@@ -80,7 +84,7 @@ def test_ladder_is_single_variable():
 def test_deep_supervision_configs(name, base, num_aux):
     """Auxiliary heads train from the prior bias on; inference is the plain network's."""
     def build(file):
-        cfg = Config.fromfile(osp.join(REPO_ROOT, 'configs', 'baselines', 'cpu', file))
+        cfg = _cpu_baseline(file)
         init_default_scope('mmseg')
         torch.manual_seed(0)
         model = MODELS.build(cfg.model)
@@ -118,10 +122,7 @@ def test_deep_supervision_configs(name, base, num_aux):
 
 def test_dnanet_equal_time_config_changes_only_the_schedule():
     """DNANet at the compact network's training time is full_sup_dnanet, shorter."""
-    def load(name):
-        return Config.fromfile(
-            osp.join(REPO_ROOT, 'configs', 'baselines', 'cpu', name)).to_dict()
-
-    short, full = load('full_sup_dnanet_time_sirst3_cpu.py'), load('full_sup_dnanet_sirst3_cpu.py')
+    short = _cpu_baseline('full_sup_dnanet_time_sirst3_cpu.py').to_dict()
+    full = _cpu_baseline('full_sup_dnanet_sirst3_cpu.py').to_dict()
     assert {k for k in set(short) | set(full) if short.get(k) != full.get(k)} == {'train_cfg'}
     assert short['train_cfg']['max_iters'] < full['train_cfg']['max_iters']

@@ -40,19 +40,19 @@ METHODS = {
     'gsacp_base': 'configs/synthetic/gsacp_base_synthetic.py',
     'gsacp_final': 'configs/synthetic/gsacp_final_synthetic.py',
 }
-# --dnanet: full supervision's config with DNANet in place of the compact network, as
-# configs/baselines/cpu/full_sup_dnanet_*.py do.
+# --dnanet: full supervision's config with the backbone of this config in place of the
+# compact network.
 DNANET_METHOD = 'full_sup_dnanet'
-DNANET_BACKBONE = dict(type='DNANet', in_channels=1)
-# Iterations of the CPU-budget schedule (configs/*/cpu/*_cpu.py).
-CPU_BUDGET_ITERS = 1000
+DNANET_CONFIG = 'configs/baselines/cpu/full_sup_dnanet_sirst3_cpu.py'
+# Its compact counterpart, whose schedule is the CPU budget the equal-time count refers to.
+CPU_BUDGET_CONFIG = 'configs/baselines/cpu/full_sup_sirst3_cpu.py'
 
 
 def build(method: str, data_root: str, batch: int):
     dnanet = method == DNANET_METHOD
     cfg = Config.fromfile(osp.join(ROOT, METHODS['full_sup' if dnanet else method]))
     if dnanet:
-        cfg.model.backbone = DNANET_BACKBONE
+        cfg.model.backbone = Config.fromfile(osp.join(ROOT, DNANET_CONFIG)).model.backbone
     init_default_scope('mmseg')
     ds_cfg = cfg.train_dataloader.dataset
     ds_cfg.data_root = data_root
@@ -122,16 +122,17 @@ def main(argv=None):
         ratio_final=ms['gsacp_final'] / ms['full_sup'],
         batch=args.batch, iters=args.iters, threads=torch.get_num_threads())
     if args.dnanet:
+        budget_iters = Config.fromfile(osp.join(ROOT, CPU_BUDGET_CONFIG)).train_cfg.max_iters
         result.update(
             full_sup_dnanet_ms=ms[DNANET_METHOD],
             ratio_dnanet=ms[DNANET_METHOD] / ms['full_sup'],
-            dnanet_equal_time_iters=round(CPU_BUDGET_ITERS * ms['full_sup'] / ms[DNANET_METHOD]))
+            dnanet_equal_time_iters=round(budget_iters * ms['full_sup'] / ms[DNANET_METHOD]))
     print(f"{'method':<15} {'ms/iter':>9} {'ratio':>7}")
     for m in ms:
         print(f'{m:<15} {ms[m]:9.1f} {ms[m] / ms["full_sup"]:7.3f}')
     print('targets: ratio_base <= 1.10, ratio_final <= 1.35')
     if args.dnanet:
-        print(f'DNANet iterations in the time of {CPU_BUDGET_ITERS} compact ones: '
+        print(f'DNANet iterations in the time of {budget_iters} compact ones: '
               f"{result['dnanet_equal_time_iters']}")
     if args.json:
         atomic_write_text(json.dumps(result, indent=2), args.json)
