@@ -60,7 +60,7 @@ PARTS = ('NUAA-SIRST', 'NUDT-SIRST', 'IRSTD-1K')
 KEYS = ('mIoU', 'nIoU', 'Pd', 'Fa')
 
 
-#: what 'all' means: the issue's methods, in table order.
+#: what 'all' means: the benchmark's standard methods, in table order.
 DEFAULT_METHODS = ('full_sup', 'point_only', 'prior_only', 'lesps', 'gsacp_base', 'gsacp_ema',
                    'gsacp_hbc', 'gsacp_asg', 'gsacp_final')
 
