@@ -1,3 +1,4 @@
+#!/usr/bin/env python
 """Inference benchmark of the mmgsacp networks: throughput, peak memory, parameters, FLOPs.
 
 Each network is its backbone followed by a 1x1 conv to one logit channel (what the decode
@@ -5,8 +6,8 @@ head adds), run in eval mode under ``torch.inference_mode`` with batch 1, fp32.
 
 Usage::
 
-    python tools/bench_infer.py [--json OUT] [--sizes 256 512] [--repeats N] [--warmup W]
-                                [--device cpu|cuda|auto] [--threads T]
+    python tools/benchmarks/bench_infer.py [--json OUT] [--sizes 256 512] [--repeats N]
+                                           [--warmup W] [--device cpu|cuda|auto] [--threads T]
 
 ``--device auto`` (the default) benchmarks the CPU and, when one is present, the GPU.
 
@@ -41,197 +42,12 @@ Measurements:
 from __future__ import annotations
 
 import argparse
-import copy
-import ctypes
-import ctypes.util
-import gc
-import json
-import os
-import platform
-import resource
-import statistics
-import sys
-import time
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import List, Optional
 
 import torch
-import torch.nn as nn
-from torch.utils.flop_counter import FlopCounterMode
 
-# Appended, not prepended: an installed (or PYTHONPATH) mmgsacp wins over the checkout.
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if REPO_ROOT not in sys.path:
-    sys.path.append(REPO_ROOT)
-
-from mmgsacp.models.backbones import CompactUNet, DNANet  # noqa: E402
-
-
-class WithHead(nn.Module):
-    """Backbone + 1x1 conv classifier on its last output: ``(B, C, H, W) -> (B, 1, H, W)``."""
-
-    def __init__(self, backbone: nn.Module) -> None:
-        super().__init__()
-        self.backbone = backbone
-        self.head = nn.Conv2d(backbone.out_channels, 1, 1)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.backbone(x)[-1])
-
-
-NETWORKS: Dict[str, Callable[[], nn.Module]] = {
-    'CompactUNet': lambda: WithHead(CompactUNet(in_channels=1)),
-    'DNANet': lambda: WithHead(DNANet(in_channels=1)),
-}
-
-
-# ------------------------------------------------------------------------------ CPU memory
-
-def _proc_status_kb(field: str) -> Optional[int]:
-    try:
-        with open('/proc/self/status') as f:
-            for line in f:
-                if line.startswith(field + ':'):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return None
-
-
-def _reset_peak_rss() -> bool:
-    # Writing 5 to clear_refs resets VmHWM to the current RSS (Linux >= 4.0).
-    try:
-        with open('/proc/self/clear_refs', 'w') as f:
-            f.write('5')
-    except OSError:
-        return False
-    return _proc_status_kb('VmHWM') is not None
-
-
-_LIBC = None
-
-
-def _malloc_trim() -> None:
-    global _LIBC
-    if _LIBC is None:
-        name = ctypes.util.find_library('c')
-        try:
-            _LIBC = ctypes.CDLL(name) if name else False
-        except OSError:
-            _LIBC = False
-    if _LIBC and hasattr(_LIBC, 'malloc_trim'):
-        _LIBC.malloc_trim(0)
-
-
-def _maxrss_kb() -> int:
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return rss // 1024 if sys.platform == 'darwin' else rss  # bytes on macOS, KiB on Linux
-
-
-def cpu_peak_mb(run: Callable[[], None]) -> Tuple[float, str]:
-    """Extra resident memory (MiB) while ``run()`` executes, and the method used."""
-    gc.collect()
-    _malloc_trim()
-    before = _proc_status_kb('VmRSS')
-    if before is not None and _reset_peak_rss():
-        run()
-        return (_proc_status_kb('VmHWM') - before) / 1024, 'VmHWM'
-    before = _maxrss_kb()
-    run()
-    return (_maxrss_kb() - before) / 1024, 'ru_maxrss'
-
-
-def cuda_peak_mb(run: Callable[[], None], device: torch.device) -> Tuple[float, str]:
-    """Extra CUDA memory (MiB) allocated at the peak of ``run()``."""
-    torch.cuda.synchronize(device)
-    torch.cuda.reset_peak_memory_stats(device)
-    before = torch.cuda.memory_allocated(device)
-    run()
-    torch.cuda.synchronize(device)
-    return (torch.cuda.max_memory_allocated(device) - before) / 2**20, 'max_memory_allocated'
-
-
-# ---------------------------------------------------------------------------- measurements
-
-def count_flops(model: nn.Module, size: int, device: torch.device) -> int:
-    """FLOPs of one batch-1 forward pass (2 per multiply-add)."""
-    try:
-        net, x = copy.deepcopy(model).to('meta'), torch.empty(1, 1, size, size, device='meta')
-    except (RuntimeError, NotImplementedError):  # pragma: no cover
-        net, x = model, torch.zeros(1, 1, size, size, device=device)
-    counter = FlopCounterMode(display=False)
-    with torch.inference_mode(), counter:
-        net(x)
-    return counter.get_total_flops()
-
-
-def _timed_pass(model: nn.Module, x: torch.Tensor, is_cuda: bool) -> float:
-    if is_cuda:
-        torch.cuda.synchronize(x.device)
-    t0 = time.perf_counter()
-    model(x)
-    if is_cuda:
-        torch.cuda.synchronize(x.device)
-    return time.perf_counter() - t0
-
-
-def bench_size(models: Dict[str, nn.Module], size: int, device: torch.device, warmup: int,
-               repeats: int) -> List[dict]:
-    """Time every network at one input size, their passes interleaved round by round.
-
-    Round ``r`` times one pass of each network in turn, so a stall of a shared CPU (another
-    process taking the cores, a frequency change) hits all networks alike instead of whichever
-    one happened to be measured at that moment; the ratios between networks then hold better
-    than the absolute figures. Each row also keeps its per-round times (``times_ms``) so the
-    ratio of two networks can be taken round by round.
-    """
-    x = torch.randn(1, 1, size, size, device=device)
-    is_cuda = device.type == 'cuda'
-    times: Dict[str, List[float]] = {name: [] for name in models}
-    mems: Dict[str, Tuple[float, str]] = {}
-    with torch.inference_mode():
-        for name, model in models.items():
-            for _ in range(warmup):
-                model(x)
-            if is_cuda:
-                torch.cuda.synchronize(device)
-
-            def once(model: nn.Module = model) -> None:
-                model(x)
-
-            mems[name] = cuda_peak_mb(once, device) if is_cuda else cpu_peak_mb(once)
-        for _ in range(repeats):
-            for name, model in models.items():
-                times[name].append(_timed_pass(model, x, is_cuda))
-
-    rows = []
-    for name, model in models.items():
-        # The median resists the stalls of a shared CPU (other processes taking the cores).
-        median = statistics.median(times[name])
-        rows.append(dict(
-            network=name, device=device.type, size=size, batch=1,
-            params=sum(p.numel() for p in model.parameters()),
-            gflops=count_flops(model, size, device) / 1e9,
-            images_per_s=1.0 / median, ms_per_image=1e3 * median,
-            ms_mean=1e3 * statistics.fmean(times[name]),
-            times_ms=[1e3 * t for t in times[name]],
-            peak_mem_mb=mems[name][0], mem_method=mems[name][1], warmup=warmup,
-            repeats=repeats))
-    return rows
-
-
-def throughput_ratio(compact: dict, dnanet: dict) -> dict:
-    """CompactUNet / DNANet throughput from their medians, and its per-round spread."""
-    per_round = sorted(d / c for c, d in zip(compact['times_ms'], dnanet['times_ms']))
-    return dict(throughput_ratio_compact_over_dnanet=(compact['images_per_s']
-                                                      / dnanet['images_per_s']),
-                per_round_min=per_round[0], per_round_median=statistics.median(per_round),
-                per_round_max=per_round[-1])
-
-
-def device_name(device: torch.device) -> str:
-    if device.type == 'cuda':
-        return torch.cuda.get_device_name(device)
-    return f'{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads'
+from mmgsacp.benchmarks.inference import benchmark_inference, format_report
+from mmgsacp.utils.io import write_json
 
 
 def main(argv: Optional[List[str]] = None) -> dict:
@@ -257,63 +73,12 @@ def main(argv: Optional[List[str]] = None) -> dict:
         torch.set_num_threads(args.threads)
     if args.device == 'cuda' and not torch.cuda.is_available():
         parser.error('--device cuda given but CUDA is not available')
-    devices = [torch.device('cpu')] if args.device in ('cpu', 'auto') else []
-    if args.device in ('cuda', 'auto') and torch.cuda.is_available():
-        devices.append(torch.device('cuda'))
-        torch.backends.cudnn.benchmark = True
-
-    results: List[dict] = []
-    for device in devices:
-        models = {}
-        for name, factory in NETWORKS.items():
-            torch.manual_seed(args.seed)
-            models[name] = factory().eval().to(device)
-        for size in args.sizes:
-            results.extend(bench_size(models, size, device, args.warmup, args.repeats))
-        del models
-        if device.type == 'cuda':
-            torch.cuda.empty_cache()
-
-    ratios = []
-    for device in devices:
-        for size in args.sizes:
-            r = {row['network']: row for row in results
-                 if row['device'] == device.type and row['size'] == size}
-            if 'CompactUNet' in r and 'DNANet' in r:
-                ratios.append(dict(device=device.type, size=size,
-                                   **throughput_ratio(r['CompactUNet'], r['DNANet'])))
-
-    report = dict(
-        env=dict(torch=torch.__version__, python=platform.python_version(),
-                 devices={d.type: device_name(d) for d in devices},
-                 cpu_threads=torch.get_num_threads()),
-        results=results, ratios=ratios)
-    print_report(report)
+    report = benchmark_inference(args.sizes, args.repeats, args.warmup, args.device, args.seed)
+    print(format_report(report))
     if args.json:
-        os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
-        with open(args.json, 'w') as f:
-            json.dump(report, f, indent=2)
+        write_json(report, args.json)
         print(f'wrote {args.json}')
     return report
-
-
-def print_report(report: dict) -> None:
-    env = report['env']
-    print(f"torch {env['torch']}, " + '; '.join(f'{k}: {v}' for k, v in env['devices'].items()))
-    header = (f"{'device':<6} {'size':>5} {'network':<12} {'params(M)':>9} {'GFLOPs':>8} "
-              f"{'img/s':>9} {'ms/img':>9} {'peak MiB':>9}")
-    print(header)
-    print('-' * len(header))
-    for r in report['results']:
-        print(f"{r['device']:<6} {r['size']:>5} {r['network']:<12} {r['params'] / 1e6:>9.3f} "
-              f"{r['gflops']:>8.2f} {r['images_per_s']:>9.2f} {r['ms_per_image']:>9.2f} "
-              f"{r['peak_mem_mb']:>9.1f}")
-    for r in report['ratios']:
-        print(f"throughput CompactUNet / DNANet ({r['device']}, {r['size']}x{r['size']}): "
-              f"{r['throughput_ratio_compact_over_dnanet']:.2f}x (round by round "
-              f"{r['per_round_min']:.2f}-{r['per_round_max']:.2f}x)")
-    print('peak MiB: extra memory of one forward pass over the resident weights and input '
-          '(CPU: VmHWM reset, CUDA: max_memory_allocated); GFLOPs = 2 x GMACs, conv/matmul only')
 
 
 if __name__ == '__main__':

@@ -1,0 +1,235 @@
+"""Train and test every method on the same budget, and tabulate the field's metrics.
+
+Each method is its CPU-budget config (same network, crop, batch and iteration count), trained
+from centroid points on SIRST3 train and tested on test_SIRST3 with its three parts. Results go
+to ``<work-dir>/quality.json``::
+
+    {method: {split: {"mIoU", "nIoU", "Pd", "Fa"}, "checkpoint": path, "config": path,
+              "train_s": seconds}}
+
+and a markdown table beside it (``quality.md``). The file is rewritten (atomically) after every
+method, so an interrupted benchmark resumes with the methods not yet finished (a method whose
+training was cut short resumes from its last checkpoint).
+"""
+from __future__ import annotations
+
+import json
+import os
+import os.path as osp
+import subprocess
+import sys
+import time
+from typing import Dict, List, Sequence
+
+from mmgsacp.utils.config import NO_VALIDATION_OPTIONS
+from mmgsacp.utils.fileio import atomic_write_text
+from mmgsacp.utils.io import InputError, write_json
+
+#: method -> config (relative to the repository root), for each benchmark set.
+CONFIG_SETS = {
+    'cpu': {
+        'full_sup': 'configs/baselines/cpu/full_sup_sirst3_cpu.py',
+        'point_only': 'configs/baselines/cpu/point_only_sirst3_cpu.py',
+        'prior_only': 'configs/baselines/cpu/prior_only_sirst3_cpu.py',
+        'lesps': 'configs/baselines/cpu/lesps_sirst3_cpu.py',
+        'gsacp_base': 'configs/gsacp/cpu/gsacp_base_sirst3_cpu.py',
+        'gsacp_ema': 'configs/gsacp/cpu/gsacp_ema_sirst3_cpu.py',
+        'gsacp_hbc': 'configs/gsacp/cpu/gsacp_hbc_sirst3_cpu.py',
+        'gsacp_asg': 'configs/gsacp/cpu/gsacp_asg_sirst3_cpu.py',
+        'gsacp_final': 'configs/gsacp/cpu/gsacp_final_sirst3_cpu.py',
+        # not in 'all': a variant of the final rung (its contrastive loss pulls the ignore band)
+        'gsacp_final_pullband': 'configs/gsacp/cpu/gsacp_final_pullband_sirst3_cpu.py',
+        # not in 'all': full supervision on DNANet, the reference for the compact network
+        'full_sup_dnanet': 'configs/baselines/cpu/full_sup_dnanet_sirst3_cpu.py',
+        # not in 'all': DNANet with as much training time as the compact network (250 iterations)
+        'full_sup_dnanet_time': 'configs/baselines/cpu/full_sup_dnanet_time_sirst3_cpu.py',
+        # not in 'all': both networks with deep supervision (auxiliary heads, training only)
+        'full_sup_ds': 'configs/baselines/cpu/full_sup_ds_sirst3_cpu.py',
+        'full_sup_dnanet_ds': 'configs/baselines/cpu/full_sup_dnanet_ds_sirst3_cpu.py',
+    },
+    'synthetic': {m: f'configs/synthetic/{m}_synthetic.py' for m in (
+        'full_sup', 'point_only', 'prior_only', 'lesps', 'gsacp_base', 'gsacp_ema', 'gsacp_hbc',
+        'gsacp_asg', 'gsacp_final')},
+}
+SPLIT_NAMES = {'cpu': 'SIRST3', 'synthetic': 'synthetic'}
+PARTS = ('NUAA-SIRST', 'NUDT-SIRST', 'IRSTD-1K')
+KEYS = ('mIoU', 'nIoU', 'Pd', 'Fa')
+PHASES = ('all', 'train', 'test')
+
+#: what 'all' means: the benchmark's standard methods, in table order.
+DEFAULT_METHODS = ('full_sup', 'point_only', 'prior_only', 'lesps', 'gsacp_base', 'gsacp_ema',
+                   'gsacp_hbc', 'gsacp_asg', 'gsacp_final')
+
+
+def parse_methods(text: str, known: Sequence[str]) -> List[str]:
+    """Method names from ``text`` (space or comma separated; '' or 'all': the standard ones).
+
+    Raises:
+        InputError: Naming the unknown methods and listing the known ones.
+    """
+    names = [m for m in DEFAULT_METHODS if m in known] if text.strip() in ('', 'all') \
+        else text.replace(',', ' ').split()
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise InputError(f"unknown method(s) {', '.join(unknown)}; known methods: "
+                         f"{', '.join(known)}")
+    return names
+
+
+def check_data_root(root: str, config_set: str) -> None:
+    """Raise :class:`InputError`, saying where the data is expected, when ``root`` lacks the
+    training split of ``config_set``."""
+    split = 'img_idx/train_SIRST3.txt' if config_set == 'cpu' else 'img_idx/train_synthetic.txt'
+    if not osp.isfile(osp.join(root, split)):
+        where = ('SIRST3 is expected at ../shared/data/SIRST3 (beside the repository); point '
+                 'to it with --data-root DIR or `make bench-quality DATA_ROOT=DIR`'
+                 if config_set == 'cpu' else
+                 'make one with `python tools/dataset_converters/make_synthetic.py DIR`')
+        raise InputError(f'no data set at {root} ({split} missing). {where}')
+
+
+def run_logged(cmd: List[str], log_path: str, cwd: str) -> None:
+    """Run ``cmd`` in ``cwd``, its output appended to ``log_path``.
+
+    Raises:
+        InputError: The command failed; the message points to the log.
+    """
+    print('$ ' + ' '.join(cmd), flush=True)
+    with open(log_path, 'a') as log:
+        proc = subprocess.run(cmd, cwd=cwd, stdout=log, stderr=subprocess.STDOUT)
+    if proc.returncode != 0:
+        raise InputError(f'command failed (exit {proc.returncode}); see {log_path}')
+
+
+def metrics_by_split(metrics: dict, split_name: str) -> dict:
+    """``{split: {KEYS}}`` plus one entry per part the test reported."""
+    out = {split_name: {k: metrics[k] for k in KEYS}}
+    for part in PARTS:
+        if f'{part}/mIoU' in metrics:
+            out[part] = {k: metrics[f'{part}/{k}'] for k in KEYS}
+    return out
+
+
+def markdown(results: dict, split_name: str) -> str:
+    """One row per method: the headline metrics on the split, mIoU per part, training time."""
+    splits = [split_name] + [p for p in PARTS if any(p in r for r in results.values())]
+    head = '| method | ' + ' | '.join(
+        f'{s} mIoU / nIoU / Pd / Fa' if s == split_name else f'{s} mIoU' for s in splits) + \
+        ' | train s |'
+    lines = [head, '|' + '---|' * (len(splits) + 2)]
+    order = [m for m in DEFAULT_METHODS if m in results] + sorted(
+        m for m in results if m not in DEFAULT_METHODS)
+    for method in order:
+        r = results[method]
+        if split_name not in r:
+            continue
+        cells = []
+        for s in splits:
+            m = r.get(s)
+            if m is None:
+                cells.append('–')
+            elif s == split_name:
+                cells.append(' / '.join(f'{m[k]:.2f}' for k in KEYS))
+            else:
+                cells.append(f"{m['mIoU']:.2f}")
+        lines.append(f"| {method} | {' | '.join(cells)} | {r.get('train_s', 0):.0f} |")
+    return '\n'.join(lines) + '\n'
+
+
+def load_results(result_path: str) -> dict:
+    """The results file's content, ``{}`` before the first method finishes."""
+    if not osp.isfile(result_path):
+        return {}
+    with open(result_path) as f:
+        return json.load(f)
+
+
+def save_entry(result_path: str, method: str, entry: dict) -> dict:
+    """Write one method's entry into the results file and return all results.
+
+    The file is read again just before the write, so benchmark processes running other methods
+    into the same folder keep each other's entries.
+    """
+    results = load_results(result_path)
+    results[method] = entry
+    write_json(results, result_path)
+    return results
+
+
+def run_quality_benchmark(root: str, methods: str = 'all', data_root: str = '',
+                          work_dir: str = '', config_set: str = 'cpu', phase: str = 'all',
+                          cfg_options: Sequence[str] = ()) -> Dict[str, dict]:
+    """Train and/or test ``methods`` with ``tools/train.py`` and ``tools/test.py``.
+
+    Args:
+        root: Repository root (holds ``tools/`` and ``configs/``; the commands run there).
+        methods: 'all' or method names (space or comma separated) of ``config_set``.
+        data_root: The data set folder.
+        work_dir: Where each method's run and ``quality.json`` / ``quality.md`` go.
+        config_set: A key of :data:`CONFIG_SETS`.
+        phase: 'train' only, 'test' only (existing checkpoints), or 'all'.
+        cfg_options: Extra ``key=value`` overrides for every method.
+
+    Returns:
+        All results in ``quality.json``, with entries other processes wrote meanwhile.
+
+    Raises:
+        InputError: Unknown methods, missing data or a failed command.
+    """
+    configs = CONFIG_SETS[config_set]
+    names = parse_methods(methods, list(configs))
+    data_root = osp.abspath(data_root)
+    check_data_root(data_root, config_set)
+    work_dir = osp.abspath(work_dir)
+    os.makedirs(work_dir, exist_ok=True)
+    result_path = osp.join(work_dir, 'quality.json')
+    split_name = SPLIT_NAMES[config_set]
+    py = sys.executable
+    train_options = [f'train_dataloader.dataset.data_root={data_root}'] + list(cfg_options)
+    test_options = [f'{loader}.dataset.data_root={data_root}' for loader in
+                    ('val_dataloader', 'test_dataloader')] + list(cfg_options)
+
+    for method in names:
+        config = configs[method]
+        method_dir = osp.join(work_dir, method)
+        os.makedirs(method_dir, exist_ok=True)
+        log = osp.join(method_dir, 'bench.log')
+        entry = load_results(result_path).get(method, {})
+        if split_name in entry and osp.isfile(entry.get('checkpoint', '')):
+            print(f'{method}: done earlier, kept ({result_path})')
+            continue
+        final_ckpt = osp.join(method_dir, 'final.pth')
+        if phase in ('all', 'train') and not osp.isfile(final_ckpt):
+            # No validation while training (the test below is the evaluation), so training
+            # needs only the train split, e.g. on a machine that holds nothing else.
+            cmd = [py, 'tools/train.py', config, '--work-dir', method_dir, '--cfg-options'
+                   ] + train_options + list(NO_VALIDATION_OPTIONS)
+            if osp.isfile(osp.join(method_dir, 'last_checkpoint')):
+                cmd.insert(3, '--resume')
+            start = time.time()
+            run_logged(cmd, log, root)
+            entry['train_s'] = entry.get('train_s', 0.0) + time.time() - start
+            with open(osp.join(method_dir, 'last_checkpoint')) as f:
+                last = f.read().strip()
+            os.replace(last, final_ckpt)
+            entry.update(config=config, checkpoint=final_ckpt)
+            save_entry(result_path, method, entry)
+        if phase in ('all', 'test'):
+            if not osp.isfile(final_ckpt):
+                print(f'{method}: no checkpoint at {final_ckpt}, not tested')
+                continue
+            metrics_json = osp.join(method_dir, 'test_metrics.json')
+            run_logged([py, 'tools/test.py', config, final_ckpt, '--work-dir', method_dir,
+                        '--json', metrics_json, '--cfg-options'] + test_options, log, root)
+            with open(metrics_json) as f:
+                entry.update(metrics_by_split(json.load(f), split_name))
+            entry.update(config=config, checkpoint=final_ckpt)
+            save_entry(result_path, method, entry)
+            m = entry[split_name]
+            print(f"{method}: mIoU {m['mIoU']:.2f}  nIoU {m['nIoU']:.2f}  Pd {m['Pd']:.2f}  "
+                  f"Fa {m['Fa']:.2f}")
+    results = load_results(result_path)  # with entries other processes wrote meanwhile
+    table = markdown(results, split_name)
+    atomic_write_text(table, osp.join(work_dir, 'quality.md'))
+    print(table)
+    return results
