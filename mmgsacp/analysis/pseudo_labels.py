@@ -3,7 +3,7 @@
 Every scored image gets, from its point labels, on the whole image, with the config's target
 settings (``model.decode_head.target_cfg``; the method's defaults when the config has none):
 
-* ``prior``: the intensity gate alone (docs/en/method.md, §1), for every kappa x beta;
+* ``prior``: the intensity gate alone (see docs/en/method.md), for every kappa x beta;
 * ``oracle threshold``: per point, the best single relative intensity threshold *chosen with
   the true mask*: a ceiling for any prior gate (see ``mmgsacp.evaluation.pseudo_labels``);
 * with a model: ``affinity``, the targets its embedding gives once warm-up is over, and
