@@ -25,14 +25,14 @@ test: install
 	$(PY) -m pytest -q tests $(PYTEST_ARGS)
 
 bench-train-step: install
-	$(PY) tools/bench_train_step.py
+	$(PY) tools/benchmarks/bench_train_step.py
 
 bench-infer: install
-	$(PY) tools/bench_infer.py
+	$(PY) tools/benchmarks/bench_infer.py
 
 METHODS ?= all
 bench-quality: install
-	$(PY) tools/bench_quality.py --methods "$(METHODS)" --data-root $(DATA_ROOT)
+	$(PY) tools/benchmarks/bench_quality.py --methods "$(METHODS)" --data-root $(DATA_ROOT)
 
 clean:
 	rm -rf work_dirs .pytest_cache

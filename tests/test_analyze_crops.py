@@ -1,14 +1,13 @@
-"""tools/analyze_crops.py: target pixels that crops cut off from their point."""
-import json
-import os.path as osp
-import sys
-
+"""Target pixels that crops cut off from their point (mmgsacp.analysis.crops,
+tools/analysis_tools/analyze_crops.py)."""
 import numpy as np
+import pytest
 
-from .utils import REPO_ROOT, config_path
+from mmgsacp.analysis.crops import count_crops, crop_table, unpointed_targets
+from mmgsacp.analysis.training_set import load_config
+from mmgsacp.utils.io import InputError
 
-sys.path.insert(0, osp.join(REPO_ROOT, 'tools'))
-import analyze_crops  # noqa: E402
+from .utils import config_path, run_tool
 
 
 def test_unpointed_targets_by_hand():
@@ -18,39 +17,39 @@ def test_unpointed_targets_by_hand():
     mask[0, 11] = 1         # 1 px, the point on it
     mask[5, 0:2] = 255      # padding is not target
     points = np.array([[3, 3], [11, 0]], np.float32)
-    assert analyze_crops.unpointed_targets(mask, points) == (3, 1, 14, 9)
+    assert unpointed_targets(mask, points) == (3, 1, 14, 9)
     # Two pixels off is too far; no target at all counts nothing.
-    assert analyze_crops.unpointed_targets(mask, np.array([[4, 4]], np.float32))[1] == 3
-    assert analyze_crops.unpointed_targets(np.zeros((4, 4), np.uint8), points) == (0, 0, 0, 0)
+    assert unpointed_targets(mask, np.array([[4, 4]], np.float32))[1] == 3
+    assert unpointed_targets(np.zeros((4, 4), np.uint8), points) == (0, 0, 0, 0)
 
 
-def test_cli_on_sirst3_margin_removes_cut_targets(sirst3_root, tmp_path, capsys):
-    out = tmp_path / 'crops.json'
-    rc = analyze_crops.main([
-        config_path('baselines/cpu/prior_only_sirst3_cpu.py'), '--data-root', str(sirst3_root),
-        '--crops', '400', '--point-margin', '0', '8', '--json', str(out)])
-    assert rc == 0
-    rows = json.loads(out.read_text())['rows']
+def test_margin_removes_cut_targets_on_sirst3(sirst3_root):
+    cfg = load_config(config_path('baselines/cpu/prior_only_sirst3_cpu.py'))
+    rows, images = count_crops(cfg, crops=400, point_margins=[0, 8], data_root=str(sirst3_root))
     whole, plain, margin = (rows['whole images'], rows['crop, point_margin=0'],
                             rows['crop, point_margin=8'])
     # SIRST3's labels give every component a point; crops cut some off, the margin fewer.
     assert whole['unpointed_components'] == 0 and whole['components'] > 0
     assert plain['crops'] == margin['crops'] == 400
     assert plain['unpointed_pixels'] > margin['unpointed_pixels']
-    assert 'point_margin=8' in capsys.readouterr().out
+    assert 'point_margin=8' in crop_table(rows, 400, images)
 
 
-def test_cli_bad_input(tmp_path, capsys):
-    assert analyze_crops.main([str(tmp_path / 'nope.py')]) == 2
-    assert 'no config file' in capsys.readouterr().err
+def test_bad_input_is_named(tmp_path, capsys):
+    with pytest.raises(InputError, match='no config file'):
+        load_config(str(tmp_path / 'nope.py'))
     config = config_path('synthetic/prior_only_synthetic.py')
-    assert analyze_crops.main([config, '--crops', '0']) == 2
-    assert '--crops' in capsys.readouterr().err
-    assert analyze_crops.main([config, '--data-root', str(tmp_path / 'empty')]) == 2
-    assert 'cannot read the training set' in capsys.readouterr().err
+    cfg = load_config(config)
+    with pytest.raises(InputError, match='--crops'):
+        count_crops(cfg, crops=0)
+    with pytest.raises(InputError, match='cannot read the training set'):
+        count_crops(cfg, data_root=str(tmp_path / 'empty'))
     no_crop = tmp_path / 'no_crop.py'
     no_crop.write_text(f"_base_ = {config!r}\n"
                        "train_dataloader = dict(\n"
                        "    dataset=dict(pipeline=[dict(type='LoadIRImageFromFile')]))\n")
-    assert analyze_crops.main([str(no_crop)]) == 2
-    assert 'no TargetAwareRandomCrop' in capsys.readouterr().err
+    with pytest.raises(InputError, match='no TargetAwareRandomCrop'):
+        count_crops(load_config(str(no_crop)))
+    # The tool reports them with exit status 2.
+    assert run_tool('analysis_tools/analyze_crops.py', tmp_path / 'nope.py') == 2
+    assert 'error: no config file' in capsys.readouterr().err

@@ -7,12 +7,10 @@ import sys
 
 import pytest
 
+from mmgsacp.benchmarks.quality import save_entry
 from mmgsacp.datasets.synthetic import make_synthetic_dataset
 
 from .utils import REPO_ROOT
-
-sys.path.insert(0, osp.join(REPO_ROOT, 'tools'))
-import bench_quality  # noqa: E402
 
 TINY = ['train_cfg.max_iters=2', 'train_dataloader.batch_size=2',
         'train_dataloader.num_workers=0', 'train_dataloader.persistent_workers=False',
@@ -22,8 +20,8 @@ TINY = ['train_cfg.max_iters=2', 'train_dataloader.batch_size=2',
 
 def _bench(*args):
     env = dict(os.environ, OMP_NUM_THREADS='1')
-    return subprocess.run([sys.executable, 'tools/bench_quality.py', *args], cwd=REPO_ROOT,
-                          env=env, capture_output=True, text=True, timeout=600)
+    return subprocess.run([sys.executable, 'tools/benchmarks/bench_quality.py', *args],
+                          cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=600)
 
 
 @pytest.fixture(scope='module')
@@ -72,8 +70,8 @@ def test_missing_data_root_says_where(tmp_path):
 
 def test_entries_of_concurrent_runs_are_kept(tmp_path):
     path = str(tmp_path / 'quality.json')
-    bench_quality.save_entry(path, 'full_sup', {'train_s': 1.0})
+    save_entry(path, 'full_sup', {'train_s': 1.0})
     # another process, started before, writes its own method afterwards
-    results = bench_quality.save_entry(path, 'gsacp_final', {'train_s': 2.0})
+    results = save_entry(path, 'gsacp_final', {'train_s': 2.0})
     assert set(results) == {'full_sup', 'gsacp_final'}
     assert json.load(open(path)) == results

@@ -1,21 +1,16 @@
 """The training-step benchmark's report, and DNANet's equal-time iteration count."""
-import json
-import os.path as osp
-import sys
-
 import pytest
+
+from mmgsacp.benchmarks.train_step import (DNANET_METHOD, METHODS, benchmark_train_step,
+                                           train_step_table)
 
 from .utils import REPO_ROOT
 
-sys.path.insert(0, osp.join(REPO_ROOT, 'tools'))
-import bench_train_step  # noqa: E402
 
-
-def test_report_with_dnanet(tmp_path):
-    out = tmp_path / 'step.json'
-    result = bench_train_step.main(
-        ['--iters', '1', '--warmup', '0', '--batch', '2', '--dnanet', '--json', str(out)])
-    assert json.loads(out.read_text()) == result
+def test_report_with_dnanet():
+    result = benchmark_train_step(REPO_ROOT, iters=1, warmup=0, batch=2, dnanet=True)
+    table = train_step_table(result)
+    assert [line.split()[0] for line in table[1:]] == list(METHODS) + [DNANET_METHOD]
     for key in ('full_sup_ms', 'gsacp_base_ms', 'gsacp_final_ms', 'full_sup_dnanet_ms'):
         assert result[key] > 0
     assert result['ratio_base'] == pytest.approx(result['gsacp_base_ms'] / result['full_sup_ms'])

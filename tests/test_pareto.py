@@ -1,8 +1,8 @@
-"""Threshold / min-area sweeps (mmgsacp.evaluation.sweep) and tools/analyze_pareto.py."""
+"""Threshold / min-area sweeps (mmgsacp.evaluation.sweep), the folder analysis
+(mmgsacp.analysis.pareto) and tools/analysis_tools/analyze_pareto.py."""
 from __future__ import annotations
 
 import csv
-import importlib.util
 import json
 from pathlib import Path
 from typing import Dict, List, Tuple
@@ -11,21 +11,15 @@ import cv2
 import numpy as np
 import pytest
 
+from mmgsacp.analysis.pareto import CSV_COLUMNS, analyze_pareto, read_sweep_csv
 from mmgsacp.evaluation.functional import evaluate_masks, image_stats
 from mmgsacp.evaluation.sweep import (SweepPoint, choose_operating_point, parse_thresholds,
                                       remove_small_components, sweep, sweep_image_stats)
+from mmgsacp.utils.io import InputError
 
-TOOL = Path(__file__).resolve().parents[1] / 'tools' / 'analyze_pareto.py'
+from .utils import run_tool
 
-
-def _load_tool():
-    spec = importlib.util.spec_from_file_location('_analyze_pareto_tool', TOOL)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-tool = _load_tool()
+TOOL = 'analysis_tools/analyze_pareto.py'
 
 HEADLINE = ('mIoU', 'nIoU', 'Pd', 'Fa')
 
@@ -167,18 +161,18 @@ def test_empty_sweep_is_an_error():
 
 
 # ---------------------------------------------------------------------------------------------
-# CLI
+# Folder analysis and CLI
 
 
 def test_cli_writes_csv_plot_and_chosen_point(folders, tmp_path, capsys):
     probs, gts, prob_dir, gt_dir = folders
     out = tmp_path / 'pareto'
-    rc = tool.main(['--prob-dir', str(prob_dir), '--gt-dir', str(gt_dir), '--thresholds',
-                    '0.1:0.9:0.1', '--min-areas', '0', '3', '--target-fa', '3000',
-                    '--out-dir', str(out), '--no-progress'])
+    rc = run_tool(TOOL, '--prob-dir', prob_dir, '--gt-dir', gt_dir, '--thresholds',
+                  '0.1:0.9:0.1', '--min-areas', '0', '3', '--target-fa', '3000',
+                  '--out-dir', out, '--no-progress')
     assert rc == 0
     rows = read_csv(out / 'pareto.csv')
-    assert len(rows) == 9 * 2 and list(rows[0]) == list(tool.CSV_COLUMNS)
+    assert len(rows) == 9 * 2 and list(rows[0]) == list(CSV_COLUMNS)
     stems = sorted(probs)
     ref, _ = evaluate_masks([probs[s] / 65535.0 > 0.5 for s in stems], [gts[s] for s in stems])
     row = next(r for r in rows if r['threshold'] == 0.5 and r['min_area'] == 0)
@@ -195,9 +189,13 @@ def test_cli_writes_csv_plot_and_chosen_point(folders, tmp_path, capsys):
     assert sorted(p.name for p in out.iterdir()) == ['operating_point.json', 'pareto.csv',
                                                      'pareto.png']
     assert not [p for p in tmp_path.iterdir() if p.name.startswith('.pareto')]
+    # The sweep file re-reads as the points the analysis returned.
+    report = analyze_pareto(prob_dir, gt_dir, out, thresholds=['0.1:0.9:0.1'],
+                            min_areas=[0, 3], overwrite=True, progress=False)
+    assert read_sweep_csv(out / 'pareto.csv') == report.points
 
 
-def test_cli_reads_npy_and_8bit_like_16bit(folders, tmp_path):
+def test_reads_npy_and_8bit_like_16bit(folders, tmp_path):
     probs, gts, prob_dir, gt_dir = folders
     mixed = tmp_path / 'mixed'
     mixed.mkdir()
@@ -208,56 +206,55 @@ def test_cli_reads_npy_and_8bit_like_16bit(folders, tmp_path):
     outs = []
     for name, folder in (('ref', prob_dir), ('mixed', mixed)):
         out = tmp_path / f'out_{name}'
-        assert tool.main(['--prob-dir', str(folder), '--gt-dir', str(gt_dir), '--thresholds',
-                          '0.3', '0.5', '--out-dir', str(out), '--no-progress']) == 0
+        analyze_pareto(folder, gt_dir, out, thresholds=['0.3', '0.5'], progress=False)
         outs.append(read_csv(out / 'pareto.csv'))
     assert outs[0] == outs[1]
 
 
-def test_cli_no_point_within_budget(folders, tmp_path, capsys):
+def test_no_point_within_budget(folders, tmp_path, capsys):
     _, _, prob_dir, gt_dir = folders
     out = tmp_path / 'p'
-    assert tool.main(['--prob-dir', str(prob_dir), '--gt-dir', str(gt_dir), '--thresholds',
-                      '0.5', '--target-fa', '0', '--out-dir', str(out), '--no-progress']) == 0
+    assert run_tool(TOOL, '--prob-dir', prob_dir, '--gt-dir', gt_dir, '--thresholds', '0.5',
+                    '--target-fa', '0', '--out-dir', out, '--no-progress') == 0
     assert 'no operating point has Fa <= 0' in capsys.readouterr().out
     assert json.loads((out / 'operating_point.json').read_text())['point'] is None
 
 
-def test_cli_empty_set_is_an_error(folders, tmp_path, capsys):
+def test_empty_set_is_an_error(folders, tmp_path, capsys):
     _, _, prob_dir, gt_dir = folders
     empty_probs = tmp_path / 'none'
     empty_probs.mkdir()
-    args = ['--gt-dir', str(gt_dir), '--out-dir', str(tmp_path / 'o'), '--no-progress']
-    assert tool.main(['--prob-dir', str(empty_probs)] + args) == 2
-    assert 'empty prediction set' in capsys.readouterr().err
+    out = tmp_path / 'o'
+    with pytest.raises(InputError, match='empty prediction set'):
+        analyze_pareto(empty_probs, gt_dir, out, progress=False)
     split = tmp_path / 'split.txt'
     split.write_text('\n  \n')
-    assert tool.main(['--prob-dir', str(prob_dir), '--split', str(split)] + args) == 2
-    assert 'empty prediction set' in capsys.readouterr().err
-    assert not (tmp_path / 'o').exists()
+    with pytest.raises(InputError, match='empty prediction set'):
+        analyze_pareto(prob_dir, gt_dir, out, split=split, progress=False)
+    assert not out.exists()
+    # The tool reports it with exit status 2.
+    assert run_tool(TOOL, '--prob-dir', empty_probs, '--gt-dir', gt_dir, '--out-dir', out,
+                    '--no-progress') == 2
+    assert 'error: empty prediction set' in capsys.readouterr().err
 
 
-def test_cli_missing_stems_are_listed(folders, tmp_path, capsys):
+def test_missing_stems_are_listed(folders, tmp_path):
     _, _, prob_dir, gt_dir = folders
     (prob_dir / 'a.png').unlink()
     (prob_dir / 'c.png').unlink()
-    rc = tool.main(['--prob-dir', str(prob_dir), '--gt-dir', str(gt_dir), '--out-dir',
-                    str(tmp_path / 'o'), '--no-progress'])
-    assert rc == 2
-    err = capsys.readouterr().err
-    assert '2 of 3 probability maps missing' in err and 'a, c' in err
+    with pytest.raises(InputError, match='2 of 3 probability maps missing') as err:
+        analyze_pareto(prob_dir, gt_dir, tmp_path / 'o', progress=False)
+    assert 'a, c' in str(err.value)
     assert not (tmp_path / 'o').exists()
 
 
-def test_cli_refuses_non_empty_out_dir_unless_overwrite(folders, tmp_path, capsys):
+def test_refuses_non_empty_out_dir_unless_overwrite(folders, tmp_path):
     _, _, prob_dir, gt_dir = folders
     out = tmp_path / 'o'
     out.mkdir()
     (out / 'keep.txt').write_text('x')
-    args = ['--prob-dir', str(prob_dir), '--gt-dir', str(gt_dir), '--thresholds', '0.5',
-            '--out-dir', str(out), '--no-progress']
-    assert tool.main(args) == 2
-    assert 'not empty' in capsys.readouterr().err
+    with pytest.raises(InputError, match='not empty'):
+        analyze_pareto(prob_dir, gt_dir, out, thresholds=['0.5'], progress=False)
     assert (out / 'keep.txt').is_file()
-    assert tool.main(args + ['--overwrite']) == 0
+    analyze_pareto(prob_dir, gt_dir, out, thresholds=['0.5'], overwrite=True, progress=False)
     assert not (out / 'keep.txt').exists() and (out / 'pareto.csv').is_file()

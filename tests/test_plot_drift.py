@@ -1,14 +1,13 @@
-"""tools/plot_drift.py: curves of several runs, legend names."""
+"""Drift curves (mmgsacp.analysis.drift, tools/analysis_tools/plot_drift.py): several runs,
+legend names."""
 import json
-import os.path as osp
-import sys
 
 import pytest
 
-from .utils import REPO_ROOT
+from mmgsacp.analysis.drift import plot_drift
+from mmgsacp.utils.io import InputError
 
-sys.path.insert(0, osp.join(REPO_ROOT, 'tools'))
-import plot_drift  # noqa: E402
+from .utils import run_tool
 
 
 def _run(folder, scale):
@@ -19,12 +18,17 @@ def _run(folder, scale):
     return str(folder)
 
 
-def test_plots_runs_with_labels_and_checks_their_count(tmp_path):
+def test_plots_runs_with_labels_and_checks_their_count(tmp_path, capsys):
     a, b = _run(tmp_path / 'a', 1.0), _run(tmp_path / 'b', 0.5)
     out = tmp_path / 'drift.png'
-    plot_drift.main([a, b, '--labels', 'first', 'second', '--out', str(out)])
+    plot_drift([a, b], str(out), labels=['first', 'second'])
     assert out.read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
-    with pytest.raises(SystemExit, match='1 labels for 2 runs'):
-        plot_drift.main([a, b, '--labels', 'only', '--out', str(out)])
-    with pytest.raises(SystemExit, match='drift.jsonl not found'):
-        plot_drift.main([str(tmp_path), '--out', str(out)])
+    with pytest.raises(InputError, match='1 labels for 2 runs'):
+        plot_drift([a, b], str(out), labels=['only'])
+    with pytest.raises(InputError, match='drift.jsonl not found'):
+        plot_drift([str(tmp_path)], str(out))
+    out.unlink()
+    assert run_tool('analysis_tools/plot_drift.py', a, '--out', out, '--smooth', '1') == 0
+    assert out.read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
+    assert run_tool('analysis_tools/plot_drift.py', tmp_path, '--out', out) == 1
+    assert 'drift.jsonl not found' in capsys.readouterr().err

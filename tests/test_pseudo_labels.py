@@ -1,7 +1,6 @@
-"""Pseudo-mask scoring, the oracle-threshold ceiling, and tools/analyze_pseudo_labels.py."""
+"""Pseudo-mask scoring, the oracle-threshold ceiling, and the pseudo-label analysis
+(mmgsacp.analysis.pseudo_labels, tools/analysis_tools/analyze_pseudo_labels.py)."""
 import json
-import os.path as osp
-import sys
 
 import numpy as np
 import pytest
@@ -10,16 +9,18 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from mmseg.registry import MODELS
 
+from mmgsacp.analysis.pseudo_labels import pseudo_label_table, score_pseudo_labels
+from mmgsacp.analysis.training_set import load_config
 from mmgsacp.datasets.synthetic import make_synthetic_dataset
 from mmgsacp.evaluation.pseudo_labels import (PseudoMaskScore, oracle_threshold_regions,
                                               relative_threshold_regions)
 from mmgsacp.models.utils.propagation import (IGNORE_INDEX, gather_windows, ring_mask,
                                               support_mask)
+from mmgsacp.utils.io import InputError
 
-from .utils import REPO_ROOT, config_path
+from .utils import config_path, run_tool
 
-sys.path.insert(0, osp.join(REPO_ROOT, 'tools'))
-import analyze_pseudo_labels  # noqa: E402
+TOOL = 'analysis_tools/analyze_pseudo_labels.py'
 
 
 def graded_blob(radius=6):
@@ -69,19 +70,17 @@ def test_score_counts_and_ignore():
         score.add(labels[:3], truth)
 
 
-def test_cli_on_sirst3_oracle_bounds_the_prior(sirst3_root, tmp_path, capsys):
-    out = tmp_path / 'pl.json'
-    rc = analyze_pseudo_labels.main([
-        config_path('baselines/cpu/prior_only_sirst3_cpu.py'), '--data-root', str(sirst3_root),
-        '--limit', '40', '--kappa', '1', '2', '--json', str(out)])
-    assert rc == 0
-    rows = json.loads(out.read_text())['rows']
+def test_oracle_bounds_the_prior_on_sirst3(sirst3_root):
+    cfg = load_config(config_path('baselines/cpu/prior_only_sirst3_cpu.py'))
+    result = score_pseudo_labels(cfg, data_root=str(sirst3_root), limit=40, kappas=[1, 2])
+    rows = result['rows']
+    assert result['images'] == 40
     assert set(rows) == {'prior kappa=1 beta=0.3', 'prior kappa=2 beta=0.3', 'oracle threshold'}
     assert set(rows['oracle threshold']) == {'NUAA-SIRST', 'NUDT-SIRST', 'IRSTD-1K', 'all'}
     for name in ('prior kappa=1 beta=0.3', 'prior kappa=2 beta=0.3'):
         assert rows['oracle threshold']['all']['IoU'] >= rows[name]['all']['IoU']
     assert 0.3 < rows['prior kappa=2 beta=0.3']['all']['IoU'] < 0.9
-    assert '| oracle threshold |' in capsys.readouterr().out
+    assert '| oracle threshold |' in pseudo_label_table(result)
 
 
 def test_cli_with_a_checkpoint_scores_its_affinity(tmp_path):
@@ -94,29 +93,27 @@ def test_cli_with_a_checkpoint_scores_its_affinity(tmp_path):
     ckpt = tmp_path / 'model.pth'
     torch.save(dict(state_dict=model.state_dict(), meta=dict()), ckpt)
     out = tmp_path / 'pl.json'
-    assert analyze_pseudo_labels.main(
-        [config, str(ckpt), '--data-root', str(root), '--json', str(out)]) == 0
+    assert run_tool(TOOL, config, ckpt, '--data-root', root, '--json', out) == 0
     rows = json.loads(out.read_text())['rows']
     assert {'affinity (checkpoint)', 'prediction > 0.5 (checkpoint)'} <= set(rows)
     assert 0.0 <= rows['affinity (checkpoint)']['all']['IoU'] <= 1.0
 
     # a looser gate, set through the config, can only add affinity targets
-    loose = tmp_path / 'loose.json'
-    assert analyze_pseudo_labels.main(
-        [config, str(ckpt), '--data-root', str(root), '--json', str(loose), '--cfg-options',
-         'model.decode_head.target_cfg.kappa=1', 'model.decode_head.target_cfg.beta=0.1']) == 0
-    loose = json.loads(loose.read_text())
+    loose = score_pseudo_labels(
+        load_config(config, {'model.decode_head.target_cfg.kappa': 1,
+                             'model.decode_head.target_cfg.beta': 0.1}),
+        str(ckpt), data_root=str(root))
     assert (loose['target_cfg']['kappa'], loose['target_cfg']['beta']) == (1, 0.1)
     assert 'prior kappa=1 beta=0.1' in loose['rows']
     assert loose['rows']['affinity (checkpoint)']['all']['area_ratio'] >= \
         rows['affinity (checkpoint)']['all']['area_ratio']
 
 
-def test_cli_bad_paths(tmp_path, capsys):
-    assert analyze_pseudo_labels.main([str(tmp_path / 'nope.py')]) == 2
+def test_bad_paths_are_named(tmp_path, capsys):
+    assert run_tool(TOOL, tmp_path / 'nope.py') == 2
     assert 'no config file' in capsys.readouterr().err
     config = config_path('synthetic/gsacp_base_synthetic.py')
-    assert analyze_pseudo_labels.main([config, str(tmp_path / 'missing.pth')]) == 2
+    assert run_tool(TOOL, config, tmp_path / 'missing.pth') == 2
     assert 'no checkpoint file' in capsys.readouterr().err
-    assert analyze_pseudo_labels.main([config, '--data-root', str(tmp_path / 'empty')]) == 2
-    assert 'cannot read the training set' in capsys.readouterr().err
+    with pytest.raises(InputError, match='cannot read the training set'):
+        score_pseudo_labels(load_config(config), data_root=str(tmp_path / 'empty'))

@@ -1,5 +1,4 @@
 """Synthetic IR generator and the points-from-masks rules."""
-import importlib.util
 import os
 import time
 from pathlib import Path
@@ -13,6 +12,8 @@ from mmgsacp.datasets import synthetic
 from mmgsacp.datasets.points import (centroid_points, coarse_points, points_from_map,
                                      render_point_map, stem_rng, write_point_label_dirs)
 from mmgsacp.datasets.synthetic import make_synthetic_dataset, synthesize_frame
+
+from .utils import run_tool
 
 SIZES = [(64, 96), (80, 80)]
 EIGHT = np.ones((3, 3), bool)
@@ -180,34 +181,27 @@ def test_points_from_thick_clicks():
     assert np.array_equal(render_point_map(np.array([[3, 1]]), (4, 5))[1, 3], 255)
 
 
-def _tool_main(repo_root: Path, name: str):
-    spec = importlib.util.spec_from_file_location(name, repo_root / 'tools' / f'{name}.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.main
-
-
-def test_make_synthetic_cli(tmp_path, repo_root, capsys):
-    main = _tool_main(repo_root, 'make_synthetic')
+def test_make_synthetic_cli(tmp_path, capsys):
     out = tmp_path / 'cli'
-    assert main([str(out), '--num-train', '3', '--num-test', '1', '--sizes', '40x48']) == 0
+    tool = 'dataset_converters/make_synthetic.py'
+    assert run_tool(tool, out, '--num-train', '3', '--num-test', '1', '--sizes', '40x48') == 0
     assert 'wrote 3 train + 1 test' in capsys.readouterr().out
     assert cv2.imread(str(out / 'images' / 'syn_000000.png'), 0).shape == (40, 48)
-    assert main([str(out), '--num-train', '1', '--num-test', '0']) == 1
+    assert run_tool(tool, out, '--num-train', '1', '--num-test', '0') == 1
     assert 'not empty' in capsys.readouterr().err
 
 
-def test_make_point_labels_reproduces_generator(tmp_path, repo_root):
-    main = _tool_main(repo_root, 'make_point_labels')
+def test_make_point_labels_reproduces_generator(tmp_path):
+    tool = 'dataset_converters/make_point_labels.py'
     root = tmp_path / 'set'
     make_synthetic_dataset(root, num_train=8, num_test=2, size=(48, 48), seed=5)
     before = _files(root)
-    assert main(['--data-root', str(root), '--seed', '5']) == 1  # refuses existing folders
+    assert run_tool(tool, '--data-root', root, '--seed', '5') == 1  # refuses existing folders
     for d in ('masks_centroid', 'masks_coarse'):
         for p in (root / d).iterdir():
             p.unlink()
         (root / d).rmdir()
-    assert main(['--data-root', str(root), '--seed', '5']) == 0
+    assert run_tool(tool, '--data-root', root, '--seed', '5') == 0
     assert _files(root) == before
     with pytest.raises(FileExistsError):
         write_point_label_dirs(str(root), seed=5)

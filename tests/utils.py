@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import os.path as osp
+import runpy
+import sys
 from typing import Optional
 
 from mmengine.config import Config
@@ -49,3 +51,22 @@ def tiny_config(rel: str, data_root: str, work_dir: str, iters: int = 6, batch: 
         head.warmup_iters = (1, 3)
     cfg.randomness = dict(seed=0, deterministic=False)
     return cfg
+
+
+def run_tool(rel: str, *args) -> int:
+    """Run ``python tools/<rel> ARGS`` in this process (through runpy) and return its exit
+    status. A message exit (``SystemExit('error: ...')``) is printed on stderr with status 1,
+    as the interpreter does."""
+    path = osp.join(REPO_ROOT, 'tools', rel)
+    argv = sys.argv
+    sys.argv = [path, *map(str, args)]
+    try:
+        runpy.run_path(path, run_name='__main__')
+    except SystemExit as done:
+        if done.code is None or isinstance(done.code, int):
+            return done.code or 0
+        print(done.code, file=sys.stderr)
+        return 1
+    finally:
+        sys.argv = argv
+    return 0

@@ -17,10 +17,9 @@ import subprocess
 import sys
 import time
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-sys.path.insert(0, ROOT)
+from mmgsacp.utils.config import NO_VALIDATION_OPTIONS
 
-from mmgsacp.utils.config import NO_VALIDATION_OPTIONS  # noqa: E402
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 
 def run(cmd):
@@ -39,7 +38,7 @@ def main(argv=None):
     py = sys.executable
     start = time.time()
     if not osp.isfile(osp.join(ROOT, args.data_root, 'img_idx', 'train_synthetic.txt')):
-        run([py, 'tools/make_synthetic.py', args.data_root])
+        run([py, 'tools/dataset_converters/make_synthetic.py', args.data_root])
     train_options = [f'train_dataloader.dataset.data_root={args.data_root}']
     if args.iters:
         train_options.append(f'train_cfg.max_iters={args.iters}')

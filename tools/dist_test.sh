@@ -1,15 +1,9 @@
 #!/usr/bin/env bash
 # Usage: tools/dist_test.sh CONFIG CHECKPOINT GPUS [test.py args...]
+# Multi-machine: set NNODES, NODE_RANK, MASTER_ADDR and PORT (see dist_launch.sh).
 CONFIG=$1
 CHECKPOINT=$2
 GPUS=$3
 shift 3
-NNODES=${NNODES:-1}
-NODE_RANK=${NODE_RANK:-0}
-PORT=${PORT:-29500}
-MASTER_ADDR=${MASTER_ADDR:-"127.0.0.1"}
-PYTHONPATH="$(dirname "$0")/..":$PYTHONPATH \
-exec python -m torch.distributed.run \
-    --nnodes="$NNODES" --node_rank="$NODE_RANK" --master_addr="$MASTER_ADDR" \
-    --nproc_per_node="$GPUS" --master_port="$PORT" \
+exec "$(dirname "$0")/dist_launch.sh" "$GPUS" \
     "$(dirname "$0")/test.py" "$CONFIG" "$CHECKPOINT" --launcher pytorch "$@"

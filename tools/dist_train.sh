@@ -1,15 +1,8 @@
 #!/usr/bin/env bash
 # Usage: tools/dist_train.sh CONFIG GPUS [train.py args...]
-# Multi-machine: set NNODES, NODE_RANK, MASTER_ADDR, MASTER_PORT.
+# Multi-machine: set NNODES, NODE_RANK, MASTER_ADDR and PORT (see dist_launch.sh).
 CONFIG=$1
 GPUS=$2
 shift 2
-NNODES=${NNODES:-1}
-NODE_RANK=${NODE_RANK:-0}
-PORT=${PORT:-29500}
-MASTER_ADDR=${MASTER_ADDR:-"127.0.0.1"}
-PYTHONPATH="$(dirname "$0")/..":$PYTHONPATH \
-exec python -m torch.distributed.run \
-    --nnodes="$NNODES" --node_rank="$NODE_RANK" --master_addr="$MASTER_ADDR" \
-    --nproc_per_node="$GPUS" --master_port="$PORT" \
+exec "$(dirname "$0")/dist_launch.sh" "$GPUS" \
     "$(dirname "$0")/train.py" "$CONFIG" --launcher pytorch "$@"

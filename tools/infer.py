@@ -36,15 +36,10 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-# Appended, not prepended: an installed (or PYTHONPATH) mmgsacp wins over the checkout.
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if REPO_ROOT not in sys.path:
-    sys.path.append(REPO_ROOT)
-
-from mmgsacp.apis import (count_frames, find_detections, image_loader_from_config,  # noqa: E402
+from mmgsacp.apis import (count_frames, find_detections, image_loader_from_config,
                           input_kind, load_frames, load_model, resolve_device, run_on_frames)
-from mmgsacp.utils.fileio import replace_dir  # noqa: E402
-from mmgsacp.visualization import draw_detections  # noqa: E402
+from mmgsacp.utils.fileio import replace_dir
+from mmgsacp.visualization import draw_detections
 
 CSV_COLUMNS = ('frame', 'target_id', 'centroid_x', 'centroid_y', 'area', 'peak_score')
 

@@ -9,16 +9,13 @@ import argparse
 import json
 import os
 import os.path as osp
-import sys
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+from mmengine.config import Config, DictAction
+from mmengine.runner import Runner
 
-from mmengine.config import Config, DictAction  # noqa: E402
-from mmengine.runner import Runner  # noqa: E402
-
-import mmgsacp  # noqa: E402,F401
-from mmgsacp.utils.dist import setup_cpu_distributed, teardown_distributed  # noqa: E402
-from mmgsacp.utils import atomic_write_text  # noqa: E402
+import mmgsacp  # noqa: F401
+from mmgsacp.utils.dist import setup_cpu_distributed, teardown_distributed
+from mmgsacp.utils import atomic_write_text
 
 
 def parse_args(argv=None):

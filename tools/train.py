@@ -4,16 +4,13 @@ import argparse
 import logging
 import os
 import os.path as osp
-import sys
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+from mmengine.config import Config, DictAction
+from mmengine.logging import print_log
+from mmengine.runner import Runner
 
-from mmengine.config import Config, DictAction  # noqa: E402
-from mmengine.logging import print_log  # noqa: E402
-from mmengine.runner import Runner  # noqa: E402
-
-import mmgsacp  # noqa: E402,F401  (registers components; configs import it too)
-from mmgsacp.utils.dist import setup_cpu_distributed, teardown_distributed  # noqa: E402
+import mmgsacp  # noqa: F401  (registers components; configs import it too)
+from mmgsacp.utils.dist import setup_cpu_distributed, teardown_distributed
 
 
 def parse_args(argv=None):

@@ -1,7 +1,7 @@
 """Point labels from masks, and point maps to and from point arrays.
 
 One rule set, shared by the synthetic generator, :class:`PointSIRSTDataset` (``point_type='mask'``
-and point-map reading) and ``tools/make_point_labels.py``:
+and point-map reading) and ``tools/dataset_converters/make_point_labels.py``:
 
 * A *target* is an 8-connected component of ``mask > 127``.
 * Its **centroid point** is the floor of the component's (row, col) mean.

@@ -368,8 +368,8 @@ def make_synthetic_dataset(out_dir: str,
             frame_size = sizes[int(rng.integers(len(sizes)))]
             img, mask = synthesize_frame(rng, frame_size, empty_prob, max_targets, target_area)
             centroids = centroid_points(mask)
-            # Same jitter stream as tools/make_point_labels.py, so rebuilding the labels of a
-            # synthetic set reproduces them.
+            # Same jitter stream as tools/dataset_converters/make_point_labels.py, so
+            # rebuilding the labels of a synthetic set reproduces them.
             coarse = coarse_points(mask, stem_rng(seed, stem), sigma_scale=coarse_sigma_scale)
             num_targets += len(centroids)
             num_empty += int(len(centroids) == 0)

@@ -3,67 +3,36 @@
 Each network is its backbone followed by a 1x1 conv to one logit channel (what the decode
 head adds), run in eval mode under ``torch.inference_mode`` with batch 1, fp32.
 
-Usage::
-
-    python tools/bench_infer.py [--json OUT] [--sizes 256 512] [--repeats N] [--warmup W]
-                                [--device cpu|cuda|auto] [--threads T]
-
-``--device auto`` (the default) benchmarks the CPU and, when one is present, the GPU.
-
-Measurements:
-
 * **throughput**: ``repeats`` rounds after ``warmup`` untimed passes (oneDNN / cuDNN pick and
   cache their kernels during warm-up; ``cudnn.benchmark`` is on because the input size is
   fixed; the GPU is synchronized around each pass). Each round times one pass of every network
   in turn, so a shared CPU's stalls hit all networks alike; images/s = 1 / median latency
-  (``ms_mean`` and the per-round ``times_ms`` are in the JSON too). The CompactUNet / DNANet
-  ratio is printed with its round-by-round range. On a CPU shared with other jobs the absolute
-  numbers move from run to run: compare networks within one run only. At batch 1 a GPU pass is
-  largely bound by the launch overhead of its many small kernels.
+  (``ms_mean`` and the per-round ``times_ms`` are in the report too).
 * **peak memory**: the extra memory one forward pass needs on top of what is already resident
-  (weights, input): activations, workspaces and allocator overhead.
-
-  - CUDA: ``torch.cuda.max_memory_allocated()`` minus ``memory_allocated()`` before the pass
-    (after ``reset_peak_memory_stats``).
-  - CPU: Python's ``tracemalloc`` does not see torch's C++ allocations, and ``ru_maxrss`` is a
-    process-lifetime high-water mark that cannot be reset, so on Linux the kernel's peak RSS
-    (``VmHWM`` in ``/proc/self/status``) is reset through ``/proc/self/clear_refs`` right before
-    the pass and the pass's peak is ``VmHWM - VmRSS(before)``; freed heap memory is first handed
-    back with ``gc.collect()`` + ``malloc_trim(0)`` so an earlier, larger run cannot hide this
-    one's growth. Where that reset is unavailable the ``ru_maxrss`` growth is reported instead
-    (``mem_method='ru_maxrss'``), a lower bound (0 when an earlier run peaked higher).
-* **FLOPs**: ``torch.utils.flop_counter.FlopCounterMode`` over one forward pass of a copy of
-  the network on the ``meta`` device (shapes only, no compute). It counts multiply and add
-  separately (a conv's FLOPs = 2 x MACs) and only matmul/conv-like ops, not the elementwise
-  ones (BN, ReLU, attention products, interpolation). Many papers quote MACs as "FLOPs": halve
-  ours to compare.
+  (weights, input): CUDA's ``max_memory_allocated`` growth, or on the CPU the kernel's peak RSS
+  (``VmHWM``, reset through ``/proc/self/clear_refs``) over the RSS before the pass, with
+  ``ru_maxrss`` growth as the fallback (``mem_method`` says which).
+* **FLOPs**: ``torch.utils.flop_counter.FlopCounterMode`` over one forward pass on the ``meta``
+  device; a multiply-add counts 2 (FLOPs = 2 x MACs), matmul/conv-like ops only.
 """
 from __future__ import annotations
 
-import argparse
 import copy
 import ctypes
 import ctypes.util
 import gc
-import json
-import os
 import platform
 import resource
 import statistics
 import sys
 import time
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
 from torch.utils.flop_counter import FlopCounterMode
 
-# Appended, not prepended: an installed (or PYTHONPATH) mmgsacp wins over the checkout.
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if REPO_ROOT not in sys.path:
-    sys.path.append(REPO_ROOT)
-
-from mmgsacp.models.backbones import CompactUNet, DNANet  # noqa: E402
+from mmgsacp.models.backbones import CompactUNet, DNANet
 
 
 class WithHead(nn.Module):
@@ -234,87 +203,77 @@ def device_name(device: torch.device) -> str:
     return f'{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads'
 
 
-def main(argv: Optional[List[str]] = None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--json', metavar='OUT', help='write the results to this JSON file')
-    parser.add_argument('--sizes', type=int, nargs='+', default=[256, 512],
-                        help='square input sizes (default: 256 512)')
-    parser.add_argument('--repeats', type=int, default=10,
-                        help='rounds of timed passes, one per network each (default: 10)')
-    parser.add_argument('--warmup', type=int, default=2,
-                        help='untimed forward passes before measuring (default: 2)')
-    parser.add_argument('--device', choices=['cpu', 'cuda', 'auto'], default='auto',
-                        help='auto: the CPU, plus the GPU when present (default)')
-    parser.add_argument('--threads', type=int, default=None,
-                        help='torch CPU threads (default: torch default)')
-    parser.add_argument('--seed', type=int, default=0)
-    args = parser.parse_args(argv)
-
-    if args.repeats < 1 or args.warmup < 0:
-        parser.error(f'need --repeats >= 1 and --warmup >= 0, got {args.repeats} and '
-                     f'{args.warmup}')
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    if args.device == 'cuda' and not torch.cuda.is_available():
-        parser.error('--device cuda given but CUDA is not available')
-    devices = [torch.device('cpu')] if args.device in ('cpu', 'auto') else []
-    if args.device in ('cuda', 'auto') and torch.cuda.is_available():
+def select_devices(device: str) -> List[torch.device]:
+    """'cpu', 'cuda', or 'auto' (the CPU, plus the GPU when present); turns cuDNN's autotuner on
+    when a GPU is used (the input size is fixed)."""
+    devices = [torch.device('cpu')] if device in ('cpu', 'auto') else []
+    if device in ('cuda', 'auto') and torch.cuda.is_available():
         devices.append(torch.device('cuda'))
         torch.backends.cudnn.benchmark = True
+    return devices
 
+
+def benchmark_inference(sizes: Sequence[int] = (256, 512), repeats: int = 10, warmup: int = 2,
+                        device: str = 'auto', seed: int = 0) -> dict:
+    """Benchmark every network of :data:`NETWORKS` at every size on every device.
+
+    Args:
+        sizes: Square input sizes.
+        repeats: Rounds of timed passes, one per network each (>= 1).
+        warmup: Untimed passes before measuring (>= 0).
+        device: 'cpu', 'cuda' or 'auto' (see :func:`select_devices`).
+        seed: Seeds each network's initial weights.
+
+    Returns:
+        ``{"env": {...}, "results": [one row per device, size and network], "ratios": [the
+        CompactUNet / DNANet throughput per device and size]}``.
+    """
+    devices = select_devices(device)
     results: List[dict] = []
-    for device in devices:
+    for dev in devices:
         models = {}
         for name, factory in NETWORKS.items():
-            torch.manual_seed(args.seed)
-            models[name] = factory().eval().to(device)
-        for size in args.sizes:
-            results.extend(bench_size(models, size, device, args.warmup, args.repeats))
+            torch.manual_seed(seed)
+            models[name] = factory().eval().to(dev)
+        for size in sizes:
+            results.extend(bench_size(models, size, dev, warmup, repeats))
         del models
-        if device.type == 'cuda':
+        if dev.type == 'cuda':
             torch.cuda.empty_cache()
 
     ratios = []
-    for device in devices:
-        for size in args.sizes:
+    for dev in devices:
+        for size in sizes:
             r = {row['network']: row for row in results
-                 if row['device'] == device.type and row['size'] == size}
+                 if row['device'] == dev.type and row['size'] == size}
             if 'CompactUNet' in r and 'DNANet' in r:
-                ratios.append(dict(device=device.type, size=size,
+                ratios.append(dict(device=dev.type, size=size,
                                    **throughput_ratio(r['CompactUNet'], r['DNANet'])))
 
-    report = dict(
+    return dict(
         env=dict(torch=torch.__version__, python=platform.python_version(),
                  devices={d.type: device_name(d) for d in devices},
                  cpu_threads=torch.get_num_threads()),
         results=results, ratios=ratios)
-    print_report(report)
-    if args.json:
-        os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
-        with open(args.json, 'w') as f:
-            json.dump(report, f, indent=2)
-        print(f'wrote {args.json}')
-    return report
 
 
-def print_report(report: dict) -> None:
+def format_report(report: dict) -> str:
+    """The report as a table, its ratios and what the columns mean."""
     env = report['env']
-    print(f"torch {env['torch']}, " + '; '.join(f'{k}: {v}' for k, v in env['devices'].items()))
+    lines = [f"torch {env['torch']}, "
+             + '; '.join(f'{k}: {v}' for k, v in env['devices'].items())]
     header = (f"{'device':<6} {'size':>5} {'network':<12} {'params(M)':>9} {'GFLOPs':>8} "
               f"{'img/s':>9} {'ms/img':>9} {'peak MiB':>9}")
-    print(header)
-    print('-' * len(header))
+    lines += [header, '-' * len(header)]
     for r in report['results']:
-        print(f"{r['device']:<6} {r['size']:>5} {r['network']:<12} {r['params'] / 1e6:>9.3f} "
-              f"{r['gflops']:>8.2f} {r['images_per_s']:>9.2f} {r['ms_per_image']:>9.2f} "
-              f"{r['peak_mem_mb']:>9.1f}")
+        lines.append(f"{r['device']:<6} {r['size']:>5} {r['network']:<12} "
+                     f"{r['params'] / 1e6:>9.3f} {r['gflops']:>8.2f} {r['images_per_s']:>9.2f} "
+                     f"{r['ms_per_image']:>9.2f} {r['peak_mem_mb']:>9.1f}")
     for r in report['ratios']:
-        print(f"throughput CompactUNet / DNANet ({r['device']}, {r['size']}x{r['size']}): "
-              f"{r['throughput_ratio_compact_over_dnanet']:.2f}x (round by round "
-              f"{r['per_round_min']:.2f}-{r['per_round_max']:.2f}x)")
-    print('peak MiB: extra memory of one forward pass over the resident weights and input '
-          '(CPU: VmHWM reset, CUDA: max_memory_allocated); GFLOPs = 2 x GMACs, conv/matmul only')
-
-
-if __name__ == '__main__':
-    main()
+        lines.append(f"throughput CompactUNet / DNANet ({r['device']}, {r['size']}x{r['size']}): "
+                     f"{r['throughput_ratio_compact_over_dnanet']:.2f}x (round by round "
+                     f"{r['per_round_min']:.2f}-{r['per_round_max']:.2f}x)")
+    lines.append('peak MiB: extra memory of one forward pass over the resident weights and input '
+                 '(CPU: VmHWM reset, CUDA: max_memory_allocated); GFLOPs = 2 x GMACs, '
+                 'conv/matmul only')
+    return '\n'.join(lines)

@@ -1,7 +1,8 @@
 #!/usr/bin/env python
 """Build centroid and coarse point labels from the full masks of a SIRST3-layout set.
 
-    python tools/make_point_labels.py --data-root R [--mask-dir masks] [--seed 0] [--overwrite]
+    python tools/dataset_converters/make_point_labels.py --data-root R [--mask-dir masks]
+        [--seed 0] [--overwrite]
 
 Writes ``R/masks_centroid/`` (floor of each 8-connected target's centroid) and
 ``R/masks_coarse/`` (centroid plus size-scaled Gaussian jitter, kept on the target), one lit
@@ -13,9 +14,8 @@ import os.path as osp
 import sys
 import time
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-
-from mmgsacp.datasets.points import write_point_label_dirs  # noqa: E402
+from mmgsacp.datasets.points import write_point_label_dirs
+from mmgsacp.utils.io import report_error
 
 
 def main(argv=None) -> int:
@@ -36,9 +36,8 @@ def main(argv=None) -> int:
                                    centroid_dir=args.centroid_dir, coarse_dir=args.coarse_dir,
                                    seed=args.seed, sigma_scale=args.sigma_scale,
                                    overwrite=args.overwrite)
-    except (FileExistsError, FileNotFoundError) as e:
-        print(f'error: {e}', file=sys.stderr)
-        return 1
+    except (FileExistsError, FileNotFoundError) as err:
+        return report_error(err, 1)
     print(f'wrote point labels of {n} masks to '
           f'{osp.join(args.data_root, args.centroid_dir)} and '
           f'{osp.join(args.data_root, args.coarse_dir)} in {time.time() - start:.1f} s')

@@ -1,28 +1,19 @@
-#!/usr/bin/env python
 """Mean and spread of quality-benchmark results over repeated runs (e.g. seeds).
 
-    python tools/aggregate_quality.py work_dirs/bench work_dirs/bench_seed1 work_dirs/bench_seed2
-        [--split SIRST3] [--methods "prior_only gsacp_ema"] [--ref prior_only]
-        [--out summary.md] [--json summary.json]
-
-Each RUN is a ``quality.json`` written by ``tools/bench_quality.py`` or the folder holding one;
-one run per seed (or per machine). For every method found, prints the number of runs and the
-mean and sample standard deviation of mIoU / nIoU / Pd / Fa on ``--split``. With ``--ref`` each
-method's mIoU and Fa are also compared with the reference method *within each run* (same seed,
-same data order), which removes the part of the spread the two share.
+Each run is a ``quality.json`` written by the quality benchmark (:mod:`mmgsacp.benchmarks.quality`):
+``{method: {split: {"mIoU", "nIoU", "Pd", "Fa"}, ...}}``. With a reference method, each
+method's mIoU and Fa are also compared with the reference *within each run* (same seed, same
+data order), which removes the part of the spread the two share.
 """
-import argparse
+from __future__ import annotations
+
 import json
 import os.path as osp
 import statistics
-import sys
 from typing import Dict, List, Optional, Sequence
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-sys.path.insert(0, ROOT)
-
-from bench_quality import KEYS  # noqa: E402  (the metrics the results files hold)
-from mmgsacp.utils.fileio import atomic_write_text  # noqa: E402
+from mmgsacp.benchmarks.quality import KEYS
+from mmgsacp.utils.io import InputError
 
 
 def load_runs(paths: Sequence[str]) -> List[dict]:
@@ -35,19 +26,19 @@ def load_runs(paths: Sequence[str]) -> List[dict]:
         One ``{method: entry}`` dict per path.
 
     Raises:
-        SystemExit: a path has no results file or it is not valid JSON.
+        InputError: A path has no results file or it is not valid JSON.
     """
     runs = []
     for path in paths:
         file = path if path.endswith('.json') else osp.join(path, 'quality.json')
         if not osp.isfile(file):
-            raise SystemExit(f'error: no results at {file} (run tools/bench_quality.py with '
-                             f'--work-dir {path} first)')
+            raise InputError(f'no results at {file} (run tools/benchmarks/bench_quality.py '
+                             f'with --work-dir {path} first)')
         try:
             with open(file) as f:
                 runs.append(json.load(f))
         except json.JSONDecodeError as err:
-            raise SystemExit(f'error: {file} is not valid JSON ({err})') from None
+            raise InputError(f'{file} is not valid JSON ({err})') from None
     return runs
 
 
@@ -73,7 +64,7 @@ def aggregate(runs: Sequence[dict], split: str = 'SIRST3',
         ``{method: {"n": int, metric: stats, ...}}``.
 
     Raises:
-        SystemExit: a named method (or ``ref``) is in no run.
+        InputError: A named method (or ``ref``) is in no run.
     """
     seen: List[str] = []
     for run in runs:
@@ -81,7 +72,7 @@ def aggregate(runs: Sequence[dict], split: str = 'SIRST3',
     wanted = list(methods) if methods else seen
     missing = [m for m in wanted + ([ref] if ref else []) if m not in seen]
     if missing:
-        raise SystemExit(f"error: no {split} results for {', '.join(missing)}; found: "
+        raise InputError(f"no {split} results for {', '.join(missing)}; found: "
                          f"{', '.join(seen) or 'none'}")
     out = {}
     for method in wanted:
@@ -118,27 +109,3 @@ def markdown(summary: Dict, split: str, ref: Optional[str] = None) -> str:
                       if 'd_mIoU' in s else ['–', '–'])
         lines.append('| ' + ' | '.join(cells) + ' |')
     return '\n'.join(lines) + '\n'
-
-
-def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('runs', nargs='+', help='quality.json files or their folders')
-    parser.add_argument('--split', default='SIRST3', help='test list to summarise')
-    parser.add_argument('--methods', default='', help='methods to keep, in order')
-    parser.add_argument('--ref', default=None, help='reference method for paired differences')
-    parser.add_argument('--out', default=None, help='also write the markdown table here')
-    parser.add_argument('--json', default=None, help='also write the statistics here')
-    args = parser.parse_args(argv)
-    runs = load_runs(args.runs)
-    methods = args.methods.replace(',', ' ').split() or None
-    summary = aggregate(runs, args.split, methods, args.ref)
-    table = markdown(summary, args.split, args.ref)
-    print(table, end='')
-    if args.out:
-        atomic_write_text(table, args.out)
-    if args.json:
-        atomic_write_text(json.dumps(summary, indent=2), args.json)
-
-
-if __name__ == '__main__':
-    main()

@@ -1,20 +1,18 @@
 #!/usr/bin/env python
 """Generate a synthetic infrared small-target set in the SIRST3 layout.
 
-    python tools/make_synthetic.py OUT_DIR [--num-train 160] [--num-test 40]
+    python tools/dataset_converters/make_synthetic.py OUT_DIR [--num-train 160] [--num-test 40]
         [--size 256 256 | --sizes 256x256 192x320] [--seed 0] [--overwrite]
 
 Writes ``images/``, ``masks/``, ``masks_centroid/``, ``masks_coarse/`` and
 ``img_idx/{train,test}_synthetic.txt``; same arguments give byte-identical files.
 """
 import argparse
-import os.path as osp
 import sys
 import time
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-
-from mmgsacp.datasets.synthetic import make_synthetic_dataset  # noqa: E402
+from mmgsacp.datasets.synthetic import make_synthetic_dataset
+from mmgsacp.utils.io import report_error
 
 
 def _size(text: str):
@@ -49,9 +47,8 @@ def main(argv=None) -> int:
             empty_prob=args.empty_prob,
             max_targets=args.max_targets,
             overwrite=args.overwrite)
-    except FileExistsError as e:
-        print(f'error: {e}', file=sys.stderr)
-        return 1
+    except FileExistsError as err:
+        return report_error(err, 1)
     print(f"wrote {len(info['train'])} train + {len(info['test'])} test frames "
           f"({info['num_targets']} targets, {info['num_empty']} empty frames) to "
           f"{info['out_dir']} in {time.time() - start:.1f} s")

@@ -1,8 +1,4 @@
-#!/usr/bin/env python
 """Train and test every method on the same budget, and tabulate the field's metrics.
-
-    python tools/bench_quality.py [--methods "all" | "full_sup gsacp_final ..."]
-        [--data-root ../shared/data/SIRST3] [--work-dir work_dirs/bench] [--phase all|train|test]
 
 Each method is its CPU-budget config (same network, crop, batch and iteration count), trained
 from centroid points on SIRST3 train and tested on test_SIRST3 with its three parts. Results go
@@ -11,25 +7,25 @@ to ``<work-dir>/quality.json``::
     {method: {split: {"mIoU", "nIoU", "Pd", "Fa"}, "checkpoint": path, "config": path,
               "train_s": seconds}}
 
-and a markdown table beside it. The file is rewritten (atomically) after every method, so an
-interrupted benchmark resumes with the methods not yet finished (a method whose training was
-cut short resumes from its last checkpoint).
+and a markdown table beside it (``quality.md``). The file is rewritten (atomically) after every
+method, so an interrupted benchmark resumes with the methods not yet finished (a method whose
+training was cut short resumes from its last checkpoint).
 """
-import argparse
+from __future__ import annotations
+
 import json
 import os
 import os.path as osp
 import subprocess
 import sys
 import time
+from typing import Dict, List, Sequence
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-sys.path.insert(0, ROOT)
+from mmgsacp.utils.config import NO_VALIDATION_OPTIONS
+from mmgsacp.utils.fileio import atomic_write_text
+from mmgsacp.utils.io import InputError, write_json
 
-from mmgsacp.utils.config import NO_VALIDATION_OPTIONS  # noqa: E402
-from mmgsacp.utils.fileio import atomic_write_text  # noqa: E402
-
-#: method -> config, for each benchmark set.
+#: method -> config (relative to the repository root), for each benchmark set.
 CONFIG_SETS = {
     'cpu': {
         'full_sup': 'configs/baselines/cpu/full_sup_sirst3_cpu.py',
@@ -58,42 +54,55 @@ CONFIG_SETS = {
 SPLIT_NAMES = {'cpu': 'SIRST3', 'synthetic': 'synthetic'}
 PARTS = ('NUAA-SIRST', 'NUDT-SIRST', 'IRSTD-1K')
 KEYS = ('mIoU', 'nIoU', 'Pd', 'Fa')
-
+PHASES = ('all', 'train', 'test')
 
 #: what 'all' means: the benchmark's standard methods, in table order.
 DEFAULT_METHODS = ('full_sup', 'point_only', 'prior_only', 'lesps', 'gsacp_base', 'gsacp_ema',
                    'gsacp_hbc', 'gsacp_asg', 'gsacp_final')
 
 
-def parse_methods(text: str, known) -> list:
+def parse_methods(text: str, known: Sequence[str]) -> List[str]:
+    """Method names from ``text`` (space or comma separated; '' or 'all': the standard ones).
+
+    Raises:
+        InputError: Naming the unknown methods and listing the known ones.
+    """
     names = [m for m in DEFAULT_METHODS if m in known] if text.strip() in ('', 'all') \
         else text.replace(',', ' ').split()
     unknown = [n for n in names if n not in known]
     if unknown:
-        raise SystemExit(f"error: unknown method(s) {', '.join(unknown)}; known methods: "
+        raise InputError(f"unknown method(s) {', '.join(unknown)}; known methods: "
                          f"{', '.join(known)}")
     return names
 
 
 def check_data_root(root: str, config_set: str) -> None:
+    """Raise :class:`InputError`, saying where the data is expected, when ``root`` lacks the
+    training split of ``config_set``."""
     split = 'img_idx/train_SIRST3.txt' if config_set == 'cpu' else 'img_idx/train_synthetic.txt'
     if not osp.isfile(osp.join(root, split)):
         where = ('SIRST3 is expected at ../shared/data/SIRST3 (beside the repository); point '
                  'to it with --data-root DIR or `make bench-quality DATA_ROOT=DIR`'
                  if config_set == 'cpu' else
-                 'make one with `python tools/make_synthetic.py DIR`')
-        raise SystemExit(f'error: no data set at {root} ({split} missing). {where}')
+                 'make one with `python tools/dataset_converters/make_synthetic.py DIR`')
+        raise InputError(f'no data set at {root} ({split} missing). {where}')
 
 
-def run(cmd, log_path):
+def run_logged(cmd: List[str], log_path: str, cwd: str) -> None:
+    """Run ``cmd`` in ``cwd``, its output appended to ``log_path``.
+
+    Raises:
+        InputError: The command failed; the message points to the log.
+    """
     print('$ ' + ' '.join(cmd), flush=True)
     with open(log_path, 'a') as log:
-        proc = subprocess.run(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.run(cmd, cwd=cwd, stdout=log, stderr=subprocess.STDOUT)
     if proc.returncode != 0:
-        raise SystemExit(f'error: command failed (exit {proc.returncode}); see {log_path}')
+        raise InputError(f'command failed (exit {proc.returncode}); see {log_path}')
 
 
 def metrics_by_split(metrics: dict, split_name: str) -> dict:
+    """``{split: {KEYS}}`` plus one entry per part the test reported."""
     out = {split_name: {k: metrics[k] for k in KEYS}}
     for part in PARTS:
         if f'{part}/mIoU' in metrics:
@@ -102,6 +111,7 @@ def metrics_by_split(metrics: dict, split_name: str) -> dict:
 
 
 def markdown(results: dict, split_name: str) -> str:
+    """One row per method: the headline metrics on the split, mIoU per part, training time."""
     splits = [split_name] + [p for p in PARTS if any(p in r for r in results.values())]
     head = '| method | ' + ' | '.join(
         f'{s} mIoU / nIoU / Pd / Fa' if s == split_name else f'{s} mIoU' for s in splits) + \
@@ -142,36 +152,44 @@ def save_entry(result_path: str, method: str, entry: dict) -> dict:
     """
     results = load_results(result_path)
     results[method] = entry
-    atomic_write_text(json.dumps(results, indent=2), result_path)
+    write_json(results, result_path)
     return results
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--methods', default='all')
-    parser.add_argument('--data-root', default=osp.join(ROOT, '..', 'shared', 'data', 'SIRST3'))
-    parser.add_argument('--work-dir', default=osp.join(ROOT, 'work_dirs', 'bench'))
-    parser.add_argument('--config-set', choices=sorted(CONFIG_SETS), default='cpu')
-    parser.add_argument('--phase', choices=['all', 'train', 'test'], default='all',
-                        help='train only, test only (existing checkpoints), or both')
-    parser.add_argument('--cfg-options', nargs='+', default=[],
-                        help='extra key=value overrides for every method')
-    args = parser.parse_args(argv)
+def run_quality_benchmark(root: str, methods: str = 'all', data_root: str = '',
+                          work_dir: str = '', config_set: str = 'cpu', phase: str = 'all',
+                          cfg_options: Sequence[str] = ()) -> Dict[str, dict]:
+    """Train and/or test ``methods`` with ``tools/train.py`` and ``tools/test.py``.
 
-    configs = CONFIG_SETS[args.config_set]
-    methods = parse_methods(args.methods, configs)
-    data_root = osp.abspath(args.data_root)
-    check_data_root(data_root, args.config_set)
-    work_dir = osp.abspath(args.work_dir)
+    Args:
+        root: Repository root (holds ``tools/`` and ``configs/``; the commands run there).
+        methods: 'all' or method names (space or comma separated) of ``config_set``.
+        data_root: The data set folder.
+        work_dir: Where each method's run and ``quality.json`` / ``quality.md`` go.
+        config_set: A key of :data:`CONFIG_SETS`.
+        phase: 'train' only, 'test' only (existing checkpoints), or 'all'.
+        cfg_options: Extra ``key=value`` overrides for every method.
+
+    Returns:
+        All results in ``quality.json``, with entries other processes wrote meanwhile.
+
+    Raises:
+        InputError: Unknown methods, missing data or a failed command.
+    """
+    configs = CONFIG_SETS[config_set]
+    names = parse_methods(methods, list(configs))
+    data_root = osp.abspath(data_root)
+    check_data_root(data_root, config_set)
+    work_dir = osp.abspath(work_dir)
     os.makedirs(work_dir, exist_ok=True)
     result_path = osp.join(work_dir, 'quality.json')
-    split_name = SPLIT_NAMES[args.config_set]
+    split_name = SPLIT_NAMES[config_set]
     py = sys.executable
-    train_options = [f'train_dataloader.dataset.data_root={data_root}'] + args.cfg_options
+    train_options = [f'train_dataloader.dataset.data_root={data_root}'] + list(cfg_options)
     test_options = [f'{loader}.dataset.data_root={data_root}' for loader in
-                    ('val_dataloader', 'test_dataloader')] + args.cfg_options
+                    ('val_dataloader', 'test_dataloader')] + list(cfg_options)
 
-    for method in methods:
+    for method in names:
         config = configs[method]
         method_dir = osp.join(work_dir, method)
         os.makedirs(method_dir, exist_ok=True)
@@ -181,7 +199,7 @@ def main(argv=None):
             print(f'{method}: done earlier, kept ({result_path})')
             continue
         final_ckpt = osp.join(method_dir, 'final.pth')
-        if args.phase in ('all', 'train') and not osp.isfile(final_ckpt):
+        if phase in ('all', 'train') and not osp.isfile(final_ckpt):
             # No validation while training (the test below is the evaluation), so training
             # needs only the train split, e.g. on a machine that holds nothing else.
             cmd = [py, 'tools/train.py', config, '--work-dir', method_dir, '--cfg-options'
@@ -189,20 +207,22 @@ def main(argv=None):
             if osp.isfile(osp.join(method_dir, 'last_checkpoint')):
                 cmd.insert(3, '--resume')
             start = time.time()
-            run(cmd, log)
+            run_logged(cmd, log, root)
             entry['train_s'] = entry.get('train_s', 0.0) + time.time() - start
-            last = open(osp.join(method_dir, 'last_checkpoint')).read().strip()
+            with open(osp.join(method_dir, 'last_checkpoint')) as f:
+                last = f.read().strip()
             os.replace(last, final_ckpt)
             entry.update(config=config, checkpoint=final_ckpt)
             save_entry(result_path, method, entry)
-        if args.phase in ('all', 'test'):
+        if phase in ('all', 'test'):
             if not osp.isfile(final_ckpt):
                 print(f'{method}: no checkpoint at {final_ckpt}, not tested')
                 continue
             metrics_json = osp.join(method_dir, 'test_metrics.json')
-            run([py, 'tools/test.py', config, final_ckpt, '--work-dir', method_dir, '--json',
-                 metrics_json, '--cfg-options'] + test_options, log)
-            entry.update(metrics_by_split(json.load(open(metrics_json)), split_name))
+            run_logged([py, 'tools/test.py', config, final_ckpt, '--work-dir', method_dir,
+                        '--json', metrics_json, '--cfg-options'] + test_options, log, root)
+            with open(metrics_json) as f:
+                entry.update(metrics_by_split(json.load(f), split_name))
             entry.update(config=config, checkpoint=final_ckpt)
             save_entry(result_path, method, entry)
             m = entry[split_name]
@@ -213,7 +233,3 @@ def main(argv=None):
     atomic_write_text(table, osp.join(work_dir, 'quality.md'))
     print(table)
     return results
-
-
-if __name__ == '__main__':
-    main()

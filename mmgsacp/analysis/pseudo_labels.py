@@ -1,0 +1,186 @@
+"""The pseudo-masks that points turn into, scored against the true masks of a training split.
+
+Every scored image gets, from its point labels, on the whole image, with the config's target
+settings (``model.decode_head.target_cfg``; the method's defaults when the config has none):
+
+* ``prior``: the intensity gate alone (see docs/en/method.md), for every kappa x beta;
+* ``oracle threshold``: per point, the best single relative intensity threshold *chosen with
+  the true mask*: a ceiling for any prior gate (see ``mmgsacp.evaluation.pseudo_labels``);
+* with a model: ``affinity``, the targets its embedding gives once warm-up is over, and
+  ``prediction > 0.5``, the blob of its own prediction holding the point (same window).
+
+Ignored pixels (the affinity's uncertain band) are left out of both pseudo and true pixels.
+"""
+from __future__ import annotations
+
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from mmengine.config import Config
+from mmseg.structures import SegDataSample
+
+from mmgsacp.evaluation.pseudo_labels import (PseudoMaskScore, oracle_threshold_regions,
+                                              relative_threshold_regions)
+from mmgsacp.models.utils.propagation import (center_seed, gather_windows,
+                                              generate_point_targets, propagate, ring_mask,
+                                              scatter_targets, support_mask, validate_points)
+from mmgsacp.utils.io import InputError
+from .training_set import build_train_dataset
+
+#: Loads image, mask and points, nothing else: every rule sees the whole image.
+LOAD_PIPELINE = (dict(type='LoadIRImageFromFile'), dict(type='LoadIRAnnotations', with_mask=True))
+
+
+def window_cfg(cfg: Config) -> dict:
+    """The head's ``target_cfg`` without its ``mode`` (each row picks its own rule)."""
+    head = cfg.model.get('decode_head', {})
+    target_cfg = dict(head.get('target_cfg', None) or {})
+    target_cfg.pop('mode', None)
+    return target_cfg
+
+
+@torch.no_grad()
+def network_maps(model, image: np.ndarray) -> Tuple[Optional[torch.Tensor], torch.Tensor]:
+    """(1, D, H, W) embedding (None for a head without one) and (H, W) probability."""
+    h, w = image.shape
+    sample = SegDataSample(metainfo=dict(img_shape=(h, w), ori_shape=(h, w)))
+    data = model.data_preprocessor(
+        dict(inputs=[torch.from_numpy(np.ascontiguousarray(image, np.float32))[None]],
+             data_samples=[sample]), False)
+    inputs = data['inputs']
+    feats = model.extract_feat(inputs)
+    head = model.decode_head
+    logits = F.interpolate(head.forward(feats), size=inputs.shape[-2:], mode='bilinear',
+                           align_corners=False)[0, 0, :h, :w]
+    emb = None
+    if hasattr(head, 'embedding'):
+        emb = head.embedding(feats, inputs.shape[-2:])[..., :h, :w]
+    return emb, torch.sigmoid(logits)
+
+
+def score_rows(dataset, indices: List[int], target_cfg: dict, grid: List[Tuple[float, float]],
+               model=None) -> Dict[str, PseudoMaskScore]:
+    """Score every rule on the images ``indices`` of ``dataset``.
+
+    Args:
+        dataset: Items with ``img`` (H, W[, C]), ``gt_seg_map`` and ``gt_points`` (K, 2) x, y.
+        indices: Dataset indices to score.
+        target_cfg: Target settings (:func:`window_cfg`).
+        grid: (kappa, beta) pairs of the prior rows.
+        model: Segmentor for the ``affinity`` and ``prediction`` rows, or None.
+
+    Returns:
+        ``{row name: score}``.
+
+    Raises:
+        InputError: An image's points fall outside it.
+    """
+    radius = int(target_cfg.get('radius', 16))
+    ring_width = int(target_cfg.get('ring_width', 3))
+    rows: Dict[str, PseudoMaskScore] = {}
+
+    def add(name, labels, truth, part):
+        rows.setdefault(name, PseudoMaskScore()).add(labels, truth, part)
+
+    for n, i in enumerate(indices):
+        item = dataset[i]
+        info = dataset.get_data_info(i)
+        img = item['img'][..., 0] if item['img'].ndim == 3 else item['img']
+        truth = item['gt_seg_map'].astype(bool)
+        pts = np.asarray(item['gt_points'], np.int64).reshape(-1, 2)
+        part = info.get('part')
+        h, w = img.shape
+        image = torch.from_numpy(np.ascontiguousarray(img, np.float32))[None, None]
+        try:
+            points = validate_points(
+                torch.cat([torch.zeros(len(pts), 1, dtype=torch.long), torch.from_numpy(pts)],
+                          1), 1, h, w)
+        except ValueError as err:
+            raise InputError(f"{info['img_path']}: {err}") from err
+        for kappa, beta in grid:
+            cfg = dict(target_cfg, kappa=kappa, beta=beta)
+            t = generate_point_targets(image, None, points, mode='prior', **cfg)
+            add(f'prior kappa={kappa:g} beta={beta:g}', t.labels[0].numpy(), truth, part)
+        # the ceiling: the window geometry of the fixed-radius gate
+        intensity, inside = gather_windows(image, points, radius)
+        half = torch.full((len(points), 2), radius, dtype=torch.long)
+        support = support_mask(inside, half, radius)
+        ring = ring_mask(support, half, radius, ring_width)
+        truth_win = gather_windows(torch.from_numpy(truth).float()[None, None], points,
+                                   radius)[0][:, 0] > 0.5
+        ladder = relative_threshold_regions(intensity[:, 0], inside, support, ring, radius)
+        best = oracle_threshold_regions(ladder, truth_win)
+        labels = scatter_targets(best, torch.zeros_like(best), points, radius, (1, h, w))
+        add('oracle threshold', labels[0].numpy(), truth, part)
+        if model is not None:
+            emb, prob = network_maps(model, img)
+            if emb is not None:
+                t = generate_point_targets(image, emb, points, mode='affinity',
+                                           affinity_weight=1.0, **target_cfg)
+                add('affinity (checkpoint)', t.labels[0].numpy(), truth, part)
+            prob_win = gather_windows(prob[None, None], points, radius)[0][:, 0]
+            blob = propagate(center_seed(len(points), radius), (support & (prob_win > 0.5))
+                             .unsqueeze(1), radius)[:, 0]
+            labels = scatter_targets(blob, torch.zeros_like(blob), points, radius, (1, h, w))
+            add('prediction > 0.5 (checkpoint)', labels[0].numpy(), truth, part)
+        if (n + 1) % 200 == 0:
+            print(f'{n + 1}/{len(indices)} images', flush=True)
+    return rows
+
+
+def score_pseudo_labels(cfg: Config, checkpoint: Optional[str] = None,
+                        data_root: Optional[str] = None, limit: Optional[int] = None,
+                        seed: int = 0, kappas: Optional[Sequence[float]] = None,
+                        betas: Optional[Sequence[float]] = None) -> dict:
+    """Score the pseudo-masks of a config's training set.
+
+    Args:
+        cfg: Training config (its ``--cfg-options`` already applied).
+        checkpoint: Weights for the model rows, or None.
+        data_root: Replaces the training set's ``data_root``.
+        limit: Score this many images with points, drawn with ``seed`` (default: all).
+        seed: Seeds the draw and torch.
+        kappas: Prior rows' kappa values (default: the config's).
+        betas: Prior rows' beta values (default: the config's).
+
+    Returns:
+        ``{"images": N, "target_cfg": dict, "rows": {row: {part: {"IoU", "precision",
+        "recall", "area_ratio"}}}}``, parts including ``all``.
+
+    Raises:
+        InputError: An unreadable training set or points outside an image.
+    """
+    torch.manual_seed(seed)
+    target_cfg = window_cfg(cfg)
+    kappas = kappas or [float(target_cfg.get('kappa', 2.0))]
+    betas = betas or [float(target_cfg.get('beta', 0.3))]
+    grid = [(k, b) for k in kappas for b in betas]
+    dataset = build_train_dataset(cfg, data_root, LOAD_PIPELINE)
+    indices = [i for i in range(len(dataset))
+               if len(dataset.get_data_info(i)['gt_points'])]
+    if limit is not None and limit < len(indices):
+        rng = np.random.default_rng(seed)
+        indices = sorted(rng.choice(indices, limit, replace=False).tolist())
+    model = None
+    if checkpoint is not None:
+        from mmgsacp.apis.inference import load_model
+        model = load_model(cfg, checkpoint, device='cpu')
+    rows = score_rows(dataset, indices, target_cfg, grid, model)
+    return dict(images=len(indices), target_cfg=target_cfg,
+                rows={name: score.summary() for name, score in rows.items()})
+
+
+def pseudo_label_table(result: dict) -> str:
+    """The scores of :func:`score_pseudo_labels` as a markdown table under a one-line title."""
+    rows = result['rows']
+    parts = list(next(iter(rows.values())))
+    lines = [f"{result['images']} images with points; IoU / precision / recall / area ratio",
+             f"| rule | {' | '.join(parts)} |",
+             '|---' * (len(parts) + 1) + '|']
+    for name, by_part in rows.items():
+        cells = [f"{s['IoU']:.3f} / {s['precision']:.3f} / {s['recall']:.3f} / "
+                 f"{s['area_ratio']:.2f}" for s in by_part.values()]
+        lines.append(f"| {name} | {' | '.join(cells)} |")
+    return '\n'.join(lines)

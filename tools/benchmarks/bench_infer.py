@@ -1,0 +1,85 @@
+#!/usr/bin/env python
+"""Inference benchmark of the mmgsacp networks: throughput, peak memory, parameters, FLOPs.
+
+Each network is its backbone followed by a 1x1 conv to one logit channel (what the decode
+head adds), run in eval mode under ``torch.inference_mode`` with batch 1, fp32.
+
+Usage::
+
+    python tools/benchmarks/bench_infer.py [--json OUT] [--sizes 256 512] [--repeats N]
+                                           [--warmup W] [--device cpu|cuda|auto] [--threads T]
+
+``--device auto`` (the default) benchmarks the CPU and, when one is present, the GPU.
+
+Measurements:
+
+* **throughput**: ``repeats`` rounds after ``warmup`` untimed passes (oneDNN / cuDNN pick and
+  cache their kernels during warm-up; ``cudnn.benchmark`` is on because the input size is
+  fixed; the GPU is synchronized around each pass). Each round times one pass of every network
+  in turn, so a shared CPU's stalls hit all networks alike; images/s = 1 / median latency
+  (``ms_mean`` and the per-round ``times_ms`` are in the JSON too). The CompactUNet / DNANet
+  ratio is printed with its round-by-round range. On a CPU shared with other jobs the absolute
+  numbers move from run to run: compare networks within one run only. At batch 1 a GPU pass is
+  largely bound by the launch overhead of its many small kernels.
+* **peak memory**: the extra memory one forward pass needs on top of what is already resident
+  (weights, input): activations, workspaces and allocator overhead.
+
+  - CUDA: ``torch.cuda.max_memory_allocated()`` minus ``memory_allocated()`` before the pass
+    (after ``reset_peak_memory_stats``).
+  - CPU: Python's ``tracemalloc`` does not see torch's C++ allocations, and ``ru_maxrss`` is a
+    process-lifetime high-water mark that cannot be reset, so on Linux the kernel's peak RSS
+    (``VmHWM`` in ``/proc/self/status``) is reset through ``/proc/self/clear_refs`` right before
+    the pass and the pass's peak is ``VmHWM - VmRSS(before)``; freed heap memory is first handed
+    back with ``gc.collect()`` + ``malloc_trim(0)`` so an earlier, larger run cannot hide this
+    one's growth. Where that reset is unavailable the ``ru_maxrss`` growth is reported instead
+    (``mem_method='ru_maxrss'``), a lower bound (0 when an earlier run peaked higher).
+* **FLOPs**: ``torch.utils.flop_counter.FlopCounterMode`` over one forward pass of a copy of
+  the network on the ``meta`` device (shapes only, no compute). It counts multiply and add
+  separately (a conv's FLOPs = 2 x MACs) and only matmul/conv-like ops, not the elementwise
+  ones (BN, ReLU, attention products, interpolation). Many papers quote MACs as "FLOPs": halve
+  ours to compare.
+"""
+from __future__ import annotations
+
+import argparse
+from typing import List, Optional
+
+import torch
+
+from mmgsacp.benchmarks.inference import benchmark_inference, format_report
+from mmgsacp.utils.io import write_json
+
+
+def main(argv: Optional[List[str]] = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--json', metavar='OUT', help='write the results to this JSON file')
+    parser.add_argument('--sizes', type=int, nargs='+', default=[256, 512],
+                        help='square input sizes (default: 256 512)')
+    parser.add_argument('--repeats', type=int, default=10,
+                        help='rounds of timed passes, one per network each (default: 10)')
+    parser.add_argument('--warmup', type=int, default=2,
+                        help='untimed forward passes before measuring (default: 2)')
+    parser.add_argument('--device', choices=['cpu', 'cuda', 'auto'], default='auto',
+                        help='auto: the CPU, plus the GPU when present (default)')
+    parser.add_argument('--threads', type=int, default=None,
+                        help='torch CPU threads (default: torch default)')
+    parser.add_argument('--seed', type=int, default=0)
+    args = parser.parse_args(argv)
+
+    if args.repeats < 1 or args.warmup < 0:
+        parser.error(f'need --repeats >= 1 and --warmup >= 0, got {args.repeats} and '
+                     f'{args.warmup}')
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if args.device == 'cuda' and not torch.cuda.is_available():
+        parser.error('--device cuda given but CUDA is not available')
+    report = benchmark_inference(args.sizes, args.repeats, args.warmup, args.device, args.seed)
+    print(format_report(report))
+    if args.json:
+        write_json(report, args.json)
+        print(f'wrote {args.json}')
+    return report
+
+
+if __name__ == '__main__':
+    main()

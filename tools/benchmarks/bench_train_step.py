@@ -1,0 +1,52 @@
+#!/usr/bin/env python
+"""Time training iterations of full supervision, GSACP-base and GSACP-final in one run.
+
+Same network, batch and crop for the three (the synthetic configs, real data pipeline on a small
+generated set); the EMA teacher update is part of GSACP-final's step. Prints ms/iter and the
+ratios against full supervision measured in the same run.
+
+With ``--dnanet`` it also times full supervision with DNANet in place of the compact network
+(same data, batch and crop) and prints how many DNANet iterations take as long as the CPU
+budget's 1000 compact ones (JSON keys ``full_sup_dnanet_ms``, ``ratio_dnanet``,
+``dnanet_equal_time_iters``).
+
+    python tools/benchmarks/bench_train_step.py [--iters 30] [--warmup 5] [--batch 16]
+                                                [--dnanet] [--json OUT]
+"""
+import argparse
+import os.path as osp
+
+import torch
+
+from mmgsacp.benchmarks.train_step import (benchmark_train_step, cpu_budget_iters,
+                                           train_step_table)
+from mmgsacp.utils.io import write_json
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--iters', type=int, default=30)
+    parser.add_argument('--warmup', type=int, default=5)
+    parser.add_argument('--batch', type=int, default=16)
+    parser.add_argument('--threads', type=int, default=None, help='torch CPU threads')
+    parser.add_argument('--dnanet', action='store_true',
+                        help='also time full supervision with DNANet')
+    parser.add_argument('--json', help='write the timings to this JSON file')
+    args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    result = benchmark_train_step(ROOT, args.iters, args.warmup, args.batch, args.dnanet)
+    print('\n'.join(train_step_table(result)))
+    print('targets: ratio_base <= 1.10, ratio_final <= 1.35')
+    if args.dnanet:
+        print(f'DNANet iterations in the time of {cpu_budget_iters(ROOT)} compact ones: '
+              f"{result['dnanet_equal_time_iters']}")
+    if args.json:
+        write_json(result, args.json)
+    return result
+
+
+if __name__ == '__main__':
+    main()
