@@ -8,7 +8,7 @@ Evaluation is split in two steps so that distributed evaluation stays cheap and 
    exactly and float sums use :func:`math.fsum`, so the result does not depend on the order in
    which ranks hand their results back.
 
-Conventions (the field's, see GSACP.md §4):
+Conventions (the field's, see docs/en/evaluation.md):
 
 * prediction target pixel: probability > 0.5 (logit > 0), label 1, or saved PNG value > 127;
   truth target pixel: mask value > 127 (or label 1 in a 0/1 label map);

@@ -4,7 +4,8 @@ Two pieces, both pure:
 
 * :class:`PseudoMaskScore` accumulates, over a data set, the pixels of pseudo-masks against the
   true masks (ignored pixels left out of both), per part and overall: IoU (total intersection
-  over total union, as the drift monitor and GSACP.md §1.4 measure it), precision, recall and
+  over total union, as the drift monitor measures it: docs/en/drift_monitor.md), precision,
+  recall and
   the area ratio pseudo / true.
 * :func:`oracle_threshold_regions` answers "could a better intensity gate do it?": for each
   point it grows the 8-connected blob through ``I(x) - mu >= f * (I(p) - mu)`` for a ladder of

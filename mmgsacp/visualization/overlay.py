@@ -16,7 +16,9 @@ MISS = (0, 220, 255)
 
 def draw_detections(gray: np.ndarray, pred: np.ndarray, gt: Optional[np.ndarray] = None,
                     alpha: float = 0.6) -> np.ndarray:
-    """Colour an image's predicted components by the field's matching rule (GSACP.md §4).
+    """Colour an image's predicted components by the field's matching rule.
+
+    The rule is described in docs/en/evaluation.md, 'Pd and Fa'.
 
     Args:
         gray (np.ndarray): (H, W) uint8 image.

@@ -1,4 +1,5 @@
-# GSACP on the compact U-Net: points become masks online, inside every batch (GSACP.md §1).
+# GSACP on the compact U-Net: points become masks online, inside every batch
+# (docs/en/method.md).
 norm_cfg = dict(type='BN', requires_grad=True)
 data_preprocessor = dict(
     type='SegDataPreProcessor',
@@ -21,7 +22,7 @@ model = dict(
         num_convs=1,
         norm_cfg=norm_cfg,
         embed_channels=16,
-        # GSACP.md §1 defaults: window radius R, gate (kappa, beta), hard margin (taus).
+        # Defaults of docs/en/method.md: window radius R, gate (kappa, beta), hard margin (taus).
         target_cfg=dict(
             mode='affinity', radius=16, kappa=2.0, beta=0.3, tau_pos=0.8, tau_neg=0.5,
             ring_width=3, adaptive=False),

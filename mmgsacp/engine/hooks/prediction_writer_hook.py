@@ -28,7 +28,7 @@ class PredictionWriterHook(Hook):
       ``tools/eval_masks.py`` scores;
     * ``prob_dir``: ``<stem>.png`` 16-bit probabilities (value / 65535), for threshold sweeps;
     * ``show_dir``: ``<stem>.png`` colour overlays: matched detections green, false alarms red,
-      missed targets yellow (GSACP.md §4 matching).
+      missed targets yellow (docs/en/evaluation.md, 'Pd and Fa' matching).
 
     Each folder is filled as a hidden temporary folder beside it and moved into place only after
     the whole test set is written: an interrupted run never leaves a half-written prediction

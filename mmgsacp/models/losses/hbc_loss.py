@@ -1,4 +1,7 @@
-"""Hard-background contrastive separation of the embedding (GSACP.md §2)."""
+"""Hard-background contrastive separation of the embedding.
+
+See docs/en/method.md, 'Hard-background contrastive loss'.
+"""
 from __future__ import annotations
 
 from typing import Tuple

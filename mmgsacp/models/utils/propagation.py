@@ -1,4 +1,7 @@
-"""Online point-to-mask targets: the GSACP propagation core (GSACP.md §1, adaptive support §2).
+"""Online point-to-mask targets: the GSACP propagation core.
+
+The method is described in docs/en/method.md, 'Online targets from points' (adaptive
+support: 'Adaptive support geometry').
 
 Every point of a batch gets a square window of side ``S = 2R + 1`` centred on it. All the work
 (prior gate, anchor affinity, hard margin, connected growth) happens on a ``(P, S, S)`` stack of
@@ -245,7 +248,7 @@ def point_peak(intensity: Tensor, inside: Tensor, radius: int) -> Tensor:
 
 def prior_gate(intensity: Tensor, inside: Tensor, support: Tensor, ring: Tensor, radius: int,
                kappa: float = 2.0, beta: float = 0.3) -> Tensor:
-    """Local-contrast candidates of each window (GSACP.md §1.4).
+    """Local-contrast candidates of each window (docs/en/method.md, 'Local image priors').
 
     ``x`` is a candidate iff ``I(x) >= mu + kappa * sigma`` and
     ``I(x) - mu >= beta * (I(p) - mu)``, with ``mu``/``sigma`` the mean / population std over
@@ -317,7 +320,7 @@ def dilate3x3(mask: Tensor) -> Tensor:
 
 
 def propagate(seed: Tensor, candidates: Tensor, max_steps: int) -> Tensor:
-    """Grow regions from the seed through 8-connected candidates (GSACP.md §1.6).
+    """Grow regions from the seed through 8-connected candidates (docs/en/method.md).
 
     ``region_{t+1} = dilate3x3(region_t) & candidates | seed``, for at most ``max_steps``
     steps, stopping early once no region in the batch changes. Several candidate maps per point
@@ -343,7 +346,9 @@ def propagate(seed: Tensor, candidates: Tensor, max_steps: int) -> Tensor:
 
 def adaptive_half_sizes(blob: Tensor, radius: int, r_min: int, r_max: int, scale: float = 2.0,
                         pad: int = 2) -> Tensor:
-    """Per-point support half sizes from the extent of the point's own blob (GSACP.md §2).
+    """Per-point support half sizes from the extent of the point's own blob.
+
+    See docs/en/method.md, 'Adaptive support geometry'.
 
     ``ry = clamp(ceil(scale * ey) + pad, r_min, r_max)`` with ``ey`` the largest row distance
     from the point to a blob pixel (same for ``rx``), so the support holds the blob with room to
@@ -426,7 +431,7 @@ def generate_point_targets(image: Tensor,
                            support_scale: float = 2.0,
                            support_pad: int = 2,
                            max_steps: Optional[int] = None) -> PointTargets:
-    """Turn the points of a batch into mask targets (GSACP.md §1, §2 adaptive support).
+    """Turn the points of a batch into mask targets (docs/en/method.md).
 
     Per point: prior gate on the support window, anchor affinity blended with the warm-up
     weight ``w`` as ``s(x) = 1 - w * (1 - a(x))``, hard margin (target: gate and
