@@ -1,5 +1,5 @@
-"""tools/eval_masks.py: scoring folders of saved masks, its errors, and its numbers on real
-SIRST3 masks against the reference implementation of tests/test_metrics.py."""
+"""tools/analysis_tools/eval_masks.py: scoring folders of saved masks, its errors, and its
+numbers on real SIRST3 masks against the reference implementation of tests/test_metrics.py."""
 from __future__ import annotations
 
 import importlib.util
@@ -18,7 +18,7 @@ from PIL import Image
 from mmgsacp.datasets.parts import IRSTD_1K, NUAA_SIRST, NUDT_SIRST, part_of
 
 TESTS = Path(__file__).resolve().parent
-TOOL = TESTS.parent / 'tools' / 'eval_masks.py'
+TOOL = TESTS.parent / 'tools' / 'analysis_tools' / 'eval_masks.py'
 
 
 def _load(name: str, path: Path):

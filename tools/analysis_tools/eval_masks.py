@@ -5,7 +5,7 @@ the field's conventions (see ``mmgsacp.evaluation.functional``), overall and per
 
 Example::
 
-    python tools/eval_masks.py --pred-dir work_dirs/run/preds \\
+    python tools/analysis_tools/eval_masks.py --pred-dir work_dirs/run/preds \\
         --gt-dir ../shared/data/SIRST3/masks \\
         --split ../shared/data/SIRST3/img_idx/test_SIRST3.txt --json work_dirs/run/eval.json
 
