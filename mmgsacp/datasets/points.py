@@ -125,6 +125,27 @@ def points_from_map(point_map: np.ndarray) -> np.ndarray:
     return centroid_points(point_map)
 
 
+def rescale_points(points: np.ndarray, src_shape: Tuple[int, int],
+                   dst_shape: Tuple[int, int]) -> np.ndarray:
+    """Map points from one pixel frame into another of a different size.
+
+    Pixel centre to pixel centre, so a point stays on the same content: ``floor((p + 0.5) *
+    dst / src)``, clipped into the destination frame.
+
+    Args:
+        points (np.ndarray): (K, 2) (x, y) in the source frame.
+        src_shape (tuple[int, int]): (H, W) of the source frame.
+        dst_shape (tuple[int, int]): (H, W) of the destination frame.
+
+    Returns:
+        np.ndarray: (K, 2) float32 integer-valued (x, y) in the destination frame.
+    """
+    (sh, sw), (dh, dw) = src_shape, dst_shape
+    scale = np.array([dw / sw, dh / sh], dtype=np.float64)
+    out = np.floor((np.asarray(points, dtype=np.float64).reshape(-1, 2) + 0.5) * scale)
+    return np.clip(out, 0, [dw - 1, dh - 1]).astype(np.float32)
+
+
 def render_point_map(points: np.ndarray, shape: Tuple[int, int]) -> np.ndarray:
     """Draw points as one lit pixel each.
 
