@@ -210,8 +210,8 @@ def check_sample(sample: SampleFiles,
             continue
         points = points_from_map(lit)
         (h, w), (ph, pw) = img_shape, lit.shape
+        outside = (points[:, 0] >= w) | (points[:, 1] >= h)
         if (ph, pw) != (h, w):
-            outside = (points[:, 0] >= w) | (points[:, 1] >= h)
             for x, y in points[outside]:
                 problems.append(Problem(
                     'point-outside', path,
@@ -224,6 +224,8 @@ def check_sample(sample: SampleFiles,
             result.notes.append(Problem('point-map-rescaled', path,
                                         f'{msg}; its points are rescaled into the image frame'))
             points = rescale_points(points, (ph, pw), (h, w))
+        # A point already reported outside the frame is not reported again after rescaling.
+        points = points[~outside]
         if target is not None and len(points):
             for x, y in points[_off_target(points, target)]:
                 problems.append(Problem(
