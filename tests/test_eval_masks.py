@@ -1,5 +1,6 @@
-"""tools/eval_masks.py: scoring folders of saved masks, its errors, and its numbers on real
-SIRST3 masks against the reference implementation of tests/test_metrics.py."""
+"""tools/analysis_tools/eval_masks.py and mmgsacp.evaluation.mask_folders: scoring folders of
+saved masks, the value rule (0/1 files), its errors, and its numbers on real SIRST3 masks
+against the reference implementation of tests/test_metrics.py."""
 from __future__ import annotations
 
 import importlib.util
@@ -16,9 +17,11 @@ import pytest
 from PIL import Image
 
 from mmgsacp.datasets.parts import IRSTD_1K, NUAA_SIRST, NUDT_SIRST, part_of
+from mmgsacp.evaluation.mask_folders import (EvalError, build_report, collect_stats,
+                                             read_mask_file, read_stems, write_json_atomic)
 
 TESTS = Path(__file__).resolve().parent
-TOOL = TESTS.parent / 'tools' / 'eval_masks.py'
+TOOL = TESTS.parent / 'tools' / 'analysis_tools' / 'eval_masks.py'
 
 
 def _load(name: str, path: Path):
@@ -29,7 +32,6 @@ def _load(name: str, path: Path):
 
 
 ref = _load('_metrics_reference', TESTS / 'test_metrics.py')
-eval_masks = _load('_eval_masks_tool', TOOL)
 
 
 def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
@@ -37,9 +39,16 @@ def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=120)
 
 
-def save_png(path: Path, mask: np.ndarray) -> None:
+def save_png(path: Path, mask: np.ndarray, on: int = 255) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(np.where(mask, 255, 0).astype(np.uint8)).save(path)
+    Image.fromarray(np.where(mask, on, 0).astype(np.uint8)).save(path)
+
+
+def strict_json(path: Path):
+    """Parse JSON, failing on the NaN / Infinity that Python's json writes by default."""
+    def refuse(name: str):
+        raise AssertionError(f'{path} holds a bare {name}')
+    return json.loads(path.read_text(), parse_constant=refuse)
 
 
 def load_mask(path: Path) -> np.ndarray:
@@ -104,18 +113,96 @@ def test_json_report_keys_and_values(folders):
     assert not list(out.parent.glob('.*.tmp'))  # the temporary file was renamed away
 
 
-def test_split_file_and_no_parts(folders, capsys):
+def test_split_file_and_no_parts(folders):
     root, _, _ = folders
     split = root / 'split.txt'
     split.write_text('Misc_1\n\n  000007 \n\n')
     out = root / 'eval.json'
-    rc = eval_masks.main(['--pred-dir', str(root / 'pred'), '--gt-dir', str(root / 'gt'),
-                          '--split', str(split), '--json', str(out), '--part-map', 'none'])
-    assert rc == 0
+    res = run_cli('--pred-dir', root / 'pred', '--gt-dir', root / 'gt', '--split', split,
+                  '--json', out, '--part-map', 'none', cwd=root)
+    assert res.returncode == 0, res.stderr
     report = json.loads(out.read_text())
     assert report['images'] == 2 and report['parts'] == {}
     assert (report['mIoU'], report['Pd']) == (100 * 8 / 12, 100.0)
-    assert 'split' in capsys.readouterr().out  # the table is named after the list
+    assert 'split' in res.stdout  # the table is named after the list
+
+
+def _resave(folder: Path, on: int) -> None:
+    for path in folder.glob('*.png'):
+        save_png(path, np.asarray(Image.open(path)) > 127, on=on)
+
+
+def test_01_masks_are_refused_without_the_option(folders):
+    root, _, _ = folders
+    _resave(root / 'gt', on=1)
+    res = run_cli('--pred-dir', root / 'pred', '--gt-dir', root / 'gt', '--json',
+                  root / 'e.json', cwd=root)
+    assert res.returncode == 2
+    assert '--mask-scale' in res.stderr and 'only 0 and 1' in res.stderr
+    assert str(root / 'gt') in res.stderr and 'Traceback' not in res.stderr
+    assert not (root / 'e.json').exists()
+
+
+@pytest.mark.parametrize('scale,folders_01', [('01', ('gt', 'pred')), ('auto', ('gt',)),
+                                              ('auto', ('pred',))])
+def test_01_masks_with_the_option_score_like_0_255(folders, scale, folders_01):
+    root, _, _ = folders
+
+    def report(mask_scale: str) -> dict:
+        stems = read_stems(root / 'gt', None)
+        return build_report(collect_stats(root / 'pred', root / 'gt', stems, True,
+                                          mask_scale=mask_scale))
+
+    want = report('255')
+    for name in folders_01:
+        _resave(root / name, on=1)
+    got = report(scale)
+    assert got == want
+    assert got['Pd'] == pytest.approx(100 * 2 / 3)  # not an empty set
+
+
+def test_01_scale_refuses_a_0_255_file(folders):
+    root, _, _ = folders
+    _resave(root / 'gt', on=1)  # predictions stay 0/255
+    with pytest.raises(EvalError, match=f"{root / 'pred'}.*mask_scale is '01'"):
+        collect_stats(root / 'pred', root / 'gt', ['Misc_1'], True, mask_scale='01')
+
+
+def test_all_zero_masks_are_valid_and_json_is_strict(tmp_path):
+    for stem in ('a', 'b'):
+        save_png(tmp_path / 'gt' / f'{stem}.png', np.zeros((6, 7), bool))
+        save_png(tmp_path / 'pred' / f'{stem}.png', np.zeros((6, 7), bool))
+    p = np.zeros((6, 7), bool)
+    p[2, 3] = True
+    save_png(tmp_path / 'pred' / 'b.png', p)
+    out = tmp_path / 'e.json'
+    stats = collect_stats(tmp_path / 'pred', tmp_path / 'gt', ['a', 'b'], False)
+    write_json_atomic(build_report(stats), out)
+    report = strict_json(out)
+    assert report['images'] == 2 and report['targets'] == 0
+    assert report['Pd'] is None  # undefined without targets: null, not NaN
+    assert report['Fa'] == pytest.approx(1e6 / 84)
+
+
+@pytest.mark.parametrize('top', [2, 64, 127])
+def test_masks_with_nothing_above_127_are_refused(tmp_path, top):
+    g = np.zeros((5, 5), np.uint8)
+    g[1:3, 1:3] = top
+    (tmp_path / 'g').mkdir()
+    Image.fromarray(g).save(tmp_path / 'g' / 'x.png')
+    for scale in ('255', 'auto', '01'):
+        with pytest.raises(EvalError, match=str(tmp_path / 'g' / 'x.png')):
+            read_mask_file(tmp_path / 'g' / 'x.png', scale)
+
+
+def test_grey_values_are_target_above_127_and_noted(folders):
+    root, gts, _ = folders
+    g = np.where(gts['Misc_1'], 255, 0).astype(np.uint8)
+    g[0, 0:3] = 64  # grey boundary values, as in the official IRSTD-1K masks
+    Image.fromarray(g).save(root / 'gt' / 'Misc_1.png')
+    grey = []
+    assert np.array_equal(read_mask_file(root / 'gt' / 'Misc_1.png', grey=grey), gts['Misc_1'])
+    assert grey == [str(root / 'gt' / 'Misc_1.png')]
 
 
 def test_missing_predictions_are_listed(folders):
@@ -145,9 +232,13 @@ def test_png_reading_modes(tmp_path):
     Image.fromarray(grey).save(tmp_path / 'l.png')
     Image.fromarray(grey).convert('RGB').save(tmp_path / 'rgb.png')
     Image.fromarray(grey > 127).save(tmp_path / 'one.png')
-    for name in ('l', 'rgb', 'one'):
-        assert eval_masks.read_mask_png(tmp_path / f'{name}.png').tolist() == [
+    Image.fromarray((grey.astype(np.uint16) * 257)).save(tmp_path / 'i16.png')
+    for name in ('l', 'rgb', 'one', 'i16'):
+        assert read_mask_file(tmp_path / f'{name}.png').tolist() == [
             [False, False, True, True]], name
+    (tmp_path / 'bad.png').write_bytes(b'not a png')
+    with pytest.raises(EvalError, match='bad.png'):
+        read_mask_file(tmp_path / 'bad.png')
 
 
 # ---------------------------------------------------------------------------------------------
@@ -240,10 +331,10 @@ def test_real_masks_perfect_prediction(sirst3_root: Path, tmp_path: Path):
     split.write_text('\n'.join(_pick_stems(sirst3_root)) + '\n')
     out = tmp_path / 'eval.json'
     masks = sirst3_root / 'masks'
-    rc = eval_masks.main(['--pred-dir', str(masks), '--gt-dir', str(masks), '--split',
-                          str(split), '--json', str(out)])
-    assert rc == 0
-    report = json.loads(out.read_text())
+    res = run_cli('--pred-dir', masks, '--gt-dir', masks, '--split', split, '--json', out,
+                  cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    report = strict_json(out)
     assert (report['mIoU'], report['nIoU'], report['Pd'], report['Fa']) == (100, 100, 100, 0)
     for got in report['parts'].values():
         assert (got['mIoU'], got['nIoU'], got['Pd'], got['Fa']) == (100, 100, 100, 0)

@@ -209,9 +209,9 @@ def test_infer_folder_matches_test_py(trained, model, tmp_path):
     reports = []
     for pred_dir in (out / 'masks', ref):
         js = tmp_path / f'{pred_dir.name}.json'
-        res = run_tool('eval_masks', '--pred-dir', pred_dir, '--gt-dir', data / 'masks',
-                       '--split', data / 'img_idx' / 'test_synthetic.txt', '--json', js,
-                       cwd=tmp_path)
+        res = run_tool('analysis_tools/eval_masks', '--pred-dir', pred_dir, '--gt-dir',
+                       data / 'masks', '--split', data / 'img_idx' / 'test_synthetic.txt',
+                       '--json', js, cwd=tmp_path)
         assert res.returncode == 0, res.stderr[-3000:]
         reports.append(json.loads(js.read_text()))
     assert reports[0] == reports[1]

@@ -129,9 +129,9 @@ def test_test_out_scores_like_in_run_metric(trained, syn_root, tmp_path):
     assert sorted(os.listdir(out)) == sorted(s + '.png' for s in stems)
     assert sorted(os.listdir(show)) == sorted(s + '.png' for s in stems)
     eval_json = str(tmp_path / 'e.json')
-    res = _run(['tools/eval_masks.py', '--pred-dir', out, '--gt-dir', osp.join(syn_root, 'masks'),
-                '--split', osp.join(syn_root, 'img_idx', 'test_synthetic.txt'), '--json',
-                eval_json])
+    res = _run(['tools/analysis_tools/eval_masks.py', '--pred-dir', out, '--gt-dir',
+                osp.join(syn_root, 'masks'), '--split',
+                osp.join(syn_root, 'img_idx', 'test_synthetic.txt'), '--json', eval_json])
     assert res.returncode == 0, res.stderr[-3000:]
     offline = json.load(open(eval_json))
     for key in ('mIoU', 'nIoU', 'Pd', 'Fa'):

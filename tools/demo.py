@@ -60,7 +60,7 @@ def main(argv=None):
     print(f"  mIoU {metrics['mIoU']:.2f}   nIoU {metrics['nIoU']:.2f}   "
           f"Pd {metrics['Pd']:.2f}   Fa {metrics['Fa']:.2f} x1e-6")
     print(f'  checkpoint : {ckpt}')
-    print(f'  predictions: {pred_dir}/  (score with tools/eval_masks.py)')
+    print(f'  predictions: {pred_dir}/  (score with tools/analysis_tools/eval_masks.py)')
     print(f'  overlays   : {show_dir}/  (green hit, red false alarm, yellow miss)')
     print(f"  drift curve: {osp.join(args.work_dir, 'drift.jsonl')}")
     print('=' * 60)

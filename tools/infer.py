@@ -9,7 +9,7 @@
 reads them and run whole, at original size. Writes:
 
 * ``DIR/masks/<stem>.png``: binary masks, 0/255 (probability > threshold), the format
-  ``tools/eval_masks.py`` scores;
+  ``tools/analysis_tools/eval_masks.py`` scores;
 * ``DIR/overlays/<stem>.png``: the frame with the detections filled in;
 * ``DIR/detections.csv``: ``frame,target_id,centroid_x,centroid_y,area,peak_score``, one row
   per predicted 8-connected component in raster order (centroid in px, x = column, y = row;

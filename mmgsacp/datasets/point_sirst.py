@@ -6,7 +6,6 @@ import os.path as osp
 import warnings
 from typing import Dict, List, Optional, Union
 
-import cv2
 import mmengine
 import numpy as np
 from mmengine.logging import print_log
@@ -14,16 +13,10 @@ from mmseg.datasets import BaseSegDataset
 from mmseg.registry import DATASETS
 from PIL import Image
 
-from .points import centroid_points, empty_points, points_from_map
+from .masks import check_mask_scale, read_mask
+from .points import centroid_points, empty_points, points_from_map, rescale_points
 
 DEFAULT_POINT_DIRS = {'centroid': 'masks_centroid', 'coarse': 'masks_coarse'}
-
-
-def _read_gray(path: str, what: str) -> np.ndarray:
-    img = cv2.imread(path, cv2.IMREAD_GRAYSCALE)
-    if img is None:
-        raise OSError(f'cannot read {what} {path}')
-    return img
 
 
 @DATASETS.register_module()
@@ -41,6 +34,9 @@ class PointSIRSTDataset(BaseSegDataset):
 
     Point maps are read once, here, into ``gt_points``; the pipeline never touches them. A
     point is each 8-connected lit (> 127) component of a point map, at its floored centroid.
+    Masks and point maps follow the value rule of :mod:`mmgsacp.datasets.masks`: a file
+    holding only 0 and 1, or nothing above 127, is refused naming it (unless ``mask_scale``
+    says the set is 0/1), since it would otherwise read as an image without targets.
 
     Args:
         data_root (str): Dataset folder.
@@ -63,13 +59,25 @@ class PointSIRSTDataset(BaseSegDataset):
             uses :func:`mmgsacp.datasets.parts.part_of`.
         img_suffix (str): Image file suffix.
         seg_map_suffix (str): Mask and point-map file suffix.
+        mask_scale (str): How masks and point maps store target pixels: ``'255'`` (value
+            > 127; a file holding only 0 and 1 is an error), ``'01'`` (every file is 0/1),
+            or ``'auto'`` (a file whose maximum is 1 is 0/1, any other file > 127). An
+            all-zero file is an empty mask in every mode. See :mod:`mmgsacp.datasets.masks`.
+        check_files (bool): Decode every image, mask and point map of the split while the
+            dataset is built and raise one error listing every broken or inconsistent file
+            (:func:`mmgsacp.datasets.check.check_samples`), so a corrupt sample stops a run
+            before it starts rather than when the loader reaches it. Points that miss their
+            target are only warned about (published point labels have a few). Costs one
+            more decode of each file: on SIRST3's 1676 training images it made building the
+            dataset about 2.5 times slower.
         **kwargs: :class:`mmseg.datasets.BaseSegDataset` arguments (``pipeline``,
             ``test_mode``, ``lazy_init``, ``indices``, ...).
 
     Each data info holds ``img_path``, ``seg_map_path`` (None without masks), ``stem``,
     ``part`` (None when unknown), ``gt_points`` (float32 (K, 2) integer-valued (x, y) pixel
-    coordinates of the image; (0, 2) when there are none), ``label_map``,
-    ``reduce_zero_label=False`` and ``seg_fields=[]``.
+    coordinates of the image; (0, 2) when there are none), ``mask_scale`` (read by
+    :class:`LoadIRAnnotations`), ``label_map``, ``reduce_zero_label=False`` and
+    ``seg_fields=[]``.
     """
     METAINFO = dict(classes=('background', 'target'), palette=[[0, 0, 0], [255, 255, 255]])
 
@@ -83,6 +91,8 @@ class PointSIRSTDataset(BaseSegDataset):
                  part_map: Optional[Union[str, Dict[str, str]]] = None,
                  img_suffix: str = '.png',
                  seg_map_suffix: str = '.png',
+                 mask_scale: str = '255',
+                 check_files: bool = False,
                  **kwargs) -> None:
         self.point_dirs = dict(DEFAULT_POINT_DIRS if point_dirs is None else point_dirs)
         if point_type is not None and point_type != 'mask' and point_type not in self.point_dirs:
@@ -91,6 +101,8 @@ class PointSIRSTDataset(BaseSegDataset):
         if point_size_mismatch not in ('rescale', 'error'):
             raise ValueError("point_size_mismatch must be 'rescale' or 'error', got "
                              f'{point_size_mismatch!r}')
+        self.mask_scale = check_mask_scale(mask_scale)
+        self.check_files = check_files
         self._whole_folder = not ann_file
         self.point_type = point_type
         self.point_size_mismatch = point_size_mismatch
@@ -144,13 +156,13 @@ class PointSIRSTDataset(BaseSegDataset):
         if self.point_type == 'mask':
             if seg_map_path is None:
                 raise ValueError("point_type='mask' needs masks (data_prefix['seg_map_path'])")
-            mask = _read_gray(seg_map_path, 'mask')
+            mask = read_mask(seg_map_path, self.mask_scale, 'mask')
             src_path, src_shape = seg_map_path, mask.shape
             points = centroid_points(mask)
         else:
             src_path = osp.join(self._point_dir, stem + self.seg_map_suffix)
             self._check_file(src_path, stem, f'{self.point_type} point map')
-            point_map = _read_gray(src_path, 'point map')
+            point_map = read_mask(src_path, self.mask_scale, 'point map')
             src_shape = point_map.shape
             points = points_from_map(point_map)
         # Header only: no pixel decode.
@@ -162,10 +174,7 @@ class PointSIRSTDataset(BaseSegDataset):
             if self.point_size_mismatch == 'error' or self.point_type == 'mask':
                 raise ValueError(msg)
             warnings.warn(f'{msg}; rescaling its points into the image frame', UserWarning)
-            scale = np.array([w / src_shape[1], h / src_shape[0]], dtype=np.float64)
-            # Pixel centre to pixel centre, so a point stays on the same content.
-            points = np.floor((points.astype(np.float64) + 0.5) * scale)
-            points = np.clip(points, 0, [w - 1, h - 1]).astype(np.float32)
+            points = rescale_points(points, src_shape, (h, w))
             self._num_rescaled += 1
         return points
 
@@ -202,6 +211,7 @@ class PointSIRSTDataset(BaseSegDataset):
                     stem=stem,
                     part=self._part_of(stem),
                     gt_points=points,
+                    mask_scale=self.mask_scale,
                     label_map=self.label_map,
                     reduce_zero_label=False,
                     seg_fields=[]))
@@ -212,4 +222,32 @@ class PointSIRSTDataset(BaseSegDataset):
                        f'points (kept as background), {self._num_rescaled} point maps rescaled')
         print_log(f'{self.__class__.__name__} {self.ann_file}: {len(data_list)} images, '
                   f'{summary}', logger='current')
+        if self.check_files:
+            self._check_files(data_list)
         return data_list
+
+    def _check_files(self, data_list: List[dict]) -> None:
+        """Decode every file of the split; raise one error listing all problems."""
+        # Imported here: the checker builds on this module's layout rules.
+        from .check import LABEL_KINDS, SampleFiles, check_samples
+        point_dir = None if self.point_type in (None, 'mask') else self._point_dir
+        samples = [
+            SampleFiles(
+                stem=d['stem'], img_path=d['img_path'], seg_map_path=d['seg_map_path'],
+                point_paths={} if point_dir is None else
+                {self.point_type: osp.join(point_dir, d['stem'] + self.seg_map_suffix)})
+            for d in data_list
+        ]
+        result = check_samples(samples, mask_scale=self.mask_scale,
+                               point_size_mismatch=self.point_size_mismatch)
+        errors = [p for p in result.problems if p.kind not in LABEL_KINDS]
+        labels = [p for p in result.problems if p.kind in LABEL_KINDS]
+        if labels:
+            warnings.warn(f'{self.ann_file}: {len(labels)} point label(s) miss their target:\n'
+                          + '\n'.join(map(str, labels)), UserWarning)
+        if errors:
+            raise ValueError(f'{self.ann_file}: {len(errors)} problem(s) in the files of '
+                             f'{len(data_list)} samples (check_files=True):\n'
+                             + '\n'.join(map(str, errors)))
+        print_log(f'{self.__class__.__name__} {self.ann_file}: every file decodes and agrees '
+                  '(check_files=True)', logger='current')

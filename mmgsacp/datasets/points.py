@@ -125,6 +125,27 @@ def points_from_map(point_map: np.ndarray) -> np.ndarray:
     return centroid_points(point_map)
 
 
+def rescale_points(points: np.ndarray, src_shape: Tuple[int, int],
+                   dst_shape: Tuple[int, int]) -> np.ndarray:
+    """Map points from one pixel frame into another of a different size.
+
+    Pixel centre to pixel centre, so a point stays on the same content: ``floor((p + 0.5) *
+    dst / src)``, clipped into the destination frame.
+
+    Args:
+        points (np.ndarray): (K, 2) (x, y) in the source frame.
+        src_shape (tuple[int, int]): (H, W) of the source frame.
+        dst_shape (tuple[int, int]): (H, W) of the destination frame.
+
+    Returns:
+        np.ndarray: (K, 2) float32 integer-valued (x, y) in the destination frame.
+    """
+    (sh, sw), (dh, dw) = src_shape, dst_shape
+    scale = np.array([dw / sw, dh / sh], dtype=np.float64)
+    out = np.floor((np.asarray(points, dtype=np.float64).reshape(-1, 2) + 0.5) * scale)
+    return np.clip(out, 0, [dw - 1, dh - 1]).astype(np.float32)
+
+
 def render_point_map(points: np.ndarray, shape: Tuple[int, int]) -> np.ndarray:
     """Draw points as one lit pixel each.
 
@@ -180,7 +201,8 @@ def write_point_label_dirs(data_root: str,
                            seed: int = 0,
                            sigma_scale: float = 0.15,
                            suffix: str = '.png',
-                           overwrite: bool = False) -> int:
+                           overwrite: bool = False,
+                           mask_scale: str = '255') -> int:
     """Build centroid and coarse point-map folders from a folder of masks.
 
     Each output folder is written beside its destination and renamed into place when
@@ -196,6 +218,9 @@ def write_point_label_dirs(data_root: str,
         sigma_scale (float): See :func:`coarse_points`.
         suffix (str): Mask file suffix; point maps are written as PNG with the same stem.
         overwrite (bool): Replace existing non-empty output folders.
+        mask_scale (str): How the masks store target pixels (see
+            :mod:`mmgsacp.datasets.masks`); a 0/1 mask is refused under the default ``'255'``
+            instead of giving an empty point map.
 
     Returns:
         int: Number of masks processed.
@@ -204,7 +229,11 @@ def write_point_label_dirs(data_root: str,
         FileNotFoundError: ``mask_dir`` is missing or holds no ``suffix`` file.
         FileExistsError: An output folder is not empty and ``overwrite`` is False.
         OSError: A mask cannot be read (the message names it).
+        MaskValueError: A mask's values break the ``mask_scale`` rule (the message names it).
     """
+    # Imported here: the mask module builds on this one's threshold.
+    from .masks import check_mask_scale, read_mask
+    check_mask_scale(mask_scale)
     src = osp.join(data_root, mask_dir)
     if not osp.isdir(src):
         raise FileNotFoundError(f'mask folder {src} does not exist')
@@ -220,9 +249,7 @@ def write_point_label_dirs(data_root: str,
         for name in names:
             stem = name[:-len(suffix)]
             path = osp.join(src, name)
-            mask = cv2.imread(path, cv2.IMREAD_GRAYSCALE)
-            if mask is None:
-                raise OSError(f'cannot read mask {path}')
+            mask = read_mask(path, mask_scale)
             maps = point_labels_from_mask(mask, stem_rng(seed, stem), sigma_scale)
             for tmp, point_map in zip(tmps, maps):
                 out = osp.join(tmp, stem + '.png')

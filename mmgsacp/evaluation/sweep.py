@@ -3,8 +3,8 @@
 A sweep scores the same predictions at many operating points: binarise at probability
 ``> t`` for each threshold ``t``, optionally drop predicted 8-connected components smaller than
 ``min_area`` pixels, then score with the project's metric (:func:`image_stats` per image,
-:func:`aggregate` per operating point), so every number is the one ``tools/eval_masks.py``
-would give for masks saved at that operating point.
+:func:`aggregate` per operating point), so every number is the one
+``tools/analysis_tools/eval_masks.py`` would give for masks saved at that operating point.
 
 Cost is kept down by scoring each distinct binary mask once: two thresholds with no pixel
 value between them give the same mask, and a minimum area that removes no component gives the

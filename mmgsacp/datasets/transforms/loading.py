@@ -9,28 +9,11 @@ import numpy as np
 from mmcv.transforms import BaseTransform
 from mmseg.registry import TRANSFORMS
 
-from ..points import FG_THRESHOLD, empty_points
+from ..gray import bgr_to_luma, to_gray
+from ..masks import binarize_mask, check_mask_scale, decode_mask
+from ..points import empty_points
 
-
-def bgr_to_luma(img: np.ndarray) -> np.ndarray:
-    """ITU-R 601 luma of a BGR(A) image, as the field's loaders compute it.
-
-    8-bit input follows PIL's ``Image.convert('L')`` exactly (fixed-point weights
-    19595/38470/7471 over 2^16, rounded), so an RGB-stored frame reads as the same grey values
-    as SIRST3's pre-converted images. Other depths use the float weights 0.299/0.587/0.114.
-
-    Args:
-        img (np.ndarray): (H, W, 3 or 4) BGR or BGRA; alpha is ignored.
-
-    Returns:
-        np.ndarray: (H, W) uint8 for uint8 input, float64 otherwise.
-    """
-    b, g, r = img[..., 0], img[..., 1], img[..., 2]
-    if img.dtype == np.uint8:
-        luma = (r.astype(np.uint32) * 19595 + g.astype(np.uint32) * 38470 +
-                b.astype(np.uint32) * 7471 + 0x8000) >> 16
-        return luma.astype(np.uint8)
-    return 0.299 * r.astype(np.float64) + 0.587 * g + 0.114 * b
+__all__ = ['bgr_to_luma', 'LoadIRImageFromFile', 'LoadIRAnnotations']
 
 
 @TRANSFORMS.register_module()
@@ -91,22 +74,11 @@ class LoadIRImageFromFile(BaseTransform):
         if decoded is None:
             raise OSError(f'cannot decode image {path}')
         depth = decoded.dtype
-        img = self._to_8bit_scale(self._reduce_channels(decoded, path), path, depth)
+        img = self._to_8bit_scale(to_gray(decoded, path), path, depth)
         results['img'] = img[..., None]
         results['img_shape'] = img.shape[:2]
         results['ori_shape'] = img.shape[:2]
         return results
-
-    @staticmethod
-    def _reduce_channels(img: np.ndarray, path: str) -> np.ndarray:
-        if img.ndim == 2:
-            return img
-        if img.ndim == 3 and img.shape[2] in (1, 2):
-            # Grey (+ alpha): the first channel is the grey value.
-            return img[..., 0]
-        if img.ndim == 3 and img.shape[2] in (3, 4):
-            return bgr_to_luma(img)
-        raise ValueError(f'image {path} has shape {img.shape}; expected 1 to 4 channels')
 
     def __repr__(self) -> str:
         return f'{self.__class__.__name__}(bit16={self.bit16!r}, backend_args={self.backend_args})'
@@ -117,10 +89,12 @@ class LoadIRAnnotations(BaseTransform):
     """Load the full mask and/or carry the point labels of a sample.
 
     Masks are binarised at > 127, so grey boundary values (e.g. 64 in some IRSTD-1K masks)
-    are background, as the field's evaluation does.
+    are background, as the field's evaluation does. A mask holding only 0 and 1, or with no
+    value above 127 at all, is refused naming the file unless the sample's ``mask_scale``
+    allows it (see :mod:`mmgsacp.datasets.masks`); an all-zero mask is a valid empty mask.
 
     Required keys: ``img_path``; ``seg_map_path`` (for the mask); ``gt_points`` (optional);
-    ``img_shape`` (optional, for checks).
+    ``img_shape`` (optional, for checks); ``mask_scale`` (optional, ``'255'`` when absent).
 
     Added / updated keys:
 
@@ -147,18 +121,13 @@ class LoadIRAnnotations(BaseTransform):
     def _load_mask(self, results: dict) -> None:
         path = results['seg_map_path']
         raw = fileio.get(path, backend_args=self.backend_args)
-        mask = cv2.imdecode(np.frombuffer(raw, np.uint8), cv2.IMREAD_UNCHANGED)
-        if mask is None:
-            raise OSError(f'cannot decode mask {path}')
-        if mask.ndim == 3:
-            mask = bgr_to_luma(mask) if mask.shape[2] >= 3 else mask[..., 0]
-        if mask.dtype == np.uint16:
-            mask = mask / 257.0
+        mask = decode_mask(raw, path)
         shape = results.get('img_shape')
         if shape is not None and tuple(mask.shape) != tuple(shape):
             raise ValueError(f'mask {path} is {mask.shape[1]}x{mask.shape[0]} (WxH) but its '
                              f"image {results.get('img_path')} is {shape[1]}x{shape[0]}")
-        results['gt_seg_map'] = (mask > FG_THRESHOLD).astype(np.uint8)
+        mask_scale = check_mask_scale(results.get('mask_scale', '255'))
+        results['gt_seg_map'] = binarize_mask(mask, path, mask_scale).astype(np.uint8)
         seg_fields = results.setdefault('seg_fields', [])
         if 'gt_seg_map' not in seg_fields:
             seg_fields.append('gt_seg_map')

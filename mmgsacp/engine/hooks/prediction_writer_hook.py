@@ -25,7 +25,7 @@ class PredictionWriterHook(Hook):
     """Saves what ``tools/test.py --out/--prob-dir/--show-dir`` asks for.
 
     * ``out_dir``: ``<stem>.png`` binary masks (0/255) at original size, the format
-      ``tools/eval_masks.py`` scores;
+      ``tools/analysis_tools/eval_masks.py`` scores;
     * ``prob_dir``: ``<stem>.png`` 16-bit probabilities (value / 65535), for threshold sweeps;
     * ``show_dir``: ``<stem>.png`` colour overlays: matched detections green, false alarms red,
       missed targets yellow (docs/en/evaluation.md, 'Pd and Fa' matching).
