@@ -27,7 +27,7 @@ def test_unpointed_targets_by_hand():
 def test_cli_on_sirst3_margin_removes_cut_targets(sirst3_root, tmp_path, capsys):
     out = tmp_path / 'crops.json'
     rc = analyze_crops.main([
-        config_path('baselines/cpu/prior_only_sirst3_cpu.py'), '--data-root', str(sirst3_root),
+        config_path('prior_only/prior-only_1k_sirst3.py'), '--data-root', str(sirst3_root),
         '--crops', '400', '--point-margin', '0', '8', '--json', str(out)])
     assert rc == 0
     rows = json.loads(out.read_text())['rows']
@@ -43,7 +43,7 @@ def test_cli_on_sirst3_margin_removes_cut_targets(sirst3_root, tmp_path, capsys)
 def test_cli_bad_input(tmp_path, capsys):
     assert analyze_crops.main([str(tmp_path / 'nope.py')]) == 2
     assert 'no config file' in capsys.readouterr().err
-    config = config_path('synthetic/prior_only_synthetic.py')
+    config = config_path('prior_only/prior-only_1k_sirst3.py')
     assert analyze_crops.main([config, '--crops', '0']) == 2
     assert '--crops' in capsys.readouterr().err
     assert analyze_crops.main([config, '--data-root', str(tmp_path / 'empty')]) == 2

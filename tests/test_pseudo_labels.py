@@ -15,6 +15,7 @@ from mmgsacp.evaluation.pseudo_labels import (PseudoMaskScore, oracle_threshold_
                                               relative_threshold_regions)
 from mmgsacp.models.utils.propagation import (IGNORE_INDEX, gather_windows, ring_mask,
                                               support_mask)
+from mmgsacp.utils.config import synthetic_options
 
 from .utils import REPO_ROOT, config_path
 
@@ -72,7 +73,7 @@ def test_score_counts_and_ignore():
 def test_cli_on_sirst3_oracle_bounds_the_prior(sirst3_root, tmp_path, capsys):
     out = tmp_path / 'pl.json'
     rc = analyze_pseudo_labels.main([
-        config_path('baselines/cpu/prior_only_sirst3_cpu.py'), '--data-root', str(sirst3_root),
+        config_path('prior_only/prior-only_1k_sirst3.py'), '--data-root', str(sirst3_root),
         '--limit', '40', '--kappa', '1', '2', '--json', str(out)])
     assert rc == 0
     rows = json.loads(out.read_text())['rows']
@@ -87,7 +88,7 @@ def test_cli_on_sirst3_oracle_bounds_the_prior(sirst3_root, tmp_path, capsys):
 def test_cli_with_a_checkpoint_scores_its_affinity(tmp_path):
     root = tmp_path / 'syn'
     make_synthetic_dataset(str(root), num_train=6, num_test=2, size=(64, 64), seed=1)
-    config = config_path('synthetic/gsacp_base_synthetic.py')
+    config = config_path('gsacp/gsacp-base_1k_sirst3.py')
     init_default_scope('mmseg')  # built here before the tool sets it
     torch.manual_seed(0)
     model = MODELS.build(Config.fromfile(config).model)
@@ -95,7 +96,7 @@ def test_cli_with_a_checkpoint_scores_its_affinity(tmp_path):
     torch.save(dict(state_dict=model.state_dict(), meta=dict()), ckpt)
     out = tmp_path / 'pl.json'
     assert analyze_pseudo_labels.main(
-        [config, str(ckpt), '--data-root', str(root), '--json', str(out)]) == 0
+        [config, str(ckpt), '--json', str(out), '--cfg-options', *synthetic_options(str(root))]) == 0
     rows = json.loads(out.read_text())['rows']
     assert {'affinity (checkpoint)', 'prediction > 0.5 (checkpoint)'} <= set(rows)
     assert 0.0 <= rows['affinity (checkpoint)']['all']['IoU'] <= 1.0
@@ -103,7 +104,7 @@ def test_cli_with_a_checkpoint_scores_its_affinity(tmp_path):
     # a looser gate, set through the config, can only add affinity targets
     loose = tmp_path / 'loose.json'
     assert analyze_pseudo_labels.main(
-        [config, str(ckpt), '--data-root', str(root), '--json', str(loose), '--cfg-options',
+        [config, str(ckpt), '--json', str(loose), '--cfg-options', *synthetic_options(str(root)),
          'model.decode_head.target_cfg.kappa=1', 'model.decode_head.target_cfg.beta=0.1']) == 0
     loose = json.loads(loose.read_text())
     assert (loose['target_cfg']['kappa'], loose['target_cfg']['beta']) == (1, 0.1)
@@ -115,7 +116,7 @@ def test_cli_with_a_checkpoint_scores_its_affinity(tmp_path):
 def test_cli_bad_paths(tmp_path, capsys):
     assert analyze_pseudo_labels.main([str(tmp_path / 'nope.py')]) == 2
     assert 'no config file' in capsys.readouterr().err
-    config = config_path('synthetic/gsacp_base_synthetic.py')
+    config = config_path('gsacp/gsacp-base_1k_sirst3.py')
     assert analyze_pseudo_labels.main([config, str(tmp_path / 'missing.pth')]) == 2
     assert 'no checkpoint file' in capsys.readouterr().err
     assert analyze_pseudo_labels.main([config, '--data-root', str(tmp_path / 'empty')]) == 2
