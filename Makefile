@@ -6,9 +6,23 @@ STAMP := $(VENV)/.installed
 DATA_ROOT ?= ../shared/data/SIRST3
 PYTEST_ARGS ?=
 
-.PHONY: install demo test bench-train-step bench-quality bench-infer clean
+.PHONY: install data demo test bench-train-step bench-quality bench-infer clean
 
-install: $(STAMP)
+install: $(STAMP) data
+
+# The configs read SIRST3 from data/SIRST3 (MMSeg's layout): a git-ignored link, made here to
+# SIRST3_SOURCE when that exists. An existing link or folder (your own copy:
+# `ln -sfn /path/to/SIRST3 data/SIRST3`) is left alone; nothing is copied.
+SIRST3_SOURCE ?= ../shared/data/SIRST3
+data:
+	@if [ -e data/SIRST3 ] || [ -L data/SIRST3 ]; then \
+		echo "data/SIRST3 -> $$(readlink data/SIRST3 || echo 'a folder') (kept)"; \
+	elif [ -d "$(SIRST3_SOURCE)" ]; then \
+		mkdir -p data && ln -s "$$(cd "$(SIRST3_SOURCE)" && pwd)" data/SIRST3 && \
+		echo "data/SIRST3 -> $$(readlink data/SIRST3)"; \
+	else \
+		echo "no SIRST3 at $(SIRST3_SOURCE): link your copy with ln -sfn /path/to/SIRST3 data/SIRST3"; \
+	fi
 
 # Re-installs only when a requirement list or setup.py changed.
 $(STAMP): requirements.txt requirements/mm-fork.txt setup.py

@@ -1,5 +1,6 @@
-"""Shared fixtures. The real SIRST3 benchmark is read in place from ``../shared/data/SIRST3``
-(relative to the repository root), or from ``$SIRST3_ROOT`` when set."""
+"""Shared fixtures. The real SIRST3 benchmark is read in place: from ``$SIRST3_ROOT`` when set,
+else from ``data/SIRST3`` (the configs' link, ``make data``), else from ``../shared/data/SIRST3``
+beside the repository."""
 import os
 from pathlib import Path
 
@@ -10,7 +11,12 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 
 def _sirst3_root() -> Path:
     env = os.environ.get('SIRST3_ROOT')
-    return Path(env) if env else REPO_ROOT.parent / 'shared' / 'data' / 'SIRST3'
+    if env:
+        return Path(env)
+    linked = REPO_ROOT / 'data' / 'SIRST3'
+    if (linked / 'img_idx').is_dir():
+        return linked
+    return REPO_ROOT.parent / 'shared' / 'data' / 'SIRST3'
 
 
 @pytest.fixture(scope='session')

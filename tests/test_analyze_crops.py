@@ -24,7 +24,7 @@ def test_unpointed_targets_by_hand():
 
 
 def test_margin_removes_cut_targets_on_sirst3(sirst3_root):
-    cfg = load_config(config_path('baselines/cpu/prior_only_sirst3_cpu.py'))
+    cfg = load_config(config_path('prior_only/prior-only_1k_sirst3.py'))
     rows, images = count_crops(cfg, crops=400, point_margins=[0, 8], data_root=str(sirst3_root))
     whole, plain, margin = (rows['whole images'], rows['crop, point_margin=0'],
                             rows['crop, point_margin=8'])
@@ -38,7 +38,7 @@ def test_margin_removes_cut_targets_on_sirst3(sirst3_root):
 def test_bad_input_is_named(tmp_path, capsys):
     with pytest.raises(InputError, match='no config file'):
         load_config(str(tmp_path / 'nope.py'))
-    config = config_path('synthetic/prior_only_synthetic.py')
+    config = config_path('prior_only/prior-only_1k_sirst3.py')
     cfg = load_config(config)
     with pytest.raises(InputError, match='--crops'):
         count_crops(cfg, crops=0)

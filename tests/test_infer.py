@@ -61,7 +61,7 @@ def trained(tmp_path_factory):
     root = tmp_path_factory.mktemp('infer')
     data = root / 'syn'
     make_synthetic_dataset(str(data), num_train=8, num_test=6, size=(64, 64), seed=0)
-    cfg = tiny_config('synthetic/full_sup_synthetic.py', str(data), str(root / 'work'),
+    cfg = tiny_config('full_sup/full-sup_1k_sirst3.py', str(data), str(root / 'work'),
                       iters=20, batch=4, val=False)
     cfg.optim_wrapper.optimizer.lr = 1e-2
     Runner.from_cfg(cfg).train()
@@ -266,7 +266,7 @@ def test_infer_video_and_out_dir_rules(trained, tmp_path, capsys):
 
 
 def test_load_model_uses_ema_teacher_when_config_tests_with_it(trained, tmp_path):
-    cfg = tiny_config('synthetic/gsacp_final_synthetic.py', str(trained['data']),
+    cfg = tiny_config('gsacp/gsacp-final_1k_sirst3.py', str(trained['data']),
                       str(tmp_path / 'work'), iters=3, batch=4, val=False)
     ema_hooks = [h for h in hook_configs(cfg) if h['type'] == 'EMATeacherHook']
     assert ema_hooks, 'gsacp_final has an EMA teacher'

@@ -26,6 +26,7 @@ from mmgsacp.models.segmentors.label_evolution_segmentor import LabelEvolutionSe
 from mmgsacp.models.utils.label_evolution import (PatchLabelStore, crop_to_patches,
                                                   evolution_threshold, evolve_label,
                                                   evolve_patches, patches_to_crop)
+from mmgsacp.utils.config import use_synthetic
 
 from .utils import config_path, tiny_config
 
@@ -234,10 +235,8 @@ def test_validity_survives_any_pad_value():
 
 
 def _pipeline_batch(syn_root, model, n=4, seed=0):
-    cfg = Config.fromfile(config_path('synthetic/lesps_synthetic.py'))
-    ds_cfg = cfg.train_dataloader.dataset
-    ds_cfg.data_root = syn_root
-    ds_cfg.ann_file = 'img_idx/train_synthetic.txt'
+    cfg = Config.fromfile(config_path('lesps/lesps_1k_sirst3.py'))
+    ds_cfg = use_synthetic(cfg, syn_root).train_dataloader.dataset
     for step in ds_cfg.pipeline:
         if 'crop_size' in step:
             step['crop_size'] = (48, 40)
@@ -252,7 +251,7 @@ def _pipeline_batch(syn_root, model, n=4, seed=0):
 
 
 def test_segmentor_labels_never_come_from_masks_and_evolve_onto_targets(syn_root):
-    cfg = Config.fromfile(config_path('synthetic/lesps_synthetic.py'))
+    cfg = Config.fromfile(config_path('lesps/lesps_1k_sirst3.py'))
     torch.manual_seed(0)
     model = MODELS.build(cfg.model)
     dataset, data = _pipeline_batch(syn_root, model)
@@ -333,7 +332,7 @@ def test_update_schedule():
 
 
 def _lesps_cfg(syn_root, work, iters, ckpt=None):
-    cfg = tiny_config('synthetic/lesps_synthetic.py', syn_root, work, iters=iters, batch=4,
+    cfg = tiny_config('lesps/lesps_1k_sirst3.py', syn_root, work, iters=iters, batch=4,
                       val=False, checkpoint_interval=ckpt)
     # 24 images / batch 4 = 6 iterations an epoch: updates on iterations 7..12 (1-based)
     cfg.default_hooks.label_evolution.update(start_epoch=1, interval=1)

@@ -16,6 +16,7 @@ from mmgsacp.evaluation.pseudo_labels import (PseudoMaskScore, oracle_threshold_
                                               relative_threshold_regions)
 from mmgsacp.models.utils.propagation import (IGNORE_INDEX, gather_windows, ring_mask,
                                               support_mask)
+from mmgsacp.utils.config import synthetic_options, use_synthetic
 from mmgsacp.utils.io import InputError
 
 from .utils import config_path, run_tool
@@ -71,7 +72,7 @@ def test_score_counts_and_ignore():
 
 
 def test_oracle_bounds_the_prior_on_sirst3(sirst3_root):
-    cfg = load_config(config_path('baselines/cpu/prior_only_sirst3_cpu.py'))
+    cfg = load_config(config_path('prior_only/prior-only_1k_sirst3.py'))
     result = score_pseudo_labels(cfg, data_root=str(sirst3_root), limit=40, kappas=[1, 2])
     rows = result['rows']
     assert result['images'] == 40
@@ -86,23 +87,25 @@ def test_oracle_bounds_the_prior_on_sirst3(sirst3_root):
 def test_cli_with_a_checkpoint_scores_its_affinity(tmp_path):
     root = tmp_path / 'syn'
     make_synthetic_dataset(str(root), num_train=6, num_test=2, size=(64, 64), seed=1)
-    config = config_path('synthetic/gsacp_base_synthetic.py')
+    config = config_path('gsacp/gsacp-base_1k_sirst3.py')
     init_default_scope('mmseg')  # built here before the tool sets it
     torch.manual_seed(0)
     model = MODELS.build(Config.fromfile(config).model)
     ckpt = tmp_path / 'model.pth'
     torch.save(dict(state_dict=model.state_dict(), meta=dict()), ckpt)
     out = tmp_path / 'pl.json'
-    assert run_tool(TOOL, config, ckpt, '--data-root', root, '--json', out) == 0
+    assert run_tool(TOOL, config, ckpt, '--json', out, '--cfg-options',
+                    *synthetic_options(str(root))) == 0
     rows = json.loads(out.read_text())['rows']
     assert {'affinity (checkpoint)', 'prediction > 0.5 (checkpoint)'} <= set(rows)
     assert 0.0 <= rows['affinity (checkpoint)']['all']['IoU'] <= 1.0
 
     # a looser gate, set through the config, can only add affinity targets
     loose = score_pseudo_labels(
-        load_config(config, {'model.decode_head.target_cfg.kappa': 1,
-                             'model.decode_head.target_cfg.beta': 0.1}),
-        str(ckpt), data_root=str(root))
+        use_synthetic(load_config(config, {'model.decode_head.target_cfg.kappa': 1,
+                                           'model.decode_head.target_cfg.beta': 0.1}),
+                      str(root)),
+        str(ckpt))
     assert (loose['target_cfg']['kappa'], loose['target_cfg']['beta']) == (1, 0.1)
     assert 'prior kappa=1 beta=0.1' in loose['rows']
     assert loose['rows']['affinity (checkpoint)']['all']['area_ratio'] >= \
@@ -112,7 +115,7 @@ def test_cli_with_a_checkpoint_scores_its_affinity(tmp_path):
 def test_bad_paths_are_named(tmp_path, capsys):
     assert run_tool(TOOL, tmp_path / 'nope.py') == 2
     assert 'no config file' in capsys.readouterr().err
-    config = config_path('synthetic/gsacp_base_synthetic.py')
+    config = config_path('gsacp/gsacp-base_1k_sirst3.py')
     assert run_tool(TOOL, config, tmp_path / 'missing.pth') == 2
     assert 'no checkpoint file' in capsys.readouterr().err
     with pytest.raises(InputError, match='cannot read the training set'):

@@ -14,9 +14,11 @@ from mmgsacp.engine.hooks import ema_update
 from .utils import config_path
 
 
-def _model(rel='synthetic/gsacp_final_synthetic.py'):
+def _model(rel='gsacp/gsacp-final_1k_sirst3.py'):
     init_default_scope('mmseg')
     cfg = Config.fromfile(config_path(rel))
+    # outside a Runner there is no max_iters for warmup_ratio: the 1k schedule's warm-up in steps
+    cfg.model.decode_head.update(warmup_ratio=None, warmup_iters=(100, 400))
     torch.manual_seed(0)
     return MODELS.build(cfg.model), cfg
 

@@ -27,8 +27,8 @@ def _losses(runner):
     return np.asarray(runner.message_hub.get_scalar('train/loss').data[0])
 
 
-@pytest.mark.parametrize('config', ['synthetic/full_sup_synthetic.py',
-                                    'synthetic/gsacp_final_synthetic.py'])
+@pytest.mark.parametrize('config', ['full_sup/full-sup_1k_sirst3.py',
+                                    'gsacp/gsacp-final_1k_sirst3.py'])
 def test_short_training_loss_falls(config, syn_root, tmp_path):
     cfg = tiny_config(config, syn_root, str(tmp_path / 'w'), iters=40, batch=8, val=False)
     cfg.optim_wrapper.optimizer.lr = 3e-3
@@ -44,7 +44,7 @@ def test_short_training_loss_falls(config, syn_root, tmp_path):
 
 def test_ladder_configs_train_a_few_iterations(syn_root, tmp_path):
     for rung in ('base', 'ema', 'hbc', 'asg', 'final'):
-        cfg = tiny_config(f'synthetic/gsacp_{rung}_synthetic.py', syn_root,
+        cfg = tiny_config(f'gsacp/gsacp-{rung}_1k_sirst3.py', syn_root,
                           str(tmp_path / rung), iters=4, val=False)
         runner = Runner.from_cfg(cfg)
         runner.train()
@@ -59,7 +59,7 @@ def test_ladder_configs_train_a_few_iterations(syn_root, tmp_path):
 
 def test_resume_continues_from_saved_iteration(syn_root, tmp_path):
     work = str(tmp_path / 'w')
-    cfg = tiny_config('synthetic/gsacp_final_synthetic.py', syn_root, work, iters=4,
+    cfg = tiny_config('gsacp/gsacp-final_1k_sirst3.py', syn_root, work, iters=4,
                       val=False, checkpoint_interval=2)
     first = Runner.from_cfg(cfg)
     first.train()
@@ -70,7 +70,7 @@ def test_resume_continues_from_saved_iteration(syn_root, tmp_path):
     assert 'ema_teacher' in saved and saved['meta']['iter'] == 4
     teacher_saved = saved['ema_teacher']
 
-    cfg = tiny_config('synthetic/gsacp_final_synthetic.py', syn_root, work, iters=6,
+    cfg = tiny_config('gsacp/gsacp-final_1k_sirst3.py', syn_root, work, iters=6,
                       val=False, checkpoint_interval=2)
     cfg.resume = True
     second = Runner.from_cfg(cfg)
@@ -108,7 +108,7 @@ def _run(args, **kw):
 def trained(syn_root, tmp_path_factory):
     """A tiny trained model and its config as a file."""
     work = str(tmp_path_factory.mktemp('trained'))
-    cfg = tiny_config('synthetic/gsacp_final_synthetic.py', syn_root, work, iters=20,
+    cfg = tiny_config('gsacp/gsacp-final_1k_sirst3.py', syn_root, work, iters=20,
                       batch=8, val=False)
     runner = Runner.from_cfg(cfg)
     runner.train()
@@ -168,11 +168,11 @@ def test_distributed_two_processes_match_single(trained, syn_root, tmp_path):
 
 def test_nan_loss_stops_and_keeps_last_good_checkpoint(syn_root, tmp_path):
     work = str(tmp_path / 'w')
-    cfg = tiny_config('synthetic/full_sup_synthetic.py', syn_root, work, iters=2, val=False)
+    cfg = tiny_config('full_sup/full-sup_1k_sirst3.py', syn_root, work, iters=2, val=False)
     Runner.from_cfg(cfg).train()
     good = torch.load(osp.join(work, 'iter_2.pth'), map_location='cpu', weights_only=True)
 
-    cfg = tiny_config('synthetic/full_sup_synthetic.py', syn_root, work, iters=4, val=False)
+    cfg = tiny_config('full_sup/full-sup_1k_sirst3.py', syn_root, work, iters=4, val=False)
     cfg.resume = True
     cfg.model.data_preprocessor.std = [float('nan')]  # poisons every input
     runner = Runner.from_cfg(cfg)
@@ -213,3 +213,25 @@ def test_cross_dataset_evaluation_in_one_run(trained, syn_root, tmp_path):
     assert res.returncode == 0, res.stderr[-3000:]
     # the two folders together are the synthetic test list: same overall numbers
     assert metrics['mIoU'] == pytest.approx(json.load(open(whole))['mIoU'], abs=1e-9)
+
+
+@pytest.mark.slow
+def test_warmup_ratio_follows_the_runs_length(syn_root, tmp_path):
+    """warmup_ratio resolves against the Runner's max_iters, whatever the run's length."""
+    from mmengine.hooks import Hook
+
+    for iters, (start, end) in ((10, (1, 4)), (20, (2, 8))):
+        cfg = tiny_config('gsacp/gsacp-base_1k_sirst3.py', syn_root, str(tmp_path / str(iters)),
+                          iters=iters, val=False)
+        cfg.model.decode_head.update(warmup_ratio=(0.1, 0.4), warmup_iters=None)
+        runner = Runner.from_cfg(cfg)
+        weights = []
+
+        class Spy(Hook):
+            def before_train_iter(self, runner, batch_idx, data_batch=None):
+                weights.append(runner.model.decode_head.affinity_weight())
+
+        runner.register_hook(Spy())
+        runner.train()
+        expected = [min(max((step - start) / (end - start), 0.0), 1.0) for step in range(iters)]
+        assert weights == pytest.approx(expected), iters

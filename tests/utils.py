@@ -8,6 +8,8 @@ from typing import Optional
 
 from mmengine.config import Config
 
+from mmgsacp.utils.config import use_synthetic
+
 REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 
@@ -18,16 +20,13 @@ def config_path(rel: str) -> str:
 def tiny_config(rel: str, data_root: str, work_dir: str, iters: int = 6, batch: int = 4,
                 crop: int = 64, val: bool = True, checkpoint_interval: Optional[int] = None
                 ) -> Config:
-    """Load ``configs/<rel>`` and make it run ``iters`` steps in the foreground process."""
-    cfg = Config.fromfile(config_path(rel))
+    """Load ``configs/<rel>``, switch it to the synthetic set at ``data_root`` and make it run
+    ``iters`` steps in the foreground process."""
+    cfg = use_synthetic(Config.fromfile(config_path(rel)), data_root)
     cfg.work_dir = work_dir
     for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        dl = cfg[loader]
-        dl.num_workers = 0
-        dl.persistent_workers = False
-        dl.dataset.data_root = data_root
-        dl.dataset.ann_file = 'img_idx/' + (
-            'train_synthetic.txt' if loader == 'train_dataloader' else 'test_synthetic.txt')
+        cfg[loader].num_workers = 0
+        cfg[loader].persistent_workers = False
     cfg.train_dataloader.batch_size = batch
     for step in cfg.train_dataloader.dataset.pipeline:
         if 'crop_size' in step:
@@ -47,8 +46,8 @@ def tiny_config(rel: str, data_root: str, work_dir: str, iters: int = 6, batch: 
         cfg.default_hooks.drift_monitor.interval = 2
         cfg.default_hooks.drift_monitor.grid_interval = 4
     head = cfg.model.decode_head
-    if 'warmup_iters' in head:
-        head.warmup_iters = (1, 3)
+    if 'warmup_ratio' in head:  # a warm-up that ends within the few steps, in steps
+        head.update(warmup_ratio=None, warmup_iters=(1, 3))
     cfg.randomness = dict(seed=0, deterministic=False)
     return cfg
 

@@ -1,3 +1,5 @@
+# Runtime settings shared by every config. The hooks and their intervals belong to the
+# schedules (_base_/schedules/), as in MMSegmentation.
 default_scope = 'mmseg'
 custom_imports = dict(imports=['mmgsacp'], allow_failed_imports=False)
 
@@ -13,22 +15,4 @@ log_processor = dict(by_epoch=False)
 log_level = 'INFO'
 load_from = None
 resume = False
-
-default_hooks = dict(
-    timer=dict(type='IterTimerHook'),
-    logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=False),
-    param_scheduler=dict(type='ParamSchedulerHook'),
-    # Atomic writes: an interrupted save never replaces a good checkpoint.
-    checkpoint=dict(
-        type='CheckpointHook', by_epoch=False, interval=2000, max_keep_ckpts=2,
-        save_last=True, save_best='mIoU', rule='greater',
-        backend_args=dict(backend='atomic_local')),
-    sampler_seed=dict(type='DistSamplerSeedHook'),
-    # Stops on a NaN/inf loss before the bad step can be checkpointed.
-    invalid_loss=dict(type='InvalidLossGuardHook'),
-    # Checkpoints that torch.load(weights_only=True) accepts (torch >= 2.6 default).
-    safe_checkpoint=dict(type='SafeCheckpointHook'),
-)
-# mmgsacp's hooks live in `default_hooks` (a dict, merged key by key), so an ablation adds its
-# hook in one line without restating the others.
 randomness = dict(seed=0)

@@ -21,36 +21,41 @@ import sys
 import time
 from typing import Dict, List, Sequence
 
-from mmgsacp.utils.config import NO_VALIDATION_OPTIONS
+from mmgsacp.utils.config import NO_VALIDATION_OPTIONS, synthetic_options
 from mmgsacp.utils.fileio import atomic_write_text
 from mmgsacp.utils.io import InputError, write_json
 
-#: method -> config (relative to the repository root), for each benchmark set.
+#: method -> config (the CPU budget: same network, crop, batch and iteration count).
+CPU_CONFIGS = {
+    'full_sup': 'configs/full_sup/full-sup_1k_sirst3.py',
+    'point_only': 'configs/point_only/point-only_1k_sirst3.py',
+    'prior_only': 'configs/prior_only/prior-only_1k_sirst3.py',
+    'lesps': 'configs/lesps/lesps_1k_sirst3.py',
+    'gsacp_base': 'configs/gsacp/gsacp-base_1k_sirst3.py',
+    'gsacp_ema': 'configs/gsacp/gsacp-ema_1k_sirst3.py',
+    'gsacp_hbc': 'configs/gsacp/gsacp-hbc_1k_sirst3.py',
+    'gsacp_asg': 'configs/gsacp/gsacp-asg_1k_sirst3.py',
+    'gsacp_final': 'configs/gsacp/gsacp-final_1k_sirst3.py',
+    # not in 'all': a variant of the final rung (its contrastive loss pulls the ignore band)
+    'gsacp_final_pullband': 'configs/gsacp/gsacp-final-pullband_1k_sirst3.py',
+    # not in 'all': full supervision on DNANet, the reference for the compact network
+    'full_sup_dnanet': 'configs/full_sup/full-sup_dnanet_1k_sirst3.py',
+    # not in 'all': DNANet with as much training time as the compact network (250 iterations)
+    'full_sup_dnanet_time': 'configs/full_sup/full-sup_dnanet_1k-time_sirst3.py',
+    # not in 'all': both networks with deep supervision (auxiliary heads, training only)
+    'full_sup_ds': 'configs/full_sup/full-sup-ds_1k_sirst3.py',
+    'full_sup_dnanet_ds': 'configs/full_sup/full-sup-ds_dnanet_1k_sirst3.py',
+}
+#: method -> config, for each benchmark set: the same configs, on SIRST3 or with their data
+#: switched to the synthetic set (DATASET_OPTIONS).
 CONFIG_SETS = {
-    'cpu': {
-        'full_sup': 'configs/baselines/cpu/full_sup_sirst3_cpu.py',
-        'point_only': 'configs/baselines/cpu/point_only_sirst3_cpu.py',
-        'prior_only': 'configs/baselines/cpu/prior_only_sirst3_cpu.py',
-        'lesps': 'configs/baselines/cpu/lesps_sirst3_cpu.py',
-        'gsacp_base': 'configs/gsacp/cpu/gsacp_base_sirst3_cpu.py',
-        'gsacp_ema': 'configs/gsacp/cpu/gsacp_ema_sirst3_cpu.py',
-        'gsacp_hbc': 'configs/gsacp/cpu/gsacp_hbc_sirst3_cpu.py',
-        'gsacp_asg': 'configs/gsacp/cpu/gsacp_asg_sirst3_cpu.py',
-        'gsacp_final': 'configs/gsacp/cpu/gsacp_final_sirst3_cpu.py',
-        # not in 'all': a variant of the final rung (its contrastive loss pulls the ignore band)
-        'gsacp_final_pullband': 'configs/gsacp/cpu/gsacp_final_pullband_sirst3_cpu.py',
-        # not in 'all': full supervision on DNANet, the reference for the compact network
-        'full_sup_dnanet': 'configs/baselines/cpu/full_sup_dnanet_sirst3_cpu.py',
-        # not in 'all': DNANet with as much training time as the compact network (250 iterations)
-        'full_sup_dnanet_time': 'configs/baselines/cpu/full_sup_dnanet_time_sirst3_cpu.py',
-        # not in 'all': both networks with deep supervision (auxiliary heads, training only)
-        'full_sup_ds': 'configs/baselines/cpu/full_sup_ds_sirst3_cpu.py',
-        'full_sup_dnanet_ds': 'configs/baselines/cpu/full_sup_dnanet_ds_sirst3_cpu.py',
-    },
-    'synthetic': {m: f'configs/synthetic/{m}_synthetic.py' for m in (
+    'cpu': CPU_CONFIGS,
+    'synthetic': {m: CPU_CONFIGS[m] for m in (
         'full_sup', 'point_only', 'prior_only', 'lesps', 'gsacp_base', 'gsacp_ema', 'gsacp_hbc',
         'gsacp_asg', 'gsacp_final')},
 }
+#: --cfg-options that put every config of a set on its data (--data-root then says where).
+DATASET_OPTIONS = {'cpu': [], 'synthetic': synthetic_options()}
 SPLIT_NAMES = {'cpu': 'SIRST3', 'synthetic': 'synthetic'}
 PARTS = ('NUAA-SIRST', 'NUDT-SIRST', 'IRSTD-1K')
 KEYS = ('mIoU', 'nIoU', 'Pd', 'Fa')
@@ -185,9 +190,11 @@ def run_quality_benchmark(root: str, methods: str = 'all', data_root: str = '',
     result_path = osp.join(work_dir, 'quality.json')
     split_name = SPLIT_NAMES[config_set]
     py = sys.executable
-    train_options = [f'train_dataloader.dataset.data_root={data_root}'] + list(cfg_options)
-    test_options = [f'{loader}.dataset.data_root={data_root}' for loader in
-                    ('val_dataloader', 'test_dataloader')] + list(cfg_options)
+    data_options = DATASET_OPTIONS[config_set]
+    train_options = data_options + [f'train_dataloader.dataset.data_root={data_root}'] + \
+        list(cfg_options)
+    test_options = data_options + [f'{loader}.dataset.data_root={data_root}' for loader in
+                                   ('val_dataloader', 'test_dataloader')] + list(cfg_options)
 
     for method in names:
         config = configs[method]

@@ -1,7 +1,7 @@
 """Time training iterations of full supervision, GSACP-base and GSACP-final in one run.
 
-Same network, batch and crop for the three (the synthetic configs, real data pipeline on a small
-generated set); the EMA teacher update is part of GSACP-final's step. Optionally also full
+Same network, batch and crop for the three (the CPU-budget configs, real data pipeline on a
+small generated set in place of SIRST3); the EMA teacher update is part of GSACP-final's step. Optionally also full
 supervision with DNANet in place of the compact network (same data, batch and crop), and how
 many DNANet iterations take as long as the CPU budget's compact ones.
 """
@@ -22,19 +22,20 @@ from mmseg.registry import DATASETS, MODELS
 import mmgsacp  # noqa: F401  (registers the modules the configs name)
 from mmgsacp.datasets.synthetic import make_synthetic_dataset
 from mmgsacp.engine.hooks import ema_update
+from mmgsacp.utils.config import use_synthetic
 
 #: method -> config, relative to the repository root.
 METHODS = {
-    'full_sup': 'configs/synthetic/full_sup_synthetic.py',
-    'gsacp_base': 'configs/synthetic/gsacp_base_synthetic.py',
-    'gsacp_final': 'configs/synthetic/gsacp_final_synthetic.py',
+    'full_sup': 'configs/full_sup/full-sup_1k_sirst3.py',
+    'gsacp_base': 'configs/gsacp/gsacp-base_1k_sirst3.py',
+    'gsacp_final': 'configs/gsacp/gsacp-final_1k_sirst3.py',
 }
 # With DNANet: full supervision's config with the backbone of this config in place of the
 # compact network.
 DNANET_METHOD = 'full_sup_dnanet'
-DNANET_CONFIG = 'configs/baselines/cpu/full_sup_dnanet_sirst3_cpu.py'
+DNANET_CONFIG = 'configs/full_sup/full-sup_dnanet_1k_sirst3.py'
 # Its compact counterpart, whose schedule is the CPU budget the equal-time count refers to.
-CPU_BUDGET_CONFIG = 'configs/baselines/cpu/full_sup_sirst3_cpu.py'
+CPU_BUDGET_CONFIG = 'configs/full_sup/full-sup_1k_sirst3.py'
 
 
 def build(root: str, method: str, data_root: str, batch: int):
@@ -44,10 +45,13 @@ def build(root: str, method: str, data_root: str, batch: int):
     cfg = Config.fromfile(osp.join(root, METHODS['full_sup' if dnanet else method]))
     if dnanet:
         cfg.model.backbone = Config.fromfile(osp.join(root, DNANET_CONFIG)).model.backbone
+    use_synthetic(cfg, data_root)
+    # warm-up of the affinity term is over in a real run's steady state (and a warm-up
+    # relative to max_iters needs a Runner's)
+    if 'warmup_ratio' in cfg.model.decode_head:
+        cfg.model.decode_head.update(warmup_ratio=None, warmup_iters=(0, 0))
     init_default_scope('mmseg')
-    ds_cfg = cfg.train_dataloader.dataset
-    ds_cfg.data_root = data_root
-    dataset = DATASETS.build(ds_cfg)
+    dataset = DATASETS.build(cfg.train_dataloader.dataset)
     samples = [dataset[i % len(dataset)] for i in range(batch)]
     model = MODELS.build(cfg.model)
     model.train()
@@ -62,10 +66,6 @@ def build(root: str, method: str, data_root: str, batch: int):
         if hook['type'] == 'DriftMonitorHook':
             interval = hook.get('interval', 50)
             step_hooks.append(('monitor', interval))
-    # warm-up of the affinity term is over in a real run's steady state
-    head = model.decode_head
-    if hasattr(head, 'num_updates'):
-        head.num_updates.fill_(10**6)
     return model, optim, pseudo_collate(samples), step_hooks
 
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Time training iterations of full supervision, GSACP-base and GSACP-final in one run.
 
-Same network, batch and crop for the three (the synthetic configs, real data pipeline on a small
+Same network, batch and crop for the three (the CPU-budget configs, real data pipeline on a small
 generated set); the EMA teacher update is part of GSACP-final's step. Prints ms/iter and the
 ratios against full supervision measured in the same run.
 

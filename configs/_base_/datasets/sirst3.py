@@ -2,7 +2,8 @@
 # full masks are loaded for the drift monitor and never reach the loss (see
 # PointSupervisedSegmentor). Tests run whole images at original size.
 dataset_type = 'PointSIRSTDataset'
-data_root = '../shared/data/SIRST3'
+# A link to the data set (`make data`, or `ln -sfn /path/to/SIRST3 data/SIRST3`).
+data_root = 'data/SIRST3'
 crop_size = (128, 128)
 
 train_pipeline = [

@@ -1,4 +1,5 @@
-# Compact single-channel U-Net + binary head, trained on full masks (the upper bound).
+# Compact single-channel U-Net + binary head, trained on full masks (the upper bound). The data
+# preprocessor, backbone and head defined here are shared by every model base beside it.
 norm_cfg = dict(type='BN', requires_grad=True)
 data_preprocessor = dict(
     type='SegDataPreProcessor',
@@ -13,7 +14,9 @@ data_preprocessor = dict(
 model = dict(
     type='EncoderDecoder',
     data_preprocessor=data_preprocessor,
-    backbone=dict(type='CompactUNet', in_channels=1, base_channels=16, num_stages=4),
+    # CompactUNet's own defaults (base_channels=16, num_stages=4): only the type and input
+    # channels are set, so another backbone replaces it by type alone (dnanet.py).
+    backbone=dict(type='CompactUNet', in_channels=1),
     decode_head=dict(
         type='BinaryIRHead',
         in_channels=16,

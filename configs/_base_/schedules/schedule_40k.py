@@ -3,9 +3,27 @@ optim_wrapper = dict(
     type='OptimWrapper',
     optimizer=dict(type='AdamW', lr=1e-3, betas=(0.9, 0.999), weight_decay=1e-4),
     clip_grad=dict(max_norm=10.0))
-# No `end`: MMEngine ends each scheduler at train_cfg.max_iters, so a shorter
-# schedule only needs to override max_iters.
+# No `end`: MMEngine ends each scheduler at train_cfg.max_iters, so a shorter schedule only
+# overrides the lengths below.
 param_scheduler = [dict(type='CosineAnnealingLR', eta_min=1e-5, by_epoch=False, begin=0)]
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=40000, val_interval=4000)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
+
+default_hooks = dict(
+    timer=dict(type='IterTimerHook'),
+    logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=False),
+    param_scheduler=dict(type='ParamSchedulerHook'),
+    # Atomic writes: an interrupted save never replaces a good checkpoint.
+    checkpoint=dict(
+        type='CheckpointHook', by_epoch=False, interval=2000, max_keep_ckpts=2,
+        save_last=True, save_best='mIoU', rule='greater',
+        backend_args=dict(backend='atomic_local')),
+    sampler_seed=dict(type='DistSamplerSeedHook'),
+    # Stops on a NaN/inf loss before the bad step can be checkpointed.
+    invalid_loss=dict(type='InvalidLossGuardHook'),
+    # Checkpoints that torch.load(weights_only=True) accepts (torch >= 2.6 default).
+    safe_checkpoint=dict(type='SafeCheckpointHook'),
+)
+# mmgsacp's hooks live in `default_hooks` (a dict, merged key by key), so a method adds its
+# hook in one line without restating the others.

@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import torch
 from mmengine.hooks import Hook
-from mmengine.registry import HOOKS
+from mmseg.registry import HOOKS
 
 from ...models.utils.propagation import PointTargets, region_area, touches_support_edge
 from ...utils.fileio import atomic_write_bytes

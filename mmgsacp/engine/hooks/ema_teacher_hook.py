@@ -5,7 +5,7 @@ from typing import Optional
 
 import torch
 from mmengine.hooks import Hook
-from mmengine.registry import HOOKS
+from mmseg.registry import HOOKS
 
 from ...models.segmentors.point_segmentor import TEACHER_SCOPES
 from .utils import unwrap_model

@@ -5,7 +5,7 @@ import math
 import os.path as osp
 
 from mmengine.hooks import Hook
-from mmengine.registry import HOOKS
+from mmseg.registry import HOOKS
 
 
 @HOOKS.register_module()

@@ -6,7 +6,7 @@ from typing import Optional
 
 from mmengine.dist import all_gather_object, get_world_size
 from mmengine.hooks import Hook
-from mmengine.registry import HOOKS
+from mmseg.registry import HOOKS
 
 from ...models.utils.label_evolution import PatchLabelStore
 from .utils import unwrap_model

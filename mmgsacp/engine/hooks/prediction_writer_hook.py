@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 from mmengine.dist import barrier, get_rank
 from mmengine.hooks import Hook
-from mmengine.registry import HOOKS
+from mmseg.registry import HOOKS
 
 from ...utils.fileio import replace_dir
 from ...visualization import draw_detections

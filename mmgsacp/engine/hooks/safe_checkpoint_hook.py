@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from mmengine.hooks import Hook
 from mmengine.logging import HistoryBuffer
-from mmengine.registry import HOOKS
+from mmseg.registry import HOOKS
 
 _MARK = '__history_buffer__'
 

@@ -6,11 +6,22 @@ from typing import Dict, Optional, Sequence, Tuple
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from mmengine.logging import MessageHub
 from mmseg.registry import MODELS
 from torch import Tensor
 
 from ..utils.propagation import PointTargets, generate_point_targets
 from .binary_head import BinaryIRHead
+
+
+def _warmup_pair(value: Sequence, name: str, cast: type) -> tuple:
+    """``value`` as a (start, end) pair of ``cast``; a clear error for anything else."""
+    try:
+        start, end = value
+        return cast(start), cast(end)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f'AffinityPropagationHead: {name} must be a (start, end) pair, '
+                         f'got {value!r}') from err
 
 
 @MODELS.register_module()
@@ -30,9 +41,18 @@ class AffinityPropagationHead(BinaryIRHead):
             ``radius``, ``kappa``, ``beta``, ``tau_pos``, ``tau_neg``, ``adaptive``, ``r_min``,
             ``r_max`` ...). ``mode='prior'`` and ``mode='point'`` give the prior-only and
             point-only baselines with the same head.
-        warmup_iters (tuple[int, int]): the affinity weight is 0 (prior-only growth) before
-            ``warmup_iters[0]`` training steps and rises linearly to 1 at ``warmup_iters[1]``,
-            so the loop does not lock onto the meaningless features of early training.
+        warmup_ratio (tuple[float, float], optional): the warm-up as fractions of the run's
+            ``max_iters``: the affinity weight is 0 (prior-only growth) before
+            ``round(warmup_ratio[0] * max_iters)`` training steps and rises linearly to 1 at
+            ``round(warmup_ratio[1] * max_iters)``, so the loop does not lock onto the
+            meaningless features of early training, whatever the schedule's length.
+            ``max_iters`` is read when the weight is needed, from the runtime information that
+            MMEngine's ``RuntimeInfoHook`` records before training (so ``--cfg-options
+            train_cfg.max_iters=N`` scales the warm-up too); used outside a Runner, with none
+            recorded, the head raises an error asking for ``warmup_iters``.
+        warmup_iters (tuple[int, int], optional): the same warm-up in training steps, for an
+            explicit count. Give at most one of ``warmup_ratio`` and ``warmup_iters``; neither
+            means no warm-up (the affinity term at full weight from the first step).
         loss_contrast (dict, optional): config of a contrastive loss on the embedding
             (``HardBackgroundContrastiveLoss``); None disables it.
         **kwargs: :class:`BinaryIRHead` arguments.
@@ -41,16 +61,31 @@ class AffinityPropagationHead(BinaryIRHead):
     def __init__(self,
                  embed_channels: int = 16,
                  target_cfg: Optional[dict] = None,
-                 warmup_iters: Tuple[int, int] = (0, 0),
+                 warmup_ratio: Optional[Tuple[float, float]] = None,
+                 warmup_iters: Optional[Tuple[int, int]] = None,
                  loss_contrast: Optional[dict] = None,
                  **kwargs) -> None:
         super().__init__(**kwargs)
         self.embed = nn.Conv2d(self.channels, embed_channels, kernel_size=1)
         self.target_cfg = dict(target_cfg or {})
-        if len(warmup_iters) != 2 or warmup_iters[0] > warmup_iters[1]:
-            raise ValueError(f'warmup_iters must be (start, end) with start <= end, '
-                             f'got {warmup_iters}')
-        self.warmup_iters = tuple(int(v) for v in warmup_iters)
+        if warmup_ratio is not None and warmup_iters is not None:
+            raise ValueError(
+                'AffinityPropagationHead: give warmup_ratio (fractions of max_iters) or '
+                f'warmup_iters (steps), not both; got warmup_ratio={warmup_ratio} and '
+                f'warmup_iters={warmup_iters} (set the other to None)')
+        self.warmup_ratio: Optional[Tuple[float, float]] = None
+        self.warmup_iters: Optional[Tuple[int, int]] = None
+        if warmup_ratio is not None:
+            self.warmup_ratio = _warmup_pair(warmup_ratio, 'warmup_ratio', float)
+            if not 0.0 <= self.warmup_ratio[0] <= self.warmup_ratio[1] <= 1.0:
+                raise ValueError('AffinityPropagationHead: warmup_ratio must be (start, end) '
+                                 f'with 0 <= start <= end <= 1, got {warmup_ratio}')
+        else:
+            self.warmup_iters = _warmup_pair(
+                (0, 0) if warmup_iters is None else warmup_iters, 'warmup_iters', int)
+            if not 0 <= self.warmup_iters[0] <= self.warmup_iters[1]:
+                raise ValueError('AffinityPropagationHead: warmup_iters must be (start, end) '
+                                 f'with 0 <= start <= end, got {warmup_iters}')
         self.loss_contrast = MODELS.build(loss_contrast) if loss_contrast else None
         # Counts training steps so that warm-up survives checkpoint/resume.
         self.register_buffer('num_updates', torch.zeros((), dtype=torch.long))
@@ -78,8 +113,30 @@ class AffinityPropagationHead(BinaryIRHead):
             emb = F.interpolate(emb, size=size, mode='bilinear', align_corners=False)
         return emb
 
+    def warmup_bounds(self) -> Tuple[int, int]:
+        """The warm-up's (start, end) in training steps.
+
+        ``warmup_iters`` as given, or ``warmup_ratio`` times the run's ``max_iters`` (rounded),
+        read from the current :class:`~mmengine.logging.MessageHub`.
+
+        Raises:
+            RuntimeError: ``warmup_ratio`` is set and no ``max_iters`` has been recorded (the
+                model runs outside an MMEngine Runner's training).
+        """
+        if self.warmup_ratio is None:
+            return self.warmup_iters
+        max_iters = MessageHub.get_current_instance().get_info('max_iters')
+        if not max_iters:
+            raise RuntimeError(
+                f'AffinityPropagationHead: warmup_ratio={self.warmup_ratio} is a fraction of '
+                "the run's max_iters, which MMEngine's RuntimeInfoHook records before training, "
+                'and none is recorded (is the model trained outside a Runner?). Give the '
+                'warm-up in steps instead: warmup_iters=(start, end), warmup_ratio=None')
+        start, end = self.warmup_ratio
+        return round(start * max_iters), round(end * max_iters)
+
     def affinity_weight(self) -> float:
-        start, end = self.warmup_iters
+        start, end = self.warmup_bounds()
         step = int(self.num_updates)
         if step >= end:
             return 1.0

@@ -1,0 +1,13 @@
+# LESPS-style label evolution (Ying et al., CVPR 2023) on the compact U-Net: the plain binary
+# head trained on labels that start as the points and grow from the network's own predictions.
+# Needs the coordinate pipeline (datasets/sirst3_coords.py) and a LabelEvolutionHook.
+_base_ = './compact_unet.py'
+model = dict(
+    type='LabelEvolutionSegmentor',
+    evolve_cfg=dict(tb=0.5, k=0.5, size=33, area_ratio=0.0015, area_ref='image'),
+    # soft IoU over the whole batch, as LESPS trains: per image, one-pixel labels make an
+    # empty prediction a minimum (see SoftIoULoss)
+    decode_head=dict(loss_decode=[
+        dict(type='IgnoreBCELoss', loss_weight=1.0),
+        dict(type='SoftIoULoss', loss_weight=1.0, reduction='batch'),
+    ]))

@@ -1,3 +1,0 @@
-# Point-only: the point pixels are the only positives, everything else background.
-_base_ = '../gsacp/gsacp_base_sirst3.py'
-model = dict(decode_head=dict(target_cfg=dict(mode='point')))

@@ -1,0 +1,8 @@
+# LESPS-style label evolution (Ying et al., CVPR 2023) at full length.
+_base_ = [
+    '../_base_/models/lesps_compact_unet.py', '../_base_/datasets/sirst3_coords.py',
+    '../_base_/schedules/schedule_40k.py', '../_base_/default_runtime.py'
+]
+# ~381 epochs of 105 iterations: updates from ~30% of training, every f = 5 epochs (LESPS's f).
+default_hooks = dict(
+    label_evolution=dict(type='LabelEvolutionHook', start_epoch=115, interval=5, patch_size=41))
