@@ -43,6 +43,7 @@ if REPO_ROOT not in sys.path:
 
 from mmgsacp.apis import (count_frames, find_detections, image_loader_from_config,  # noqa: E402
                           input_kind, load_frames, load_model, resolve_device, run_on_frames)
+from mmgsacp.utils.checkpoint import CheckpointError, allow_unsafe_checkpoints  # noqa: E402
 from mmgsacp.utils.fileio import replace_dir  # noqa: E402
 from mmgsacp.visualization import draw_detections  # noqa: E402
 
@@ -82,6 +83,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--overwrite', action='store_true',
                         help='replace an existing non-empty --out-dir')
     parser.add_argument('--no-progress', action='store_true', help='no progress bar')
+    parser.add_argument('--unsafe-load-checkpoint', action='store_true',
+                        help='fully unpickle a checkpoint that is not plain data (legacy files '
+                        'from a trusted source only: unpickling can run arbitrary code)')
     return parser.parse_args(argv)
 
 
@@ -108,7 +112,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f'error: {err}', file=sys.stderr)
         return 2
 
-    model = load_model(args.config, args.checkpoint, device)
+    if args.unsafe_load_checkpoint:
+        allow_unsafe_checkpoints()
+    try:
+        model = load_model(args.config, args.checkpoint, device)
+    except CheckpointError as err:
+        print(f'error: {err}', file=sys.stderr)
+        return 2
     loader = image_loader_from_config(model.cfg)
 
     parent = args.out_dir.resolve().parent

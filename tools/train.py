@@ -13,6 +13,7 @@ from mmengine.logging import print_log  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
 import mmgsacp  # noqa: E402,F401  (registers components; configs import it too)
+from mmgsacp.utils.checkpoint import CheckpointError, allow_unsafe_checkpoints  # noqa: E402
 from mmgsacp.utils.dist import setup_cpu_distributed, teardown_distributed  # noqa: E402
 
 
@@ -23,6 +24,10 @@ def parse_args(argv=None):
     parser.add_argument(
         '--resume', nargs='?', const='auto', default=None, metavar='CKPT',
         help='resume from CKPT, or (no value) from the latest checkpoint in the work dir')
+    parser.add_argument('--unsafe-load-checkpoint', action='store_true',
+                        help='fully unpickle a --resume / load_from checkpoint that is not '
+                        'plain data (legacy files from a trusted source only: unpickling can '
+                        'run arbitrary code)')
     parser.add_argument('--amp', action='store_true', default=False,
                         help='enable automatic mixed precision training')
     parser.add_argument(
@@ -72,10 +77,17 @@ def build_cfg(args) -> Config:
 
 def main(argv=None):
     args = parse_args(argv)
+    if args.unsafe_load_checkpoint:
+        allow_unsafe_checkpoints()
     cfg = build_cfg(args)
     setup_cpu_distributed(cfg, args.launcher)
     runner = Runner.from_cfg(cfg)
-    runner.train()
+    try:
+        runner.train()
+    except CheckpointError as err:
+        # Refused, unreadable or unsaveable checkpoints: the message says which file and why.
+        print(f'error: {err}', file=sys.stderr)
+        sys.exit(2)
     teardown_distributed()
 
 
