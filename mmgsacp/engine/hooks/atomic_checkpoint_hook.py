@@ -217,7 +217,8 @@ class AtomicCheckpointHook(CheckpointHook):
             self.file_backend.rmtree(path)
 
     def _fail(self, runner, what: str, err: OSError, pointer: str) -> None:
-        last = self.last_ckpt or 'none saved yet'
+        # What the pointer names is what --resume will load: report that, not our bookkeeping.
+        last = (open(pointer).read().strip() if osp.isfile(pointer) else '') or 'none saved yet'
         msg = (f'could not save {what}: {err}. The last complete checkpoint ({last}) and '
                f'{pointer} are unchanged; free space (or fix the folder) and continue with '
                '--resume. Training stopped.')
