@@ -3,6 +3,7 @@
 
     python tools/infer.py CONFIG CKPT --input PATH --out-dir DIR [--batch-size N]
                           [--device cpu|cuda|auto] [--threshold 0.5] [--overwrite]
+                          [--unsafe-load-checkpoint]
 
 ``PATH`` is an image file, a folder of images (png/bmp/jpg/tif, sorted by name) or a video
 (frames named ``<video stem>_<frame index:06d>``). Frames are read as the config's test pipeline
@@ -19,7 +20,13 @@ A frame (or video) that cannot be decoded is reported on stderr and skipped. ``D
 as a hidden folder beside it and moved into place at the end, so an interrupted run never
 leaves a half-written ``DIR``; an existing non-empty ``DIR`` is refused unless ``--overwrite``.
 
-Exit status: 0 on success, 1 when no frame could be decoded, 2 on a usage or data error.
+The checkpoint is read with the weights-only unpickler and must fit the config's model key for
+key (training-only teacher / auxiliary-head keys aside); a file that is not plain data, or whose
+weights do not fit, is refused with the file and the offending globals or keys named.
+``--unsafe-load-checkpoint`` fully unpickles a trusted legacy file instead.
+
+Exit status: 0 on success, 1 when no frame could be decoded, 2 on a usage or data error
+(a refused checkpoint included).
 """
 from __future__ import annotations
 

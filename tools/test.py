@@ -4,6 +4,11 @@
 Whole images at original size; prints mIoU / nIoU / Pd / Fa for the test list and each of its
 parts. ``--data-roots A B`` evaluates several folders in the SIRST3 layout in one run (one table,
 one row per folder).
+
+The checkpoint is read with the weights-only unpickler and loaded strictly: a file that is not
+plain data, or whose weights do not fit the config's model (training-only teacher /
+auxiliary-head keys aside), is refused, naming the file and the globals or keys, with exit
+status 2. ``--unsafe-load-checkpoint`` fully unpickles a trusted legacy file instead.
 """
 import argparse
 import json

@@ -1,5 +1,12 @@
 #!/usr/bin/env python
-"""Train a segmentor: ``python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]]``."""
+"""Train a segmentor: ``python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]]``.
+
+``--resume`` without a path continues from the checkpoint ``WORK_DIR/last_checkpoint`` names,
+or, when that pointer is empty or names a missing or truncated file, from the newest complete
+``iter_*.pth`` (with a warning). Checkpoints are read with the weights-only unpickler; a
+refused, unreadable or unsaveable checkpoint stops with exit status 2 and a message naming the
+file. ``--unsafe-load-checkpoint`` fully unpickles a trusted legacy file instead.
+"""
 import argparse
 import logging
 import os
