@@ -3,6 +3,7 @@
 
     python tools/infer.py CONFIG CKPT --input PATH --out-dir DIR [--batch-size N]
                           [--device cpu|cuda|auto] [--threshold 0.5] [--overwrite]
+                          [--unsafe-load-checkpoint]
 
 ``PATH`` is an image file, a folder of images (png/bmp/jpg/tif, sorted by name) or a video
 (frames named ``<video stem>_<frame index:06d>``). Frames are read as the config's test pipeline
@@ -19,7 +20,13 @@ A frame (or video) that cannot be decoded is reported on stderr and skipped. ``D
 as a hidden folder beside it and moved into place at the end, so an interrupted run never
 leaves a half-written ``DIR``; an existing non-empty ``DIR`` is refused unless ``--overwrite``.
 
-Exit status: 0 on success, 1 when no frame could be decoded, 2 on a usage or data error.
+The checkpoint is read with the weights-only unpickler and must fit the config's model key for
+key (training-only teacher / auxiliary-head keys aside); a file that is not plain data, or whose
+weights do not fit, is refused with the file and the offending globals or keys named.
+``--unsafe-load-checkpoint`` fully unpickles a trusted legacy file instead.
+
+Exit status: 0 on success, 1 when no frame could be decoded, 2 on a usage or data error
+(a refused checkpoint included).
 """
 from __future__ import annotations
 
@@ -38,6 +45,7 @@ from tqdm import tqdm
 
 from mmgsacp.apis import (count_frames, find_detections, image_loader_from_config,
                           input_kind, load_frames, load_model, resolve_device, run_on_frames)
+from mmgsacp.utils.checkpoint import CheckpointError, allow_unsafe_checkpoints
 from mmgsacp.utils.fileio import replace_dir
 from mmgsacp.visualization import draw_detections
 
@@ -77,6 +85,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--overwrite', action='store_true',
                         help='replace an existing non-empty --out-dir')
     parser.add_argument('--no-progress', action='store_true', help='no progress bar')
+    parser.add_argument('--unsafe-load-checkpoint', action='store_true',
+                        help='fully unpickle a checkpoint that is not plain data (legacy files '
+                        'from a trusted source only: unpickling can run arbitrary code)')
     return parser.parse_args(argv)
 
 
@@ -103,7 +114,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f'error: {err}', file=sys.stderr)
         return 2
 
-    model = load_model(args.config, args.checkpoint, device)
+    if args.unsafe_load_checkpoint:
+        allow_unsafe_checkpoints()
+    try:
+        model = load_model(args.config, args.checkpoint, device)
+    except CheckpointError as err:
+        print(f'error: {err}', file=sys.stderr)
+        return 2
     loader = image_loader_from_config(model.cfg)
 
     parent = args.out_dir.resolve().parent

@@ -4,6 +4,11 @@
 Whole images at original size; prints mIoU / nIoU / Pd / Fa for the test list and each of its
 parts. ``--data-roots A B`` evaluates several folders in the SIRST3 layout in one run (one table,
 one row per folder).
+
+The checkpoint is read with the weights-only unpickler and loaded strictly: a file that is not
+plain data, or whose weights do not fit the config's model (training-only teacher /
+auxiliary-head keys aside), is refused, naming the file and the globals or keys, with exit
+status 2. ``--unsafe-load-checkpoint`` fully unpickles a trusted legacy file instead.
 """
 import argparse
 import json
@@ -14,8 +19,9 @@ from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
 import mmgsacp  # noqa: F401
-from mmgsacp.utils.dist import setup_cpu_distributed, teardown_distributed
 from mmgsacp.utils import atomic_write_text
+from mmgsacp.utils.checkpoint import CheckpointError, allow_unsafe_checkpoints
+from mmgsacp.utils.dist import setup_cpu_distributed, teardown_distributed
 
 
 def parse_args(argv=None):
@@ -36,6 +42,9 @@ def parse_args(argv=None):
     parser.add_argument('--split', default=None,
                         help='with --data-roots: split list inside each root (default: every '
                         'image in images/)')
+    parser.add_argument('--unsafe-load-checkpoint', action='store_true',
+                        help='fully unpickle a checkpoint that is not plain data (legacy files '
+                        'from a trusted source only: unpickling can run arbitrary code)')
     parser.add_argument(
         '--cfg-options', nargs='+', action=DictAction,
         help='override settings in the config, key=value pairs (xxx=yyy format)')
@@ -75,6 +84,9 @@ def build_cfg(args) -> Config:
         cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
     cfg.load_from = args.checkpoint
     cfg.resume = False
+    # Scores from a partly loaded model would be silently wrong: every key must match.
+    cfg.custom_hooks = list(cfg.get('custom_hooks', [])) + [
+        dict(type='StrictLoadHook', filename=args.checkpoint)]
     if args.data_roots:
         base = cfg.test_dataloader.dataset.to_dict()
         cfg.test_dataloader.dataset = folders_dataset(base, args.data_roots, args.split)
@@ -88,10 +100,16 @@ def build_cfg(args) -> Config:
 
 def main(argv=None):
     args = parse_args(argv)
+    if args.unsafe_load_checkpoint:
+        allow_unsafe_checkpoints()
     cfg = build_cfg(args)
     setup_cpu_distributed(cfg, args.launcher)
     runner = Runner.from_cfg(cfg)
-    metrics = runner.test()
+    try:
+        metrics = runner.test()
+    except CheckpointError as err:
+        print(f'error: {err}', file=sys.stderr)
+        sys.exit(2)
     if args.json and runner.rank == 0:
         atomic_write_text(json.dumps(metrics, indent=2, default=float), args.json)
     teardown_distributed()

@@ -1,5 +1,12 @@
 #!/usr/bin/env python
-"""Train a segmentor: ``python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]]``."""
+"""Train a segmentor: ``python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]]``.
+
+``--resume`` without a path continues from the checkpoint ``WORK_DIR/last_checkpoint`` names,
+or, when that pointer is empty or names a missing or truncated file, from the newest complete
+``iter_*.pth`` (with a warning). Checkpoints are read with the weights-only unpickler; a
+refused, unreadable or unsaveable checkpoint stops with exit status 2 and a message naming the
+file. ``--unsafe-load-checkpoint`` fully unpickles a trusted legacy file instead.
+"""
 import argparse
 import logging
 import os
@@ -10,6 +17,7 @@ from mmengine.logging import print_log
 from mmengine.runner import Runner
 
 import mmgsacp  # noqa: F401  (registers components; configs import it too)
+from mmgsacp.utils.checkpoint import CheckpointError, allow_unsafe_checkpoints
 from mmgsacp.utils.dist import setup_cpu_distributed, teardown_distributed
 
 
@@ -20,6 +28,10 @@ def parse_args(argv=None):
     parser.add_argument(
         '--resume', nargs='?', const='auto', default=None, metavar='CKPT',
         help='resume from CKPT, or (no value) from the latest checkpoint in the work dir')
+    parser.add_argument('--unsafe-load-checkpoint', action='store_true',
+                        help='fully unpickle a --resume / load_from checkpoint that is not '
+                        'plain data (legacy files from a trusted source only: unpickling can '
+                        'run arbitrary code)')
     parser.add_argument('--amp', action='store_true', default=False,
                         help='enable automatic mixed precision training')
     parser.add_argument(
@@ -69,10 +81,17 @@ def build_cfg(args) -> Config:
 
 def main(argv=None):
     args = parse_args(argv)
+    if args.unsafe_load_checkpoint:
+        allow_unsafe_checkpoints()
     cfg = build_cfg(args)
     setup_cpu_distributed(cfg, args.launcher)
     runner = Runner.from_cfg(cfg)
-    runner.train()
+    try:
+        runner.train()
+    except CheckpointError as err:
+        # Refused, unreadable or unsaveable checkpoints: the message says which file and why.
+        print(f'error: {err}', file=sys.stderr)
+        sys.exit(2)
     teardown_distributed()
 
 

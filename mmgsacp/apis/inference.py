@@ -23,12 +23,12 @@ import numpy as np
 import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
-from mmengine.runner import load_checkpoint
 from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 
 from ..datasets.transforms.loading import LoadIRImageFromFile, bgr_to_luma
 from ..evaluation.functional import label_components
+from ..utils.checkpoint import CheckpointMismatchError, load_checkpoint_file, load_state_dict_strict
 
 #: Extensions (lower case) read as still images; a folder input takes these files only.
 IMAGE_EXTENSIONS: Tuple[str, ...] = ('.png', '.bmp', '.jpg', '.jpeg', '.tif', '.tiff')
@@ -277,8 +277,10 @@ def load_model(config: Union[PathLike, Config], checkpoint: PathLike,
                device: str = 'auto') -> torch.nn.Module:
     """Build the config's segmentor and load a checkpoint, in eval mode.
 
-    Built as ``tools/test.py`` builds it (the config's model, checkpoint loaded non-strictly),
-    with the EMA teacher's weights when the config tests with the teacher.
+    Built as ``tools/test.py`` builds it: the config's model, the checkpoint read with the
+    weights-only unpickler and loaded strictly (training-only keys aside, see
+    :func:`mmgsacp.utils.checkpoint.state_dict_for_model`), with the EMA teacher's weights when
+    the config tests with the teacher.
 
     Args:
         config: Config file or object.
@@ -287,15 +289,25 @@ def load_model(config: Union[PathLike, Config], checkpoint: PathLike,
 
     Returns:
         The segmentor; ``model.cfg`` holds the config.
+
+    Raises:
+        FileNotFoundError: No checkpoint file.
+        mmgsacp.utils.checkpoint.CheckpointError: The file is unsafe to unpickle, unreadable,
+            or its weights do not fit the model (the message names the file and the keys).
     """
     cfg = config if isinstance(config, Config) else Config.fromfile(os.fspath(config))
     init_default_scope(cfg.get('default_scope', 'mmseg'))
     model = MODELS.build(cfg.model)
-    ckpt = load_checkpoint(model, os.fspath(checkpoint), map_location='cpu', strict=False,
-                           revise_keys=[(r'^module\.', '')])
+    filename = os.fspath(checkpoint)
+    ckpt = load_checkpoint_file(filename, map_location='cpu')
+    load_state_dict_strict(model, ckpt, filename)
     target = _ema_teacher_for_test(cfg, ckpt, model)
     if target is not None:
-        target.load_state_dict(ckpt['ema_teacher'])
+        try:
+            target.load_state_dict(ckpt['ema_teacher'])
+        except RuntimeError as err:
+            raise CheckpointMismatchError(f'checkpoint {filename}: its EMA teacher does not fit '
+                                          f'the model: {err}') from err
     model.cfg = cfg
     model.to(resolve_device(device))
     model.eval()

@@ -14,11 +14,12 @@ default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=False),
     param_scheduler=dict(type='ParamSchedulerHook'),
-    # Atomic writes: an interrupted save never replaces a good checkpoint.
+    # Atomic checkpoint and `last_checkpoint` writes, old checkpoints deleted only after the new
+    # one is complete, leftovers of a killed save cleaned at start: a crash or a full disk never
+    # leaves a run without a checkpoint `--resume` can load.
     checkpoint=dict(
-        type='CheckpointHook', by_epoch=False, interval=2000, max_keep_ckpts=2,
-        save_last=True, save_best='mIoU', rule='greater',
-        backend_args=dict(backend='atomic_local')),
+        type='AtomicCheckpointHook', by_epoch=False, interval=2000, max_keep_ckpts=2,
+        save_last=True, save_best='mIoU', rule='greater'),
     sampler_seed=dict(type='DistSamplerSeedHook'),
     # Stops on a NaN/inf loss before the bad step can be checkpointed.
     invalid_loss=dict(type='InvalidLossGuardHook'),

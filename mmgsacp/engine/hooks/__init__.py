@@ -1,11 +1,14 @@
+from .atomic_checkpoint_hook import AtomicCheckpointHook, find_resume_checkpoint
 from .drift_monitor_hook import DriftMonitorHook, drift_grid, drift_statistics
 from .ema_teacher_hook import EMATeacherHook, ema_update
 from .invalid_loss_hook import InvalidLossGuardHook
 from .label_evolution_hook import LabelEvolutionHook
 from .prediction_writer_hook import PredictionWriterHook
 from .safe_checkpoint_hook import SafeCheckpointHook
+from .strict_load_hook import StrictLoadHook
 
 __all__ = [
-    'DriftMonitorHook', 'drift_grid', 'drift_statistics', 'EMATeacherHook', 'ema_update',
-    'InvalidLossGuardHook', 'LabelEvolutionHook', 'PredictionWriterHook', 'SafeCheckpointHook'
+    'AtomicCheckpointHook', 'find_resume_checkpoint', 'DriftMonitorHook', 'drift_grid',
+    'drift_statistics', 'EMATeacherHook', 'ema_update', 'InvalidLossGuardHook',
+    'LabelEvolutionHook', 'PredictionWriterHook', 'SafeCheckpointHook', 'StrictLoadHook'
 ]

@@ -56,10 +56,9 @@ class SafeCheckpointHook(Hook):
     reference methods through ``builtins.getattr``: ``torch.load`` with ``weights_only=True``
     refuses that, and allow-listing ``getattr`` would open the safe unpickler to arbitrary
     attribute access. With this hook, checkpoints hold only tensors, numbers, strings, lists and
-    dicts (numpy values become numbers or tensors, see :func:`to_plain`), so ``--resume`` and
-    ``load_from`` work on torch >= 2.6 with the official mmengine, which does not pass
-    ``weights_only=False``, and with the fork, which would otherwise fall back to the unsafe
-    unpickler.
+    dicts (numpy values become numbers or tensors, see :func:`to_plain`), which is all that
+    mmgsacp's checkpoint loader (:mod:`mmgsacp.utils.checkpoint`, weights-only, no allow-list)
+    accepts for ``--resume``, ``load_from``, ``tools/test.py`` and ``tools/infer.py``.
     """
 
     priority = 'VERY_LOW'
