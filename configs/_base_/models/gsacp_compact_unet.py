@@ -32,6 +32,12 @@ model = dict(
             dict(type='SoftIoULoss', loss_weight=1.0),
         ]),
     train_cfg=dict(),
-    test_cfg=dict(mode='whole'))
+    test_cfg=dict(
+        mode='whole',
+        # Frames above 1024 x 1024 px (SIRST3's are smaller, so its results stay whole-image)
+        # run as 512 px windows overlapping by 64 px, to bound memory. One window per forward
+        # pass is fastest on CPU (bigger tensors cost page faults); raise it on a GPU.
+        max_whole_pixels=1024 * 1024, crop_size=(512, 512), stride=(448, 448),
+        crop_batch_size=1))
 # Parts of the head get no gradient in some variants (e.g. the embedding without HBC).
 model_wrapper_cfg = dict(type='MMDistributedDataParallel', find_unused_parameters=True)
