@@ -33,6 +33,7 @@ def syn_root(tmp_path_factory):
     return str(root)
 
 
+@pytest.mark.slow
 def test_benchmark_writes_results_and_resumes(syn_root, tmp_path):
     work = str(tmp_path / 'bench')
     common = ['--config-set', 'synthetic', '--data-root', syn_root, '--work-dir', work,

@@ -145,6 +145,7 @@ def test_image_loader_follows_the_test_pipeline():
     assert image_loader_from_config(Config(dict())).bit16 == 'scale'
 
 
+@pytest.mark.slow
 def test_run_on_frames_keeps_order_sizes_and_skips(model, trained):
     loader = image_loader_from_config(model.cfg)
     imgs = [f.image for f in load_frames(trained['data'] / 'images', loader)][:3]
@@ -160,6 +161,7 @@ def test_run_on_frames_keeps_order_sizes_and_skips(model, trained):
         np.testing.assert_allclose(prob, single, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_large_frame_runs_in_windows(monkeypatch):
     """Above the config's max_whole_pixels a frame goes through slide inference: the network
     only ever sees window-sized batches, and the frame still comes back whole."""
@@ -195,6 +197,7 @@ def test_large_frame_runs_in_windows(monkeypatch):
 # CLI
 
 
+@pytest.mark.slow
 def test_infer_folder_matches_test_py(trained, model, tmp_path):
     data = trained['data']
     stems = sorted(p.stem for p in (data / 'images').glob('*.png'))
@@ -266,6 +269,7 @@ def _write_video(path: Path, frames) -> bool:
     return path.is_file() and path.stat().st_size > 0
 
 
+@pytest.mark.slow
 def test_infer_video_and_out_dir_rules(trained, tmp_path, capsys):
     images = sorted((trained['data'] / 'images').glob('*.png'))[:3]
     video = tmp_path / 'clip.avi'
@@ -298,6 +302,7 @@ def test_infer_video_and_out_dir_rules(trained, tmp_path, capsys):
     assert not (tmp_path / 'o2').exists()
 
 
+@pytest.mark.slow
 def test_load_model_uses_ema_teacher_when_config_tests_with_it(trained, tmp_path):
     cfg = tiny_config('synthetic/gsacp_final_synthetic.py', str(trained['data']),
                       str(tmp_path / 'work'), iters=3, batch=4, val=False)

@@ -144,6 +144,7 @@ def test_refuses_overwrite_and_replaces_atomically(tmp_path, monkeypatch):
     assert len(os.listdir(tmp_path / 'empty' / 'images')) == 1
 
 
+@pytest.mark.slow
 def test_full_size_set(tmp_path):
     # a set of the size the synthetic configs train on; no wall-clock bound (machines differ)
     root = tmp_path / 'big'
