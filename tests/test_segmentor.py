@@ -191,7 +191,7 @@ def test_slide_mode_is_mmseg_slide_inference(rel):
     for per_pass in (1, 3, 64):
         got = _logits(model, x, crop_batch_size=per_pass, **cfg)
         assert got.shape == (2, 1, 80, 104)
-        torch.testing.assert_close(got, ref, rtol=0, atol=1e-5)
+        torch.testing.assert_close(got, ref, rtol=1e-5, atol=1e-4)
 
 
 def test_slide_equals_whole_when_one_window_covers_the_image():
@@ -199,7 +199,8 @@ def test_slide_equals_whole_when_one_window_covers_the_image():
     x = _images(2, 64, 96)
     whole = _logits(model, x, mode='whole')
     slide = _logits(model, x, mode='slide', crop_size=(64, 128), stride=(32, 32))
-    torch.testing.assert_close(slide, whole, rtol=0, atol=1e-6)
+    # batches of different sizes may round differently: agreement up to float rounding
+    torch.testing.assert_close(slide, whole, rtol=1e-5, atol=1e-4)
 
 
 def test_slide_equals_whole_away_from_window_seams():
@@ -221,7 +222,7 @@ def test_slide_equals_whole_away_from_window_seams():
     for edge in (32, 64, 96):
         far[:, edge - 16:edge + 16] = False
     assert far.sum() > 500
-    torch.testing.assert_close(slide[0, 0][far], whole[0, 0][far], rtol=0, atol=1e-5)
+    torch.testing.assert_close(slide[0, 0][far], whole[0, 0][far], rtol=1e-5, atol=1e-4)
     # the seams themselves do differ: the comparison above is not vacuous
     assert (slide - whole).abs().max() > 1e-3
 
