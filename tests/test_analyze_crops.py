@@ -4,6 +4,7 @@ import os.path as osp
 import sys
 
 import numpy as np
+import pytest
 
 from .utils import REPO_ROOT, config_path
 
@@ -24,6 +25,7 @@ def test_unpointed_targets_by_hand():
     assert analyze_crops.unpointed_targets(np.zeros((4, 4), np.uint8), points) == (0, 0, 0, 0)
 
 
+@pytest.mark.slow
 def test_cli_on_sirst3_margin_removes_cut_targets(sirst3_root, tmp_path, capsys):
     out = tmp_path / 'crops.json'
     rc = analyze_crops.main([

@@ -11,6 +11,7 @@ sys.path.insert(0, osp.join(REPO_ROOT, 'tools'))
 import bench_train_step  # noqa: E402
 
 
+@pytest.mark.slow
 def test_report_with_dnanet(tmp_path):
     out = tmp_path / 'step.json'
     result = bench_train_step.main(

@@ -69,6 +69,7 @@ def test_score_counts_and_ignore():
         score.add(labels[:3], truth)
 
 
+@pytest.mark.slow
 def test_cli_on_sirst3_oracle_bounds_the_prior(sirst3_root, tmp_path, capsys):
     out = tmp_path / 'pl.json'
     rc = analyze_pseudo_labels.main([
