@@ -23,6 +23,7 @@ def test_unpointed_targets_by_hand():
     assert unpointed_targets(np.zeros((4, 4), np.uint8), points) == (0, 0, 0, 0)
 
 
+@pytest.mark.slow
 def test_margin_removes_cut_targets_on_sirst3(sirst3_root):
     cfg = load_config(config_path('prior_only/prior-only_1k_sirst3.py'))
     rows, images = count_crops(cfg, crops=400, point_margins=[0, 8], data_root=str(sirst3_root))

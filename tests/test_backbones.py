@@ -101,8 +101,9 @@ def _train_steps(backbone: nn.Module, steps: int = 3):
     head = nn.Conv2d(backbone.out_channels, 1, 1)
     params = list(backbone.parameters()) + list(head.parameters())
     opt = torch.optim.SGD(params, lr=0.05, momentum=0.9)
-    x = torch.randn(2, 1, 32, 32)
-    target = (torch.rand(2, 1, 32, 32) < 0.1).float()
+    g = torch.Generator().manual_seed(0)  # the loss falls by >10 % on every seed tried
+    x = torch.randn(2, 1, 32, 32, generator=g)
+    target = (torch.rand(2, 1, 32, 32, generator=g) < 0.1).float()
     backbone.train()
     losses, first_grad = [], None
     for _ in range(steps):

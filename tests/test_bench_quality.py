@@ -31,6 +31,7 @@ def syn_root(tmp_path_factory):
     return str(root)
 
 
+@pytest.mark.slow
 def test_benchmark_writes_results_and_resumes(syn_root, tmp_path):
     work = str(tmp_path / 'bench')
     common = ['--config-set', 'synthetic', '--data-root', syn_root, '--work-dir', work,
@@ -54,6 +55,7 @@ def test_benchmark_writes_results_and_resumes(syn_root, tmp_path):
     assert set(results) == {'full_sup', 'gsacp_base', 'prior_only'}
 
 
+@pytest.mark.slow
 def test_unknown_method_lists_known_ones(syn_root, tmp_path):
     res = _bench('--config-set', 'synthetic', '--methods', 'gsacp_magic', '--data-root',
                  syn_root, '--work-dir', str(tmp_path))
@@ -61,6 +63,7 @@ def test_unknown_method_lists_known_ones(syn_root, tmp_path):
     assert 'gsacp_magic' in res.stderr and 'gsacp_final' in res.stderr and 'lesps' in res.stderr
 
 
+@pytest.mark.slow
 def test_missing_data_root_says_where(tmp_path):
     res = _bench('--methods', 'full_sup', '--data-root', str(tmp_path / 'nowhere'),
                  '--work-dir', str(tmp_path / 'w'))

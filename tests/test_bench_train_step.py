@@ -7,6 +7,7 @@ from mmgsacp.benchmarks.train_step import (DNANET_METHOD, METHODS, benchmark_tra
 from .utils import REPO_ROOT
 
 
+@pytest.mark.slow
 def test_report_with_dnanet():
     result = benchmark_train_step(REPO_ROOT, iters=1, warmup=0, batch=2, dnanet=True)
     table = train_step_table(result)

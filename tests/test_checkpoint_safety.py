@@ -85,7 +85,7 @@ def syn_root(tmp_path_factory):
 def trained(syn_root, tmp_path_factory):
     """A checkpoint from a normal tiny run (EMA teacher included) and its config file."""
     work = str(tmp_path_factory.mktemp('cktrained'))
-    cfg = tiny_config('synthetic/gsacp_final_synthetic.py', syn_root, work, iters=2, val=False)
+    cfg = tiny_config('gsacp/gsacp-final_1k_sirst3.py', syn_root, work, iters=2, val=False)
     Runner.from_cfg(cfg).train()
     cfg_file = osp.join(work, 'tiny.py')
     cfg.dump(cfg_file)
@@ -241,7 +241,7 @@ def test_load_model_ignores_teacher_and_auxiliary_keys(trained, tmp_path):
 
 
 def _other_architecture(dst) -> str:
-    cfg = Config.fromfile(config_path('baselines/cpu/full_sup_dnanet_sirst3_cpu.py'))
+    cfg = Config.fromfile(config_path('full_sup/full-sup_dnanet_1k_sirst3.py'))
     init_default_scope('mmseg')
     torch.manual_seed(0)
     torch.save({'state_dict': MODELS.build(cfg.model).state_dict()}, dst)
@@ -299,7 +299,7 @@ def test_failed_save_keeps_last_good_checkpoint_and_pointer(syn_root, tmp_path, 
     work = osp.realpath(str(tmp_path / 'w'))
 
     def cfg_for(iters):
-        cfg = tiny_config('synthetic/full_sup_synthetic.py', syn_root, work, iters=iters,
+        cfg = tiny_config('full_sup/full-sup_1k_sirst3.py', syn_root, work, iters=iters,
                           val=False, checkpoint_interval=2)
         cfg.default_hooks.checkpoint.max_keep_ckpts = 1
         return cfg
@@ -361,7 +361,7 @@ def slow_fsync(fd):
     real_fsync(fd)
 
 os.fsync = slow_fsync
-cfg = tiny_config('synthetic/full_sup_synthetic.py', data, work, iters=4, val=False,
+cfg = tiny_config('full_sup/full-sup_1k_sirst3.py', data, work, iters=4, val=False,
                   checkpoint_interval=2)
 Runner.from_cfg(cfg).train()
 '''
@@ -390,7 +390,7 @@ def test_kill_during_save_then_resume(syn_root, tmp_path):
     assert _tmp_files(work), 'the killed save left its temporary file'
     assert _pointer(work).endswith('iter_2.pth')
 
-    cfg = tiny_config('synthetic/full_sup_synthetic.py', syn_root, work, iters=4, val=False,
+    cfg = tiny_config('full_sup/full-sup_1k_sirst3.py', syn_root, work, iters=4, val=False,
                       checkpoint_interval=2)
     cfg.resume = True
     runner = Runner.from_cfg(cfg)

@@ -91,6 +91,7 @@ def folders(tmp_path: Path):
     return tmp_path, gts, preds
 
 
+@pytest.mark.slow
 def test_json_report_keys_and_values(folders):
     root, gts, preds = folders
     out = root / 'out' / 'eval.json'
@@ -205,6 +206,7 @@ def test_grey_values_are_target_above_127_and_noted(folders):
     assert grey == [str(root / 'gt' / 'Misc_1.png')]
 
 
+@pytest.mark.slow
 def test_missing_predictions_are_listed(folders):
     root, _, _ = folders
     for k in range(25):
@@ -218,6 +220,7 @@ def test_missing_predictions_are_listed(folders):
     assert not (root / 'e.json').exists()
 
 
+@pytest.mark.slow
 def test_size_mismatch_names_the_file(folders):
     root, _, _ = folders
     save_png(root / 'pred' / '000007.png', np.zeros((8, 9), bool))
@@ -292,6 +295,7 @@ def _reference(preds: Sequence[np.ndarray], gts: Sequence[np.ndarray]) -> Dict[s
                             for p, g in zip(preds, gts)])
 
 
+@pytest.mark.slow
 def test_real_masks_perturbed_match_reference(sirst3_root: Path, tmp_path: Path):
     stems = _pick_stems(sirst3_root)
     assert len(stems) == 60

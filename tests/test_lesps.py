@@ -376,6 +376,7 @@ def _soft_on_and_off_target(store, syn_root):
     return on / max(n_on, 1.0), off / max(n_off, 1.0)
 
 
+@pytest.mark.slow
 def test_training_evolves_labels_and_resume_restores_them(syn_root, tmp_path):
     work = str(tmp_path / 'w')
     first = Runner.from_cfg(_lesps_cfg(syn_root, work, iters=10, ckpt=10))

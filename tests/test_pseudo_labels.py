@@ -71,6 +71,7 @@ def test_score_counts_and_ignore():
         score.add(labels[:3], truth)
 
 
+@pytest.mark.slow
 def test_oracle_bounds_the_prior_on_sirst3(sirst3_root):
     cfg = load_config(config_path('prior_only/prior-only_1k_sirst3.py'))
     result = score_pseudo_labels(cfg, data_root=str(sirst3_root), limit=40, kappas=[1, 2])

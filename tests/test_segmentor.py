@@ -1,6 +1,8 @@
-"""The point-supervised segmentor: what reaches the head, empty batches, bad points, EMA."""
+"""The segmentors: what reaches the head, empty batches, bad points, EMA; whole and sliding-window
+inference."""
 import pytest
 import torch
+from mmseg.models.segmentors import EncoderDecoder
 from mmengine.config import Config
 from mmengine.optim import build_optim_wrapper
 from mmengine.registry import init_default_scope
@@ -10,6 +12,8 @@ from mmseg.structures import SegDataSample
 
 import mmgsacp  # noqa: F401
 from mmgsacp.engine.hooks import ema_update
+from mmgsacp.models.segmentors import IREncoderDecoder
+from mmgsacp.models.segmentors.ir_encoder_decoder import slide_windows
 
 from .utils import config_path
 
@@ -124,3 +128,151 @@ def test_teacher_targets_are_used():
         from_student = head.make_targets(data['inputs'], head.embedding(feats, size), points)
     assert torch.equal(got, from_teacher.labels)
     assert not torch.equal(from_teacher.labels, from_student.labels)
+
+
+# ---------------------------------------------------------------------------------------------
+# Inference: whole, sliding windows, and the switch between them
+
+SEGMENTOR_CONFIGS = ('full_sup/full-sup_1k_sirst3.py', 'gsacp/gsacp-final_1k_sirst3.py',
+                     'lesps/lesps_40k_sirst3.py')
+
+
+def _eval_model(rel='full_sup/full-sup_1k_sirst3.py', **test_cfg):
+    init_default_scope('mmseg')
+    cfg = Config.fromfile(config_path(rel))
+    cfg.model.test_cfg = dict(mode='whole', **test_cfg)
+    torch.manual_seed(0)
+    model = MODELS.build(cfg.model)
+    model.eval()
+    return model
+
+
+def _images(batch, h, w, seed=0):
+    """Preprocessed-scale inputs with a few bright blobs, so the logits vary over the image."""
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(batch, 1, h, w, generator=g)
+    ys, xs = torch.randint(0, h, (6, ), generator=g), torch.randint(0, w, (6, ), generator=g)
+    for y, xx in zip(ys.tolist(), xs.tolist()):
+        x[:, :, max(y - 2, 0):y + 3, max(xx - 2, 0):xx + 3] += 3.0
+    return x
+
+
+def _metas(batch, h, w):
+    return [dict(ori_shape=(h, w), img_shape=(h, w), pad_shape=(h, w),
+                 padding_size=[0, 0, 0, 0]) for _ in range(batch)]
+
+
+def _logits(model, x, **test_cfg):
+    model.test_cfg = dict(test_cfg)
+    with torch.no_grad():
+        return model.inference(x, _metas(x.shape[0], *x.shape[-2:]))
+
+
+def test_slide_windows_cover_the_image_with_equal_windows():
+    boxes = slide_windows((100, 70), (32, 64), (24, 48))
+    assert {(y2 - y1, x2 - x1) for y1, y2, x1, x2 in boxes} == {(32, 64)}
+    assert [b[0] for b in boxes[::2]] == [0, 24, 48, 68] and {b[3] for b in boxes} == {64, 70}
+    cover = torch.zeros(100, 70)
+    for y1, y2, x1, x2 in boxes:
+        cover[y1:y2, x1:x2] += 1
+    assert cover.min() >= 1
+    # a side shorter than the crop is taken whole, once
+    assert slide_windows((20, 30), (64, 64), (32, 32)) == [(0, 20, 0, 30)]
+
+
+@pytest.mark.parametrize('rel', SEGMENTOR_CONFIGS)
+def test_slide_mode_is_mmseg_slide_inference(rel):
+    """mode='slide' gives MMSeg's own slide result, whatever the windows per forward pass."""
+    model = _eval_model(rel)
+    assert isinstance(model, IREncoderDecoder)
+    x = _images(2, 80, 104)
+    cfg = dict(mode='slide', crop_size=(48, 64), stride=(32, 40))
+    model.test_cfg = Config(cfg)
+    with torch.no_grad():
+        ref = EncoderDecoder.slide_inference(model, x, _metas(2, 80, 104))
+    for per_pass in (1, 3, 64):
+        got = _logits(model, x, crop_batch_size=per_pass, **cfg)
+        assert got.shape == (2, 1, 80, 104)
+        torch.testing.assert_close(got, ref, rtol=1e-5, atol=1e-4)
+
+
+def test_slide_equals_whole_when_one_window_covers_the_image():
+    model = _eval_model()
+    x = _images(2, 64, 96)
+    whole = _logits(model, x, mode='whole')
+    slide = _logits(model, x, mode='slide', crop_size=(64, 128), stride=(32, 32))
+    # batches of different sizes may round differently: agreement up to float rounding
+    torch.testing.assert_close(slide, whole, rtol=1e-5, atol=1e-4)
+
+
+def test_slide_equals_whole_away_from_window_seams():
+    """Where every window covering a pixel also holds its receptive field, the windows see what
+    the whole image shows there, so the averaged logits equal the whole-image ones."""
+    init_default_scope('mmseg')
+    cfg = Config.fromfile(config_path('full_sup/full-sup_1k_sirst3.py'))
+    # two levels: a receptive field of a few pixels, well inside the 16 px margin below
+    cfg.model.backbone.num_stages = 2
+    torch.manual_seed(0)
+    model = MODELS.build(cfg.model).eval()
+    x = _images(1, 96, 128)
+    whole = _logits(model, x, mode='whole')
+    slide = _logits(model, x, mode='slide', crop_size=(64, 64), stride=(32, 32))
+    # window edges inside the image: rows 32, 64; columns 32, 64, 96
+    far = torch.ones(96, 128, dtype=torch.bool)
+    for edge in (32, 64):
+        far[edge - 16:edge + 16, :] = False
+    for edge in (32, 64, 96):
+        far[:, edge - 16:edge + 16] = False
+    assert far.sum() > 500
+    torch.testing.assert_close(slide[0, 0][far], whole[0, 0][far], rtol=1e-5, atol=1e-4)
+    # the seams themselves do differ: the comparison above is not vacuous
+    assert (slide - whole).abs().max() > 1e-3
+
+
+def test_max_whole_pixels_switches_to_slide_above_the_size():
+    windows = dict(crop_size=(32, 32), stride=(24, 24))
+    model = _eval_model(**windows)
+    auto = dict(mode='whole', max_whole_pixels=64 * 64, **windows)
+    small, large = _images(1, 64, 64), _images(1, 64, 96)
+    torch.testing.assert_close(_logits(model, small, **auto), _logits(model, small, mode='whole'),
+                               rtol=0, atol=0)
+    slide = _logits(model, large, mode='slide', **windows)
+    torch.testing.assert_close(_logits(model, large, **auto), slide, rtol=0, atol=0)
+    assert not torch.allclose(slide, _logits(model, large, mode='whole'), atol=1e-3)
+    model.test_cfg = auto
+    assert model.inference_mode((64, 64)) == 'whole'
+    assert model.inference_mode((64, 65)) == 'slide'
+    # without a limit, whole stays whole at any size; mode='slide' always slides
+    model.test_cfg = dict(mode='whole', **windows)
+    assert model.inference_mode((4000, 4000)) == 'whole'
+    model.test_cfg = dict(mode='slide', **windows)
+    assert model.inference_mode((16, 16)) == 'slide'
+
+
+def test_default_configs_keep_sirst3_frames_whole():
+    for rel in SEGMENTOR_CONFIGS:
+        model = _eval_model(rel)
+        model.test_cfg = Config.fromfile(config_path(rel)).model.test_cfg
+        assert model.inference_mode((1024, 1024)) == 'whole', rel
+        assert model.inference_mode((1024, 1056)) == 'slide', rel
+
+
+@pytest.mark.parametrize('test_cfg, match', [
+    (dict(mode='tiles'), 'test_cfg.mode'),
+    (dict(mode='slide', stride=(8, 8)), 'test_cfg.crop_size'),
+    (dict(mode='whole', max_whole_pixels=100, crop_size=(8, 8)), 'test_cfg.stride'),
+    (dict(mode='slide', crop_size=(8, 8), stride=(4, 9)), 'must not exceed'),
+    (dict(mode='slide', crop_size=(0, 8), stride=(4, 4)), 'test_cfg.crop_size'),
+    (dict(mode='whole', max_whole_pixels=-1), 'max_whole_pixels'),
+    (dict(mode='slide', crop_size=8, stride=4, crop_batch_size=0), 'crop_batch_size'),
+])
+def test_bad_test_cfg_names_the_option(test_cfg, match):
+    init_default_scope('mmseg')
+    cfg = Config.fromfile(config_path('full_sup/full-sup_1k_sirst3.py'))
+    cfg.model.test_cfg = test_cfg
+    with pytest.raises(ValueError, match=match):
+        MODELS.build(cfg.model)
+    # also when changed on a built model
+    model = _eval_model()
+    with pytest.raises(ValueError, match=match):
+        _logits(model, _images(1, 16, 16), **test_cfg)

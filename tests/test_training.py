@@ -29,6 +29,7 @@ def _losses(runner):
 
 @pytest.mark.parametrize('config', ['full_sup/full-sup_1k_sirst3.py',
                                     'gsacp/gsacp-final_1k_sirst3.py'])
+@pytest.mark.slow
 def test_short_training_loss_falls(config, syn_root, tmp_path):
     cfg = tiny_config(config, syn_root, str(tmp_path / 'w'), iters=40, batch=8, val=False)
     cfg.optim_wrapper.optimizer.lr = 3e-3
@@ -42,6 +43,7 @@ def test_short_training_loss_falls(config, syn_root, tmp_path):
     assert losses[-8:].mean() < 0.92 * losses[:8].mean()
 
 
+@pytest.mark.slow
 def test_ladder_configs_train_a_few_iterations(syn_root, tmp_path):
     for rung in ('base', 'ema', 'hbc', 'asg', 'final'):
         cfg = tiny_config(f'gsacp/gsacp-{rung}_1k_sirst3.py', syn_root,
@@ -57,6 +59,7 @@ def test_ladder_configs_train_a_few_iterations(syn_root, tmp_path):
         assert osp.isfile(osp.join(cfg.work_dir, 'drift', 'iter_4.png'))
 
 
+@pytest.mark.slow
 def test_resume_continues_from_saved_iteration(syn_root, tmp_path):
     work = str(tmp_path / 'w')
     cfg = tiny_config('gsacp/gsacp-final_1k_sirst3.py', syn_root, work, iters=4,
@@ -117,6 +120,7 @@ def trained(syn_root, tmp_path_factory):
     return cfg_file, osp.join(work, 'iter_20.pth'), work
 
 
+@pytest.mark.slow
 def test_test_out_scores_like_in_run_metric(trained, syn_root, tmp_path):
     cfg_file, ckpt, _ = trained
     out, show = str(tmp_path / 'pred'), str(tmp_path / 'show')
@@ -145,6 +149,7 @@ def test_test_out_scores_like_in_run_metric(trained, syn_root, tmp_path):
     assert sorted(os.listdir(out)) == before
 
 
+@pytest.mark.slow
 def test_distributed_two_processes_match_single(trained, syn_root, tmp_path):
     cfg_file, ckpt, _ = trained
     torchrun = ['-m', 'torch.distributed.run', '--nproc_per_node=2', '--master_port=29531']
@@ -166,6 +171,7 @@ def test_distributed_two_processes_match_single(trained, syn_root, tmp_path):
         assert b[key] == pytest.approx(a[key], abs=1e-9), key
 
 
+@pytest.mark.slow
 def test_nan_loss_stops_and_keeps_last_good_checkpoint(syn_root, tmp_path):
     work = str(tmp_path / 'w')
     cfg = tiny_config('full_sup/full-sup_1k_sirst3.py', syn_root, work, iters=2, val=False)
@@ -184,6 +190,7 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(syn_root, tmp_path):
         assert torch.equal(again['state_dict'][k], v)
 
 
+@pytest.mark.slow
 def test_cross_dataset_evaluation_in_one_run(trained, syn_root, tmp_path):
     """`--data-roots` scores several SIRST3-layout folders (no split lists, no point maps)
     in one run, one part per folder."""

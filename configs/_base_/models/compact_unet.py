@@ -12,7 +12,7 @@ data_preprocessor = dict(
     # Whole images at test time: pad to the network's stride, crop back after.
     test_cfg=dict(size_divisor=32))
 model = dict(
-    type='EncoderDecoder',
+    type='IREncoderDecoder',
     data_preprocessor=data_preprocessor,
     # CompactUNet's own defaults (base_channels=16, num_stages=4): only the type and input
     # channels are set, so another backbone replaces it by type alone (dnanet.py).
@@ -29,4 +29,10 @@ model = dict(
             dict(type='SoftIoULoss', loss_weight=1.0),
         ]),
     train_cfg=dict(),
-    test_cfg=dict(mode='whole'))
+    test_cfg=dict(
+        mode='whole',
+        # Frames above 1024 x 1024 px (SIRST3's are smaller, so its results stay whole-image)
+        # run as 512 px windows overlapping by 64 px, to bound memory. One window per forward
+        # pass is fastest on CPU (bigger tensors cost page faults); raise it on a GPU.
+        max_whole_pixels=1024 * 1024, crop_size=(512, 512), stride=(448, 448),
+        crop_batch_size=1))

@@ -1,4 +1,5 @@
+from .ir_encoder_decoder import IREncoderDecoder
 from .label_evolution_segmentor import LabelEvolutionSegmentor
 from .point_segmentor import PointSupervisedSegmentor
 
-__all__ = ['PointSupervisedSegmentor', 'LabelEvolutionSegmentor']
+__all__ = ['IREncoderDecoder', 'PointSupervisedSegmentor', 'LabelEvolutionSegmentor']

@@ -5,7 +5,6 @@ from typing import Dict, List, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
-from mmseg.models.segmentors import EncoderDecoder
 from mmseg.registry import MODELS
 from mmseg.utils import add_prefix
 from torch import Tensor
@@ -14,13 +13,14 @@ from ...datasets.transforms.coordinates import COORDS_KEY, split_pixel_coords
 from ..utils.label_evolution import (AREA_RATIO, FG_THRESHOLD, PatchLabelStore,
                                      crop_to_patches, evolve_patches, patches_to_crop)
 from ..utils.propagation import IGNORE_INDEX
+from .ir_encoder_decoder import IREncoderDecoder
 
 AREA_REFS = ('image', 'crop')
 
 
 @MODELS.register_module()
-class LabelEvolutionSegmentor(EncoderDecoder):
-    """:class:`EncoderDecoder` trained on LESPS's evolving labels (online, on training crops).
+class LabelEvolutionSegmentor(IREncoderDecoder):
+    """:class:`IREncoderDecoder` trained on LESPS's evolving labels (online, on training crops).
 
     The labels live in a :class:`PatchLabelStore` owned by :class:`LabelEvolutionHook`, which
     attaches it (:meth:`attach_label_store`) and sets :attr:`evolve_request` on the iterations
@@ -40,7 +40,8 @@ class LabelEvolutionSegmentor(EncoderDecoder):
 
     The full mask (``gt_sem_seg``) is read only to log ``label_iou`` (labels binarised at 0.5
     vs true masks on the crop) and ``label_soft_iou`` (the soft Jaccard of the labels the loss
-    trains on), for monitoring; it never reaches the loss. Inference is the parent's.
+    trains on), for monitoring; it never reaches the loss. Inference is the parent's (whole,
+    or sliding windows on large frames).
 
     Args:
         evolve_cfg (dict, optional): Rule parameters: ``tb`` (0.5), ``k`` (0.5), ``size``
@@ -49,7 +50,7 @@ class LabelEvolutionSegmentor(EncoderDecoder):
             crop's (``'crop'``).
         soft_labels (bool): Train on the soft labels (True) or on labels binarised at 0.5.
             Defaults to True.
-        **kwargs: :class:`EncoderDecoder` arguments; a plain :class:`BinaryIRHead` as decode
+        **kwargs: :class:`IREncoderDecoder` arguments; a plain :class:`BinaryIRHead` as decode
             head, no auxiliary head (it would train on the full masks).
     """
 

@@ -6,20 +6,20 @@ from typing import Dict, List, Optional
 
 import torch
 import torch.nn as nn
-from mmseg.models.segmentors import EncoderDecoder
 from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 from mmseg.utils import add_prefix
 from torch import Tensor
 
 from ..decode_heads.binary_head import stack_points
+from .ir_encoder_decoder import IREncoderDecoder
 
 TEACHER_SCOPES = ('full', 'head')
 
 
 @MODELS.register_module()
-class PointSupervisedSegmentor(EncoderDecoder):
-    """:class:`EncoderDecoder` for single-point supervision.
+class PointSupervisedSegmentor(IREncoderDecoder):
+    """:class:`IREncoderDecoder` for single-point supervision.
 
     In training it hands the decode head (an :class:`AffinityPropagationHead`) the input image
     and the batch's points, and, when a teacher is attached (:class:`EMATeacherHook`), the
@@ -28,13 +28,14 @@ class PointSupervisedSegmentor(EncoderDecoder):
     The full masks that the dataset carries for monitoring never reach the head: before the loss,
     every data sample is reduced to its metainfo and ``gt_points``. The masks are kept, with the
     step's targets, in :attr:`monitor_state` for :class:`DriftMonitorHook` (monitoring only).
-    Inference is the parent's (whole image, plain logits).
+    Inference is the parent's (whole image, or sliding windows on large frames; plain
+    logits).
 
     Args:
         monitor_student_targets (bool): when a teacher is attached, also build the targets from
             the student's embedding on steps where :attr:`monitor_request` is set, to measure
             student-teacher agreement. Defaults to True.
-        **kwargs: :class:`EncoderDecoder` arguments.
+        **kwargs: :class:`IREncoderDecoder` arguments.
     """
 
     def __init__(self, monitor_student_targets: bool = True, **kwargs) -> None:
