@@ -67,13 +67,15 @@ def test_ladder_is_single_variable():
     def head(cfg):
         return cfg.model.decode_head
 
-    assert 'EMATeacherHook' not in hooks(base) and head(base).get('loss_contrast') is None
+    assert base.model.get('teacher') is None and head(base).get('loss_contrast') is None
     assert not head(base).target_cfg.adaptive
-    assert hooks(ema) == sorted(hooks(base) + ['EMATeacherHook'])
+    assert ema.model.teacher and hooks(ema) == hooks(base)
     assert head(ema) == head(base)
+    assert hbc.model.get('teacher') is None and asg.model.get('teacher') is None
     assert head(hbc).loss_contrast is not None and hooks(hbc) == hooks(base)
     assert head(asg).target_cfg.adaptive and head(asg).get('loss_contrast') is None
     assert hooks(final) == hooks(ema) and head(final).target_cfg.adaptive
+    assert final.model.teacher == ema.model.teacher
     assert head(final).loss_contrast == head(hbc).loss_contrast
 
 

@@ -31,7 +31,6 @@ from mmseg.registry import DATASETS, MODELS  # noqa: E402
 
 import mmgsacp  # noqa: E402,F401
 from mmgsacp.datasets.synthetic import make_synthetic_dataset  # noqa: E402
-from mmgsacp.engine.hooks import ema_update  # noqa: E402
 from mmgsacp.utils import atomic_write_text  # noqa: E402
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -63,11 +62,6 @@ def build(method: str, data_root: str, batch: int):
     optim = build_optim_wrapper(model, cfg.optim_wrapper)
     step_hooks = []
     for hook in cfg.default_hooks.values():
-        if hook['type'] == 'EMATeacherHook':
-            teacher = model.make_teacher(hook.get('scope', 'head'))
-            momentum = hook.get('momentum', 0.99)
-            step_hooks.append(lambda t=teacher, m=momentum: ema_update(
-                t, model.teacher_source(), m))
         if hook['type'] == 'DriftMonitorHook':
             interval = hook.get('interval', 50)
             step_hooks.append(('monitor', interval))
@@ -76,6 +70,15 @@ def build(method: str, data_root: str, batch: int):
     if hasattr(head, 'num_updates'):
         head.num_updates.fill_(10**6)
     return model, optim, pseudo_collate(samples), step_hooks
+
+
+def train_iteration(model, data, optim, it: int) -> None:
+    """Iteration ``it`` (0-based) as the runner runs it: the model's training step, then the
+    update EMATeacherHook makes when the model has a teacher (configured in ``model.teacher``).
+    """
+    model.train_step(data, optim)
+    if getattr(model, 'teacher', None) is not None:
+        model.update_teacher(it + 1)
 
 
 def time_method(method, data_root, batch, iters, warmup):
@@ -87,10 +90,7 @@ def time_method(method, data_root, batch, iters, warmup):
             if isinstance(h, tuple) and (it + 1) % h[1] == 0:
                 model.monitor_request = True
         t0 = time.perf_counter()
-        model.train_step(data, optim)
-        for h in hooks:
-            if callable(h):
-                h()
+        train_iteration(model, data, optim, it)
         if it >= warmup:
             times.append(time.perf_counter() - t0)
     times.sort()
