@@ -59,14 +59,32 @@ def ema_update(averaged: nn.Module, source: nn.Module, momentum: float) -> None:
             avg.copy_(value)
 
 
+def params_to_buffers(module: nn.Module) -> nn.Module:
+    """Turn every parameter of ``module`` and its children into a buffer of the same name.
+
+    Forward passes and state-dict keys are unchanged, but the tensors leave ``parameters()``,
+    so optimizers (MMEngine's constructor hands them ``model.parameters()``), gradient
+    clipping and DDP's reducer never see them. Unset parameters (``bias=None``) stay as they are.
+    """
+    for sub in module.modules():
+        for name, param in list(sub._parameters.items()):
+            if param is None:
+                continue
+            del sub._parameters[name]
+            sub.register_buffer(name, param.detach())
+    return module
+
+
 @MODELS.register_module()
 class EMATeacher(nn.Module):
     """Frozen EMA copy of a segmentor's backbone (+ neck) and decode head, or of its head only.
 
     Its children carry the student's attribute names (``backbone``, ``neck``, ``decode_head``),
     so its state-dict keys are the student's with a ``teacher.`` prefix when the segmentor holds
-    it as ``self.teacher``. It is built frozen (``requires_grad=False``, so the optimizer,
-    gradient clipping and DDP's reducer skip it) and stays in eval mode whatever ``train()``
+    it as ``self.teacher``. Its weights are buffers, not parameters (see
+    :func:`params_to_buffers`): they get no gradient and are not in the optimizer, so adding,
+    dropping or re-scoping a teacher never changes the optimizer's parameter groups and a
+    checkpoint's optimizer state still resumes. It stays in eval mode whatever ``train()``
     asks: BatchNorm uses the averaged statistics and dropout is off.
 
     Args:
@@ -101,7 +119,7 @@ class EMATeacher(nn.Module):
             if neck is not None:
                 self.neck = copy.deepcopy(neck)
         self.decode_head = copy.deepcopy(decode_head)
-        self.requires_grad_(False)
+        params_to_buffers(self)
         self.train(False)
 
     def train(self, mode: bool = True) -> 'EMATeacher':
