@@ -22,3 +22,24 @@ def test_report_with_dnanet(tmp_path):
     assert result['ratio_dnanet'] == pytest.approx(
         result['full_sup_dnanet_ms'] / result['full_sup_ms'])
     assert result['dnanet_equal_time_iters'] == round(1000 / result['ratio_dnanet'])
+
+
+def test_teacher_update_is_the_configured_models(tmp_path):
+    """GSACP-final's timed step updates the teacher the config builds, by its own rule."""
+    import torch
+    from mmengine.config import Config
+
+    from mmgsacp.datasets.synthetic import make_synthetic_dataset
+
+    root = str(tmp_path / 'synthetic')
+    make_synthetic_dataset(root, num_train=4, num_test=1, size=(64, 64), seed=0)
+    model, optim, data, _ = bench_train_step.build('gsacp_final', root, 2)
+    teacher_cfg = Config.fromfile(
+        osp.join(REPO_ROOT, bench_train_step.METHODS['gsacp_final'])).model.teacher
+    assert model.teacher.scope == teacher_cfg['scope']
+    before = model.teacher.decode_head.embed.weight.clone()
+    bench_train_step.train_iteration(model, data, optim, 0)
+    m = teacher_cfg['momentum']
+    after = model.teacher.decode_head.embed.weight
+    assert not torch.equal(after, before)
+    assert torch.allclose(after, (1 - m) * before + m * model.decode_head.embed.weight)
