@@ -1,8 +1,13 @@
 """The training-step benchmark's report, and DNANet's equal-time iteration count."""
-import pytest
+import os.path as osp
 
-from mmgsacp.benchmarks.train_step import (DNANET_METHOD, METHODS, benchmark_train_step,
-                                           train_step_table)
+import pytest
+import torch
+from mmengine.config import Config
+
+from mmgsacp.benchmarks.train_step import (DNANET_METHOD, METHODS, benchmark_train_step, build,
+                                           train_iteration, train_step_table)
+from mmgsacp.datasets.synthetic import make_synthetic_dataset
 
 from .utils import REPO_ROOT
 
@@ -18,3 +23,19 @@ def test_report_with_dnanet():
     assert result['ratio_dnanet'] == pytest.approx(
         result['full_sup_dnanet_ms'] / result['full_sup_ms'])
     assert result['dnanet_equal_time_iters'] == round(1000 / result['ratio_dnanet'])
+
+
+def test_teacher_update_is_the_configured_models(tmp_path):
+    """GSACP-final's timed step updates the teacher the config builds, by its own rule."""
+    root = str(tmp_path / 'synthetic')
+    make_synthetic_dataset(root, num_train=4, num_test=1, size=(64, 64), seed=0)
+    model, optim, data, _ = build(REPO_ROOT, 'gsacp_final', root, 2)
+    teacher_cfg = Config.fromfile(
+        osp.join(REPO_ROOT, METHODS['gsacp_final'])).model.teacher
+    assert model.teacher.scope == teacher_cfg['scope']
+    before = model.teacher.decode_head.embed.weight.clone()
+    train_iteration(model, data, optim, 0)
+    m = teacher_cfg['momentum']
+    after = model.teacher.decode_head.embed.weight
+    assert not torch.equal(after, before)
+    assert torch.allclose(after, (1 - m) * before + m * model.decode_head.embed.weight)

@@ -229,8 +229,8 @@ def test_key_rule_ignores_training_only_prefixes_and_nothing_else():
 def test_load_model_ignores_teacher_and_auxiliary_keys(trained, tmp_path):
     cfg_file, ckpt = trained
     checkpoint = torch.load(ckpt, map_location='cpu', weights_only=True)
-    assert 'ema_teacher' in checkpoint
     sd = checkpoint['state_dict']
+    assert any(k.startswith('teacher.') for k in sd)  # the EMA teacher is in the state dict
     sd['auxiliary_head.conv_seg.weight'] = torch.ones(1, 4, 1, 1)
     sd['teacher.decode_head.conv_seg.bias'] = torch.ones(1)
     extended = str(tmp_path / 'extended.pth')

@@ -53,3 +53,103 @@ def test_drift_statistics_on_a_known_case():
     assert stats['agreement'] == pytest.approx(1.0)
     point_only = generate_point_targets(image, None, points, mode='point', radius=8)
     assert drift_statistics(point_only, truth)['collapsed'] == 1.0
+
+
+# ---------------------------------------------------------------- EMA teacher
+def _teacher_model(scope='head', momentum=0.5):
+    from mmengine.config import Config
+    from mmengine.registry import init_default_scope
+    from mmseg.registry import MODELS
+
+    from .utils import config_path
+    init_default_scope('mmseg')
+    cfg = Config.fromfile(config_path('gsacp/gsacp-final_1k_sirst3.py'))
+    cfg.model.teacher = dict(scope=scope, momentum=momentum)
+    torch.manual_seed(0)
+    return MODELS.build(cfg.model)
+
+
+def _runner(model, it=0):
+    from types import SimpleNamespace
+    warnings = []
+    logger = SimpleNamespace(warning=warnings.append)
+    return SimpleNamespace(model=model, iter=it, logger=logger, warnings=warnings)
+
+
+def _shift_student(model, by):
+    with torch.no_grad():
+        for p in model.parameters():
+            if p.requires_grad:
+                p.add_(by)
+
+
+def test_ema_hook_updates_the_model_teacher_after_each_iteration():
+    from mmgsacp.engine.hooks import EMATeacherHook
+    model = _teacher_model(momentum=0.5)
+    t0 = model.teacher.decode_head.embed.weight.clone()
+    _shift_student(model, 1.0)
+    EMATeacherHook().after_train_iter(_runner(model, it=0), 0)
+    expected = 0.5 * t0 + 0.5 * model.decode_head.embed.weight
+    assert torch.allclose(model.teacher.decode_head.embed.weight, expected)
+    # a model without a teacher is left alone
+    plain = torch.nn.Conv2d(1, 1, 1)
+    EMATeacherHook().after_train_iter(_runner(plain), 0)
+
+
+def test_ema_hook_points_old_options_to_the_model():
+    from mmgsacp.engine.hooks import EMATeacherHook
+    with pytest.raises(TypeError, match=r'model = dict\(teacher=.*0\.01'):
+        EMATeacherHook(momentum=0.99, scope='head')
+    with pytest.raises(TypeError, match='unexpected options: interval'):
+        EMATeacherHook(interval=2)
+
+
+def test_validate_with_teacher_swaps_weights_for_the_loop_only():
+    from mmgsacp.engine.hooks import EMATeacherHook
+    model = _teacher_model(scope='full')
+    _shift_student(model, 0.5)
+    student = {k: v.clone() for k, v in model.state_dict().items() if not k.startswith('teach')}
+    teacher = {k: v.clone() for k, v in model.teacher.state_dict().items()}
+    hook, runner = EMATeacherHook(validate_with_teacher=True), _runner(model)
+    hook.before_val_epoch(runner)
+    for k, v in teacher.items():
+        assert torch.equal(model.state_dict()[k], v), k
+    hook.after_val_epoch(runner)
+    for k, v in student.items():
+        assert torch.equal(model.state_dict()[k], v), k
+    EMATeacherHook().before_test_epoch(runner)  # default: the student is evaluated
+    for k, v in student.items():
+        assert torch.equal(model.state_dict()[k], v), k
+
+
+@pytest.mark.parametrize('saved_scope,model_scope', [
+    ('head', 'head'), ('full', 'full'), ('head', 'full'), ('full', 'head')])
+def test_checkpoint_with_top_level_ema_teacher_loads(saved_scope, model_scope):
+    """Checkpoints that kept the teacher apart ('ema_teacher' + meta scope) still resume."""
+    from mmengine.runner.checkpoint import _load_checkpoint_to_model
+
+    from mmgsacp.engine.hooks import EMATeacherHook
+    old = _teacher_model()
+    _shift_student(old, 0.25)
+    student_state = {k: v for k, v in old.state_dict().items() if not k.startswith('teacher.')}
+    # the former teacher: its own state dict, the whole segmentor's or the head's
+    legacy_teacher = _teacher_model(scope='head')
+    legacy_teacher.teacher = None
+    _shift_student(legacy_teacher, -0.75)
+    legacy = legacy_teacher.state_dict() if saved_scope == 'full' else \
+        legacy_teacher.decode_head.state_dict()
+    ckpt = dict(state_dict=dict(student_state), ema_teacher=legacy,
+                meta=dict(iter=4, ema_teacher_scope=saved_scope))
+
+    model = _teacher_model(scope=model_scope)
+    EMATeacherHook().after_load_checkpoint(_runner(model), ckpt)
+    assert 'ema_teacher' not in ckpt
+    _load_checkpoint_to_model(model, ckpt, strict=True)
+    for k, v in legacy_teacher.decode_head.state_dict().items():
+        assert torch.equal(model.teacher.decode_head.state_dict()[k], v), k
+    if model_scope == 'full':
+        source = legacy_teacher.backbone if saved_scope == 'full' else old.backbone
+        for k, v in source.state_dict().items():
+            assert torch.equal(model.teacher.backbone.state_dict()[k], v), k
+    for k, v in student_state.items():
+        assert torch.equal(model.state_dict()[k], v), k

@@ -307,8 +307,8 @@ def test_load_model_uses_ema_teacher_when_config_tests_with_it(trained, tmp_path
     cfg = tiny_config('gsacp/gsacp-final_1k_sirst3.py', str(trained['data']),
                       str(tmp_path / 'work'), iters=3, batch=4, val=False)
     ema_hooks = [h for h in hook_configs(cfg) if h['type'] == 'EMATeacherHook']
-    assert ema_hooks, 'gsacp_final has an EMA teacher'
-    ema_hooks[0]['momentum'] = 0.5  # a teacher clearly apart from the student after 3 steps
+    assert ema_hooks and cfg.model.teacher, 'gsacp_final has an EMA teacher'
+    cfg.model.teacher.momentum = 0.5  # a teacher clearly apart from the student after 3 steps
     Runner.from_cfg(cfg).train()
     ckpt = torch.load(tmp_path / 'work' / 'iter_3.pth', map_location='cpu', weights_only=False)
     frame = read_ir_frame(next((trained['data'] / 'images').glob('*.png')))
@@ -319,7 +319,9 @@ def test_load_model_uses_ema_teacher_when_config_tests_with_it(trained, tmp_path
     ema_hooks[0]['validate_with_teacher'] = True
     teacher = load_model(cfg, tmp_path / 'work' / 'iter_3.pth', 'cpu')
     for name, value in teacher.decode_head.state_dict().items():
-        assert torch.equal(value, ckpt['ema_teacher'][name]), name
+        assert torch.equal(value, ckpt['state_dict'][f'teacher.decode_head.{name}']), name
+    for name, value in teacher.backbone.state_dict().items():
+        assert torch.equal(value, ckpt['state_dict'][f'teacher.backbone.{name}']), name
     p_s, p_t = predict_probabilities(student, [frame])[0], predict_probabilities(teacher,
                                                                                  [frame])[0]
     assert p_s.shape == p_t.shape == frame.shape and not np.array_equal(p_s, p_t)

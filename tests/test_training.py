@@ -70,35 +70,59 @@ def test_resume_continues_from_saved_iteration(syn_root, tmp_path):
     assert open(osp.join(work, 'last_checkpoint')).read().strip().endswith('iter_4.pth')
     # loads with the safe unpickler: no weights_only=False needed on torch >= 2.6
     saved = torch.load(ckpt, map_location='cpu', weights_only=True)
-    assert 'ema_teacher' in saved and saved['meta']['iter'] == 4
-    teacher_saved = saved['ema_teacher']
+    assert saved['meta']['iter'] == 4
+    teacher_saved = {k[len('teacher.'):]: v for k, v in saved['state_dict'].items()
+                     if k.startswith('teacher.')}
+    assert teacher_saved and 'ema_teacher' not in saved  # the teacher is part of the model
+
+    student_head = saved['state_dict']['decode_head.embed.weight']
+    assert not torch.equal(teacher_saved['decode_head.embed.weight'], student_head)
+
+    seen, second = _resume(syn_root, work)
+    assert seen['iter'] == 4 and seen['updates'] == 4
+    for k, v in teacher_saved.items():
+        assert torch.equal(seen['teacher'][k], v), k
+    assert second.iter == 6
+
+    # The same checkpoint in the earlier layout (teacher under a top-level 'ema_teacher' key,
+    # not in the state dict) resumes to the same teacher, optimizer state included.
+    legacy = dict(saved, state_dict={k: v for k, v in saved['state_dict'].items()
+                                     if not k.startswith('teacher.')},
+                  ema_teacher=teacher_saved,
+                  meta=dict(saved['meta'], ema_teacher_scope='full'))
+    old_work = str(tmp_path / 'old')
+    os.makedirs(old_work)
+    torch.save(legacy, osp.join(old_work, 'iter_4.pth'))
+    seen, third = _resume(syn_root, old_work, load_from=osp.join(old_work, 'iter_4.pth'))
+    assert seen['iter'] == 4
+    for k, v in teacher_saved.items():
+        assert torch.equal(seen['teacher'][k], v), k
+    assert third.iter == 6
+
+
+def _resume(syn_root, work, load_from=None):
+    """Resume gsacp_final in ``work`` to iteration 6; what the model held when it restarted."""
+    from mmengine.hooks import Hook
 
     cfg = tiny_config('gsacp/gsacp-final_1k_sirst3.py', syn_root, work, iters=6,
                       val=False, checkpoint_interval=2)
     cfg.resume = True
-    second = Runner.from_cfg(cfg)
+    cfg.load_from = load_from
+    runner = Runner.from_cfg(cfg)
     seen = {}
-
-    def spy(runner):
-        seen['iter'] = runner.iter
-        model = runner.model
-        seen['updates'] = int(model.decode_head.num_updates)
-        seen['teacher'] = {k: v.clone() for k, v in model.teacher.state_dict().items()}
-
-    from mmengine.hooks import Hook
 
     class Spy(Hook):
         priority = 'LOWEST'
 
         def before_train(self, runner):
-            spy(runner)
+            model = runner.model
+            seen['iter'] = runner.iter
+            seen['updates'] = int(model.decode_head.num_updates)
+            seen['teacher'] = {k: v.clone() for k, v in model.teacher.state_dict().items()}
 
-    second.register_hook(Spy())
-    second.train()
-    assert seen['iter'] == 4 and seen['updates'] == 4
-    for k, v in teacher_saved.items():
-        assert torch.equal(seen['teacher'][k], v), k
-    assert second.iter == 6
+    runner.register_hook(Spy())
+    runner.train()
+    return seen, runner
 
 
 def _run(args, **kw):

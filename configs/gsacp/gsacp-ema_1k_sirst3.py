@@ -1,3 +1,3 @@
-# + Local EMA teacher decoupling: targets come from a slow copy of the decoder/embedding.
+# + Local EMA teacher decoupling: targets come from a slow copy of the network.
 _base_ = './gsacp-base_1k_sirst3.py'
-default_hooks = dict(ema_teacher=dict(type='EMATeacherHook', momentum=0.99, scope='head'))
+model = dict(teacher=dict(scope='full', momentum=0.01))

@@ -7,11 +7,11 @@ _base_ = [
     '../_base_/schedules/schedule_1k.py', '../_base_/default_runtime.py'
 ]
 model = dict(
+    teacher=dict(scope='full', momentum=0.01),
     decode_head=dict(
         target_cfg=dict(adaptive=True, r_min=4, r_max=16),
         loss_contrast=dict(
             type='HardBackgroundContrastiveLoss', mode='infonce', temperature=0.1,
             num_negatives=64, loss_weight=0.1)))
 default_hooks = dict(
-    drift_monitor=dict(type='DriftMonitorHook', interval=50, grid_interval=1000),
-    ema_teacher=dict(type='EMATeacherHook', momentum=0.99, scope='head'))
+    drift_monitor=dict(type='DriftMonitorHook', interval=50, grid_interval=1000))

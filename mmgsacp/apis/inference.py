@@ -28,7 +28,8 @@ from mmseg.structures import SegDataSample
 
 from ..datasets.transforms.loading import LoadIRImageFromFile, bgr_to_luma
 from ..evaluation.functional import label_components
-from ..utils.checkpoint import CheckpointMismatchError, load_checkpoint_file, load_state_dict_strict
+from ..models.utils.ema_teacher import legacy_teacher_state
+from ..utils.checkpoint import load_checkpoint_file, load_state_dict_strict
 
 #: Extensions (lower case) read as still images; a folder input takes these files only.
 IMAGE_EXTENSIONS: Tuple[str, ...] = ('.png', '.bmp', '.jpg', '.jpeg', '.tif', '.tiff')
@@ -252,25 +253,27 @@ def hook_configs(cfg: Config) -> List[dict]:
     return hooks + list(cfg.get('custom_hooks', None) or [])
 
 
-def _ema_teacher_for_test(cfg: Config, checkpoint: dict, model: torch.nn.Module
-                          ) -> Optional[torch.nn.Module]:
-    """The module to load the checkpoint's EMA teacher into, when the config tests with it.
+def _use_teacher_for_test(cfg: Config, checkpoint: dict, model: torch.nn.Module) -> None:
+    """Put the EMA teacher's weights into the student's modules when the config tests with it.
 
     ``EMATeacherHook(validate_with_teacher=True)`` makes ``tools/test.py`` evaluate the
-    teacher's weights; without this, inference here would silently use the student's.
+    teacher's weights; without this, inference here would silently use the student's. The
+    teacher comes from the state dict (``teacher.*``) or, in checkpoints that kept it apart,
+    from the top-level ``'ema_teacher'`` entry.
     """
-    hooks = [h for h in hook_configs(cfg)
-             if h.get('type') == 'EMATeacherHook' and h.get('validate_with_teacher', False)]
-    state = checkpoint.get('ema_teacher')
-    if not hooks or state is None:
-        return None
-    scope = hooks[-1].get('scope', 'head')
-    saved = checkpoint.get('meta', {}).get('ema_teacher_scope', scope)
-    if saved != scope:
-        warnings.warn(f'checkpoint teacher has scope {saved!r}, config asks {scope!r}; using '
-                      'the student weights, as tools/test.py does')
-        return None
-    return model.decode_head if scope == 'head' else model
+    if not any(h.get('type') == 'EMATeacherHook' and h.get('validate_with_teacher', False)
+               for h in hook_configs(cfg)):
+        return
+    teacher = getattr(model, 'teacher', None)
+    if teacher is None:
+        warnings.warn('the config tests with the EMA teacher but its model has none '
+                      '(model.teacher); using the student weights, as tools/test.py does')
+        return
+    legacy = legacy_teacher_state(checkpoint)
+    if legacy:
+        teacher.load_state_dict({k[len('teacher.'):]: v for k, v in legacy.items()},
+                                strict=False)
+    teacher.swap_with(model)
 
 
 def load_model(config: Union[PathLike, Config], checkpoint: PathLike,
@@ -301,13 +304,7 @@ def load_model(config: Union[PathLike, Config], checkpoint: PathLike,
     filename = os.fspath(checkpoint)
     ckpt = load_checkpoint_file(filename, map_location='cpu')
     load_state_dict_strict(model, ckpt, filename)
-    target = _ema_teacher_for_test(cfg, ckpt, model)
-    if target is not None:
-        try:
-            target.load_state_dict(ckpt['ema_teacher'])
-        except RuntimeError as err:
-            raise CheckpointMismatchError(f'checkpoint {filename}: its EMA teacher does not fit '
-                                          f'the model: {err}') from err
+    _use_teacher_for_test(cfg, ckpt, model)
     model.cfg = cfg
     model.to(resolve_device(device))
     model.eval()

@@ -21,7 +21,6 @@ from mmseg.registry import DATASETS, MODELS
 
 import mmgsacp  # noqa: F401  (registers the modules the configs name)
 from mmgsacp.datasets.synthetic import make_synthetic_dataset
-from mmgsacp.engine.hooks import ema_update
 from mmgsacp.utils.config import use_synthetic
 
 #: method -> config, relative to the repository root.
@@ -58,15 +57,19 @@ def build(root: str, method: str, data_root: str, batch: int):
     optim = build_optim_wrapper(model, cfg.optim_wrapper)
     step_hooks = []
     for hook in cfg.default_hooks.values():
-        if hook['type'] == 'EMATeacherHook':
-            teacher = model.make_teacher(hook.get('scope', 'head'))
-            momentum = hook.get('momentum', 0.99)
-            step_hooks.append(lambda t=teacher, m=momentum: ema_update(
-                t, model.teacher_source(), m))
         if hook['type'] == 'DriftMonitorHook':
             interval = hook.get('interval', 50)
             step_hooks.append(('monitor', interval))
     return model, optim, pseudo_collate(samples), step_hooks
+
+
+def train_iteration(model, data, optim, it: int) -> None:
+    """Iteration ``it`` (0-based) as the runner runs it: the model's training step, then the
+    update EMATeacherHook makes when the model has a teacher (configured in ``model.teacher``).
+    """
+    model.train_step(data, optim)
+    if getattr(model, 'teacher', None) is not None:
+        model.update_teacher(it + 1)
 
 
 def time_method(root: str, method: str, data_root: str, batch: int, iters: int,
@@ -80,10 +83,7 @@ def time_method(root: str, method: str, data_root: str, batch: int, iters: int,
             if isinstance(h, tuple) and (it + 1) % h[1] == 0:
                 model.monitor_request = True
         t0 = time.perf_counter()
-        model.train_step(data, optim)
-        for h in hooks:
-            if callable(h):
-                h()
+        train_iteration(model, data, optim, it)
         if it >= warmup:
             times.append(time.perf_counter() - t0)
     times.sort()

@@ -25,6 +25,8 @@ default_hooks = dict(
     invalid_loss=dict(type='InvalidLossGuardHook'),
     # Checkpoints that torch.load(weights_only=True) accepts (torch >= 2.6 default).
     safe_checkpoint=dict(type='SafeCheckpointHook'),
+    # Updates model.teacher after each iteration when the model has one; no-op otherwise.
+    ema_teacher=dict(type='EMATeacherHook'),
 )
 # mmgsacp's hooks live in `default_hooks` (a dict, merged key by key), so a method adds its
 # hook in one line without restating the others.

@@ -1,6 +1,6 @@
 from .atomic_checkpoint_hook import AtomicCheckpointHook, find_resume_checkpoint
 from .drift_monitor_hook import DriftMonitorHook, drift_grid, drift_statistics
-from .ema_teacher_hook import EMATeacherHook, ema_update
+from .ema_teacher_hook import EMATeacherHook
 from .invalid_loss_hook import InvalidLossGuardHook
 from .label_evolution_hook import LabelEvolutionHook
 from .prediction_writer_hook import PredictionWriterHook
@@ -9,6 +9,6 @@ from .strict_load_hook import StrictLoadHook
 
 __all__ = [
     'AtomicCheckpointHook', 'find_resume_checkpoint', 'DriftMonitorHook', 'drift_grid',
-    'drift_statistics', 'EMATeacherHook', 'ema_update', 'InvalidLossGuardHook',
-    'LabelEvolutionHook', 'PredictionWriterHook', 'SafeCheckpointHook', 'StrictLoadHook'
+    'drift_statistics', 'EMATeacherHook', 'InvalidLossGuardHook', 'LabelEvolutionHook',
+    'PredictionWriterHook', 'SafeCheckpointHook', 'StrictLoadHook'
 ]

@@ -11,7 +11,7 @@ from typing import List, Optional
 from mmengine.dist import is_main_process
 from mmengine.hooks import CheckpointHook
 from mmengine.logging import print_log
-from mmengine.registry import HOOKS
+from mmseg.registry import HOOKS
 
 from ...utils.checkpoint import CheckpointError, CheckpointSaveError, is_complete_checkpoint
 from ...utils.fileio import atomic_write_text

@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Optional
 
 from mmengine.hooks import Hook
-from mmengine.registry import HOOKS
+from mmseg.registry import HOOKS
 
 from ...utils.checkpoint import state_dict_for_model
 from .utils import unwrap_model

@@ -1,20 +1,20 @@
 """Segmentor that trains a decode head from point labels, with an optional EMA teacher."""
 from __future__ import annotations
 
-import copy
+import logging
 from typing import Dict, List, Optional
 
 import torch
 import torch.nn as nn
+from mmengine.logging import print_log
 from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 from mmseg.utils import add_prefix
 from torch import Tensor
 
 from ..decode_heads.binary_head import stack_points
+from ..utils.ema_teacher import EMATeacher  # noqa: F401  (registers the default teacher)
 from .ir_encoder_decoder import IREncoderDecoder
-
-TEACHER_SCOPES = ('full', 'head')
 
 
 @MODELS.register_module()
@@ -22,8 +22,13 @@ class PointSupervisedSegmentor(IREncoderDecoder):
     """:class:`IREncoderDecoder` for single-point supervision.
 
     In training it hands the decode head (an :class:`AffinityPropagationHead`) the input image
-    and the batch's points, and, when a teacher is attached (:class:`EMATeacherHook`), the
-    teacher's embedding to build targets from.
+    and the batch's points, and, when the model has a teacher, the teacher's embedding to build
+    targets from.
+
+    The teacher (``model.teacher`` in the config) is a submodule, :class:`EMATeacher`: frozen,
+    in eval mode, saved and resumed with the state dict under ``teacher.*``, and moved towards
+    the student by :meth:`update_teacher`, which :class:`EMATeacherHook` calls after every
+    training iteration.
 
     The full masks that the dataset carries for monitoring never reach the head: before the loss,
     every data sample is reduced to its metainfo and ``gt_points``. The masks are kept, with the
@@ -35,16 +40,25 @@ class PointSupervisedSegmentor(IREncoderDecoder):
         monitor_student_targets (bool): when a teacher is attached, also build the targets from
             the student's embedding on steps where :attr:`monitor_request` is set, to measure
             student-teacher agreement. Defaults to True.
+        teacher (dict, optional): :class:`EMATeacher` config without its modules, e.g.
+            ``dict(scope='full', momentum=0.01, begin_iter=0)`` (``type`` defaults to
+            ``'EMATeacher'``). None (default): targets come from the student's own embedding.
         **kwargs: :class:`IREncoderDecoder` arguments.
     """
 
-    def __init__(self, monitor_student_targets: bool = True, **kwargs) -> None:
+    def __init__(self,
+                 monitor_student_targets: bool = True,
+                 teacher: Optional[dict] = None,
+                 **kwargs) -> None:
         super().__init__(**kwargs)
         self.monitor_student_targets = monitor_student_targets
-        # A plain list keeps the teacher out of parameters(), state_dict() and the optimizer:
-        # it is owned and checkpointed by EMATeacherHook.
-        self._teacher: List[nn.Module] = []
-        self.teacher_scope: Optional[str] = None
+        self.teacher: Optional[nn.Module] = None
+        if teacher is not None:
+            teacher = dict(teacher)
+            teacher.setdefault('type', 'EMATeacher')
+            teacher.update(backbone=self.backbone, decode_head=self.decode_head,
+                           neck=self.neck if self.with_neck else None)
+            self.teacher = MODELS.build(teacher)
         #: Set by DriftMonitorHook before a step it wants to inspect.
         self.monitor_request: bool = False
         #: Filled on requested steps: targets, masks, points (all detached).
@@ -52,39 +66,63 @@ class PointSupervisedSegmentor(IREncoderDecoder):
 
     # ------------------------------------------------------------------ teacher
     @property
-    def teacher(self) -> Optional[nn.Module]:
-        return self._teacher[0] if self._teacher else None
+    def teacher_scope(self) -> Optional[str]:
+        """``'full'`` or ``'head'``; None without a teacher."""
+        return None if self.teacher is None else self.teacher.scope
 
-    def make_teacher(self, scope: str) -> nn.Module:
-        """Attach a frozen copy of the student ('full': whole segmentor; 'head': decode head)."""
-        if scope not in TEACHER_SCOPES:
-            raise ValueError(f'teacher scope must be one of {TEACHER_SCOPES}, got {scope!r}')
-        self._teacher.clear()
-        self.monitor_state = {}
-        self.decode_head.last_targets = None
-        source = self.decode_head if scope == 'head' else self
-        teacher = copy.deepcopy(source)
-        if scope == 'full':
-            teacher._teacher = []  # a copy made while a teacher exists must not nest it
-        teacher.requires_grad_(False)
-        teacher.eval()
-        self._teacher.append(teacher)
-        self.teacher_scope = scope
-        return teacher
+    def update_teacher(self, done_iters: int) -> None:
+        """One EMA step of the teacher towards the student, after an optimizer step.
 
-    def teacher_source(self) -> nn.Module:
-        """The student module the teacher mirrors."""
-        return self.decode_head if self.teacher_scope == 'head' else self
+        Called by :class:`EMATeacherHook` after every training iteration.
+
+        Args:
+            done_iters (int): Training iterations completed, the last one included.
+        """
+        if self.teacher is None:
+            raise RuntimeError('update_teacher: this segmentor has no teacher '
+                               '(set model.teacher in the config)')
+        self.teacher.update(self, done_iters)
+
+    def init_weights(self) -> None:
+        super().init_weights()
+        if self.teacher is not None:  # the student was just re-initialised: start equal
+            self.teacher.copy_from(self)
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs) -> None:
+        """Reconcile the checkpoint's teacher entries with this model's teacher.
+
+        Without a teacher, ``teacher.*`` entries are dropped (test-time models need none).
+        With one, entries of modules the configured scope lacks are dropped, and those the
+        checkpoint lacks (a checkpoint without a teacher, or of the other scope) are taken
+        from the checkpoint's student, so the teacher starts from the loaded weights.
+        """
+        t_prefix = prefix + 'teacher.'
+        if self.teacher is None:
+            for key in [k for k in state_dict if k.startswith(t_prefix)]:
+                del state_dict[key]
+        else:
+            own = self.teacher.state_dict()
+            dropped = [k for k in state_dict
+                       if k.startswith(t_prefix) and k[len(t_prefix):] not in own]
+            for key in dropped:
+                del state_dict[key]
+            filled = []
+            for name in own:
+                if t_prefix + name not in state_dict and prefix + name in state_dict:
+                    state_dict[t_prefix + name] = state_dict[prefix + name]
+                    filled.append(name)
+            if dropped or (filled and len(filled) < len(own)):
+                print_log(
+                    f'checkpoint teacher does not match model.teacher (scope '
+                    f'{self.teacher.scope!r}): {len(dropped)} entries ignored, {len(filled)} '
+                    'taken from the student', logger='current', level=logging.WARNING)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     @torch.no_grad()
     def _teacher_embedding(self, inputs: Tensor, feats) -> Optional[Tensor]:
-        teacher = self.teacher
-        if teacher is None:
+        if self.teacher is None:
             return None
-        size = inputs.shape[-2:]
-        if self.teacher_scope == 'head':
-            return teacher.embedding([f.detach() for f in feats], size)
-        return teacher.decode_head.embedding(teacher.extract_feat(inputs), size)
+        return self.teacher.embedding(inputs, feats)
 
     # ------------------------------------------------------------------ training
     @staticmethod
