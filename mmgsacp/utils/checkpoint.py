@@ -35,11 +35,12 @@ from mmengine.runner.checkpoint import CheckpointLoader
 #: safe loader refuses (trusted legacy files only).
 UNSAFE_ENV = 'MMGSACP_UNSAFE_LOAD_CHECKPOINT'
 
-#: State-dict prefixes that belong to training only: the EMA teacher (should it be stored as a
-#: submodule of the segmentor) and deep-supervision auxiliary heads. A checkpoint key under one
-#: of these is dropped when the model being tested has no key under that prefix; every other
-#: key must match the model exactly. (The teacher that ``EMATeacherHook`` saves lives under the
-#: checkpoint's top-level ``'ema_teacher'`` key, outside the state dict; the hook reads it.)
+#: State-dict prefixes that belong to training only: the EMA teacher submodule (``teacher.``;
+#: ``ema_teacher.`` for files whose writer named it so) and deep-supervision auxiliary heads. A
+#: checkpoint key under one of these is dropped when the model being tested has no key under
+#: that prefix; every other key must match the model exactly. (Checkpoints written before the
+#: teacher joined the state dict keep it under the top-level ``'ema_teacher'`` key, which
+#: ``EMATeacherHook`` maps into ``teacher.*`` on resume.)
 TRAINING_ONLY_PREFIXES: Sequence[str] = ('teacher.', 'ema_teacher.', 'auxiliary_head.')
 
 #: How many key names an error message lists per kind of mismatch.
