@@ -8,7 +8,7 @@ from mmengine.logging import HistoryBuffer
 
 import mmgsacp  # noqa: F401
 from mmgsacp.engine.hooks import SafeCheckpointHook, drift_statistics
-from mmgsacp.models.utils.propagation import generate_point_targets
+from mmgsacp.models.pseudo_labels import generate_point_targets
 
 
 def test_safe_checkpoint_round_trip_loads_with_weights_only():

@@ -5,7 +5,7 @@ import torch.nn.functional as F
 from mmseg.registry import MODELS
 
 from mmgsacp.models.losses import HardBackgroundContrastiveLoss, IgnoreBCELoss, SoftIoULoss
-from mmgsacp.models.utils.propagation import (IGNORE_INDEX, gather_windows,
+from mmgsacp.models.pseudo_labels import (IGNORE_INDEX, gather_windows,
                                               generate_point_targets, window_anchor)
 
 

@@ -13,7 +13,7 @@ from mmseg.registry import MODELS
 from mmgsacp.datasets.synthetic import make_synthetic_dataset
 from mmgsacp.evaluation.pseudo_labels import (PseudoMaskScore, oracle_threshold_regions,
                                               relative_threshold_regions)
-from mmgsacp.models.utils.propagation import (IGNORE_INDEX, gather_windows, ring_mask,
+from mmgsacp.models.pseudo_labels import (IGNORE_INDEX, gather_windows, ring_mask,
                                               support_mask)
 
 from .utils import REPO_ROOT, config_path

@@ -46,7 +46,7 @@ import mmgsacp  # noqa: E402,F401  (registers the modules)
 from mmgsacp.evaluation.pseudo_labels import (PseudoMaskScore,  # noqa: E402
                                               oracle_threshold_regions,
                                               relative_threshold_regions)
-from mmgsacp.models.utils.propagation import (center_seed, gather_windows,  # noqa: E402
+from mmgsacp.models.pseudo_labels import (center_seed, gather_windows,  # noqa: E402
                                               generate_point_targets, propagate, ring_mask,
                                               scatter_targets, support_mask, validate_points)
 from mmgsacp.utils.fileio import atomic_write_text  # noqa: E402

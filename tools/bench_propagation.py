@@ -22,7 +22,7 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 from mmgsacp.models.losses.hbc_loss import HardBackgroundContrastiveLoss  # noqa: E402
-from mmgsacp.models.utils.propagation import generate_point_targets  # noqa: E402
+from mmgsacp.models.pseudo_labels import generate_point_targets  # noqa: E402
 
 
 def make_batch(batch: int, size: int, channels: int, num_points: int, device: str,

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import copy
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 import torch
 import torch.nn as nn
@@ -76,14 +76,16 @@ class PointSupervisedSegmentor(EncoderDecoder):
         return self.decode_head if self.teacher_scope == 'head' else self
 
     @torch.no_grad()
-    def _teacher_embedding(self, inputs: Tensor, feats) -> Optional[Tensor]:
+    def _teacher_outputs(self, inputs: Tensor, feats) -> Tuple[Optional[Tensor],
+                                                                Optional[Tensor]]:
+        """The teacher's embedding and logits at input size, or ``(None, None)``."""
         teacher = self.teacher
         if teacher is None:
-            return None
+            return None, None
         size = inputs.shape[-2:]
         if self.teacher_scope == 'head':
-            return teacher.embedding([f.detach() for f in feats], size)
-        return teacher.decode_head.embedding(teacher.extract_feat(inputs), size)
+            return teacher.embedding_and_logits([f.detach() for f in feats], size)
+        return teacher.decode_head.embedding_and_logits(teacher.extract_feat(inputs), size)
 
     # ------------------------------------------------------------------ training
     @staticmethod
@@ -100,7 +102,7 @@ class PointSupervisedSegmentor(EncoderDecoder):
     def loss(self, inputs: Tensor, data_samples) -> Dict[str, Tensor]:
         feats = self.extract_feat(inputs)
         points = stack_points(data_samples).to(inputs.device)
-        teacher_emb = self._teacher_embedding(inputs, feats)
+        teacher_emb, teacher_logits = self._teacher_outputs(inputs, feats)
         head = self.decode_head
         losses = head.loss(
             feats,
@@ -108,7 +110,8 @@ class PointSupervisedSegmentor(EncoderDecoder):
             self.train_cfg,
             image=inputs,
             points=points,
-            teacher_embedding=teacher_emb)
+            teacher_embedding=teacher_emb,
+            teacher_logits=teacher_logits)
         losses = add_prefix(losses, 'decode')
         if self.monitor_request:
             self._fill_monitor_state(inputs, feats, data_samples, points, teacher_emb)
@@ -124,7 +127,8 @@ class PointSupervisedSegmentor(EncoderDecoder):
                 inputs.device)
         state: Dict[str, object] = dict(
             image=inputs.detach(), points=points, targets=head.last_targets, masks=masks,
-            affinity_weight=head.affinity_weight(), student_targets=None)
+            affinity_weight=head.affinity_weight(), student_targets=None,
+            negatives=getattr(head, 'last_negatives', None))
         if teacher_emb is not None and self.monitor_student_targets:
             emb = head.embedding(feats, inputs.shape[-2:])
             state['student_targets'] = head.make_targets(inputs, emb, points, data_samples)
