@@ -110,7 +110,8 @@ def test_teacher_targets_are_used():
     head.num_updates.fill_(10**6)  # warm-up over: the affinity decides
     teacher = model.make_teacher('head')
     with torch.no_grad():  # make teacher and student disagree
-        teacher.embed.weight.copy_(torch.randn_like(teacher.embed.weight))
+        for p in teacher.convs.parameters():  # the head's features are its embedding
+            p.copy_(torch.randn_like(p))
     data = model.data_preprocessor(_batch([[(10, 12), (30, 30)], [(30, 30)]]), True)
     model.loss(**data)
     got = head.last_targets.labels
@@ -122,3 +123,39 @@ def test_teacher_targets_are_used():
         from_student = head.make_targets(data['inputs'], head.embedding(feats, size), points)
     assert torch.equal(got, from_teacher.labels)
     assert not torch.equal(from_teacher.labels, from_student.labels)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('rung', ['base', 'ema', 'hbc', 'asg', 'final'])
+def test_affinity_embedding_gets_gradient_in_every_rung(rung):
+    """The map the affinity is measured on is trained by the losses of every ablation rung."""
+    model, _ = _model(f'synthetic/gsacp_{rung}_synthetic.py')
+    head = model.decode_head
+    head.num_updates.fill_(10**6)  # warm-up over
+    assert head.embedding_source == 'features'
+    captured = []
+
+    def keep(module, args, output):
+        output.retain_grad()
+        captured.append(output)
+
+    handle = head.convs.register_forward_hook(keep)
+    data = model.data_preprocessor(_batch([[(10, 12), (30, 30)], [(30, 30)]]), True)
+    losses = model.loss(**data)
+    handle.remove()
+    sum(v for k, v in losses.items() if 'loss' in k).backward()
+    assert captured and captured[0].grad is not None
+    assert float(captured[0].grad.abs().sum()) > 0
+    # the targets themselves carry no gradient
+    assert head.last_targets.labels.grad_fn is None
+
+
+def test_first_form_is_one_config_line():
+    model, _ = _model()
+    assert model.decode_head.loss_contrast.rule == 'v2'
+    init_default_scope('mmseg')
+    cfg = Config.fromfile(config_path('synthetic/gsacp_final_synthetic.py'))
+    cfg.model.decode_head.target_cfg['rule'] = 'v1'
+    head = MODELS.build(cfg.model).decode_head
+    assert head.embedding_source == 'projection' and head.embed is not None
+    assert head.loss_contrast.rule == 'v1'

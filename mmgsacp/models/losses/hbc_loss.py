@@ -29,7 +29,8 @@ def _gather_pixels(embedding: Tensor, points: Tensor, pix: Tensor) -> Tensor:
     B, D, H, W = embedding.shape
     channels = torch.arange(D, device=embedding.device).view(1, -1, 1)
     flat = (points[:, 0].view(-1, 1, 1) * D + channels) * (H * W) + pix.unsqueeze(1)
-    return embedding.reshape(-1).index_select(0, flat.flatten()).view(points.shape[0], D, -1)
+    return embedding.reshape(-1).index_select(0, flat.flatten()).view(points.shape[0], D,
+                                                                       pix.shape[1])
 
 
 class Negatives(NamedTuple):
