@@ -53,3 +53,34 @@ def test_drift_statistics_on_a_known_case():
     assert stats['agreement'] == pytest.approx(1.0)
     point_only = generate_point_targets(image, None, points, mode='point', radius=8)
     assert drift_statistics(point_only, truth)['collapsed'] == 1.0
+
+
+def test_drift_statistics_of_the_band_and_the_negatives():
+    from mmgsacp.models.losses import HardBackgroundContrastiveLoss
+    size, c = 48, 24
+    yy, xx = torch.meshgrid(torch.arange(size), torch.arange(size), indexing='ij')
+    r2 = (yy - c)**2 + (xx - c)**2
+    core, rim = r2 <= 9, (r2 > 9) & (r2 <= 25)
+    image = 0.02 * torch.randn(1, 1, size, size, generator=torch.Generator().manual_seed(0))
+    image[0, 0][core] += 1.0
+    image[0, 0][rim] += 0.25
+    accepted = rim & (xx < c)  # the band pixels the embedding calls target
+    emb = torch.zeros(1, 2, size, size)
+    emb[0, 0] = 1.0
+    emb[0, :, core | accepted] = torch.tensor([0.0, 1.0]).view(2, 1)
+    targets = generate_point_targets(image, emb, torch.tensor([[0, c, c]]))
+    truth = torch.zeros(1, size, size, dtype=torch.long)
+    truth[0][core | (accepted & (yy < c))] = 1  # half the accepted band is true target
+    truth[0, 40:44, 40:44] = 1  # a target the pseudo-mask misses, labelled background
+    prob = torch.zeros(1, 1, size, size)
+    prob[0, 0, 40:44, 40:44] = 0.9  # ... and predicted: a false positive, chosen as negative
+    loss_fn = HardBackgroundContrastiveLoss(num_negatives=8)
+    negatives = loss_fn.mine(emb, targets, prob)
+    stats = drift_statistics(targets, truth, negatives=negatives)
+    n_acc = int(accepted.sum())
+    assert stats['band_precision'] == pytest.approx(int((accepted & (yy < c)).sum()) / n_acc)
+    assert stats['region_core_ratio'] == pytest.approx((int(core.sum()) + n_acc) /
+                                                       int(core.sum()))
+    assert stats['target_as_background'] == pytest.approx(16 / int(truth.sum()))
+    assert stats['fp_pixels'] == 16.0
+    assert stats['negative_target_share'] == 1.0  # all 8 picks are the missed target's pixels

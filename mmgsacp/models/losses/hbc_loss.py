@@ -163,6 +163,9 @@ class HardBackgroundContrastiveLoss(nn.Module):
             raise ValueError('blob_margin, zone_margin and point_half must be >= 0')
         if fp_weight < 0:
             raise ValueError(f'fp_weight must be >= 0, got {fp_weight}')
+        if rule == 'v2' and (pull_ignore or pull_blob):
+            raise ValueError("pull_ignore and pull_blob are options of the first form "
+                             "(rule='v1'); rule 'v2' always pulls the core blob and the region")
         if rule == 'v2' and detach_anchor is False:
             raise ValueError("rule 'v2' always detaches the anchor (detach_anchor=False is "
                              "the first form's option)")

@@ -181,7 +181,8 @@ def evolve_patches(labels: Tensor,
     centre = torch.zeros_like(anchors)
     centre[:, c, c] = True
     # a blob can wind through the whole patch: S * S steps bound any 8-connected path
-    comp = propagate_until_stable(centre, ((labels >= FG_THRESHOLD) | anchors).unsqueeze(1), s * s)[:, 0]
+    comp = propagate_until_stable(centre, ((labels >= FG_THRESHOLD) | anchors).unsqueeze(1),
+                                  s * s)[:, 0]
     area = comp.sum((1, 2))
     cy = ((comp * rows).sum((1, 2)).float() / area).floor().long().view(-1, 1, 1)
     cx = ((comp * cols).sum((1, 2)).float() / area).floor().long().view(-1, 1, 1)
