@@ -18,18 +18,19 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from .label_rule import PointTargets
-from .propagation import window_pixels
+from .propagation import dilate3x3, window_pixels
 
 
-def _dilate(mask: Tensor, radius: int) -> Tensor:
-    """Square dilation of ``(B, H, W)`` bool by ``radius`` pixels (separable max-pools)."""
-    if radius <= 0:
-        return mask
-    x = mask.unsqueeze(1).float()
-    k = 2 * radius + 1
-    x = F.max_pool2d(x, (1, k), 1, (0, radius))
-    x = F.max_pool2d(x, (k, 1), 1, (radius, 0))
-    return x[:, 0] > 0.5
+def _scatter_windows(masks: Tensor, points: Tensor, radius: int, shape) -> Tensor:
+    """OR per-point window masks ``(P, S, S)`` (``S = 2 * radius + 1``) into ``(B, H, W)``."""
+    B, H, W = shape
+    out = torch.zeros(B * H * W, dtype=torch.bool, device=masks.device)
+    if points.shape[0]:
+        pix, inside = window_pixels(points, radius, H, W)
+        index = points[:, 0].view(-1, 1, 1) * (H * W) + pix
+        # Clamped out-of-image positions alias border pixels: they write False ('amax').
+        out.scatter_reduce_(0, index.flatten(), (masks & inside).flatten(), reduce='amax')
+    return out.view(B, H, W)
 
 
 def point_map(points: Tensor, shape) -> Tensor:
@@ -48,6 +49,9 @@ def point_map(points: Tensor, shape) -> Tensor:
 def exclusion_zone(targets: PointTargets, margin: int = 3, point_half: int = 4) -> Tensor:
     """Union over the points of ``dilate(C_q | A_q, margin) | square(q, 2 * point_half + 1)``.
 
+    Built in each point's window, widened by ``max(margin, point_half - R)``, and scattered
+    into the image: the cost follows the points, not the image size.
+
     Args:
         targets: The batch's targets (their ``core``, ``band``, ``points``).
         margin: Dilation of each point's core blob and band, in pixels.
@@ -56,16 +60,14 @@ def exclusion_zone(targets: PointTargets, margin: int = 3, point_half: int = 4) 
     Returns:
         ``(B, H, W)`` bool.
     """
-    B, H, W = targets.labels.shape
-    zone = torch.zeros(B * H * W, dtype=torch.bool, device=targets.labels.device)
-    if targets.num_points:
-        pix, inside = window_pixels(targets.points, targets.radius, H, W)
-        index = (targets.points[:, 0].view(-1, 1, 1) * (H * W) + pix)
-        extent = (targets.core | targets.band) & inside
-        # Clamped out-of-image positions alias border pixels: write False there (amax).
-        zone.scatter_reduce_(0, index.flatten(), extent.flatten(), reduce='amax')
-    zone = _dilate(zone.view(B, H, W), margin)
-    return zone | _dilate(point_map(targets.points, (B, H, W)), point_half)
+    R = targets.radius
+    pad = max(margin, point_half - R, 0)
+    extent = F.pad(targets.core | targets.band, (pad, pad, pad, pad))
+    for _ in range(margin):
+        extent = dilate3x3(extent)
+    offsets = torch.arange(-(R + pad), R + pad + 1, device=extent.device).abs()
+    square = (offsets.view(-1, 1) <= point_half) & (offsets.view(1, -1) <= point_half)
+    return _scatter_windows(extent | square, targets.points, R + pad, targets.labels.shape)
 
 
 def false_positive_pixels(prob: Tensor, zone: Tensor, points: Tensor, steps: int,
@@ -91,17 +93,17 @@ def false_positive_pixels(prob: Tensor, zone: Tensor, points: Tensor, steps: int
     if prob.dim() == 4:
         prob = prob[:, 0]
     confident = prob.detach() > threshold
-    seeds = (zone | point_map(points, confident.shape)) & confident
-    reached = seeds.unsqueeze(1).float()
-    keep = confident.unsqueeze(1).float()
+    reached = (zone | point_map(points, confident.shape)) & confident
     for _ in range(int(steps)):
-        reached = F.max_pool2d(reached, 3, 1, 1) * keep
-    return confident & ~zone & ~(reached[:, 0] > 0.5)
+        reached = dilate3x3(reached) & confident
+    return confident & ~zone & ~reached
 
 
 def far_from_points(points: Tensor, shape, radius: int) -> Tensor:
     """``(B, H, W)`` bool: farther than ``radius`` (Chebyshev) from every point of the image."""
-    return ~_dilate(point_map(points, shape), radius)
+    S = 2 * radius + 1
+    window = torch.ones(points.shape[0], S, S, dtype=torch.bool, device=points.device)
+    return ~_scatter_windows(window, points, radius, shape)
 
 
 __all__ = ['point_map', 'exclusion_zone', 'false_positive_pixels', 'far_from_points']
