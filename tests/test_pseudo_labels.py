@@ -76,10 +76,17 @@ def test_cli_on_sirst3_oracle_bounds_the_prior(sirst3_root, tmp_path, capsys):
         '--limit', '40', '--kappa', '1', '2', '--json', str(out)])
     assert rc == 0
     rows = json.loads(out.read_text())['rows']
-    assert set(rows) == {'prior kappa=1 beta=0.3', 'prior kappa=2 beta=0.3', 'oracle threshold'}
+    priors = [f'prior kappa={k} beta=0.3' for k in (1, 2)]
+    bands = [f'{p}{suffix}' for p in priors for suffix in (' + band', ' + band decided perfectly')]
+    assert set(rows) == set(priors + bands + ['oracle threshold'])
     assert set(rows['oracle threshold']) == {'NUAA-SIRST', 'NUDT-SIRST', 'IRSTD-1K', 'all'}
-    for name in ('prior kappa=1 beta=0.3', 'prior kappa=2 beta=0.3'):
+    for name in priors:
         assert rows['oracle threshold']['all']['IoU'] >= rows[name]['all']['IoU']
+        # The outer band adds recall; decided by the truth it adds no false pixel.
+        whole = rows[name + ' + band']['all']
+        perfect = rows[name + ' + band decided perfectly']['all']
+        assert whole['recall'] == perfect['recall'] >= rows[name]['all']['recall']
+        assert perfect['IoU'] >= rows[name]['all']['IoU'] and perfect['IoU'] >= whole['IoU']
     assert 0.3 < rows['prior kappa=2 beta=0.3']['all']['IoU'] < 0.9
     assert '| oracle threshold |' in capsys.readouterr().out
 
