@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from mmgsacp.benchmarks.quality import save_entry
+from mmgsacp.benchmarks.quality import CPU_CONFIGS, save_entry
 from mmgsacp.datasets.synthetic import make_synthetic_dataset
 
 from .utils import REPO_ROOT
@@ -43,7 +43,7 @@ def test_benchmark_writes_results_and_resumes(syn_root, tmp_path):
     for method, entry in results.items():
         assert set(entry['synthetic']) == {'mIoU', 'nIoU', 'Pd', 'Fa'}
         assert osp.isfile(entry['checkpoint']) and entry['train_s'] > 0
-        assert entry['config'] == bench_quality.CPU_CONFIGS[method]
+        assert entry['config'] == CPU_CONFIGS[method]
     table = open(osp.join(work, 'quality.md')).read()
     assert '| full_sup |' in table and '| gsacp_base |' in table
 

@@ -33,9 +33,9 @@ def test_teacher_update_is_the_configured_models(tmp_path):
     teacher_cfg = Config.fromfile(
         osp.join(REPO_ROOT, METHODS['gsacp_final'])).model.teacher
     assert model.teacher.scope == teacher_cfg['scope']
-    before = model.teacher.decode_head.embed.weight.clone()
+    before = model.teacher.decode_head.conv_seg.weight.clone()
     train_iteration(model, data, optim, 0)
     m = teacher_cfg['momentum']
-    after = model.teacher.decode_head.embed.weight
+    after = model.teacher.decode_head.conv_seg.weight
     assert not torch.equal(after, before)
-    assert torch.allclose(after, (1 - m) * before + m * model.decode_head.embed.weight)
+    assert torch.allclose(after, (1 - m) * before + m * model.decode_head.conv_seg.weight)

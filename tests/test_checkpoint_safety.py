@@ -226,6 +226,22 @@ def test_key_rule_ignores_training_only_prefixes_and_nothing_else():
         state_dict_for_model(ckpt, model, 'a.pth')
 
 
+def test_first_form_checkpoint_tests_under_the_current_head():
+    """The first form's affinity projection (decode_head.embed) only fed the training targets:
+    its checkpoints load into today's GSACP head, which measures affinity on its features."""
+    init_default_scope('mmseg')
+    cfg = Config.fromfile(config_path('gsacp/gsacp-final_1k_sirst3.py'))
+    current = MODELS.build(cfg.model)
+    assert current.decode_head.embed is None
+    cfg.model.decode_head.target_cfg['rule'] = 'v1'
+    first_form = MODELS.build(cfg.model)
+    ckpt = {'state_dict': first_form.state_dict()}
+    assert any(k.startswith('decode_head.embed.') for k in ckpt['state_dict'])
+    state = state_dict_for_model(ckpt, current.state_dict(), 'first_form.pth')
+    assert not any(k.startswith('decode_head.embed.') for k in state)
+    current.load_state_dict(state, strict=True)
+
+
 def test_load_model_ignores_teacher_and_auxiliary_keys(trained, tmp_path):
     cfg_file, ckpt = trained
     checkpoint = torch.load(ckpt, map_location='cpu', weights_only=True)

@@ -144,7 +144,9 @@ def test_ladder_is_single_variable(sched):
     assert d_final == {**d_ema, **d_hbc, **d_asg}
     pullband = _diff(_load('gsacp/gsacp-final_1k_sirst3.py'),
                      _load('gsacp/gsacp-final-pullband_1k_sirst3.py'))
-    assert set(pullband) == {'model.decode_head.loss_contrast.pull_ignore'}
+    # the band pull is a first-form ablation: it switches the targets' rule too
+    assert set(pullband) == {'model.decode_head.loss_contrast.pull_ignore',
+                             'model.decode_head.target_cfg.rule'}
     for name, cfg in (('point-only', _load(f'point_only/point-only_{sched}_sirst3.py')),
                       ('prior-only', _load(f'prior_only/prior-only_{sched}_sirst3.py'))):
         assert set(_diff(base, cfg)) == {'model.decode_head.target_cfg.mode'}, name

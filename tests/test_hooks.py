@@ -8,7 +8,7 @@ from mmengine.logging import HistoryBuffer
 
 import mmgsacp  # noqa: F401
 from mmgsacp.engine.hooks import SafeCheckpointHook, drift_statistics
-from mmgsacp.models.utils.propagation import generate_point_targets
+from mmgsacp.models.pseudo_labels import generate_point_targets
 
 
 def test_safe_checkpoint_round_trip_loads_with_weights_only():
@@ -86,11 +86,11 @@ def _shift_student(model, by):
 def test_ema_hook_updates_the_model_teacher_after_each_iteration():
     from mmgsacp.engine.hooks import EMATeacherHook
     model = _teacher_model(momentum=0.5)
-    t0 = model.teacher.decode_head.embed.weight.clone()
+    t0 = model.teacher.decode_head.conv_seg.weight.clone()
     _shift_student(model, 1.0)
     EMATeacherHook().after_train_iter(_runner(model, it=0), 0)
-    expected = 0.5 * t0 + 0.5 * model.decode_head.embed.weight
-    assert torch.allclose(model.teacher.decode_head.embed.weight, expected)
+    expected = 0.5 * t0 + 0.5 * model.decode_head.conv_seg.weight
+    assert torch.allclose(model.teacher.decode_head.conv_seg.weight, expected)
     # a model without a teacher is left alone
     plain = torch.nn.Conv2d(1, 1, 1)
     EMATeacherHook().after_train_iter(_runner(plain), 0)
@@ -153,3 +153,34 @@ def test_checkpoint_with_top_level_ema_teacher_loads(saved_scope, model_scope):
             assert torch.equal(model.teacher.backbone.state_dict()[k], v), k
     for k, v in student_state.items():
         assert torch.equal(model.state_dict()[k], v), k
+
+
+def test_drift_statistics_of_the_band_and_the_negatives():
+    from mmgsacp.models.losses import HardBackgroundContrastiveLoss
+    size, c = 48, 24
+    yy, xx = torch.meshgrid(torch.arange(size), torch.arange(size), indexing='ij')
+    r2 = (yy - c)**2 + (xx - c)**2
+    core, rim = r2 <= 9, (r2 > 9) & (r2 <= 25)
+    image = 0.02 * torch.randn(1, 1, size, size, generator=torch.Generator().manual_seed(0))
+    image[0, 0][core] += 1.0
+    image[0, 0][rim] += 0.25
+    accepted = rim & (xx < c)  # the band pixels the embedding calls target
+    emb = torch.zeros(1, 2, size, size)
+    emb[0, 0] = 1.0
+    emb[0, :, core | accepted] = torch.tensor([0.0, 1.0]).view(2, 1)
+    targets = generate_point_targets(image, emb, torch.tensor([[0, c, c]]))
+    truth = torch.zeros(1, size, size, dtype=torch.long)
+    truth[0][core | (accepted & (yy < c))] = 1  # half the accepted band is true target
+    truth[0, 40:44, 40:44] = 1  # a target the pseudo-mask misses, labelled background
+    prob = torch.zeros(1, 1, size, size)
+    prob[0, 0, 40:44, 40:44] = 0.9  # ... and predicted: a false positive, chosen as negative
+    loss_fn = HardBackgroundContrastiveLoss(num_negatives=8)
+    negatives = loss_fn.mine(emb, targets, prob)
+    stats = drift_statistics(targets, truth, negatives=negatives)
+    n_acc = int(accepted.sum())
+    assert stats['band_precision'] == pytest.approx(int((accepted & (yy < c)).sum()) / n_acc)
+    assert stats['region_core_ratio'] == pytest.approx((int(core.sum()) + n_acc) /
+                                                       int(core.sum()))
+    assert stats['target_as_background'] == pytest.approx(16 / int(truth.sum()))
+    assert stats['fp_pixels'] == 16.0
+    assert stats['negative_target_share'] == 1.0  # all 8 picks are the missed target's pixels

@@ -166,8 +166,8 @@ def test_large_frame_runs_in_windows(monkeypatch):
     """Above the config's max_whole_pixels a frame goes through slide inference: the network
     only ever sees window-sized batches, and the frame still comes back whole."""
     init_default_scope('mmseg')
-    cfg = Config.fromfile(os.path.join(REPO_ROOT, 'configs', 'synthetic',
-                                       'full_sup_synthetic.py'))
+    cfg = Config.fromfile(os.path.join(REPO_ROOT, 'configs', 'full_sup',
+                                       'full-sup_1k_sirst3.py'))
     test_cfg = cfg.model.test_cfg
     assert test_cfg.mode == 'whole' and 2000 * 2000 > test_cfg.max_whole_pixels
     # a narrow network: the windows matter here, not the features

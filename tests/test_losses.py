@@ -5,8 +5,8 @@ import torch.nn.functional as F
 from mmseg.registry import MODELS
 
 from mmgsacp.models.losses import HardBackgroundContrastiveLoss, IgnoreBCELoss, SoftIoULoss
-from mmgsacp.models.utils.propagation import (IGNORE_INDEX, gather_windows,
-                                              generate_point_targets, window_anchor)
+from mmgsacp.models.pseudo_labels import (IGNORE_INDEX, exclusion_zone, gather_windows,
+                                          generate_point_targets, window_anchor)
 
 
 def labels_with_ignore(seed=0, b=2, h=12, w=12):
@@ -153,14 +153,15 @@ def separation(emb, targets):
         return float(a[targets.regions].mean() - hardest.mean())
 
 
+@pytest.mark.parametrize('rule', ['v2', 'v1'])
 @pytest.mark.parametrize('mode', ['infonce', 'margin'])
-def test_contrastive_loss_falls_as_embeddings_separate(mode):
+def test_contrastive_loss_falls_as_embeddings_separate(mode, rule):
     img, targets = blob_batch()
     assert int(targets.regions.sum()) > 20
     emb = torch.randn(2, 8, 32, 32, generator=torch.Generator().manual_seed(1))
     emb.requires_grad_(True)
-    loss_fn = HardBackgroundContrastiveLoss(mode=mode, num_negatives=16, num_beyond=32,
-                                            loss_weight=1.0)
+    loss_fn = HardBackgroundContrastiveLoss(rule=rule, mode=mode, num_negatives=16,
+                                            num_beyond=32, loss_weight=1.0)
     opt = torch.optim.SGD([emb], lr=5.0)
 
     def evaluate():
@@ -198,13 +199,15 @@ def test_contrastive_border_points_and_adaptive_support_are_finite():
     points = torch.tensor([[0, 0, 0], [1, 19, 19], [1, 10, 0]])
     targets = generate_point_targets(img, F.normalize(emb.detach(), dim=1), points, radius=8,
                                      adaptive=True, r_min=2)
-    for mode in ('infonce', 'margin'):
-        loss = HardBackgroundContrastiveLoss(mode=mode, num_beyond=500)(emb, img, targets)
+    for rule, mode in (('v2', 'infonce'), ('v2', 'margin'), ('v1', 'infonce'),
+                       ('v1', 'margin')):
+        loss = HardBackgroundContrastiveLoss(rule=rule, mode=mode, num_beyond=500)(emb, img,
+                                                                                  targets)
         loss.backward()
         assert torch.isfinite(loss) and torch.isfinite(emb.grad).all()
 
 
-def test_pull_blob_pulls_the_prior_blob_beyond_the_region():
+def test_first_form_pull_blob_pulls_the_prior_blob_beyond_the_region():
     img, prior = blob_batch()
     points = prior.points
     # regions collapsed to the points: only pull_blob reaches the rest of the bright square
@@ -213,16 +216,15 @@ def test_pull_blob_pulls_the_prior_blob_beyond_the_region():
     grads = {}
     for pull_blob in (False, True):
         emb = emb0.clone().requires_grad_(True)
-        HardBackgroundContrastiveLoss(pull_blob=pull_blob, num_beyond=64)(
+        HardBackgroundContrastiveLoss(rule='v1', pull_blob=pull_blob, num_beyond=64)(
             emb, img, targets).backward()
         grads[pull_blob] = emb.grad[0, :, 13, 13].abs().sum()  # in the square, off the anchor
     assert float(grads[False]) == 0.0
     assert float(grads[True]) > 0.0
 
 
-def test_hard_negatives_are_background_brightest_then_most_similar():
-    img, targets = blob_batch()
-    loss_fn = HardBackgroundContrastiveLoss(num_negatives=8, bright_fraction=0.5)
+def test_first_form_hard_negatives_are_background_brightest_then_most_similar():
+    loss_fn = HardBackgroundContrastiveLoss(rule='v1', num_negatives=8, bright_fraction=0.5)
     negative = torch.tensor([[True, True, False, True, True, True, True, True, True, False]])
     brightness = torch.tensor([[9.0, 1.0, 100.0, 8.0, 0.0, 0.0, 0.0, 0.0, 7.0, 0.0]])
     affinity = torch.tensor([[0.0, 0.1, 1.0, 0.9, 0.2, 0.8, 0.7, 0.3, 0.0, 1.0]])
@@ -233,3 +235,112 @@ def test_hard_negatives_are_background_brightest_then_most_similar():
     # Fewer candidates than requested: padded with invalid picks.
     index, valid = loss_fn._hard_negatives(negative[:, :3], brightness[:, :3], affinity[:, :3])
     assert valid.sum() == 2 and index.shape == (1, 3)
+
+
+# --------------------------------------------------------------------------------------------
+# Revision 2: positives C_p | region_p, negatives clutter outside the exclusion zone
+# --------------------------------------------------------------------------------------------
+def clutter_batch():
+    """Two 48x48 images: a target at each point, bright clutter near and far, and targets."""
+    g = torch.Generator().manual_seed(2)
+    img = 0.05 * torch.randn(2, 1, 48, 48, generator=g)
+    img[0, 0, 10:14, 10:14] += 1.0
+    img[0, 0, 30:34, 36:40] += 1.2  # far clutter
+    img[1, 0, 20:24, 20:24] += 1.0
+    img[1, 0, 21:23, 27:29] += 0.8  # clutter near the target, inside its window
+    points = torch.tensor([[0, 11, 11], [1, 21, 21], [1, 44, 3]])
+    targets = generate_point_targets(img, None, points, mode='prior', radius=8)
+    return img, targets
+
+
+def test_negatives_never_fall_inside_the_exclusion_zone():
+    img, targets = clutter_batch()
+    g = torch.Generator().manual_seed(0)
+    emb = torch.randn(2, 8, 48, 48, generator=g)
+    # A confident prediction on the targets, the clutter and a blob touching the zone.
+    prob = torch.zeros(2, 1, 48, 48)
+    prob[0, 0, 9:15, 9:15] = 0.9
+    prob[0, 0, 30:34, 36:40] = 0.8  # false positive, far
+    prob[1, 0, 19:25, 19:31] = 0.9  # the target and its neighbour in one blob: not clutter
+    prob[1, 0, 40:44, 40:44] = 0.7  # false positive
+    loss_fn = HardBackgroundContrastiveLoss(num_negatives=48, num_beyond=400)
+    zone = exclusion_zone(targets)
+    torch.manual_seed(0)
+    neg = loss_fn.mine(emb, targets, prob)
+    assert torch.equal(neg.zone, zone)
+    # every point's core blob, dilated by 3 px, and the 9x9 square at each point are in Z
+    assert bool(zone[1, 0:8, 40:48].all()) and bool(zone[1, 17:27, 17:27].all())
+    assert not bool(zone[1, 27, 17:27].any()) and not bool(zone[1, 16, 17:27].any())
+    picked = neg.pixels[neg.valid]
+    rows = targets.points[:, 0:1].expand_as(neg.pixels)[neg.valid]
+    assert picked.numel() > 0
+    assert not bool(zone.reshape(2, -1)[rows, picked].any())
+    # false positives: both far blobs, nothing of the blob that touches the zone
+    fp = neg.false_positive
+    assert bool(fp[0, 30:34, 36:40].all()) and bool(fp[1, 40:44, 40:44].all())
+    assert not bool(fp[1, 19:25, 19:31].any()) and not bool(fp[0, 9:15, 9:15].any())
+    # they come first, most confident first; then far pixels (outside every window)
+    first = neg.from_false_positive
+    assert bool(first[:, :16].all())
+    far = neg.valid & ~first
+    assert bool(far.any())
+    y, x = neg.pixels // 48, neg.pixels % 48
+    for b in (0, 1):
+        mine = targets.points[:, 0] == b
+        for px, py in targets.points[mine, 1:].tolist():
+            near = ((x - px).abs() <= 8) & ((y - py).abs() <= 8)
+            assert not bool((near & far & mine.view(-1, 1)).any())
+
+
+def test_positives_are_core_and_region_and_the_anchor_is_detached():
+    img, targets = clutter_batch()
+    emb = torch.randn(2, 8, 48, 48, generator=torch.Generator().manual_seed(1))
+    emb.requires_grad_(True)
+    # regions collapsed to the points: the core blob is still pulled
+    point_targets = targets._replace(regions=torch.zeros_like(targets.regions))
+    loss = HardBackgroundContrastiveLoss()(emb, img, point_targets,
+                                           negatives=None, affinity_weight=1.0)
+    loss.backward()
+    assert float(emb.grad[0, :, 13, 13].abs().sum()) > 0  # core pixel off the anchor cell
+    # with only the point as positive, the rest of its 3x3 cell gets gradient only through
+    # the anchor: none, since the anchor is detached
+    only_point = torch.zeros_like(targets.core)
+    only_point[:, 8, 8] = True
+    emb.grad = None
+    HardBackgroundContrastiveLoss()(emb, img, targets._replace(core=only_point,
+                                                               regions=only_point)).backward()
+    assert float(emb.grad[0, :, 11, 11].abs().sum()) > 0
+    assert float(emb.grad[0, :, 10:13, 10:13].abs().sum()) == pytest.approx(
+        float(emb.grad[0, :, 11, 11].abs().sum()))
+    with pytest.raises(ValueError, match='detach'):
+        HardBackgroundContrastiveLoss(detach_anchor=False)
+
+
+def test_contrastive_weight_follows_warm_up():
+    img, targets = clutter_batch()
+    emb = torch.randn(2, 8, 48, 48, requires_grad=True)
+    loss_fn = HardBackgroundContrastiveLoss(loss_weight=0.1)
+    torch.manual_seed(0)
+    full = loss_fn(emb, img, targets, affinity_weight=1.0)
+    torch.manual_seed(0)
+    half = loss_fn(emb, img, targets, affinity_weight=0.5)
+    assert float(full) > 0
+    assert float(half) == pytest.approx(0.5 * float(full))
+    zero = loss_fn(emb, img, targets, affinity_weight=0.0)
+    zero.backward()
+    assert float(zero) == 0.0 and not bool(emb.grad.any())
+
+
+def test_false_positive_weight_reaches_the_segmentation_loss():
+    img, targets = clutter_batch()
+    prob = torch.zeros(2, 1, 48, 48)
+    prob[0, 0, 30:34, 36:40] = 0.8
+    loss_fn = HardBackgroundContrastiveLoss(fp_weight=4.0)
+    neg = loss_fn.mine(torch.randn(2, 8, 48, 48), targets, prob)
+    weight = loss_fn.background_weight(neg, targets.labels)
+    assert bool((weight[0, 30:34, 36:40] == 4.0).all())
+    assert int((weight != 1.0).sum()) == 16
+    logits = torch.zeros(2, 1, 48, 48, requires_grad=True)
+    IgnoreBCELoss()(logits, targets.labels, weight=weight).backward()
+    g = logits.grad[:, 0]
+    assert float(g[0, 31, 37]) == pytest.approx(4.0 * float(g[0, 5, 40]))

@@ -1,4 +1,5 @@
-"""Online point-to-mask targets: correctness on synthetic blobs, and batched vs per-point loop."""
+"""Online point-to-mask targets: synthetic blobs, and the first form (``rule='v1'``) batched
+against a per-point loop."""
 import math
 from collections import deque
 
@@ -7,7 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from mmgsacp.models.utils.propagation import (IGNORE_INDEX, PointTargets, dilate3x3,
+from mmgsacp.models.pseudo_labels import (IGNORE_INDEX, PointTargets, dilate3x3,
                                               gather_windows, generate_point_targets,
                                               region_area, touches_support_edge, window_of)
 
@@ -95,14 +96,14 @@ def test_point_mode_only_points():
     assert not bool((t.labels == IGNORE_INDEX).any())
 
 
-def test_ignore_band_is_labelled_and_connected():
+def test_first_form_ignore_band_is_labelled_and_connected():
     core = ellipse(64, 64, 32, 32, 3, 3)
     blob = ellipse(64, 64, 32, 32, 5, 5)
     shell = blob & ~core
     clutter = ellipse(64, 64, 32, 44, 2, 2)  # bright, uncertain affinity, not connected
     img = scene([blob | clutter])
     emb = ideal_embedding([core], shells=[shell | clutter])
-    t = generate_point_targets(img, emb, pts(0, 32, 32))
+    t = generate_point_targets(img, emb, pts(0, 32, 32), rule='v1')
     labels = t.labels[0]
     assert torch.equal(labels == 1, core)
     assert torch.equal(labels == IGNORE_INDEX, shell)
@@ -133,15 +134,15 @@ def test_border_points_clip_windows():
     assert not bool(touches_support_edge(t).any())
 
 
-def test_close_points_give_union():
+def test_first_form_close_points_give_union():
     a = ellipse(64, 64, 30, 28, 3, 3)
     b = ellipse(64, 64, 30, 36, 3, 3)
     core_b = ellipse(64, 64, 30, 36, 2, 2)
     img = scene([a | b])
     emb = ideal_embedding([a | core_b], shells=[b & ~core_b])
-    both = generate_point_targets(img, emb, pts([0, 28, 30], [0, 36, 30]))
-    one = generate_point_targets(img, emb, pts(0, 28, 30))
-    two = generate_point_targets(img, emb, pts(0, 36, 30))
+    both = generate_point_targets(img, emb, pts([0, 28, 30], [0, 36, 30]), rule='v1')
+    one = generate_point_targets(img, emb, pts(0, 28, 30), rule='v1')
+    two = generate_point_targets(img, emb, pts(0, 36, 30), rule='v1')
     target = (one.labels == 1) | (two.labels == 1)
     ignore = ((one.labels == IGNORE_INDEX) | (two.labels == IGNORE_INDEX)) & ~target
     assert torch.equal(both.labels == 1, target)
@@ -161,20 +162,22 @@ def test_no_points():
         assert region_area(t).shape == (0, ) and touches_support_edge(t).shape == (0, )
 
 
-def test_warmup_zero_equals_prior():
+@pytest.mark.parametrize('rule', ['v2', 'v1'])
+def test_warmup_zero_equals_prior(rule):
     g = torch.Generator().manual_seed(1)
     img = torch.randn(2, 1, 48, 48, generator=g)
     blob = ellipse(48, 48, 20, 20, 4, 3)
     img[:, 0][:, blob] += 3.0
     emb = F.normalize(torch.randn(2, 4, 48, 48, generator=g), dim=1)
     p = pts([0, 20, 20], [1, 20, 20], [1, 5, 40])
-    prior = generate_point_targets(img, None, p, mode='prior')
-    # w = 0.1 takes the affinity path but s >= 1 - 0.2 = tau_pos everywhere.
+    prior = generate_point_targets(img, None, p, mode='prior', rule=rule)
+    # w = 0.1 takes the affinity path, but s >= 1 - 0.2 = tau_pos in the core and
+    # s <= 0.1 <= tau_neg in the band (v2).
     for w in (0.0, 0.1):
-        warm = generate_point_targets(img, emb, p, affinity_weight=w)
+        warm = generate_point_targets(img, emb, p, affinity_weight=w, rule=rule)
         assert torch.equal(warm.labels, prior.labels)
         assert torch.equal(warm.regions, prior.regions)
-    full = generate_point_targets(img, emb, p, affinity_weight=1.0)
+    full = generate_point_targets(img, emb, p, affinity_weight=1.0, rule=rule)
     assert int(region_area(full).sum()) < int(region_area(prior).sum())
 
 
@@ -308,7 +311,7 @@ def reference_targets(image, emb, points, *, R, kappa, beta, tau_pos, tau_neg, r
 @pytest.mark.parametrize('adaptive', [False, True])
 @pytest.mark.parametrize('mode,w', [('affinity', 1.0), ('affinity', 0.6), ('prior', 0.0),
                                     ('point', 1.0)])
-def test_batched_equals_per_point_reference(adaptive, mode, w):
+def test_first_form_batched_equals_per_point_reference(adaptive, mode, w):
     g = torch.Generator().manual_seed(7)
     B, D, H, W, R = 3, 4, 24, 28, 6
     img = 0.3 * torch.randn(B, 1, H, W, generator=g)
@@ -325,7 +328,7 @@ def test_batched_equals_per_point_reference(adaptive, mode, w):
     points[:3, 1:] = torch.tensor([[0, 0], [W - 1, 5], [3, H - 1]])  # clipped windows
     cfg = dict(kappa=0.5, beta=0.2, tau_pos=0.85, tau_neg=0.4, ring_width=2)
     t = generate_point_targets(img, emb, points, radius=R, affinity_weight=w, mode=mode,
-                               adaptive=adaptive, r_min=2, r_max=R, **cfg)
+                               adaptive=adaptive, r_min=2, r_max=R, rule='v1', **cfg)
     labels, ref = reference_targets(img, emb, points, R=R, w=w, mode=mode, adaptive=adaptive,
                                     r_min=2, r_max=R, scale=2.0, pad=2, **cfg)
     np.testing.assert_array_equal(t.half_sizes.numpy(), ref['half'])
@@ -350,9 +353,10 @@ def test_cuda_matches_cpu():
     img[:, :, 20:26, 30:34] += 4
     emb = F.normalize(F.avg_pool2d(torch.randn(4, 8, 64, 64, generator=g), 5, 1, 2), dim=1)
     p = pts([0, 31, 22], [1, 31, 22], [2, 0, 63], [3, 10, 10])
-    for adaptive in (False, True):
-        cpu = generate_point_targets(img, emb, p, adaptive=adaptive)
-        gpu = generate_point_targets(img.cuda(), emb.cuda(), p.cuda(), adaptive=adaptive)
+    for adaptive, rule in ((False, 'v2'), (True, 'v2'), (False, 'v1'), (True, 'v1')):
+        cpu = generate_point_targets(img, emb, p, adaptive=adaptive, rule=rule)
+        gpu = generate_point_targets(img.cuda(), emb.cuda(), p.cuda(), adaptive=adaptive,
+                                     rule=rule)
         assert gpu.labels.is_cuda
         assert torch.equal(gpu.labels.cpu(), cpu.labels)
         assert torch.equal(gpu.regions.cpu(), cpu.regions)

@@ -14,7 +14,7 @@ from mmgsacp.analysis.training_set import load_config
 from mmgsacp.datasets.synthetic import make_synthetic_dataset
 from mmgsacp.evaluation.pseudo_labels import (PseudoMaskScore, oracle_threshold_regions,
                                               relative_threshold_regions)
-from mmgsacp.models.utils.propagation import (IGNORE_INDEX, gather_windows, ring_mask,
+from mmgsacp.models.pseudo_labels import (IGNORE_INDEX, gather_windows, ring_mask,
                                               support_mask)
 from mmgsacp.utils.config import synthetic_options, use_synthetic
 from mmgsacp.utils.io import InputError
@@ -77,10 +77,17 @@ def test_oracle_bounds_the_prior_on_sirst3(sirst3_root):
     result = score_pseudo_labels(cfg, data_root=str(sirst3_root), limit=40, kappas=[1, 2])
     rows = result['rows']
     assert result['images'] == 40
-    assert set(rows) == {'prior kappa=1 beta=0.3', 'prior kappa=2 beta=0.3', 'oracle threshold'}
+    priors = [f'prior kappa={k} beta=0.3' for k in (1, 2)]
+    bands = [f'{p}{suffix}' for p in priors for suffix in (' + band', ' + band decided perfectly')]
+    assert set(rows) == set(priors + bands + ['oracle threshold'])
     assert set(rows['oracle threshold']) == {'NUAA-SIRST', 'NUDT-SIRST', 'IRSTD-1K', 'all'}
-    for name in ('prior kappa=1 beta=0.3', 'prior kappa=2 beta=0.3'):
+    for name in priors:
         assert rows['oracle threshold']['all']['IoU'] >= rows[name]['all']['IoU']
+        # The outer band adds recall; decided by the truth it adds no false pixel.
+        whole = rows[name + ' + band']['all']
+        perfect = rows[name + ' + band decided perfectly']['all']
+        assert whole['recall'] == perfect['recall'] >= rows[name]['all']['recall']
+        assert perfect['IoU'] >= rows[name]['all']['IoU'] and perfect['IoU'] >= whole['IoU']
     assert 0.3 < rows['prior kappa=2 beta=0.3']['all']['IoU'] < 0.9
     assert '| oracle threshold |' in pseudo_label_table(result)
 

@@ -136,7 +136,7 @@ def test_bad_scope_is_rejected():
 
 def test_model_update_and_begin_iter():
     model, _ = _with_teacher(momentum=0.1, begin_iter=2)
-    w_student, w_teacher = model.decode_head.embed.weight, model.teacher.decode_head.embed.weight
+    w_student, w_teacher = model.decode_head.conv_seg.weight, model.teacher.decode_head.conv_seg.weight
     with torch.no_grad():
         w_student.fill_(1.0)
     model.update_teacher(2)  # iterations 1..begin_iter: exact copy
@@ -177,11 +177,11 @@ def test_full_teacher_sees_its_own_backbone_head_teacher_the_students():
         if data is None:
             data = model.data_preprocessor(_batch([[(10, 12)]], size=32), True)
         inputs = data['inputs']
-        before = model._teacher_embedding(inputs, model.extract_feat(inputs))
+        before = model._teacher_outputs(inputs, model.extract_feat(inputs))[0]
         with torch.no_grad():  # move only the student's backbone
             for p in model.backbone.parameters():
                 p.add_(torch.randn_like(p) * 0.5)
-        after = model._teacher_embedding(inputs, model.extract_feat(inputs))
+        after = model._teacher_outputs(inputs, model.extract_feat(inputs))[0]
         assert torch.equal(before, after) == (scope == 'full'), scope
 
 
@@ -217,7 +217,7 @@ def test_teacher_round_trips_through_the_state_dict():
     fresh.load_state_dict(state, strict=True)
     for k, v in model.teacher.state_dict().items():
         assert torch.equal(fresh.teacher.state_dict()[k], v), k
-    assert not torch.equal(fresh.teacher.decode_head.embed.weight, fresh.decode_head.embed.weight)
+    assert not torch.equal(fresh.teacher.decode_head.conv_seg.weight, fresh.decode_head.conv_seg.weight)
 
 
 def test_checkpoint_without_teacher_starts_the_teacher_from_the_loaded_student():
@@ -241,7 +241,10 @@ def test_teacher_targets_are_used():
     head.num_updates.fill_(10**6)  # warm-up over: the affinity decides
     teacher = model.teacher.decode_head
     with torch.no_grad():  # make teacher and student disagree
-        teacher.embed.weight.copy_(torch.randn_like(teacher.embed.weight))
+        # the head's features are its embedding (the teacher holds its weights as buffers)
+        for name, w in teacher.convs.named_buffers():
+            if w.ndim == 4:
+                w.copy_(torch.randn_like(w))
     data = model.data_preprocessor(_batch([[(10, 12), (30, 30)], [(30, 30)]]), True)
     model.loss(**data)
     got = head.last_targets.labels
@@ -401,3 +404,39 @@ def test_bad_test_cfg_names_the_option(test_cfg, match):
     model = _eval_model()
     with pytest.raises(ValueError, match=match):
         _logits(model, _images(1, 16, 16), **test_cfg)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('rung', ['base', 'ema', 'hbc', 'asg', 'final'])
+def test_affinity_embedding_gets_gradient_in_every_rung(rung):
+    """The map the affinity is measured on is trained by the losses of every ablation rung."""
+    model, _ = _model(f'gsacp/gsacp-{rung}_1k_sirst3.py')
+    head = model.decode_head
+    head.num_updates.fill_(10**6)  # warm-up over
+    assert head.embedding_source == 'features'
+    captured = []
+
+    def keep(module, args, output):
+        output.retain_grad()
+        captured.append(output)
+
+    handle = head.convs.register_forward_hook(keep)
+    data = model.data_preprocessor(_batch([[(10, 12), (30, 30)], [(30, 30)]]), True)
+    losses = model.loss(**data)
+    handle.remove()
+    sum(v for k, v in losses.items() if 'loss' in k).backward()
+    assert captured and captured[0].grad is not None
+    assert float(captured[0].grad.abs().sum()) > 0
+    # the targets themselves carry no gradient
+    assert head.last_targets.labels.grad_fn is None
+
+
+def test_first_form_is_one_config_line():
+    model, _ = _model()
+    assert model.decode_head.loss_contrast.rule == 'v2'
+    init_default_scope('mmseg')
+    cfg = Config.fromfile(config_path('gsacp/gsacp-final_1k_sirst3.py'))
+    cfg.model.decode_head.target_cfg['rule'] = 'v1'
+    head = MODELS.build(cfg.model).decode_head
+    assert head.embedding_source == 'projection' and head.embed is not None
+    assert head.loss_contrast.rule == 'v1'

@@ -75,8 +75,8 @@ def test_resume_continues_from_saved_iteration(syn_root, tmp_path):
                      if k.startswith('teacher.')}
     assert teacher_saved and 'ema_teacher' not in saved  # the teacher is part of the model
 
-    student_head = saved['state_dict']['decode_head.embed.weight']
-    assert not torch.equal(teacher_saved['decode_head.embed.weight'], student_head)
+    student_head = saved['state_dict']['decode_head.conv_seg.weight']
+    assert not torch.equal(teacher_saved['decode_head.conv_seg.weight'], student_head)
 
     seen, second = _resume(syn_root, work)
     assert seen['iter'] == 4 and seen['updates'] == 4

@@ -3,7 +3,10 @@
 Every scored image gets, from its point labels, on the whole image, with the config's target
 settings (``model.decode_head.target_cfg``; the method's defaults when the config has none):
 
-* ``prior``: the intensity gate alone (see docs/en/method.md), for every kappa x beta;
+* ``prior``: the core blob of the intensity gate alone (see docs/en/method.md), for every
+  kappa x beta; with the two-level rule (the default) also the core blob plus its whole outer
+  band, and plus the band pixels that are true target (the band decided perfectly: what a
+  perfect affinity could add to the prior);
 * ``oracle threshold``: per point, the best single relative intensity threshold *chosen with
   the true mask*: a ceiling for any prior gate (see ``mmgsacp.evaluation.pseudo_labels``);
 * with a model: ``affinity``, the targets its embedding gives once warm-up is over, and
@@ -23,9 +26,9 @@ from mmseg.structures import SegDataSample
 
 from mmgsacp.evaluation.pseudo_labels import (PseudoMaskScore, oracle_threshold_regions,
                                               relative_threshold_regions)
-from mmgsacp.models.utils.propagation import (center_seed, gather_windows,
-                                              generate_point_targets, propagate, ring_mask,
-                                              scatter_targets, support_mask, validate_points)
+from mmgsacp.models.pseudo_labels import (center_seed, gather_windows, generate_point_targets,
+                                          propagate, ring_mask, scatter_targets, support_mask,
+                                          validate_points)
 from mmgsacp.utils.io import InputError
 from .training_set import build_train_dataset
 
@@ -99,17 +102,27 @@ def score_rows(dataset, indices: List[int], target_cfg: dict, grid: List[Tuple[f
                           1), 1, h, w)
         except ValueError as err:
             raise InputError(f"{info['img_path']}: {err}") from err
+        truth_map = torch.from_numpy(truth).float()[None, None]
         for kappa, beta in grid:
             cfg = dict(target_cfg, kappa=kappa, beta=beta)
             t = generate_point_targets(image, None, points, mode='prior', **cfg)
-            add(f'prior kappa={kappa:g} beta={beta:g}', t.labels[0].numpy(), truth, part)
+            name = f'prior kappa={kappa:g} beta={beta:g}'
+            add(name, t.labels[0].numpy(), truth, part)
+            if cfg.get('rule', 'v2') == 'v2':
+                # The outer band: all of it as target, and decided perfectly (by the truth).
+                band_truth = gather_windows(truth_map, t.points, t.radius)[0][:, 0] > 0.5
+                for suffix, regions in ((' + band', t.core | t.band),
+                                        (' + band decided perfectly',
+                                         t.core | (t.band & band_truth))):
+                    labels = scatter_targets(regions, torch.zeros_like(regions), t.points,
+                                             t.radius, (1, h, w))
+                    add(name + suffix, labels[0].numpy(), truth, part)
         # the ceiling: the window geometry of the fixed-radius gate
         intensity, inside = gather_windows(image, points, radius)
         half = torch.full((len(points), 2), radius, dtype=torch.long)
         support = support_mask(inside, half, radius)
         ring = ring_mask(support, half, radius, ring_width)
-        truth_win = gather_windows(torch.from_numpy(truth).float()[None, None], points,
-                                   radius)[0][:, 0] > 0.5
+        truth_win = gather_windows(truth_map, points, radius)[0][:, 0] > 0.5
         ladder = relative_threshold_regions(intensity[:, 0], inside, support, ring, radius)
         best = oracle_threshold_regions(ladder, truth_win)
         labels = scatter_targets(best, torch.zeros_like(best), points, radius, (1, h, w))

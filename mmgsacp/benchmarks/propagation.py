@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from mmgsacp.models.losses.hbc_loss import HardBackgroundContrastiveLoss
-from mmgsacp.models.utils.propagation import generate_point_targets
+from mmgsacp.models.pseudo_labels import generate_point_targets
 
 #: (name, generate_point_targets options) of the timed settings.
 SETTINGS = (('affinity', dict(mode='affinity')), ('prior', dict(mode='prior')),

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ..models.utils.propagation import (IGNORE_INDEX, center_seed, point_peak, propagate,
+from ..models.pseudo_labels import (IGNORE_INDEX, center_seed, point_peak, propagate,
                                         ring_statistics)
 
 #: Default ladder of relative thresholds for :func:`oracle_threshold_regions`.

@@ -40,8 +40,12 @@ UNSAFE_ENV = 'MMGSACP_UNSAFE_LOAD_CHECKPOINT'
 #: checkpoint key under one of these is dropped when the model being tested has no key under
 #: that prefix; every other key must match the model exactly. (Checkpoints written before the
 #: teacher joined the state dict keep it under the top-level ``'ema_teacher'`` key, which
-#: ``EMATeacherHook`` maps into ``teacher.*`` on resume.)
-TRAINING_ONLY_PREFIXES: Sequence[str] = ('teacher.', 'ema_teacher.', 'auxiliary_head.')
+#: ``EMATeacherHook`` maps into ``teacher.*`` on resume.) ``decode_head.embed.`` is the 1x1
+#: projection the first form of the online targets measured affinity on (the teacher's copy of
+#: it too): it only ever fed the targets, so a first-form checkpoint tests under the current
+#: head, which has none.
+TRAINING_ONLY_PREFIXES: Sequence[str] = ('teacher.', 'ema_teacher.', 'auxiliary_head.',
+                                         'decode_head.embed.', 'teacher.decode_head.embed.')
 
 #: How many key names an error message lists per kind of mismatch.
 SHOWN_KEYS = 5

@@ -1,4 +1,4 @@
-"""Makes Self-Referential Propagation Drift measurable (GSACP §2)."""
+"""Makes Self-Referential Propagation Drift measurable: the online targets against true masks."""
 from __future__ import annotations
 
 import json
@@ -11,7 +11,8 @@ import torch
 from mmengine.hooks import Hook
 from mmseg.registry import HOOKS
 
-from ...models.utils.propagation import PointTargets, region_area, touches_support_edge
+from ...models.pseudo_labels import (PointTargets, region_area, touches_support_edge,
+                                     window_of)
 from ...utils.fileio import atomic_write_bytes
 from .utils import unwrap_model
 
@@ -23,7 +24,8 @@ def _iou(a: torch.Tensor, b: torch.Tensor) -> float:
 
 def drift_statistics(targets: PointTargets,
                      masks: Optional[torch.Tensor],
-                     student_targets: Optional[PointTargets] = None) -> Dict[str, float]:
+                     student_targets: Optional[PointTargets] = None,
+                     negatives=None) -> Dict[str, float]:
     """Summary of one batch's pseudo-masks.
 
     Args:
@@ -31,29 +33,56 @@ def drift_statistics(targets: PointTargets,
         masks (Tensor | None): (B, H, W) true masks (0/1, 255 = padding), monitoring only.
         student_targets (PointTargets | None): targets from the student's own embedding when
             a teacher produced ``targets``.
+        negatives (Negatives | None): the contrastive loss's negatives of the step
+            (:class:`mmgsacp.models.losses.Negatives`).
 
     Returns:
         dict: ``pseudo_iou`` (pseudo-mask vs true mask, over the batch), ``area_ratio``
         (pseudo / true target pixels), ``collapsed`` (share of points whose region is the point
         alone), ``edge`` (share of regions touching their support's edge), ``ignore_share``
-        (ignored pixels / pseudo-target pixels) and, with a teacher, ``agreement`` (IoU of
-        student and teacher target maps).
+        (ignored pixels / pseudo-target pixels), ``region_core_ratio`` (median over points of
+        region size / core blob size); with true masks also ``target_as_background`` (share of
+        true-target pixels labelled background) and ``band_precision`` (share of the band
+        pixels accepted as target that are true target, over the points' windows; absent when
+        no band pixel was accepted); with a teacher, ``agreement`` (IoU of student and teacher
+        target maps); with negatives, ``fp_pixels`` (false-positive pixels per image) and,
+        with true masks, ``negative_target_share`` (share of chosen negatives that are true
+        target pixels).
     """
     pseudo = targets.labels == 1
     stats: Dict[str, float] = {}
     num_points = int(targets.points.shape[0])
     if num_points:
-        stats['collapsed'] = float((region_area(targets) <= 1).float().mean())
+        area = region_area(targets).float()
+        stats['collapsed'] = float((area <= 1).float().mean())
         stats['edge'] = float(touches_support_edge(targets).float().mean())
+        core = targets.core.flatten(1).sum(1).float().clamp_min(1)
+        stats['region_core_ratio'] = float((area / core).median())
     stats['ignore_share'] = float((targets.labels == 255).sum() / max(int(pseudo.sum()), 1))
+    truth = None
     if masks is not None:
         valid = masks != 255
         truth = (masks == 1) & valid
         p = pseudo & valid
         stats['pseudo_iou'] = _iou(p, truth)
         stats['area_ratio'] = float(p.sum() / max(int(truth.sum()), 1))
+        stats['target_as_background'] = float(
+            (truth & (targets.labels == 0)).sum() / max(int(truth.sum()), 1))
+        if num_points:
+            truth_win = window_of(truth.unsqueeze(1).float(), targets)[:, 0] > 0.5
+            accepted = targets.regions & targets.band
+            if bool(accepted.any()):
+                stats['band_precision'] = float((accepted & truth_win).sum() / accepted.sum())
     if student_targets is not None:
         stats['agreement'] = _iou(student_targets.labels == 1, pseudo)
+    if negatives is not None:
+        B = targets.labels.shape[0]
+        stats['fp_pixels'] = float(negatives.false_positive.sum()) / max(B, 1)
+        if truth is not None and num_points:
+            rows = targets.points[:, 0:1].to(truth.device)
+            hit = truth.reshape(B, -1)[rows, negatives.pixels] & negatives.valid
+            stats['negative_target_share'] = float(
+                hit.sum() / max(int(negatives.valid.sum()), 1))
     return stats
 
 
@@ -136,7 +165,8 @@ class DriftMonitorHook(Hook):
             return
         model.monitor_state = {}
         targets = state['targets']
-        stats = drift_statistics(targets, state['masks'], state['student_targets'])
+        stats = drift_statistics(targets, state['masks'], state['student_targets'],
+                                 state.get('negatives'))
         stats['affinity_weight'] = float(state['affinity_weight'])
         step = runner.iter + 1
         for key, value in stats.items():

@@ -1,4 +1,4 @@
-"""GSACP's decode head: binary logits plus an embedding branch that turns points into masks."""
+"""GSACP's decode head: binary logits, trained on targets its own features grow from points."""
 from __future__ import annotations
 
 from typing import Dict, Optional, Sequence, Tuple
@@ -10,8 +10,10 @@ from mmengine.logging import MessageHub
 from mmseg.registry import MODELS
 from torch import Tensor
 
-from ..utils.propagation import PointTargets, generate_point_targets
+from ..pseudo_labels import RULES, PointTargets, generate_point_targets
 from .binary_head import BinaryIRHead
+
+EMBEDDING_SOURCES = ('features', 'projection')
 
 
 def _warmup_pair(value: Sequence, name: str, cast: type) -> tuple:
@@ -26,21 +28,31 @@ def _warmup_pair(value: Sequence, name: str, cast: type) -> tuple:
 
 @MODELS.register_module()
 class AffinityPropagationHead(BinaryIRHead):
-    """Binary head trained from point labels through online affinity propagation (GSACP §1).
+    """Binary head trained from point labels through online affinity propagation.
 
     Every training step, each point of the batch grows into a pseudo-mask inside its support
-    window (prior gate + hard affinity margin + connected growth, see
-    :func:`mmgsacp.models.utils.propagation.generate_point_targets`), and the logits are trained
+    window (prior gates, anchor affinity, connected growth: see
+    :func:`mmgsacp.models.pseudo_labels.generate_point_targets`), and the logits are trained
     on those labels with the ignore-aware ``loss_decode`` terms. The targets are computed without
     gradient, from the teacher's embedding when the segmentor passes one (EMA teacher), else from
     this head's own (detached) embedding. Prediction is the plain logits: no points at test time.
 
+    The affinity is measured on the representation the segmentation loss optimises: by default
+    the head's own feature map (the classifier's input), L2-normalised per pixel, so it is
+    trained in every configuration, with or without the contrastive loss. ``'projection'``
+    (the first form) measures it on a 1x1 projection of those features, which only a
+    contrastive loss reaches.
+
     Args:
-        embed_channels (int): D, channels of the embedding (used through cosines). Defaults to 16.
-        target_cfg (dict): keyword arguments of ``generate_point_targets`` (``mode``,
-            ``radius``, ``kappa``, ``beta``, ``tau_pos``, ``tau_neg``, ``adaptive``, ``r_min``,
-            ``r_max`` ...). ``mode='prior'`` and ``mode='point'`` give the prior-only and
-            point-only baselines with the same head.
+        embed_channels (int): D of the ``'projection'`` embedding. Defaults to 16.
+        embedding_source (str, optional): ``'features'`` or ``'projection'``. Defaults to
+            ``'features'`` with ``target_cfg['rule'] == 'v2'`` (the default) and
+            ``'projection'`` with ``'v1'``, so one config line switches the whole first form.
+        target_cfg (dict): keyword arguments of ``generate_point_targets`` (``rule``,
+            ``mode``, ``radius``, ``kappa``, ``beta``, ``kappa_band``, ``beta_band``,
+            ``tau_pos``, ``tau_neg``, ``adaptive``, ``r_min``, ``r_max`` ...).
+            ``mode='prior'`` and ``mode='point'`` give the prior-only and point-only baselines
+            with the same head.
         warmup_ratio (tuple[float, float], optional): the warm-up as fractions of the run's
             ``max_iters``: the affinity weight is 0 (prior-only growth) before
             ``round(warmup_ratio[0] * max_iters)`` training steps and rises linearly to 1 at
@@ -54,20 +66,33 @@ class AffinityPropagationHead(BinaryIRHead):
             explicit count. Give at most one of ``warmup_ratio`` and ``warmup_iters``; neither
             means no warm-up (the affinity term at full weight from the first step).
         loss_contrast (dict, optional): config of a contrastive loss on the embedding
-            (``HardBackgroundContrastiveLoss``); None disables it.
+            (``HardBackgroundContrastiveLoss``; its ``rule`` defaults to the targets' rule);
+            None disables it. Its false-positive pixels are weighted as background in every
+            ``loss_decode`` term.
         **kwargs: :class:`BinaryIRHead` arguments.
     """
 
     def __init__(self,
                  embed_channels: int = 16,
+                 embedding_source: Optional[str] = None,
                  target_cfg: Optional[dict] = None,
                  warmup_ratio: Optional[Tuple[float, float]] = None,
                  warmup_iters: Optional[Tuple[int, int]] = None,
                  loss_contrast: Optional[dict] = None,
                  **kwargs) -> None:
         super().__init__(**kwargs)
-        self.embed = nn.Conv2d(self.channels, embed_channels, kernel_size=1)
         self.target_cfg = dict(target_cfg or {})
+        rule = self.target_cfg.setdefault('rule', 'v2')
+        if rule not in RULES:
+            raise ValueError(f'target_cfg.rule must be one of {RULES}, got {rule!r}')
+        if embedding_source is None:
+            embedding_source = 'features' if rule == 'v2' else 'projection'
+        if embedding_source not in EMBEDDING_SOURCES:
+            raise ValueError(f'embedding_source must be one of {EMBEDDING_SOURCES}, got '
+                             f'{embedding_source!r}')
+        self.embedding_source = embedding_source
+        self.embed = (nn.Conv2d(self.channels, embed_channels, kernel_size=1)
+                      if embedding_source == 'projection' else None)
         if warmup_ratio is not None and warmup_iters is not None:
             raise ValueError(
                 'AffinityPropagationHead: give warmup_ratio (fractions of max_iters) or '
@@ -86,17 +111,25 @@ class AffinityPropagationHead(BinaryIRHead):
             if not 0 <= self.warmup_iters[0] <= self.warmup_iters[1]:
                 raise ValueError('AffinityPropagationHead: warmup_iters must be (start, end) '
                                  f'with 0 <= start <= end, got {warmup_iters}')
+        if loss_contrast:
+            loss_contrast = dict(loss_contrast)
+            loss_contrast.setdefault('rule', rule)
         self.loss_contrast = MODELS.build(loss_contrast) if loss_contrast else None
         # Counts training steps so that warm-up survives checkpoint/resume.
         self.register_buffer('num_updates', torch.zeros((), dtype=torch.long))
         #: Targets of the last training step, kept for the drift monitor.
         self.last_targets: Optional[PointTargets] = None
+        #: Negatives of the last training step (contrastive rule 'v2'), for the drift monitor.
+        self.last_negatives = None
 
     # ------------------------------------------------------------------ features
+    def _embed(self, feat: Tensor) -> Tensor:
+        return feat if self.embed is None else self.embed(feat)
+
     def forward_train(self, inputs: Sequence[Tensor]) -> Tuple[Tensor, Tensor]:
         """Logits (B, 1, h, w) and raw (unnormalised) embedding (B, D, h, w)."""
         feat = self.head_features(inputs)
-        return self.cls_seg(feat), self.embed(feat)
+        return self.cls_seg(feat), self._embed(feat)
 
     def embedding(self, inputs: Sequence[Tensor], size: Tuple[int, int]) -> Tensor:
         """Embedding at input resolution ``size``: (B, D, H, W).
@@ -105,7 +138,13 @@ class AffinityPropagationHead(BinaryIRHead):
         L2-normalise the pixels they gather, so the whole map is never normalised: the windows
         are a small fraction of the batch.
         """
-        return self._at_size(self.embed(self.head_features(inputs)), size)
+        return self._at_size(self._embed(self.head_features(inputs)), size)
+
+    def embedding_and_logits(self, inputs: Sequence[Tensor],
+                             size: Tuple[int, int]) -> Tuple[Tensor, Tensor]:
+        """Embedding (B, D, H, W) and logits (B, 1, H, W) at ``size``, from one feature pass."""
+        logits, emb = self.forward_train(inputs)
+        return self._at_size(emb, size), self._at_size(logits, size)
 
     @staticmethod
     def _at_size(emb: Tensor, size: Tuple[int, int]) -> Tensor:
@@ -146,7 +185,7 @@ class AffinityPropagationHead(BinaryIRHead):
 
     # ------------------------------------------------------------------ targets
     def make_targets(self, image: Tensor, embedding: Optional[Tensor], points: Tensor,
-                     batch_data_samples=None) -> PointTargets:
+                     batch_data_samples=None, check_points: bool = True) -> PointTargets:
         """Pseudo-labels (no gradient) for the points of a batch.
 
         Args:
@@ -154,12 +193,15 @@ class AffinityPropagationHead(BinaryIRHead):
             embedding (Tensor | None): (B, D, H, W) embedding (normalised per gathered pixel).
             points (Tensor): (P, 3) long, columns (batch_index, x, y).
             batch_data_samples: only used to name the file in error messages.
+            check_points (bool): validate the points on the device (training skips it: its
+                points come from :func:`stack_points`, which checks them on the host).
         """
         try:
             with torch.no_grad():
                 return generate_point_targets(
                     image, None if embedding is None else embedding.detach(), points,
-                    affinity_weight=self.affinity_weight(), **self.target_cfg)
+                    affinity_weight=self.affinity_weight(), check_points=check_points,
+                    **self.target_cfg)
         except ValueError as err:
             names = ''
             if batch_data_samples is not None:
@@ -174,7 +216,8 @@ class AffinityPropagationHead(BinaryIRHead):
              train_cfg,
              image: Optional[Tensor] = None,
              points: Optional[Tensor] = None,
-             teacher_embedding: Optional[Tensor] = None) -> Dict[str, Tensor]:
+             teacher_embedding: Optional[Tensor] = None,
+             teacher_logits: Optional[Tensor] = None) -> Dict[str, Tensor]:
         """Losses of one training step.
 
         Args:
@@ -183,9 +226,13 @@ class AffinityPropagationHead(BinaryIRHead):
                 them for point supervision).
             train_cfg: unused, kept for MMSeg's interface.
             image (Tensor): (B, 1, H, W) network input (for the local image priors).
-            points (Tensor): (P, 3) long (batch_index, x, y).
+            points (Tensor): (P, 3) long (batch_index, x, y), inside their images (as
+                :func:`stack_points` gives them).
             teacher_embedding (Tensor, optional): (B, D, H, W) embedding from
                 the EMA teacher; targets are then built from it instead of the student's.
+            teacher_logits (Tensor, optional): (B, 1, H, W) logits of the EMA teacher; its
+                confident clutter is what the contrastive loss pushes first (without a
+                teacher, the student's detached prediction serves).
         """
         if image is None or points is None:
             raise ValueError('AffinityPropagationHead.loss needs the input image and the '
@@ -194,10 +241,25 @@ class AffinityPropagationHead(BinaryIRHead):
         size = image.shape[-2:]
         emb = self._at_size(raw_emb, size)
         source = teacher_embedding if teacher_embedding is not None else emb
-        targets = self.make_targets(image, source, points.to(image.device), batch_data_samples)
-        losses = self.losses_from_labels(logits, targets.labels)
-        if self.loss_contrast is not None:
-            losses[self.loss_contrast.loss_name] = self.loss_contrast(emb, image, targets)
+        targets = self.make_targets(image, source, points.to(image.device), batch_data_samples,
+                                    check_points=False)
+        weight = None
+        contrast: Dict[str, Tensor] = {}
+        self.last_negatives = None
+        hbc = self.loss_contrast
+        if hbc is not None and getattr(hbc, 'rule', 'v1') == 'v2':
+            with torch.no_grad():
+                clutter_logits = teacher_logits if teacher_logits is not None else logits
+                prob = torch.sigmoid(self._at_size(clutter_logits.detach().float(), size))
+                negatives = hbc.mine(emb.detach(), targets, prob)
+                weight = hbc.background_weight(negatives, targets.labels)
+            contrast[hbc.loss_name] = hbc(emb, image, targets, negatives=negatives,
+                                          affinity_weight=self.affinity_weight())
+            self.last_negatives = negatives
+        elif hbc is not None:
+            contrast[hbc.loss_name] = hbc(emb, image, targets)
+        losses = self.losses_from_labels(logits, targets.labels, weight)
+        losses.update(contrast)
         self.last_targets = targets
         self.num_updates += 1
         return losses

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import math
-from typing import Dict, List, Sequence
+from typing import Dict, List, Optional, Sequence
 
 import torch
 import torch.nn as nn
@@ -78,12 +78,14 @@ class BinaryIRHead(BaseDecodeHead):
         """Logits (B, 1, h, w) at the resolution of the selected input feature."""
         return self.cls_seg(self.head_features(inputs))
 
-    def losses_from_labels(self, seg_logits: Tensor, labels: Tensor) -> Dict[str, Tensor]:
+    def losses_from_labels(self, seg_logits: Tensor, labels: Tensor,
+                           weight: Optional[Tensor] = None) -> Dict[str, Tensor]:
         """Sum every ``loss_decode`` term of logits against a label map.
 
         Args:
             seg_logits (Tensor): (B, 1, h, w) logits; resized to the labels' size.
             labels (Tensor): (B, H, W) long, 0 background, 1 target, ``ignore_index`` skipped.
+            weight (Tensor, optional): (B, H, W) per-pixel weight passed to every term.
         """
         if seg_logits.shape[-2:] != labels.shape[-2:]:
             seg_logits = F.interpolate(
@@ -93,7 +95,7 @@ class BinaryIRHead(BaseDecodeHead):
         loss_modules = self.loss_decode if isinstance(self.loss_decode,
                                                       nn.ModuleList) else [self.loss_decode]
         for loss_module in loss_modules:
-            value = loss_module(seg_logits, labels, ignore_index=self.ignore_index)
+            value = loss_module(seg_logits, labels, weight=weight, ignore_index=self.ignore_index)
             name = loss_module.loss_name
             losses[name] = losses[name] + value if name in losses else value
         return losses

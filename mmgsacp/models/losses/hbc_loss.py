@@ -1,10 +1,10 @@
-"""Hard-background contrastive separation of the embedding.
+"""Hard-background contrastive separation of the embedding the affinity is measured on.
 
 See docs/en/method.md, 'Hard-background contrastive loss'.
 """
 from __future__ import annotations
 
-from typing import Tuple
+from typing import NamedTuple, Optional, Tuple
 
 import torch
 import torch.nn as nn
@@ -12,13 +12,47 @@ import torch.nn.functional as F
 from mmseg.registry import MODELS
 from torch import Tensor
 
-from ..utils.propagation import (BACKGROUND, PointTargets, center_seed, dilate3x3, propagate,
-                                 window_anchor, window_pixels)
+from ..pseudo_labels import (BACKGROUND, PointTargets, dilate3x3, exclusion_zone,
+                             false_positive_pixels, far_from_points, window_anchor,
+                             window_pixels)
+
+RULES = ('v2', 'v1')
 
 
 def _unit(x: Tensor, dim: int) -> Tensor:
     """L2-normalise along ``dim`` (a sum of squares is far cheaper than ``linalg.norm`` here)."""
     return x * x.square().sum(dim, keepdim=True).clamp_min(1e-24).rsqrt()
+
+
+def _gather_pixels(embedding: Tensor, points: Tensor, pix: Tensor) -> Tensor:
+    """Embedding at flat pixels of each point's image: ``(P, D, N)`` from ``pix`` ``(P, N)``.
+
+    One ``index_select`` on the flat map, so the backward is a single ``index_add``.
+    """
+    B, D, H, W = embedding.shape
+    channels = torch.arange(D, device=embedding.device).view(1, -1, 1)
+    flat = (points[:, 0].view(-1, 1, 1) * D + channels) * (H * W) + pix.unsqueeze(1)
+    return embedding.reshape(-1).index_select(0, flat.flatten()).view(points.shape[0], D,
+                                                                       pix.shape[1])
+
+
+class Negatives(NamedTuple):
+    """The negatives mined for one batch (no gradient).
+
+    Attributes:
+        zone: ``(B, H, W)`` bool exclusion zone (no negative is taken there).
+        false_positive: ``(B, H, W)`` bool confident clutter (teacher's, else the student's).
+        pixels: ``(P, K)`` long flat pixel index ``y * W + x`` in each point's image.
+        valid: ``(P, K)`` bool, the pick is a real negative (rows with fewer candidates than
+            ``K`` are padded with invalid picks).
+        from_false_positive: ``(P, K)`` bool, the pick is a false-positive pixel.
+    """
+
+    zone: Tensor
+    false_positive: Tensor
+    pixels: Tensor
+    valid: Tensor
+    from_false_positive: Tensor
 
 
 @torch.no_grad()
@@ -46,69 +80,80 @@ def sample_beyond(targets: PointTargets, height: int, width: int,
 
 @MODELS.register_module()
 class HardBackgroundContrastiveLoss(nn.Module):
-    """Pull each point's propagated region to its anchor, push the hardest background away.
+    """Pull each point's target to its anchor, push clutter away from it.
 
-    For every point, over its window and ``num_beyond`` random pixels of the same image beyond
-    its support:
+    ``rule='v2'`` (default). Per point ``p``:
 
-    * positives: the pixels of its propagated region;
-    * negatives: background pixels (label 0 in the batch's targets, so other points' regions
-      and ignore bands are never pushed), of two kinds, without repeats: the
-      ``bright_fraction * num_negatives`` brightest (bright clutter, what the prior gate confuses
-      with targets) and then the ones most similar to the anchor (what the propagation would
-      leak into). Selection uses detached scores; fixed-size top-k keeps it batched over points.
+    * positives: its core blob and its propagated region (``C_p | region_p``), so the prior's
+      own extent is always pulled, not only what the loop already accepted;
+    * negatives: clutter only, never inside the exclusion zone (each point's core blob and
+      band dilated by ``zone_margin`` px, and a ``(2 * point_half + 1)``-px square at every
+      point): first the pixels of confident components (probability > 0.5, from the teacher
+      when there is one, else the student's detached prediction) that hold no point and miss
+      the zone, most confident first; then, among ``num_beyond`` random pixels farther than the
+      window radius from every point, those most similar to the anchor;
+    * per positive ``x``: an absolute pull ``1 - a(x)`` (the label rule thresholds the affinity
+      absolutely, so a relative loss alone would not serve it) plus, for ``mode='infonce'``,
+      ``-log(exp(a_x/T) / (exp(a_x/T) + sum_neg exp(a_n/T)))``; for ``mode='margin'`` the
+      push is ``mean_neg(relu(a_n - margin))`` per point instead;
+    * the anchor (mean of the point's 3x3 cell) is detached: a fixed target for the step.
 
-    The anchor (mean over the point's 3x3 cell, re-normalised) keeps its gradient by default:
-    the point pixel is the one certain positive of the image, so moving it away from hard
-    negatives is as useful as moving the negatives; ``detach_anchor=True`` makes it a fixed
-    target for the step instead.
+    Per-point losses are averaged over points, and the loss weight is scaled by the warm-up
+    weight ``w`` that the head passes. The false-positive pixels also serve the segmentation
+    loss: :meth:`background_weight` gives them weight ``fp_weight`` as background.
 
-    ``'infonce'``: for every positive ``x``,
-    ``-log(exp(a_x/T) / (exp(a_x/T) + sum_neg exp(a_n/T)))``, averaged over the point's
-    positives. Each region pixel is contrasted with the negatives on its own: with the sum over
-    positives inside one log, the loss is already satisfied by the few pixels next to the anchor
-    and the rest of the region is hardly pulled.
-    ``'margin'``: ``mean_pos(1 - a) + mean_neg(relu(a - margin))`` per point. Either way the
-    per-point losses are averaged over points, so a large region does not outweigh a small one.
+    ``rule='v1'`` keeps the first form: positives the propagated region (optionally its ignore
+    band or the prior blob), negatives background pixels of the window away from the prior blob
+    and random pixels beyond the support, the brightest then the most anchor-like; it does not
+    follow the warm-up and mines no false positives.
 
     Args:
-        mode: ``'infonce'`` or ``'margin'``.
+        rule: ``'v2'`` or ``'v1'``.
+        mode: ``'infonce'`` or ``'margin'`` (the push term).
         temperature: InfoNCE temperature ``T``.
         margin: Affinity that negatives are pushed below (``'margin'``).
-        num_negatives: Hard negatives per point.
-        bright_fraction: Share of the negatives chosen by brightness.
-        num_beyond: Random pixels per point drawn beyond the support.
-        detach_anchor: Stop the gradient through the anchor.
-        pull_ignore: Also pull the point's ignore band (prior-gated pixels connected to the
-            region whose affinity is uncertain). Pulling the region alone sharpens the embedding
-            around what the region already holds, so the band's pixels sink below ``tau_pos``
-            and the regions shrink step after step.
-        pull_blob: Pull the whole prior-gated blob that holds the point (which contains the
-            region and its band): the embedding is then taught the prior's extent of the
-            target, so the affinity can only cut pixels the hard negatives resemble, and the
-            regions cannot shrink below the blob for want of a pull.
-        blob_margin: Window pixels within this many pixels of the prior-gated blob that holds
-            the point are never negatives. They are the target's own extent as the intensity
-            prior sees it; pushing them away whenever the propagated region misses them feeds
-            the loop's shrinking drift (regions collapse onto the point).
-        loss_weight: Multiplier of the loss.
+        num_negatives: Negatives per point ``K``.
+        num_beyond: Random far pixels per point the affinity-ranked negatives are chosen from.
+        zone_margin: Dilation of the core blobs and bands in the exclusion zone (``'v2'``).
+        point_half: Half side of the square around every point in the zone (``'v2'``).
+        fp_weight: Background weight of false-positive pixels in the segmentation loss
+            (``'v2'``).
+        fp_threshold: Probability above which a pixel is a confident prediction (``'v2'``).
+        fp_steps: Flood steps that tie a confident component to the zone (``'v2'``; defaults
+            to twice the window radius).
+        detach_anchor: Stop the gradient through the anchor (``'v2'`` always does; the
+            default for ``'v1'`` is False).
+        bright_fraction: Share of the negatives chosen by brightness (``'v1'``).
+        blob_margin: Pixels around the prior blob never taken as negatives (``'v1'``).
+        pull_ignore: Also pull the ignore band (``'v1'``).
+        pull_blob: Also pull the prior blob (``'v1'``).
+        loss_weight: Multiplier ``lambda`` of the loss.
         loss_name: Key of the loss in the loss dict (must start with ``loss_``).
     """
 
     def __init__(self,
+                 rule: str = 'v2',
                  mode: str = 'infonce',
                  temperature: float = 0.1,
                  margin: float = 0.5,
                  num_negatives: int = 64,
-                 bright_fraction: float = 0.5,
                  num_beyond: int = 256,
-                 detach_anchor: bool = False,
+                 zone_margin: int = 3,
+                 point_half: int = 4,
+                 fp_weight: float = 4.0,
+                 fp_threshold: float = 0.5,
+                 fp_steps: Optional[int] = None,
+                 detach_anchor: Optional[bool] = None,
+                 bright_fraction: float = 0.5,
                  blob_margin: int = 2,
                  pull_ignore: bool = False,
                  pull_blob: bool = False,
                  loss_weight: float = 0.1,
                  loss_name: str = 'loss_hbc') -> None:
         super().__init__()
+        if rule not in RULES:
+            raise ValueError(f'HardBackgroundContrastiveLoss: rule must be one of {RULES}, '
+                             f'got {rule!r}')
         if mode not in ('infonce', 'margin'):
             raise ValueError(f"mode must be 'infonce' or 'margin', got {mode!r}")
         if temperature <= 0:
@@ -117,24 +162,165 @@ class HardBackgroundContrastiveLoss(nn.Module):
             raise ValueError(f'bright_fraction must be in [0, 1], got {bright_fraction}')
         if num_negatives < 1 or num_beyond < 0:
             raise ValueError('need num_negatives >= 1 and num_beyond >= 0')
+        if blob_margin < 0 or zone_margin < 0 or point_half < 0:
+            raise ValueError('blob_margin, zone_margin and point_half must be >= 0')
+        if fp_weight < 0:
+            raise ValueError(f'fp_weight must be >= 0, got {fp_weight}')
+        if rule == 'v2' and (pull_ignore or pull_blob):
+            raise ValueError("pull_ignore and pull_blob are options of the first form "
+                             "(rule='v1'); rule 'v2' always pulls the core blob and the region")
+        if rule == 'v2' and detach_anchor is False:
+            raise ValueError("rule 'v2' always detaches the anchor (detach_anchor=False is "
+                             "the first form's option)")
+        self.rule = rule
         self.mode = mode
         self.temperature = temperature
         self.margin = margin
         self.num_negatives = num_negatives
-        self.bright_fraction = bright_fraction
         self.num_beyond = num_beyond
-        self.detach_anchor = detach_anchor
-        if blob_margin < 0:
-            raise ValueError(f'blob_margin must be >= 0, got {blob_margin}')
+        self.zone_margin = zone_margin
+        self.point_half = point_half
+        self.fp_weight = fp_weight
+        self.fp_threshold = fp_threshold
+        self.fp_steps = fp_steps
+        self.detach_anchor = rule == 'v2' or bool(detach_anchor)
+        self.bright_fraction = bright_fraction
         self.blob_margin = blob_margin
         self.pull_ignore = pull_ignore
         self.pull_blob = pull_blob
         self.loss_weight = loss_weight
         self._loss_name = loss_name
 
-    def forward(self, embedding: Tensor, image: Tensor, targets: PointTargets,
+    # ------------------------------------------------------------------ revision 2
+    @torch.no_grad()
+    def mine(self, embedding: Tensor, targets: PointTargets, prob: Tensor) -> Negatives:
+        """Choose each point's negatives (``rule='v2'``).
+
+        Args:
+            embedding: ``(B, D, H, W)`` embedding (detached here).
+            targets: The batch's targets.
+            prob: ``(B, 1, H, W)`` or ``(B, H, W)`` probabilities the false positives come
+                from (the teacher's, else the student's), at the embedding's size.
+
+        Returns:
+            :class:`Negatives`.
+        """
+        B, D, H, W = embedding.shape
+        HW = H * W
+        points = targets.points.to(embedding.device)
+        P, R, K = points.shape[0], targets.radius, self.num_negatives
+        if prob.dim() == 4:
+            prob = prob[:, 0]
+        prob = prob.detach().float()
+        if prob.shape != (B, H, W):
+            raise ValueError(f'probabilities must have shape ({B}, {H}, {W}), got '
+                             f'{tuple(prob.shape)}')
+        zone = exclusion_zone(targets, self.zone_margin, self.point_half)
+        steps = 2 * R if self.fp_steps is None else self.fp_steps
+        fp = false_positive_pixels(prob, zone, points, steps, self.fp_threshold)
+        neg_inf = float('-inf')
+        k_fp = min(K, HW)
+        fp_val, fp_pix = prob.reshape(B, HW).masked_fill(~fp.reshape(B, HW),
+                                                         neg_inf).topk(k_fp, 1)
+        rows = points[:, 0]
+        fp_val, fp_pix = fp_val[rows], fp_pix[rows]  # (P, k_fp): the image's clutter
+        # Far candidates: a uniform draw without replacement among the allowed pixels.
+        allowed = (far_from_points(points, (B, H, W), R) & ~zone & ~fp).reshape(B, HW)
+        m = min(self.num_beyond, HW)
+        keys = torch.rand(P, HW, device=embedding.device).masked_fill(~allowed[rows], -1.0)
+        key_val, far_pix = keys.topk(m, 1)
+        S = 2 * R + 1
+        win_pix, inside = window_pixels(points, R, H, W)
+        emb = _unit(_gather_pixels(embedding.detach(), points,
+                                   torch.cat([win_pix.flatten(1), far_pix], 1)).float(), 1)
+        win = emb[:, :, :S * S] * inside.flatten(1).unsqueeze(1)
+        anchor = window_anchor(win.unflatten(2, (S, S)), inside, R)
+        a_far = torch.einsum('pdn,pd->pn', emb[:, :, S * S:], anchor)
+        # False positives first (key above any cosine), then the most anchor-like far pixels.
+        key = torch.cat([fp_val + 2.0, a_far.masked_fill(key_val < 0, neg_inf)], 1)
+        top, pick = key.topk(min(K, key.shape[1]), 1)
+        pixels = torch.cat([fp_pix, far_pix], 1).gather(1, pick)
+        return Negatives(zone=zone, false_positive=fp, pixels=pixels, valid=top > neg_inf,
+                         from_false_positive=(pick < k_fp) & (top > neg_inf))
+
+    def background_weight(self, negatives: Negatives, labels: Tensor) -> Tensor:
+        """Per-pixel weight of the segmentation loss: ``fp_weight`` on false-positive pixels.
+
+        Args:
+            negatives: From :meth:`mine`.
+            labels: ``(B, H, W)`` long labels (only background pixels are reweighted).
+
+        Returns:
+            ``(B, H, W)`` float weights (1 elsewhere).
+        """
+        fp = negatives.false_positive & (labels == BACKGROUND)
+        return torch.ones(labels.shape, device=labels.device).masked_fill(fp, self.fp_weight)
+
+    def forward(self,
+                embedding: Tensor,
+                image: Tensor,
+                targets: PointTargets,
+                negatives: Optional[Negatives] = None,
+                affinity_weight: float = 1.0,
                 **kwargs) -> Tensor:
         """Compute the loss.
+
+        Args:
+            embedding: ``(B, D, H, W)`` embedding with gradient (normalised here per pixel).
+            image: ``(B, 1, H, W)`` input intensities (bright clutter, ``'v1'``).
+            targets: The batch's :class:`PointTargets` (from this or a teacher embedding).
+            negatives: ``'v2'``: the step's :meth:`mine` result (mined here when None, from
+                the student's embedding alone, without false positives).
+            affinity_weight: Warm-up weight ``w`` the ``'v2'`` loss weight follows.
+
+        Returns:
+            Scalar loss; 0 with a gradient path (no NaN) when there is no point.
+        """
+        if self.rule == 'v1':
+            return self._forward_v1(embedding, image, targets)
+        zero = embedding.reshape(-1)[:0].sum()
+        P = targets.num_points
+        if P == 0:
+            return zero
+        if negatives is None:
+            B, _, H, W = embedding.shape
+            negatives = self.mine(embedding, targets, embedding.new_zeros(B, H, W))
+        B, D, H, W = embedding.shape
+        R = targets.radius
+        S = 2 * R + 1
+        points = targets.points.to(embedding.device)
+        win_pix, inside = window_pixels(points, R, H, W)
+        pool = _unit(_gather_pixels(embedding, points,
+                                    torch.cat([win_pix.flatten(1), negatives.pixels], 1))
+                     .float(), 1)
+        win = pool[:, :, :S * S] * inside.flatten(1).unsqueeze(1).to(pool.dtype)
+        anchor = window_anchor(win.unflatten(2, (S, S)), inside, R).detach()
+        a_pos = torch.einsum('pdn,pd->pn', win, anchor)  # (P, S*S)
+        a_neg = torch.einsum('pdn,pd->pn', pool[:, :, S * S:], anchor)  # (P, K)
+        positive = ((targets.core | targets.regions) & targets.support).flatten(1)
+        valid = negatives.valid
+        pos_f = positive.to(a_pos.dtype)
+        n_pos = pos_f.sum(1)
+        pull = ((1.0 - a_pos) * pos_f).sum(1) / n_pos.clamp_min(1)
+        has_neg = valid.any(1, keepdim=True)
+        if self.mode == 'infonce':
+            # softplus(logsumexp_neg - a_x/T) per positive; rows without a valid negative get
+            # a finite stand-in and no push, so logsumexp never sees an all -inf row.
+            neg_logit = (a_neg / self.temperature).masked_fill(~valid, float('-inf'))
+            neg_logit = torch.where(has_neg, neg_logit, torch.zeros_like(neg_logit))
+            lse = torch.logsumexp(neg_logit, 1, keepdim=True)
+            nce = F.softplus(lse - a_pos / self.temperature) * pos_f * has_neg.to(pos_f.dtype)
+            push = nce.sum(1) / n_pos.clamp_min(1)
+        else:
+            neg_f = valid.to(a_neg.dtype)
+            push = ((a_neg - self.margin).clamp_min(0) * neg_f).sum(1) / neg_f.sum(1).clamp_min(1)
+        has_pos = (n_pos > 0).to(pull.dtype)
+        loss = ((pull + push) * has_pos).sum() / has_pos.sum().clamp_min(1)
+        return self.loss_weight * float(affinity_weight) * loss
+
+    # ------------------------------------------------------------------ first form
+    def _forward_v1(self, embedding: Tensor, image: Tensor, targets: PointTargets) -> Tensor:
+        """The first form of the loss (``rule='v1'``).
 
         Args:
             embedding: ``(B, D, H, W)`` embedding with gradient (normalised here per pixel).
@@ -173,8 +359,7 @@ class HardBackgroundContrastiveLoss(nn.Module):
         with torch.no_grad():
             rows = points[:, 0:1]
             pool_labels = targets.labels.reshape(B, -1)[rows, pool_pix]
-            blob = propagate(center_seed(P, R, embedding.device), targets.gate.unsqueeze(1),
-                             R)[:, 0]
+            blob = targets.core
             protect = blob
             for _ in range(self.blob_margin):
                 protect = dilate3x3(protect)
@@ -211,6 +396,7 @@ class HardBackgroundContrastiveLoss(nn.Module):
             push = ((a_neg - self.margin).clamp_min(0) * neg_f).sum(1) / neg_f.sum(1).clamp_min(1)
             loss = (pull + push)[has_pos]
         return self.loss_weight * loss.mean()
+
 
     def _hard_negatives(self, negative: Tensor, brightness: Tensor,
                         affinity: Tensor) -> Tuple[Tensor, Tensor]:

@@ -12,7 +12,7 @@ from torch import Tensor
 from ...datasets.transforms.coordinates import COORDS_KEY, split_pixel_coords
 from ..utils.label_evolution import (AREA_RATIO, FG_THRESHOLD, PatchLabelStore,
                                      crop_to_patches, evolve_patches, patches_to_crop)
-from ..utils.propagation import IGNORE_INDEX
+from ..pseudo_labels import IGNORE_INDEX
 from .ir_encoder_decoder import IREncoderDecoder
 
 AREA_REFS = ('image', 'crop')

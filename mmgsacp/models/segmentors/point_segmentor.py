@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 import torch
 import torch.nn as nn
@@ -119,10 +119,12 @@ class PointSupervisedSegmentor(IREncoderDecoder):
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     @torch.no_grad()
-    def _teacher_embedding(self, inputs: Tensor, feats) -> Optional[Tensor]:
+    def _teacher_outputs(self, inputs: Tensor, feats) -> Tuple[Optional[Tensor],
+                                                                Optional[Tensor]]:
+        """The teacher's embedding and logits at input size, or ``(None, None)``."""
         if self.teacher is None:
-            return None
-        return self.teacher.embedding(inputs, feats)
+            return None, None
+        return self.teacher.embedding_and_logits(inputs, feats)
 
     # ------------------------------------------------------------------ training
     @staticmethod
@@ -139,7 +141,7 @@ class PointSupervisedSegmentor(IREncoderDecoder):
     def loss(self, inputs: Tensor, data_samples) -> Dict[str, Tensor]:
         feats = self.extract_feat(inputs)
         points = stack_points(data_samples).to(inputs.device)
-        teacher_emb = self._teacher_embedding(inputs, feats)
+        teacher_emb, teacher_logits = self._teacher_outputs(inputs, feats)
         head = self.decode_head
         losses = head.loss(
             feats,
@@ -147,7 +149,8 @@ class PointSupervisedSegmentor(IREncoderDecoder):
             self.train_cfg,
             image=inputs,
             points=points,
-            teacher_embedding=teacher_emb)
+            teacher_embedding=teacher_emb,
+            teacher_logits=teacher_logits)
         losses = add_prefix(losses, 'decode')
         if self.monitor_request:
             self._fill_monitor_state(inputs, feats, data_samples, points, teacher_emb)
@@ -163,7 +166,8 @@ class PointSupervisedSegmentor(IREncoderDecoder):
                 inputs.device)
         state: Dict[str, object] = dict(
             image=inputs.detach(), points=points, targets=head.last_targets, masks=masks,
-            affinity_weight=head.affinity_weight(), student_targets=None)
+            affinity_weight=head.affinity_weight(), student_targets=None,
+            negatives=getattr(head, 'last_negatives', None))
         if teacher_emb is not None and self.monitor_student_targets:
             emb = head.embedding(feats, inputs.shape[-2:])
             state['student_targets'] = head.make_targets(inputs, emb, points, data_samples)

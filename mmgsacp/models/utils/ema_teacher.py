@@ -7,7 +7,7 @@ MMEngine's :class:`~mmengine.model.ExponentialMovingAverage`: it is the weight o
 from __future__ import annotations
 
 import copy
-from typing import Dict, Optional, Sequence
+from typing import Dict, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
@@ -158,6 +158,14 @@ class EMATeacher(nn.Module):
                 value.copy_(src[key])
                 src[key].copy_(held)
 
+    def _features(self, inputs: Tensor, student_feats: Sequence[Tensor]) -> Sequence[Tensor]:
+        if self.scope == 'head':
+            return [f.detach() for f in student_feats]
+        feats = self.backbone(inputs)
+        if hasattr(self, 'neck'):
+            feats = self.neck(feats)
+        return feats
+
     @torch.no_grad()
     def embedding(self, inputs: Tensor, student_feats: Sequence[Tensor]) -> Tensor:
         """The teacher's embedding at input resolution.
@@ -170,13 +178,16 @@ class EMATeacher(nn.Module):
         Returns:
             Tensor: (B, D, H, W) embedding (not normalised).
         """
-        if self.scope == 'head':
-            feats = [f.detach() for f in student_feats]
-        else:
-            feats = self.backbone(inputs)
-            if hasattr(self, 'neck'):
-                feats = self.neck(feats)
-        return self.decode_head.embedding(feats, inputs.shape[-2:])
+        return self.decode_head.embedding(self._features(inputs, student_feats),
+                                          inputs.shape[-2:])
+
+    @torch.no_grad()
+    def embedding_and_logits(self, inputs: Tensor, student_feats: Sequence[Tensor]
+                             ) -> Tuple[Tensor, Tensor]:
+        """The teacher's embedding (B, D, H, W) and logits (B, 1, H, W) at input resolution,
+        from one pass of its head (see :meth:`embedding` for the arguments)."""
+        return self.decode_head.embedding_and_logits(self._features(inputs, student_feats),
+                                                     inputs.shape[-2:])
 
 
 def legacy_teacher_state(checkpoint: dict) -> Dict[str, Tensor]:

@@ -33,7 +33,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .propagation import propagate
+from ..pseudo_labels.propagation import propagate_until_stable
 
 #: LESPS's reference target size, as a share of the image area.
 AREA_RATIO = 0.0015
@@ -181,7 +181,8 @@ def evolve_patches(labels: Tensor,
     centre = torch.zeros_like(anchors)
     centre[:, c, c] = True
     # a blob can wind through the whole patch: S * S steps bound any 8-connected path
-    comp = propagate(centre, ((labels >= FG_THRESHOLD) | anchors).unsqueeze(1), s * s)[:, 0]
+    comp = propagate_until_stable(centre, ((labels >= FG_THRESHOLD) | anchors).unsqueeze(1),
+                                  s * s)[:, 0]
     area = comp.sum((1, 2))
     cy = ((comp * rows).sum((1, 2)).float() / area).floor().long().view(-1, 1, 1)
     cx = ((comp * cols).sum((1, 2)).float() / area).floor().long().view(-1, 1, 1)
@@ -193,7 +194,7 @@ def evolve_patches(labels: Tensor,
     threshold = evolution_threshold(peak, area, image_area, tb, k, area_ratio)
     cand = neighbourhood & (preds > threshold.view(-1, 1, 1))
     seed = cand & (dist_y <= 1) & (dist_x <= 1)
-    kept = propagate(seed, cand.unsqueeze(1), s * s)[:, 0]
+    kept = propagate_until_stable(seed, cand.unsqueeze(1), s * s)[:, 0]
 
     new = torch.where(kept, (labels + preds) / 2, labels)
     return torch.where(anchors, torch.ones((), device=new.device), new)

@@ -1,25 +1,22 @@
-"""Online point-to-mask targets: the GSACP propagation core.
-
-The method is described in docs/en/method.md, 'Online targets from points' (adaptive
-support: 'Adaptive support geometry').
+"""Windows, prior gates and connected growth: the building blocks of the online targets.
 
 Every point of a batch gets a square window of side ``S = 2R + 1`` centred on it. All the work
-(prior gate, anchor affinity, hard margin, connected growth) happens on a ``(P, S, S)`` stack of
-those windows at once, so the cost is ``O(P * S^2)`` whatever the image size, and no Python loop
-runs over images or points. The only loop is over growth steps (at most ``R``), each a batched
-3x3 max-pool.
+(prior gates, anchor affinity, connected growth) happens on a ``(P, S, S)`` stack of those
+windows at once, so the cost is ``O(P * S^2)`` whatever the image size, and no Python loop runs
+over images or points. Growth runs a fixed number of batched 3x3 dilations, so it never waits
+on the host to ask whether the regions have stopped changing.
 
 Conventions shared with the rest of the package:
 
 * ``points``: LongTensor ``(P, 3)`` with columns ``(batch_index, x, y)``; ``x`` is the column and
   ``y`` the row, in input pixels. ``P`` may be 0.
-* ``image``: ``(B, 1, H, W)`` float; ``embedding``: ``(B, D, H, W)``, L2-normalised over ``D``.
+* ``image``: ``(B, 1, H, W)`` float; ``embedding``: ``(B, D, H, W)``.
 * ``labels``: LongTensor ``(B, H, W)``: 0 background, 1 target, 255 ignore.
 * Window pixel ``(i, j)`` of point ``(b, x, y)`` is image pixel ``(y + i - R, x + j - R)``.
 """
 from __future__ import annotations
 
-from typing import NamedTuple, Optional, Tuple
+from typing import Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -28,43 +25,6 @@ from torch import Tensor
 BACKGROUND = 0
 TARGET = 1
 IGNORE_INDEX = 255
-
-_MODES = ('affinity', 'prior', 'point')
-
-
-class PointTargets(NamedTuple):
-    """Targets generated from the points of one batch.
-
-    Attributes:
-        labels: ``(B, H, W)`` long, 0 background / 1 target / 255 ignore.
-        regions: ``(P, S, S)`` bool, each point's propagated target region in its window.
-        ignore: ``(P, S, S)`` bool, each point's ignore band (disjoint from ``regions``).
-        support: ``(P, S, S)`` bool, the point's valid window: inside the image and within its
-            half sizes.
-        gate: ``(P, S, S)`` bool, the prior-gate candidates within the support (computed in
-            every mode, so monitors can compare modes).
-        points: ``(P, 3)`` long, ``(batch_index, x, y)`` on the device of ``labels``.
-        radius: window radius ``R``; windows have side ``S = 2R + 1``.
-        half_sizes: ``(P, 2)`` long, each point's support half sizes ``(ry, rx)``.
-    """
-
-    labels: Tensor
-    regions: Tensor
-    ignore: Tensor
-    support: Tensor
-    gate: Tensor
-    points: Tensor
-    radius: int
-    half_sizes: Tensor
-
-    @property
-    def num_points(self) -> int:
-        return int(self.points.shape[0])
-
-    @property
-    def window_size(self) -> int:
-        return 2 * self.radius + 1
-
 
 # --------------------------------------------------------------------------------------------
 # Window geometry
@@ -248,7 +208,7 @@ def point_peak(intensity: Tensor, inside: Tensor, radius: int) -> Tensor:
 
 def prior_gate(intensity: Tensor, inside: Tensor, support: Tensor, ring: Tensor, radius: int,
                kappa: float = 2.0, beta: float = 0.3) -> Tensor:
-    """Local-contrast candidates of each window (docs/en/method.md, 'Local image priors').
+    """Local-contrast candidates of each window: the intensity prior.
 
     ``x`` is a candidate iff ``I(x) >= mu + kappa * sigma`` and
     ``I(x) - mu >= beta * (I(p) - mu)``, with ``mu``/``sigma`` the mean / population std over
@@ -319,24 +279,51 @@ def dilate3x3(mask: Tensor) -> Tensor:
     return out
 
 
-def propagate(seed: Tensor, candidates: Tensor, max_steps: int) -> Tensor:
-    """Grow regions from the seed through 8-connected candidates (docs/en/method.md).
+def propagate(seed: Tensor, candidates: Tensor, steps: int) -> Tensor:
+    """Grow regions from a seed through 8-connected candidates, for exactly ``steps`` steps.
 
-    ``region_{t+1} = dilate3x3(region_t) & candidates | seed``, for at most ``max_steps``
-    steps, stopping early once no region in the batch changes. Several candidate maps per point
-    grow in parallel as channels.
+    ``region_{t+1} = dilate3x3(region_t) & candidates | seed``. Once the regions stop changing
+    they stay put (the update is monotone and its fixed point absorbing), so running a fixed
+    number of steps gives the same result as stopping early, without asking the device after
+    every step whether anything changed. With ``steps`` at least the geodesic radius of a
+    region (the longest 8-connected path inside ``candidates`` from the seed), the result is
+    the full connected component. Several candidate maps per point grow at once as channels.
 
     Args:
-        seed: ``(P, S, S)`` bool, always part of every region.
+        seed: ``(P, S, S)`` bool, always part of every region (e.g. the point alone, or a core
+            blob that a band grows from).
         candidates: ``(P, K, S, S)`` bool, ``K`` candidate maps per point.
-        max_steps: Maximum number of dilation steps.
+        steps: Number of dilation steps (``>= 0``).
 
     Returns:
         ``(P, K, S, S)`` bool regions.
     """
     seed = seed.unsqueeze(1).expand_as(candidates)
     region = seed.clone()
-    for _ in range(max_steps):
+    for _ in range(int(steps)):
+        region = dilate3x3(region) & candidates | seed
+    return region
+
+
+def propagate_until_stable(seed: Tensor, candidates: Tensor, max_steps: int) -> Tensor:
+    """:func:`propagate` that stops as soon as no region in the batch changes.
+
+    Same result as :func:`propagate` with the same cap. It checks for change on the host after
+    every step, so it suits offline analysis and label maps whose cap is far above the typical
+    component size (LESPS's evolution caps at the patch area); the training-time targets use
+    the fixed-step form.
+
+    Args:
+        seed: ``(P, S, S)`` bool.
+        candidates: ``(P, K, S, S)`` bool.
+        max_steps: Largest number of dilation steps.
+
+    Returns:
+        ``(P, K, S, S)`` bool regions.
+    """
+    seed = seed.unsqueeze(1).expand_as(candidates)
+    region = seed.clone()
+    for _ in range(int(max_steps)):
         grown = dilate3x3(region) & candidates | seed
         if torch.equal(grown, region):
             break
@@ -346,9 +333,7 @@ def propagate(seed: Tensor, candidates: Tensor, max_steps: int) -> Tensor:
 
 def adaptive_half_sizes(blob: Tensor, radius: int, r_min: int, r_max: int, scale: float = 2.0,
                         pad: int = 2) -> Tensor:
-    """Per-point support half sizes from the extent of the point's own blob.
-
-    See docs/en/method.md, 'Adaptive support geometry'.
+    """Per-point support half sizes from the extent of the point's own core blob.
 
     ``ry = clamp(ceil(scale * ey) + pad, r_min, r_max)`` with ``ey`` the largest row distance
     from the point to a blob pixel (same for ``rx``), so the support holds the blob with room to
@@ -409,176 +394,11 @@ def scatter_targets(regions: Tensor, ignore: Tensor, points: Tensor, radius: int
     return labels.view(B, H, W)
 
 
-# --------------------------------------------------------------------------------------------
-# Top level
-# --------------------------------------------------------------------------------------------
-@torch.no_grad()
-def generate_point_targets(image: Tensor,
-                           embedding: Optional[Tensor],
-                           points: Tensor,
-                           *,
-                           radius: int = 16,
-                           kappa: float = 2.0,
-                           beta: float = 0.3,
-                           tau_pos: float = 0.8,
-                           tau_neg: float = 0.5,
-                           ring_width: int = 3,
-                           affinity_weight: float = 1.0,
-                           mode: str = 'affinity',
-                           adaptive: bool = False,
-                           r_min: int = 4,
-                           r_max: Optional[int] = None,
-                           support_scale: float = 2.0,
-                           support_pad: int = 2,
-                           max_steps: Optional[int] = None) -> PointTargets:
-    """Turn the points of a batch into mask targets (docs/en/method.md).
-
-    Per point: prior gate on the support window, anchor affinity blended with the warm-up
-    weight ``w`` as ``s(x) = 1 - w * (1 - a(x))``, hard margin (target: gate and
-    ``s >= tau_pos``; ignore candidate: gate and ``tau_neg < s < tau_pos``; background
-    otherwise), then connected growth from the point.
-
-    The ignore band is connectivity-aware: a second region grows from the point through
-    target-or-ignore candidates; its pixels that are not in the target region are ignore. So an
-    uncertain pixel is ignored only if it could belong to this target (reachable through
-    non-background pixels), and a confident pixel reachable only through uncertain ones is
-    ignored rather than called background or target. Everything else in the window is
-    background: isolated uncertain clutter still gets a background label.
-
-    Modes: ``'affinity'`` (the above), ``'prior'`` (``w = 0``: every gated pixel connected to
-    the point is target; no embedding needed), ``'point'`` (only the point pixels are target,
-    the point-only baseline).
-
-    Args:
-        image: ``(B, 1, H, W)`` float intensities (any positive affine normalisation).
-        embedding: ``(B, D, H, W)`` L2-normalised embedding, or None when not needed
-            (``'prior'``/``'point'`` modes, or ``affinity_weight == 0``).
-        points: ``(P, 3)`` integer ``(batch_index, x, y)``.
-        radius: Window radius ``R`` (window side ``2R + 1``) when not adaptive.
-        kappa: Gate threshold over the ring mean in ring standard deviations.
-        beta: Gate fraction of the point's own contrast.
-        tau_pos: Target threshold on ``s``.
-        tau_neg: Background threshold on ``s``.
-        ring_width: Width of the ring band, in pixels.
-        affinity_weight: Warm-up weight ``w`` in ``[0, 1]`` (``'affinity'`` mode only).
-        mode: ``'affinity'``, ``'prior'`` or ``'point'``.
-        adaptive: Use per-point adaptive support half sizes.
-        r_min: Smallest adaptive half size.
-        r_max: Largest adaptive half size, and the window radius when adaptive (defaults to
-            ``radius``).
-        support_scale: Adaptive margin factor on the blob extent.
-        support_pad: Adaptive extra pixels.
-        max_steps: Growth steps (defaults to the window radius).
-
-    Returns:
-        :class:`PointTargets`; no tensor in it carries gradient.
-
-    Raises:
-        ValueError: On invalid arguments, a missing embedding, or a point outside its image.
-    """
-    if mode not in _MODES:
-        raise ValueError(f'mode must be one of {_MODES}, got {mode!r}')
-    if image.dim() != 4 or image.shape[1] != 1:
-        raise ValueError(f'image must have shape (B, 1, H, W), got {tuple(image.shape)}')
-    if not 0.0 <= affinity_weight <= 1.0:
-        raise ValueError(f'affinity_weight must be in [0, 1], got {affinity_weight}')
-    if tau_neg > tau_pos:
-        raise ValueError(f'tau_neg ({tau_neg}) must not exceed tau_pos ({tau_pos})')
-    if ring_width < 1:
-        raise ValueError(f'ring_width must be >= 1, got {ring_width}')
-    r_max = radius if r_max is None else r_max
-    R = r_max if adaptive else radius
-    if R < 1:
-        raise ValueError(f'window radius must be >= 1, got {R}')
-    if adaptive and not 1 <= r_min <= r_max:
-        raise ValueError(f'need 1 <= r_min <= r_max, got r_min={r_min}, r_max={r_max}')
-
-    B, _, H, W = image.shape
-    device = image.device
-    image = image.detach().float()
-    points = validate_points(points, B, H, W, device)
-    P = points.shape[0]
-    steps = R if max_steps is None else int(max_steps)
-    w = 0.0 if mode == 'prior' else float(affinity_weight)
-    use_affinity = mode == 'affinity' and w > 0.0
-    if use_affinity:
-        if embedding is None:
-            raise ValueError("mode 'affinity' with affinity_weight > 0 needs an embedding")
-        if embedding.dim() != 4 or embedding.shape[0] != B or embedding.shape[2:] != (H, W):
-            raise ValueError(f'embedding must have shape (B, D, H, W) = ({B}, D, {H}, {W}), '
-                             f'got {tuple(embedding.shape)}')
-
-    intensity, inside = gather_windows(image, points, R)
-    intensity = intensity[:, 0]
-    seed = center_seed(P, R, device)
-    half = torch.full((P, 2), R, dtype=torch.long, device=device)
-    if adaptive:
-        # The blob that sizes the support is measured with the full window's ring.
-        gate_full = prior_gate(intensity, inside, inside, ring_mask(inside, half, R, ring_width),
-                               R, kappa, beta)
-        blob = propagate(seed, gate_full.unsqueeze(1), steps)[:, 0]
-        half = adaptive_half_sizes(blob, R, r_min, r_max, support_scale, support_pad)
-    support = support_mask(inside, half, R)
-    ring = ring_mask(support, half, R, ring_width)
-    gate = prior_gate(intensity, inside, support, ring, R, kappa, beta)
-
-    if mode == 'point':
-        regions = seed
-        ignore = torch.zeros_like(seed)
-    elif use_affinity:
-        emb, _ = gather_windows(embedding.detach().float(), points, R)
-        # Cosine to the anchor; the norm is taken in the window only, so an embedding that
-        # is not exactly unit-length still gives a cosine.
-        norm = emb.square().sum(1).sqrt().clamp_min(1e-12)
-        emb = emb / norm.unsqueeze(1)
-        anchor = window_anchor(emb, inside, R)
-        affinity = torch.einsum('pdij,pd->pij', emb, anchor)
-        score = 1.0 - w * (1.0 - affinity)
-        target_cand = gate & (score >= tau_pos)
-        maybe_cand = target_cand | (gate & (score > tau_neg))
-        grown = propagate(seed, torch.stack([target_cand, maybe_cand], 1), steps)
-        regions = grown[:, 0]
-        ignore = grown[:, 1] & ~regions
-    else:
-        # w = 0: s(x) = 1 >= tau_pos, so every gated pixel is a target candidate.
-        regions = propagate(seed, gate.unsqueeze(1), steps)[:, 0]
-        ignore = torch.zeros_like(regions)
-
-    labels = scatter_targets(regions, ignore, points, R, (B, H, W))
-    return PointTargets(labels=labels, regions=regions, ignore=ignore, support=support,
-                        gate=gate, points=points, radius=R, half_sizes=half)
-
-
-# --------------------------------------------------------------------------------------------
-# Monitors
-# --------------------------------------------------------------------------------------------
-def window_of(x: Tensor, targets: PointTargets, fill: float = 0.0) -> Tensor:
-    """Gather ``x`` ``(B, C, H, W)`` in the targets' windows: ``(P, C, S, S)``."""
-    return gather_windows(x, targets.points.to(x.device), targets.radius, fill)[0]
-
-
-def region_area(targets: PointTargets) -> Tensor:
-    """``(P,)`` long: pixels in each point's target region (1 means collapsed to the point)."""
-    return targets.regions.flatten(1).sum(1)
-
-
-def touches_support_edge(targets: PointTargets) -> Tensor:
-    """``(P,)`` bool: the region reaches the outer edge of its support rectangle.
-
-    Only the rectangle ``|dy| == ry`` or ``|dx| == rx`` counts; where the image border clips
-    the window, touching the image border is not a sign of the region outgrowing its support.
-    """
-    dy, dx = window_offsets(targets.radius, targets.regions.device)
-    ry = targets.half_sizes[:, 0].view(-1, 1, 1)
-    rx = targets.half_sizes[:, 1].view(-1, 1, 1)
-    edge = targets.support & ((dy.abs() == ry) | (dx.abs() == rx))
-    return (targets.regions & edge).flatten(1).any(1)
 
 
 __all__ = [
-    'BACKGROUND', 'TARGET', 'IGNORE_INDEX', 'PointTargets', 'validate_points', 'window_offsets',
-    'window_pixels', 'gather_windows', 'support_mask', 'ring_mask', 'ring_statistics',
-    'point_peak', 'prior_gate',
-    'window_anchor', 'center_seed', 'dilate3x3', 'propagate', 'adaptive_half_sizes',
-    'scatter_targets', 'generate_point_targets', 'window_of', 'region_area', 'touches_support_edge'
+    'BACKGROUND', 'TARGET', 'IGNORE_INDEX', 'validate_points', 'window_offsets', 'window_pixels',
+    'gather_windows', 'support_mask', 'ring_mask', 'ring_statistics', 'point_peak', 'prior_gate',
+    'window_anchor', 'center_seed', 'dilate3x3', 'propagate', 'propagate_until_stable',
+    'adaptive_half_sizes', 'scatter_targets'
 ]
