@@ -287,8 +287,9 @@ def check_data_paths(cfg: Any, loaders: Sequence[str]) -> None:
             fix = (f'set {key}.data_root with --cfg-options, or link your copy of the data '
                    '(e.g. ln -sfn /path/to/SIRST3 data/SIRST3, or `make data`)')
             if not osp.isdir(root):
-                raise InputError(f'data root {root} ({key}.data_root) is not a folder '
-                                 f'(resolved from {osp.abspath(".")}): {fix}')
+                where = '' if osp.isabs(root) else f', i.e. {osp.abspath(root)}'
+                raise InputError(f'data root {root} ({key}.data_root{where}) is not a folder: '
+                                 f'{fix}')
             ann = ds.get('ann_file')
             if ann:
                 split = ann if osp.isabs(ann) else osp.join(root, ann)
