@@ -79,5 +79,5 @@ def test_bad_runs_name_the_file(tmp_path, capsys):
     (tmp_path / 'cut' / 'quality.json').write_text('{"a": ')
     with pytest.raises(InputError, match='cut/quality.json is not valid JSON'):
         load_runs([str(tmp_path / 'cut')])
-    assert run_tool('analysis_tools/aggregate_quality.py', tmp_path / 'cut') == 1
+    assert run_tool('analysis_tools/aggregate_quality.py', tmp_path / 'cut') == 2
     assert capsys.readouterr().err.startswith('error: ')

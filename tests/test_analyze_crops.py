@@ -37,7 +37,7 @@ def test_margin_removes_cut_targets_on_sirst3(sirst3_root):
 
 
 def test_bad_input_is_named(tmp_path, capsys):
-    with pytest.raises(InputError, match='no config file'):
+    with pytest.raises(InputError, match='config file not found'):
         load_config(str(tmp_path / 'nope.py'))
     config = config_path('prior_only/prior-only_1k_sirst3.py')
     cfg = load_config(config)
@@ -53,4 +53,4 @@ def test_bad_input_is_named(tmp_path, capsys):
         count_crops(load_config(str(no_crop)))
     # The tool reports them with exit status 2.
     assert run_tool('analysis_tools/analyze_crops.py', tmp_path / 'nope.py') == 2
-    assert 'error: no config file' in capsys.readouterr().err
+    assert 'error: config file not found' in capsys.readouterr().err

@@ -30,5 +30,5 @@ def test_plots_runs_with_labels_and_checks_their_count(tmp_path, capsys):
     out.unlink()
     assert run_tool('analysis_tools/plot_drift.py', a, '--out', out, '--smooth', '1') == 0
     assert out.read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
-    assert run_tool('analysis_tools/plot_drift.py', tmp_path, '--out', out) == 1
+    assert run_tool('analysis_tools/plot_drift.py', tmp_path, '--out', out) == 2
     assert 'drift.jsonl not found' in capsys.readouterr().err

@@ -195,7 +195,7 @@ def test_make_synthetic_cli(tmp_path, capsys):
     assert run_tool(tool, out, '--num-train', '3', '--num-test', '1', '--sizes', '40x48') == 0
     assert 'wrote 3 train + 1 test' in capsys.readouterr().out
     assert cv2.imread(str(out / 'images' / 'syn_000000.png'), 0).shape == (40, 48)
-    assert run_tool(tool, out, '--num-train', '1', '--num-test', '0') == 1
+    assert run_tool(tool, out, '--num-train', '1', '--num-test', '0') == 2
     assert 'not empty' in capsys.readouterr().err
 
 
@@ -204,7 +204,7 @@ def test_make_point_labels_reproduces_generator(tmp_path):
     root = tmp_path / 'set'
     make_synthetic_dataset(root, num_train=8, num_test=2, size=(48, 48), seed=5)
     before = _files(root)
-    assert run_tool(tool, '--data-root', root, '--seed', '5') == 1  # refuses existing folders
+    assert run_tool(tool, '--data-root', root, '--seed', '5') == 2  # refuses existing folders
     for d in ('masks_centroid', 'masks_coarse'):
         for p in (root / d).iterdir():
             p.unlink()

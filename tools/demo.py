@@ -7,6 +7,9 @@ Generates ``data/synthetic`` if it is missing, trains the config (its 1000-itera
 budget unless ``--iters``) from point labels on the synthetic set in place of SIRST3, tests the last checkpoint on the synthetic test list and prints mIoU / nIoU / Pd /
 Fa with the folders where predictions and overlays went. Each step is the command a user would
 type, printed before it runs.
+
+Exit status 2 on a usage error (e.g. a missing config); when a step fails, that step's own
+status, after its output and one line naming the step.
 """
 import argparse
 import json
@@ -17,24 +20,55 @@ import subprocess
 import sys
 import time
 
-from mmgsacp.utils.config import NO_VALIDATION_OPTIONS, synthetic_options
+# mmgsacp (MMEngine, torch) is imported in demo() after the arguments are parsed, so that
+# --help answers at once.
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 
+class StepFailed(Exception):
+    """A step's command ended with a non-zero status (its own output says why)."""
+
+    def __init__(self, cmd, status: int) -> None:
+        super().__init__(f'{shlex.join(cmd[1:])} failed with exit status {status} (see its '
+                         'output above)')
+        self.status = status
+
+
 def run(cmd):
     print('\n$ ' + ' '.join(shlex.quote(c) for c in cmd), flush=True)
-    subprocess.run(cmd, cwd=ROOT, check=True)
+    done = subprocess.run(cmd, cwd=ROOT)
+    if done.returncode != 0:
+        raise StepFailed(cmd, done.returncode)
 
 
-def main(argv=None):
+def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--config', default='configs/gsacp/gsacp-final_1k_sirst3.py')
-    parser.add_argument('--data-root', default='data/synthetic')
+    parser.add_argument('--config', default='configs/gsacp/gsacp-final_1k_sirst3.py',
+                        help='method config, relative to the repository root or absolute')
+    parser.add_argument('--data-root', default='data/synthetic',
+                        help='where the synthetic set is (generated when missing)')
     parser.add_argument('--work-dir', default='work_dirs/demo')
     parser.add_argument('--iters', type=int, default=None, help='override max_iters')
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
 
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    from mmgsacp.utils.io import report_error, run_tool  # imports the package
+    try:
+        return run_tool(demo, args)
+    except StepFailed as err:
+        return report_error(err, err.status)
+
+
+def demo(args) -> int:
+    from mmgsacp.utils.config import NO_VALIDATION_OPTIONS, synthetic_options
+    from mmgsacp.utils.io import InputError
+    if not osp.isfile(osp.join(ROOT, args.config)):
+        raise InputError(f'--config {args.config}: no such file (under {ROOT})')
+    if args.iters is not None and args.iters < 1:
+        raise InputError(f'--iters must be >= 1, got {args.iters}')
     py = sys.executable
     start = time.time()
     if not osp.isfile(osp.join(ROOT, args.data_root, 'img_idx', 'train_synthetic.txt')):
@@ -66,8 +100,9 @@ def main(argv=None):
     print(f'  overlays   : {show_dir}/  (green hit, red false alarm, yellow miss)')
     print(f"  drift curve: {osp.join(args.work_dir, 'drift.jsonl')}")
     print('=' * 60)
+    return 0
 
 
 if __name__ == '__main__':
     os.environ.setdefault('PYTHONUNBUFFERED', '1')
-    main()
+    sys.exit(main())

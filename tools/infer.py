@@ -39,34 +39,16 @@ import tempfile
 from pathlib import Path
 from typing import Optional, Sequence
 
-import cv2
-import numpy as np
-from tqdm import tqdm
-
-from mmgsacp.apis import (count_frames, find_detections, image_loader_from_config,
-                          input_kind, load_frames, load_model, resolve_device, run_on_frames)
-from mmgsacp.utils.checkpoint import CheckpointError, allow_unsafe_checkpoints
-from mmgsacp.utils.fileio import replace_dir
-from mmgsacp.visualization import draw_detections
+# Heavy imports (torch, OpenCV, mmgsacp) happen in infer() after the arguments are parsed, so
+# that --help and usage errors answer at once.
 
 CSV_COLUMNS = ('frame', 'target_id', 'centroid_x', 'centroid_y', 'area', 'peak_score')
 
 
-class InferError(Exception):
-    """A usage or data problem the user must fix; reported without a traceback."""
-
-
-def _write_png(path: Path, image: np.ndarray) -> None:
+def _write_png(path: Path, image) -> None:
+    import cv2
     if not cv2.imwrite(os.fspath(path), image):
         raise OSError(f'could not write {path}')
-
-
-def check_out_dir(out_dir: Path, overwrite: bool) -> None:
-    if out_dir.exists() and not out_dir.is_dir():
-        raise InferError(f'--out-dir {out_dir} exists and is not a folder')
-    if out_dir.is_dir() and any(out_dir.iterdir()) and not overwrite:
-        raise InferError(f'--out-dir {out_dir} exists and is not empty; pass --overwrite to '
-                         'replace it')
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -91,36 +73,48 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    args = parse_args(argv)
-    try:
-        for path, what in ((args.config, 'config'), (args.checkpoint, 'checkpoint')):
-            if not os.path.isfile(path):
-                raise InferError(f'{what} file not found: {path}')
-        if args.batch_size < 1:
-            raise InferError(f'--batch-size must be >= 1, got {args.batch_size}')
-        if not 0.0 < args.threshold < 1.0:
-            raise InferError(f'--threshold must lie in (0, 1), got {args.threshold}')
-        check_out_dir(args.out_dir, args.overwrite)
-        try:
-            kind = input_kind(args.input)
-            total = count_frames(args.input)
-            device = resolve_device(args.device)
-        except (OSError, ValueError, RuntimeError) as err:
-            raise InferError(str(err)) from err
-        if kind == 'folder' and total == 0:
-            raise InferError(f'no images (png/bmp/jpg/tif) in {args.input}')
-    except InferError as err:
-        print(f'error: {err}', file=sys.stderr)
-        return 2
+def check_inputs(args: argparse.Namespace):
+    """The input's kind and frame count and the device, once every argument is checked.
 
+    Raises:
+        InputError: Naming the file or option to fix.
+    """
+    from mmgsacp.apis import count_frames, input_kind, resolve_device
+    from mmgsacp.utils.io import InputError, check_out_dir, load_config
+    load_config(args.config)  # missing or unreadable: named before any work
+    if not os.path.isfile(args.checkpoint):
+        raise InputError(f'checkpoint file not found: {args.checkpoint}')
+    if args.batch_size < 1:
+        raise InputError(f'--batch-size must be >= 1, got {args.batch_size}')
+    if not 0.0 < args.threshold < 1.0:
+        raise InputError(f'--threshold must lie in (0, 1), got {args.threshold}')
+    check_out_dir(args.out_dir, args.overwrite)
+    try:
+        kind = input_kind(args.input)
+        total = count_frames(args.input)
+        device = resolve_device(args.device)
+    except (OSError, ValueError, RuntimeError) as err:
+        raise InputError(str(err)) from err
+    if kind == 'folder' and total == 0:
+        raise InputError(f'no images (png/bmp/jpg/tif) in {args.input}')
+    return total, device
+
+
+def infer(args: argparse.Namespace) -> int:
+    import numpy as np
+    from tqdm import tqdm
+
+    from mmgsacp.apis import (find_detections, image_loader_from_config, load_frames,
+                              load_model, run_on_frames)
+    from mmgsacp.utils.checkpoint import allow_unsafe_checkpoints
+    from mmgsacp.utils.fileio import replace_dir
+    from mmgsacp.visualization import draw_detections
+
+    total, device = check_inputs(args)
     if args.unsafe_load_checkpoint:
         allow_unsafe_checkpoints()
-    try:
-        model = load_model(args.config, args.checkpoint, device)
-    except CheckpointError as err:
-        print(f'error: {err}', file=sys.stderr)
-        return 2
+    # A refused or mismatched checkpoint raises CheckpointError naming the file.
+    model = load_model(args.config, args.checkpoint, device)
     loader = image_loader_from_config(model.cfg)
 
     parent = args.out_dir.resolve().parent
@@ -164,6 +158,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     print(f'processed {processed} frames, skipped {skipped}; wrote {args.out_dir} '
           '(masks/, overlays/, detections.csv)')
     return 0
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Run inference; returns the exit status (2 on a usage or data error)."""
+    args = parse_args(argv)
+    from mmgsacp.utils.io import run_tool  # imports (and registers) the package
+    return run_tool(infer, args)
 
 
 if __name__ == '__main__':

@@ -9,20 +9,21 @@ The checkpoint is read with the weights-only unpickler and loaded strictly: a fi
 plain data, or whose weights do not fit the config's model (training-only teacher /
 auxiliary-head keys aside), is refused, naming the file and the globals or keys, with exit
 status 2. ``--unsafe-load-checkpoint`` fully unpickles a trusted legacy file instead.
+
+``--json`` writes strict JSON: a rate that is undefined on the data (e.g. Pd of a set without
+targets, a NaN) is written as ``null``.
+
+Exit status 2 on a usage or data error (missing config or checkpoint, a data root or split
+file that is not there, an unreadable or unknown ``--cfg-options`` key, a refused checkpoint),
+with one line naming the file, key or option.
 """
 import argparse
-import json
 import os
 import os.path as osp
 import sys
 
-from mmengine.config import Config, DictAction
-from mmengine.runner import Runner
-
-import mmgsacp  # noqa: F401
-from mmgsacp.utils import atomic_write_text
-from mmgsacp.utils.checkpoint import CheckpointError, allow_unsafe_checkpoints
-from mmgsacp.utils.dist import setup_cpu_distributed, teardown_distributed
+# Heavy imports (torch, MMEngine, mmgsacp) happen in evaluate() after the arguments are parsed,
+# so that --help and usage errors answer at once.
 
 
 def parse_args(argv=None):
@@ -47,8 +48,10 @@ def parse_args(argv=None):
                         help='fully unpickle a checkpoint that is not plain data (legacy files '
                         'from a trusted source only: unpickling can run arbitrary code)')
     parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction,
-        help='override settings in the config, key=value pairs (xxx=yyy format)')
+        '--cfg-options', nargs='+', metavar='KEY=VALUE',
+        help='override settings in the config, e.g. '
+        "test_dataloader.dataset.data_root=/path/to/SIRST3 (values read as MMEngine's "
+        'DictAction reads them)')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
                         default='none', help='job launcher')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
@@ -60,10 +63,13 @@ def parse_args(argv=None):
 
 def folders_dataset(base: dict, roots, split):
     """A ConcatDataset over SIRST3-layout folders, each one a part named after the folder."""
+    from mmgsacp.utils.io import InputError
     parts = []
     for root in roots:
         if not osp.isdir(osp.join(root, 'images')):
-            raise FileNotFoundError(f'--data-roots: {root} has no images/ folder')
+            raise InputError(f'--data-roots: {root} has no images/ folder')
+        if split and not osp.isfile(osp.join(root, split)):
+            raise InputError(f'--split: {root} has no split file {split}')
         ds = dict(base)
         ds.update(data_root=root, ann_file=split or '', point_type=None,
                   part_map=osp.basename(osp.normpath(root)))
@@ -71,14 +77,17 @@ def folders_dataset(base: dict, roots, split):
     return dict(type='ConcatDataset', datasets=parts)
 
 
-def build_cfg(args) -> Config:
-    for path, what in ((args.config, 'config'), (args.checkpoint, 'checkpoint')):
-        if not osp.isfile(path):
-            raise FileNotFoundError(f'{what} file not found: {path}')
-    cfg = Config.fromfile(args.config)
+def build_cfg(args):
+    """The config with the command line applied; its data paths checked.
+
+    Raises:
+        InputError: A missing or unreadable file, a bad option or data that is not there.
+    """
+    from mmgsacp.utils.io import InputError, check_data_paths, load_config
+    if not osp.isfile(args.checkpoint):
+        raise InputError(f'checkpoint file not found: {args.checkpoint}')
+    cfg = load_config(args.config, args.cfg_options)
     cfg.launcher = args.launcher
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir', None) is None:
@@ -91,6 +100,8 @@ def build_cfg(args) -> Config:
     if args.data_roots:
         base = cfg.test_dataloader.dataset.to_dict()
         cfg.test_dataloader.dataset = folders_dataset(base, args.data_roots, args.split)
+    else:
+        check_data_paths(cfg, ['test_dataloader'])
     if args.out or args.prob_dir or args.show_dir:
         cfg.custom_hooks = list(cfg.get('custom_hooks', [])) + [
             dict(type='PredictionWriterHook', out_dir=args.out, prob_dir=args.prob_dir,
@@ -99,22 +110,31 @@ def build_cfg(args) -> Config:
     return cfg
 
 
-def main(argv=None):
-    args = parse_args(argv)
+def evaluate(args) -> dict:
+    from mmengine.runner import Runner
+
+    from mmgsacp.utils.checkpoint import allow_unsafe_checkpoints
+    from mmgsacp.utils.dist import setup_cpu_distributed, teardown_distributed
+    from mmgsacp.utils.io import write_json
     if args.unsafe_load_checkpoint:
         allow_unsafe_checkpoints()
     cfg = build_cfg(args)
     setup_cpu_distributed(cfg, args.launcher)
     runner = Runner.from_cfg(cfg)
-    try:
-        metrics = runner.test()
-    except CheckpointError as err:
-        print(f'error: {err}', file=sys.stderr)
-        sys.exit(2)
+    # A refused or mismatched checkpoint raises CheckpointError naming the file.
+    metrics = runner.test()
     if args.json and runner.rank == 0:
-        atomic_write_text(json.dumps(metrics, indent=2, default=float), args.json)
+        write_json(metrics, args.json)
     teardown_distributed()
     return metrics
+
+
+def main(argv=None) -> dict:
+    """Evaluate and return the metrics; a usage or data error ends with one ``error:`` line
+    and ``SystemExit(2)``."""
+    args = parse_args(argv)
+    from mmgsacp.utils.io import run_tool  # imports (and registers) the package
+    return run_tool(evaluate, args, exit=True)
 
 
 if __name__ == '__main__':

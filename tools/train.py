@@ -6,20 +6,18 @@ or, when that pointer is empty or names a missing or truncated file, from the ne
 ``iter_*.pth`` (with a warning). Checkpoints are read with the weights-only unpickler; a
 refused, unreadable or unsaveable checkpoint stops with exit status 2 and a message naming the
 file. ``--unsafe-load-checkpoint`` fully unpickles a trusted legacy file instead.
+
+Exit status 2 on a usage or data error (missing config or checkpoint, a data root or split
+file that is not there, an unreadable or unknown ``--cfg-options`` key), with one line naming
+the file, key or option.
 """
 import argparse
-import logging
 import os
 import os.path as osp
 import sys
 
-from mmengine.config import Config, DictAction
-from mmengine.logging import print_log
-from mmengine.runner import Runner
-
-import mmgsacp  # noqa: F401  (registers components; configs import it too)
-from mmgsacp.utils.checkpoint import CheckpointError, allow_unsafe_checkpoints
-from mmgsacp.utils.dist import setup_cpu_distributed, teardown_distributed
+# Heavy imports (torch, MMEngine, mmgsacp) happen in train() after the arguments are parsed,
+# so that --help and usage errors answer at once.
 
 
 def parse_args(argv=None):
@@ -36,8 +34,10 @@ def parse_args(argv=None):
     parser.add_argument('--amp', action='store_true', default=False,
                         help='enable automatic mixed precision training')
     parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction,
-        help='override settings in the config, key=value pairs (xxx=yyy format)')
+        '--cfg-options', nargs='+', metavar='KEY=VALUE',
+        help='override settings in the config, e.g. train_cfg.max_iters=200 '
+        "train_dataloader.dataset.data_root=/path/to/SIRST3 (values read as MMEngine's "
+        'DictAction reads them)')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
                         default='none', help='job launcher')
     # torch.distributed.launch passes --local-rank; torchrun sets LOCAL_RANK.
@@ -48,13 +48,19 @@ def parse_args(argv=None):
     return args
 
 
-def build_cfg(args) -> Config:
-    if not osp.isfile(args.config):
-        raise FileNotFoundError(f'config file not found: {args.config}')
-    cfg = Config.fromfile(args.config)
+def build_cfg(args):
+    """The config with the command line applied; its data paths checked.
+
+    Raises:
+        InputError: A missing or unreadable file, a bad option or data that is not there.
+    """
+    import logging
+
+    from mmengine.logging import print_log
+
+    from mmgsacp.utils.io import InputError, check_data_paths, load_config
+    cfg = load_config(args.config, args.cfg_options)
     cfg.launcher = args.launcher
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir', None) is None:
@@ -66,7 +72,7 @@ def build_cfg(args) -> Config:
                       level=logging.WARNING)
         else:
             if optim_wrapper != 'OptimWrapper':
-                raise ValueError(f'--amp needs OptimWrapper, the config has {optim_wrapper}')
+                raise InputError(f'--amp needs OptimWrapper, the config has {optim_wrapper}')
             cfg.optim_wrapper.type = 'AmpOptimWrapper'
             cfg.optim_wrapper.loss_scale = 'dynamic'
     if args.resume == 'auto':
@@ -74,27 +80,41 @@ def build_cfg(args) -> Config:
         cfg.load_from = None
     elif args.resume is not None:
         if not osp.isfile(args.resume):
-            raise FileNotFoundError(f'--resume checkpoint not found: {args.resume}')
+            raise InputError(f'--resume checkpoint not found: {args.resume}')
         cfg.resume = True
         cfg.load_from = args.resume
+    elif (cfg.get('load_from') and '://' not in str(cfg.load_from)
+          and not osp.isfile(cfg.load_from)):
+        raise InputError(f'load_from checkpoint not found: {cfg.load_from} (set load_from '
+                         'with --cfg-options, or load_from=None)')
+    loaders = ['train_dataloader']
+    if cfg.get('val_cfg'):
+        loaders.append('val_dataloader')
+    check_data_paths(cfg, loaders)
     return cfg
 
 
-def main(argv=None):
-    args = parse_args(argv)
+def train(args) -> None:
+    from mmengine.runner import Runner
+
+    from mmgsacp.utils.checkpoint import allow_unsafe_checkpoints
+    from mmgsacp.utils.dist import setup_cpu_distributed, teardown_distributed
     if args.unsafe_load_checkpoint:
         allow_unsafe_checkpoints()
     cfg = build_cfg(args)
     setup_cpu_distributed(cfg, args.launcher)
     runner = Runner.from_cfg(cfg)
-    try:
-        runner.train()
-    except CheckpointError as err:
-        # Refused, unreadable or unsaveable checkpoints: the message says which file and why.
-        print(f'error: {err}', file=sys.stderr)
-        sys.exit(2)
+    # Refused, unreadable or unsaveable checkpoints raise CheckpointError naming the file.
+    runner.train()
     teardown_distributed()
 
 
+def main(argv=None) -> None:
+    """Train; a usage or data error ends with one ``error:`` line and ``SystemExit(2)``."""
+    args = parse_args(argv)
+    from mmgsacp.utils.io import run_tool  # imports (and registers) the package
+    run_tool(train, args, exit=True)
+
+
 if __name__ == '__main__':
-    main()
+    sys.exit(main())

@@ -2,7 +2,6 @@
 dataset built with a chosen pipeline."""
 from __future__ import annotations
 
-import os
 from typing import Optional, Sequence
 
 from mmengine.config import Config
@@ -11,19 +10,21 @@ from mmseg.registry import DATASETS
 
 import mmgsacp  # noqa: F401  (registers the datasets and transforms the configs name)
 from mmgsacp.utils.io import InputError
+from mmgsacp.utils.io import load_config as read_config
 
 
-def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
+def load_config(path: str, cfg_options=None) -> Config:
     """Read ``path``, apply ``--cfg-options``-style overrides and set the default scope.
 
+    Args:
+        path: The config file.
+        cfg_options: ``KEY=VALUE`` strings as the tools take them, or a dict of dotted keys.
+
     Raises:
-        InputError: ``path`` is not a file.
+        InputError: ``path`` is missing or unreadable, or an override does not fit it
+            (:func:`mmgsacp.utils.io.load_config`).
     """
-    if not os.path.isfile(path):
-        raise InputError(f'no config file {path}')
-    cfg = Config.fromfile(path)
-    if cfg_options:
-        cfg.merge_from_dict(cfg_options)
+    cfg = read_config(path, cfg_options)
     init_default_scope(cfg.get('default_scope', 'mmseg'))
     return cfg
 

@@ -10,17 +10,16 @@ holding one; one run per seed (or per machine). For every method found, prints t
 runs and the mean and sample standard deviation of mIoU / nIoU / Pd / Fa on ``--split``. With
 ``--ref`` each method's mIoU and Fa are also compared with the reference method *within each
 run* (same seed, same data order), which removes the part of the spread the two share.
-Exit status 1 on a usage or data error.
+Exit status 2 on a usage or data error.
 """
 import argparse
 import sys
 
-from mmgsacp.analysis.aggregate import aggregate, load_runs, markdown
-from mmgsacp.utils.fileio import atomic_write_text
-from mmgsacp.utils.io import InputError, report_error, write_json
+# mmgsacp (and through it torch) is imported in run() after the arguments are parsed, so that
+# --help answers at once.
 
 
-def main(argv=None) -> int:
+def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('runs', nargs='+', help='quality.json files or their folders')
     parser.add_argument('--split', default='SIRST3', help='test list to summarise')
@@ -28,12 +27,15 @@ def main(argv=None) -> int:
     parser.add_argument('--ref', default=None, help='reference method for paired differences')
     parser.add_argument('--out', default=None, help='also write the markdown table here')
     parser.add_argument('--json', default=None, help='also write the statistics here')
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def run(args: argparse.Namespace) -> int:
+    from mmgsacp.analysis.aggregate import aggregate, load_runs, markdown
+    from mmgsacp.utils.fileio import atomic_write_text
+    from mmgsacp.utils.io import write_json
     methods = args.methods.replace(',', ' ').split() or None
-    try:
-        summary = aggregate(load_runs(args.runs), args.split, methods, args.ref)
-    except InputError as err:
-        return report_error(err, 1)
+    summary = aggregate(load_runs(args.runs), args.split, methods, args.ref)
     table = markdown(summary, args.split, args.ref)
     print(table, end='')
     if args.out:
@@ -41,6 +43,12 @@ def main(argv=None) -> int:
     if args.json:
         write_json(summary, args.json)
     return 0
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    from mmgsacp.utils.io import run_tool  # imports the package
+    return run_tool(run, args)
 
 
 if __name__ == '__main__':

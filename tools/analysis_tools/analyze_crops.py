@@ -22,11 +22,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from mmengine.config import DictAction
-
-from mmgsacp.analysis.crops import count_crops, crop_table
-from mmgsacp.analysis.training_set import load_config
-from mmgsacp.utils.io import InputError, report_error, write_json
+# mmgsacp (and through it torch) is imported in run() after the arguments are parsed, so that
+# --help answers at once.
 
 
 def parse_args(argv=None):
@@ -39,23 +36,31 @@ def parse_args(argv=None):
     parser.add_argument('--point-margin', type=int, nargs='+', default=None,
                         help="crop rows to compare (default: the config's own)")
     parser.add_argument('--json', default=None, help='write the counts here')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction, default=None)
+    parser.add_argument('--cfg-options', nargs='+', metavar='KEY=VALUE', default=None,
+                        help="override config keys (values read as MMEngine's DictAction "
+                        'reads them)')
     return parser.parse_args(argv)
 
 
-def main(argv=None) -> int:
-    args = parse_args(argv)
-    try:
-        cfg = load_config(args.config, args.cfg_options)
-        rows, images = count_crops(cfg, args.crops, args.seed, args.point_margin,
-                                   args.data_root)
-    except InputError as err:
-        return report_error(err, 2)
+def run(args: argparse.Namespace) -> int:
+    from mmgsacp.analysis.crops import count_crops, crop_table
+    from mmgsacp.analysis.training_set import load_config
+    from mmgsacp.utils.io import InputError, write_json
+    if args.crops < 1:
+        raise InputError(f'--crops must be >= 1, got {args.crops}')
+    cfg = load_config(args.config, args.cfg_options)
+    rows, images = count_crops(cfg, args.crops, args.seed, args.point_margin, args.data_root)
     print(crop_table(rows, args.crops, images))
     if args.json:
         write_json(dict(config=args.config, crops=args.crops, seed=args.seed, rows=rows),
                    args.json)
     return 0
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    from mmgsacp.utils.io import run_tool  # imports the package
+    return run_tool(run, args)
 
 
 if __name__ == '__main__':

@@ -32,9 +32,11 @@ import sys
 from pathlib import Path
 from typing import Optional, Sequence
 
-from mmgsacp.analysis.pareto import analyze_pareto, describe
-from mmgsacp.evaluation.sweep import SELECT_KEYS
-from mmgsacp.utils.io import InputError, report_error
+# mmgsacp (and through it torch) is imported in run() after the arguments are parsed, so that
+# --help answers at once.
+
+#: ``mmgsacp.evaluation.sweep.SELECT_KEYS``, kept here so that parsing needs no import.
+SELECT_KEYS = ('mIoU', 'Pd')
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -61,14 +63,11 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    args = parse_args(argv)
-    try:
-        report = analyze_pareto(args.prob_dir, args.gt_dir, args.out_dir, args.split,
-                                args.thresholds, args.min_areas, args.target_fa, args.select,
-                                args.overwrite, progress=not args.no_progress)
-    except InputError as err:
-        return report_error(err, 2)
+def run(args: argparse.Namespace) -> int:
+    from mmgsacp.analysis.pareto import analyze_pareto, describe
+    report = analyze_pareto(args.prob_dir, args.gt_dir, args.out_dir, args.split,
+                            args.thresholds, args.min_areas, args.target_fa, args.select,
+                            args.overwrite, progress=not args.no_progress)
     print(f'swept {report.num_images} images at {report.num_thresholds} thresholds x '
           f'{report.num_min_areas} min_areas; wrote {args.out_dir}/pareto.csv, pareto.png, '
           'operating_point.json')
@@ -80,6 +79,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f'operating point (highest {args.select} with Fa <= {args.target_fa:g} x1e-6): '
               f'{describe(report.chosen)}')
     return 0
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = parse_args(argv)
+    from mmgsacp.utils.io import run_tool  # imports the package
+    return run_tool(run, args)
 
 
 if __name__ == '__main__':

@@ -28,11 +28,8 @@ import argparse
 import os
 import sys
 
-from mmengine.config import DictAction
-
-from mmgsacp.analysis.pseudo_labels import pseudo_label_table, score_pseudo_labels
-from mmgsacp.analysis.training_set import load_config
-from mmgsacp.utils.io import InputError, report_error, write_json
+# mmgsacp (and through it torch) is imported in run() after the arguments are parsed, so that
+# --help answers at once.
 
 
 def parse_args(argv=None):
@@ -46,27 +43,33 @@ def parse_args(argv=None):
     parser.add_argument('--kappa', type=float, nargs='+', default=None)
     parser.add_argument('--beta', type=float, nargs='+', default=None)
     parser.add_argument('--json', default=None, help='write the scores here')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction, default=None,
-                        help='override config keys, e.g. the target settings')
+    parser.add_argument('--cfg-options', nargs='+', metavar='KEY=VALUE', default=None,
+                        help="override config keys (values read as MMEngine's DictAction "
+                        'reads them), e.g. the target settings')
     return parser.parse_args(argv)
 
 
-def main(argv=None) -> int:
-    args = parse_args(argv)
-    try:
-        if not os.path.isfile(args.config):
-            raise InputError(f'no config file {args.config}')
-        if args.checkpoint is not None and not os.path.isfile(args.checkpoint):
-            raise InputError(f'no checkpoint file {args.checkpoint}')
-        cfg = load_config(args.config, args.cfg_options)
-        result = score_pseudo_labels(cfg, args.checkpoint, args.data_root, args.limit,
-                                     args.seed, args.kappa, args.beta)
-    except InputError as err:
-        return report_error(err, 2)
+def run(args: argparse.Namespace) -> int:
+    from mmgsacp.analysis.pseudo_labels import pseudo_label_table, score_pseudo_labels
+    from mmgsacp.analysis.training_set import load_config
+    from mmgsacp.utils.io import InputError, write_json
+    if not os.path.isfile(args.config):
+        raise InputError(f'no config file {args.config}')
+    if args.checkpoint is not None and not os.path.isfile(args.checkpoint):
+        raise InputError(f'no checkpoint file {args.checkpoint}')
+    cfg = load_config(args.config, args.cfg_options)
+    result = score_pseudo_labels(cfg, args.checkpoint, args.data_root, args.limit, args.seed,
+                                 args.kappa, args.beta)
     print(pseudo_label_table(result))
     if args.json:
         write_json(dict(config=args.config, checkpoint=args.checkpoint, **result), args.json)
     return 0
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    from mmgsacp.utils.io import run_tool  # imports the package
+    return run_tool(run, args)
 
 
 if __name__ == '__main__':

@@ -24,9 +24,11 @@ from __future__ import annotations
 import argparse
 import sys
 
-from mmgsacp.analysis.compare import best_per_budget, load_sweeps, plot_comparison
-from mmgsacp.evaluation.sweep import SELECT_KEYS
-from mmgsacp.utils.io import InputError, report_error, write_json
+# mmgsacp (and through it torch) is imported in run() after the arguments are parsed, so that
+# --help answers at once.
+
+#: ``mmgsacp.evaluation.sweep.SELECT_KEYS``, kept here so that parsing needs no import.
+SELECT_KEYS = ('mIoU', 'Pd')
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -46,12 +48,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def main(argv=None) -> int:
-    args = parse_args(argv)
-    try:
-        curves = load_sweeps(args.sweeps, args.min_area, args.labels, args.groups)
-    except InputError as err:
-        return report_error(err, 2)
+def run(args: argparse.Namespace) -> int:
+    from mmgsacp.analysis.compare import best_per_budget, load_sweeps, plot_comparison
+    from mmgsacp.utils.io import write_json
+    curves = load_sweeps(args.sweeps, args.min_area, args.labels, args.groups)
     best = best_per_budget(curves, args.fa, args.select)
     width = max(len(label) for label in curves)
     for fa in args.fa:
@@ -73,6 +73,12 @@ def main(argv=None) -> int:
         write_json(dict(select=args.select, min_area=args.min_area, budgets=args.fa,
                         best=result), args.json)
     return 0
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    from mmgsacp.utils.io import run_tool  # imports the package
+    return run_tool(run, args)
 
 
 if __name__ == '__main__':

@@ -25,11 +25,11 @@ import sys
 from pathlib import Path
 from typing import List, Optional, Sequence
 
-from mmgsacp.datasets.masks import MASK_SCALES
-from mmgsacp.evaluation.functional import DEFAULT_SIZE_BINS, summarize
-from mmgsacp.evaluation.mask_folders import (EvalError, build_report, collect_stats,
-                                             read_stems, write_json_atomic)
-from mmgsacp.evaluation.metrics.irstd_metric import summary_tables
+# mmgsacp (and through it torch) is imported in run() after the arguments are parsed, so that
+# --help answers at once.
+
+#: ``mmgsacp.datasets.masks.MASK_SCALES``, kept here so that parsing needs no import.
+MASK_SCALES = ('255', '01', 'auto')
 
 HINT = '--mask-scale 01 (every file is 0/1) or --mask-scale auto (decided per file)'
 
@@ -53,21 +53,24 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    args = parse_args(argv)
+def run(args: argparse.Namespace) -> int:
+    from mmgsacp.evaluation.functional import DEFAULT_SIZE_BINS, summarize
+    from mmgsacp.evaluation.mask_folders import (EvalError, build_report, collect_stats,
+                                                 read_stems)
+    from mmgsacp.evaluation.metrics.irstd_metric import summary_tables
+    from mmgsacp.utils.io import InputError, write_json
     grey: List[str] = []
     try:
         for folder, flag in ((args.pred_dir, '--pred-dir'), (args.gt_dir, '--gt-dir')):
             if not folder.is_dir():
-                raise EvalError(f'{flag} {folder} is not a folder')
+                raise InputError(f'{flag} {folder} is not a folder')
         if args.split is not None and not args.split.is_file():
-            raise EvalError(f'--split {args.split} is not a file')
+            raise InputError(f'--split {args.split} is not a file')
         stems = read_stems(args.gt_dir, args.split)
         stats = collect_stats(args.pred_dir, args.gt_dir, stems, args.part_map == 'auto',
                               mask_scale=args.mask_scale, hint=HINT, grey=grey)
     except EvalError as err:
-        print(f'error: {err}', file=sys.stderr)
-        return 2
+        raise InputError(str(err)) from err
     if grey:
         print(f'note: {len(grey)} files hold grey values besides 0 and their maximum (e.g. '
               f'{grey[0]}); pixels > 127 are target', file=sys.stderr)
@@ -75,9 +78,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     set_name = args.split.stem if args.split is not None else 'all'
     print(summary_tables(overall, per_part, DEFAULT_SIZE_BINS, set_name=set_name))
     if args.json is not None:
-        write_json_atomic(build_report(stats), args.json)
+        write_json(build_report(stats), args.json)
         print(f'wrote {args.json}')
     return 0
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = parse_args(argv)
+    from mmgsacp.utils.io import run_tool  # imports the package
+    return run_tool(run, args)
 
 
 if __name__ == '__main__':

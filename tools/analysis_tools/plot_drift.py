@@ -7,29 +7,36 @@
 Each RUN_DIR holds a ``drift.jsonl``; the run is labelled by the folder's name, or by the
 matching ``--labels`` entry (one per run). Panels:
 pseudo-mask IoU against the true masks, pseudo/true area ratio, share of regions collapsed to
-their point, and ignored pixels per pseudo-target pixel. Exit status 1 on a usage or data error.
+their point, and ignored pixels per pseudo-target pixel. Exit status 2 on a usage or data error.
 """
 import argparse
 import sys
 
-from mmgsacp.analysis.drift import plot_drift
-from mmgsacp.utils.io import InputError, report_error
+# mmgsacp (and through it torch) is imported in run() after the arguments are parsed, so that
+# --help answers at once.
 
 
-def main(argv=None) -> int:
+def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('runs', nargs='+')
     parser.add_argument('--out', required=True)
     parser.add_argument('--smooth', type=int, default=5)
     parser.add_argument('--labels', nargs='+', default=None,
                         help='legend names, one per run (default: the folder names)')
-    args = parser.parse_args(argv)
-    try:
-        plot_drift(args.runs, args.out, args.smooth, args.labels)
-    except InputError as err:
-        return report_error(err, 1)
+    return parser.parse_args(argv)
+
+
+def run(args: argparse.Namespace) -> int:
+    from mmgsacp.analysis.drift import plot_drift
+    plot_drift(args.runs, args.out, args.smooth, args.labels)
     print(f'wrote {args.out}')
     return 0
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    from mmgsacp.utils.io import run_tool  # imports the package
+    return run_tool(run, args)
 
 
 if __name__ == '__main__':

@@ -44,13 +44,11 @@ from __future__ import annotations
 import argparse
 from typing import List, Optional
 
-import torch
-
-from mmgsacp.benchmarks.inference import benchmark_inference, format_report
-from mmgsacp.utils.io import write_json
+# torch and mmgsacp are imported in run() after the arguments are parsed, so that --help
+# answers at once.
 
 
-def main(argv: Optional[List[str]] = None) -> dict:
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--json', metavar='OUT', help='write the results to this JSON file')
     parser.add_argument('--sizes', type=int, nargs='+', default=[256, 512],
@@ -65,20 +63,34 @@ def main(argv: Optional[List[str]] = None) -> dict:
                         help='torch CPU threads (default: torch default)')
     parser.add_argument('--seed', type=int, default=0)
     args = parser.parse_args(argv)
-
     if args.repeats < 1 or args.warmup < 0:
         parser.error(f'need --repeats >= 1 and --warmup >= 0, got {args.repeats} and '
                      f'{args.warmup}')
+    return args
+
+
+def run(args: argparse.Namespace) -> dict:
+    import torch
+
+    from mmgsacp.benchmarks.inference import benchmark_inference, format_report
+    from mmgsacp.utils.io import InputError, write_json
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.device == 'cuda' and not torch.cuda.is_available():
-        parser.error('--device cuda given but CUDA is not available')
+        raise InputError('--device cuda given but CUDA is not available')
     report = benchmark_inference(args.sizes, args.repeats, args.warmup, args.device, args.seed)
     print(format_report(report))
     if args.json:
         write_json(report, args.json)
         print(f'wrote {args.json}')
     return report
+
+
+def main(argv: Optional[List[str]] = None) -> dict:
+    """Run the benchmark and return its report; a usage error ends with ``SystemExit(2)``."""
+    args = parse_args(argv)
+    from mmgsacp.utils.io import run_tool  # imports the package
+    return run_tool(run, args, exit=True)
 
 
 if __name__ == '__main__':

@@ -11,14 +11,13 @@ same regions.
                                                  [--device cpu]
 """
 import argparse
+import sys
 
-import torch
-
-from mmgsacp.benchmarks.propagation import benchmark_propagation, propagation_table
-from mmgsacp.utils.io import write_json
+# torch and mmgsacp are imported in run() after the arguments are parsed, so that --help
+# answers at once.
 
 
-def main(argv=None) -> None:
+def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--batch', type=int, default=16)
     parser.add_argument('--size', type=int, default=128)
@@ -29,7 +28,21 @@ def main(argv=None) -> None:
     parser.add_argument('--threads', type=int, default=0, help='torch threads (0: default)')
     parser.add_argument('--device', default='cpu')
     parser.add_argument('--json', default=None, help='also write the results here')
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def run(args: argparse.Namespace) -> int:
+    import torch
+
+    from mmgsacp.benchmarks.propagation import benchmark_propagation, propagation_table
+    from mmgsacp.utils.io import InputError, write_json
+    for flag in ('batch', 'size', 'channels', 'points', 'radius', 'iters'):
+        if getattr(args, flag) < 1:
+            raise InputError(f'--{flag} must be >= 1, got {getattr(args, flag)}')
+    try:
+        torch.device(args.device)
+    except RuntimeError as err:
+        raise InputError(f'--device {args.device!r}: {err}') from err
     if args.threads > 0:
         torch.set_num_threads(args.threads)
 
@@ -40,7 +53,14 @@ def main(argv=None) -> None:
     print('\n'.join(propagation_table(results)))
     if args.json:
         write_json(dict(vars(args), results=results), args.json)
+    return 0
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    from mmgsacp.utils.io import run_tool  # imports the package
+    return run_tool(run, args)
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(main())

@@ -13,20 +13,24 @@ to ``<work-dir>/quality.json``::
 
 and a markdown table beside it. The file is rewritten (atomically) after every method, so an
 interrupted benchmark resumes with the methods not yet finished (a method whose training was
-cut short resumes from its last checkpoint). Exit status 1 on a usage or data error or a failed
-run.
+cut short resumes from its last checkpoint). Exit status 2 on a usage or data error or a failed
+run (the line names the log of the failed command).
 """
 import argparse
 import os.path as osp
 import sys
 
-from mmgsacp.benchmarks.quality import CONFIG_SETS, PHASES, run_quality_benchmark
-from mmgsacp.utils.io import InputError, report_error
+# mmgsacp (and through it torch) is imported in run() after the arguments are parsed, so that
+# --help answers at once.
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+#: The keys of ``mmgsacp.benchmarks.quality.CONFIG_SETS`` and its ``PHASES``, kept here so that
+#: parsing needs no import.
+CONFIG_SETS = ('cpu', 'synthetic')
+PHASES = ('all', 'train', 'test')
 
 
-def main(argv=None) -> int:
+def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--methods', default='all')
     parser.add_argument('--data-root', default=osp.join(ROOT, '..', 'shared', 'data', 'SIRST3'))
@@ -34,15 +38,24 @@ def main(argv=None) -> int:
     parser.add_argument('--config-set', choices=sorted(CONFIG_SETS), default='cpu')
     parser.add_argument('--phase', choices=PHASES, default='all',
                         help='train only, test only (existing checkpoints), or both')
-    parser.add_argument('--cfg-options', nargs='+', default=[],
+    parser.add_argument('--cfg-options', nargs='+', default=[], metavar='KEY=VALUE',
                         help='extra key=value overrides for every method')
-    args = parser.parse_args(argv)
-    try:
-        run_quality_benchmark(ROOT, args.methods, args.data_root, args.work_dir,
-                              args.config_set, args.phase, args.cfg_options)
-    except InputError as err:
-        return report_error(err, 1)
+    return parser.parse_args(argv)
+
+
+def run(args: argparse.Namespace) -> int:
+    from mmgsacp.benchmarks.quality import run_quality_benchmark
+    from mmgsacp.utils.io import parse_cfg_options
+    parse_cfg_options(args.cfg_options)  # a malformed item is refused before any run starts
+    run_quality_benchmark(ROOT, args.methods, args.data_root, args.work_dir, args.config_set,
+                          args.phase, args.cfg_options)
     return 0
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    from mmgsacp.utils.io import run_tool  # imports the package
+    return run_tool(run, args)
 
 
 if __name__ == '__main__':

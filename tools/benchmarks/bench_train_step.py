@@ -15,17 +15,15 @@ budget's 1000 compact ones (JSON keys ``full_sup_dnanet_ms``, ``ratio_dnanet``,
 """
 import argparse
 import os.path as osp
+from typing import List, Optional
 
-import torch
-
-from mmgsacp.benchmarks.train_step import (benchmark_train_step, cpu_budget_iters,
-                                           train_step_table)
-from mmgsacp.utils.io import write_json
+# torch and mmgsacp are imported in run() after the arguments are parsed, so that --help
+# answers at once.
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
-def main(argv=None):
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--iters', type=int, default=30)
     parser.add_argument('--warmup', type=int, default=5)
@@ -35,6 +33,18 @@ def main(argv=None):
                         help='also time full supervision with DNANet')
     parser.add_argument('--json', help='write the timings to this JSON file')
     args = parser.parse_args(argv)
+    if args.iters < 1 or args.warmup < 0 or args.batch < 1:
+        parser.error(f'need --iters >= 1, --warmup >= 0 and --batch >= 1, got {args.iters}, '
+                     f'{args.warmup} and {args.batch}')
+    return args
+
+
+def run(args: argparse.Namespace) -> dict:
+    import torch
+
+    from mmgsacp.benchmarks.train_step import (benchmark_train_step, cpu_budget_iters,
+                                               train_step_table)
+    from mmgsacp.utils.io import write_json
     if args.threads:
         torch.set_num_threads(args.threads)
     result = benchmark_train_step(ROOT, args.iters, args.warmup, args.batch, args.dnanet)
@@ -46,6 +56,13 @@ def main(argv=None):
     if args.json:
         write_json(result, args.json)
     return result
+
+
+def main(argv: Optional[List[str]] = None) -> dict:
+    """Run the benchmark and return its timings; a usage error ends with ``SystemExit(2)``."""
+    args = parse_args(argv)
+    from mmgsacp.utils.io import run_tool  # imports the package
+    return run_tool(run, args, exit=True)
 
 
 if __name__ == '__main__':

@@ -6,21 +6,27 @@
 
 Writes ``images/``, ``masks/``, ``masks_centroid/``, ``masks_coarse/`` and
 ``img_idx/{train,test}_synthetic.txt``; same arguments give byte-identical files.
+
+Exit status 2 on a usage error (e.g. ``OUT_DIR`` exists and is not empty without
+``--overwrite``).
 """
 import argparse
 import sys
 import time
 
-from mmgsacp.datasets.synthetic import make_synthetic_dataset
-from mmgsacp.utils.io import report_error
+# mmgsacp (and through it torch) is imported in run() after the arguments are parsed, so that
+# --help answers at once.
 
 
 def _size(text: str):
-    h, w = text.lower().split('x')
-    return int(h), int(w)
+    try:
+        h, w = text.lower().split('x')
+        return int(h), int(w)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'expected HxW (e.g. 256x256), got {text!r}') from None
 
 
-def main(argv=None) -> int:
+def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('out_dir', help='folder to create')
     parser.add_argument('--num-train', type=int, default=160)
@@ -34,25 +40,27 @@ def main(argv=None) -> int:
     parser.add_argument('--max-targets', type=int, default=5)
     parser.add_argument('--overwrite', action='store_true',
                         help='replace OUT_DIR if it exists and is not empty')
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
 
+
+def run(args: argparse.Namespace) -> int:
+    from mmgsacp.datasets.synthetic import make_synthetic_dataset
     start = time.time()
-    try:
-        info = make_synthetic_dataset(
-            args.out_dir,
-            num_train=args.num_train,
-            num_test=args.num_test,
-            size=args.sizes if args.sizes else tuple(args.size),
-            seed=args.seed,
-            empty_prob=args.empty_prob,
-            max_targets=args.max_targets,
-            overwrite=args.overwrite)
-    except FileExistsError as err:
-        return report_error(err, 1)
+    info = make_synthetic_dataset(
+        args.out_dir, num_train=args.num_train, num_test=args.num_test,
+        size=args.sizes if args.sizes else tuple(args.size), seed=args.seed,
+        empty_prob=args.empty_prob, max_targets=args.max_targets, overwrite=args.overwrite)
     print(f"wrote {len(info['train'])} train + {len(info['test'])} test frames "
           f"({info['num_targets']} targets, {info['num_empty']} empty frames) to "
           f"{info['out_dir']} in {time.time() - start:.1f} s")
     return 0
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    from mmgsacp.utils.io import run_tool  # imports the package
+    # the library refuses an existing non-empty OUT_DIR with FileExistsError
+    return run_tool(run, args, also=(FileExistsError, ))
 
 
 if __name__ == '__main__':
