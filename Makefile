@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 DATA_ROOT ?= ../shared/data/SIRST3
 PYTEST_ARGS ?=
 
-.PHONY: install data demo test test-quick bench-train-step bench-quality bench-infer clean
+.PHONY: install data demo test test-quick lint bench-train-step bench-quality bench-infer clean
 
 install: $(STAMP) data
 
@@ -37,6 +37,9 @@ demo: install
 
 test: install
 	$(PY) -m pytest -q tests $(PYTEST_ARGS)
+
+lint: install
+	$(PY) -m ruff check .
 
 # The tests under about 5 s each; `make test` (CI) runs everything.
 test-quick: install
