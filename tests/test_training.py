@@ -38,9 +38,11 @@ def test_short_training_loss_falls(config, syn_root, tmp_path):
     cfg.model.decode_head.prior_prob = 0.5
     runner = Runner.from_cfg(cfg)
     runner.train()
-    losses = _losses(runner)
-    assert np.isfinite(losses).all()
-    assert losses[-8:].mean() < 0.92 * losses[:8].mean()
+    assert np.isfinite(_losses(runner)).all()
+    # The segmentation term: GSACP's total also holds the contrastive term, whose weight
+    # rises with the warm-up, so the total need not fall in 40 steps (the BCE falls by ~27 %).
+    bce = np.asarray(runner.message_hub.get_scalar('train/decode.loss_bce').data[0])
+    assert bce[-8:].mean() < 0.9 * bce[:8].mean()
 
 
 @pytest.mark.slow
