@@ -5,6 +5,9 @@ model = dict(
     type='PointSupervisedSegmentor',
     decode_head=dict(
         type='AffinityPropagationHead',
+        # Width of the 1x1 'projection' embedding, which only the first form of the targets
+        # (target_cfg rule='v1') builds; the default rule measures affinity on the head's own
+        # features and ignores it.
         embed_channels=16,
         # Window radius R, gate (kappa, beta), hard margin (taus).
         target_cfg=dict(
@@ -12,5 +15,7 @@ model = dict(
             ring_width=3, adaptive=False),
         # Prior-only growth first; the affinity term fades in from 10% to 40% of the run.
         warmup_ratio=(0.1, 0.4)))
-# Parts of the head get no gradient in some variants (e.g. the embedding without HBC).
+# With the default rule every parameter gets a gradient. The first form's 'projection'
+# embedding (rule='v1') is trained only by the contrastive loss, so a v1 config without HBC
+# leaves it unused, and DDP would stop on it without this.
 model_wrapper_cfg = dict(type='MMDistributedDataParallel', find_unused_parameters=True)
