@@ -9,7 +9,8 @@ model = dict(
         # (target_cfg rule='v1') builds; the default rule measures affinity on the head's own
         # features and ignores it.
         embed_channels=16,
-        # Window radius R, gate (kappa, beta), hard margin (taus).
+        # Window radius R, core gate (kappa, beta) and the label rule's thresholds (taus); the
+        # loose gate of the outer band keeps its defaults (kappa_band=1, beta_band=0.15).
         target_cfg=dict(
             mode='affinity', radius=16, kappa=2.0, beta=0.3, tau_pos=0.8, tau_neg=0.5,
             ring_width=3, adaptive=False),
