@@ -5,11 +5,9 @@
         [--smooth 5] [--labels NAME ...]
 
 Each RUN_DIR holds a ``drift.jsonl``; the run is labelled by the folder's name, or by the
-matching ``--labels`` entry (one per run). One panel per drift scalar that some run logged
-(``mmgsacp.analysis.drift.PANELS``: pseudo-mask IoU and area ratio against the true masks,
-collapsed regions, ignored share, region / core blob, band precision, true target labelled
-background, false-positive pixels, negatives on true targets); the others are left out.
-Exit status 1 on a usage or data error.
+matching ``--labels`` entry (one per run). Panels:
+pseudo-mask IoU against the true masks, pseudo/true area ratio, share of regions collapsed to
+their point, and ignored pixels per pseudo-target pixel. Exit status 1 on a usage or data error.
 """
 import argparse
 import sys
