@@ -5,12 +5,18 @@ model = dict(
     type='PointSupervisedSegmentor',
     decode_head=dict(
         type='AffinityPropagationHead',
+        # Width of the 1x1 'projection' embedding, which only the first form of the targets
+        # (target_cfg rule='v1') builds; the default rule measures affinity on the head's own
+        # features and ignores it.
         embed_channels=16,
-        # Window radius R, gate (kappa, beta), hard margin (taus).
+        # Window radius R, core gate (kappa, beta) and the label rule's thresholds (taus); the
+        # loose gate of the outer band keeps its defaults (kappa_band=1, beta_band=0.15).
         target_cfg=dict(
             mode='affinity', radius=16, kappa=2.0, beta=0.3, tau_pos=0.8, tau_neg=0.5,
             ring_width=3, adaptive=False),
         # Prior-only growth first; the affinity term fades in from 10% to 40% of the run.
         warmup_ratio=(0.1, 0.4)))
-# Parts of the head get no gradient in some variants (e.g. the embedding without HBC).
+# With the default rule every parameter gets a gradient. The first form's 'projection'
+# embedding (rule='v1') is trained only by the contrastive loss, so a v1 config without HBC
+# leaves it unused, and DDP would stop on it without this.
 model_wrapper_cfg = dict(type='MMDistributedDataParallel', find_unused_parameters=True)
