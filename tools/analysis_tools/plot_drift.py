@@ -5,9 +5,10 @@
         [--smooth 5] [--labels NAME ...]
 
 Each RUN_DIR holds a ``drift.jsonl``; the run is labelled by the folder's name, or by the
-matching ``--labels`` entry (one per run). Panels:
-pseudo-mask IoU against the true masks, pseudo/true area ratio, share of regions collapsed to
-their point, and ignored pixels per pseudo-target pixel. Exit status 2 on a usage or data error.
+matching ``--labels`` entry (one per run). One panel per drift scalar the logs hold, in the
+order of ``mmgsacp.analysis.drift.PANELS`` (pseudo-mask IoU, area ratio, collapsed regions,
+ignored pixels, and the band and negative statistics of the current targets), four to a row;
+scalars no log holds are skipped. Exit status 2 on a usage or data error.
 """
 import argparse
 import sys
