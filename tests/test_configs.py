@@ -145,9 +145,14 @@ def test_ladder_is_single_variable(sched):
     pullband = _diff(_load('gsacp/gsacp-final_1k_sirst3.py'),
                      _load('gsacp/gsacp-final-pullband_1k_sirst3.py'))
     assert set(pullband) == {'model.decode_head.loss_contrast.pull_ignore'}
-    for name, cfg in (('point-only', _load(f'point_only/point-only_{sched}_sirst3.py')),
-                      ('prior-only', _load(f'prior_only/prior-only_{sched}_sirst3.py'))):
-        assert set(_diff(base, cfg)) == {'model.decode_head.target_cfg.mode'}, name
+    prior = _load(f'prior_only/prior-only_{sched}_sirst3.py')
+    assert set(_diff(base, prior)) == {'model.decode_head.target_cfg.mode'}
+    # point-only also trains with LESPS's focal loss instead of BCE + soft IoU
+    point = _load(f'point_only/point-only_{sched}_sirst3.py')
+    assert {k for k in _diff(base, point) if not k.startswith(
+        'model.decode_head.loss_decode')} == {'model.decode_head.target_cfg.mode'}
+    assert [loss['type'] for loss in point.model.decode_head.loss_decode] == [
+        'GaussianFocalLoss']
 
 
 def test_rungs_are_short():
@@ -170,10 +175,9 @@ def test_schedules_differ_only_in_lengths():
     for short, long in pairs:
         diff = set(_diff(_load(short), _load(long)))
         assert 'train_cfg.max_iters' in diff and diff <= lengths, (short, long)
-    # LESPS counts its label-evolution schedule in epochs, set per schedule
+    # LESPS starts at a share of the run; its update period (epochs) is set per schedule
     lesps = _diff(_load('lesps/lesps_1k_sirst3.py'), _load('lesps/lesps_40k_sirst3.py'))
-    assert set(lesps) - lengths == {'default_hooks.label_evolution.start_epoch',
-                                    'default_hooks.label_evolution.interval'}
+    assert set(lesps) - lengths == {'default_hooks.label_evolution.interval'}
     assert _diff(_load('gsacp_sirst3.py'), _load('gsacp/gsacp-final_40k_sirst3.py')) == {}
 
 
