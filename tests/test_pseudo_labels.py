@@ -77,12 +77,17 @@ def test_oracle_bounds_the_prior_on_sirst3(sirst3_root):
     result = score_pseudo_labels(cfg, data_root=str(sirst3_root), limit=40, kappas=[1, 2])
     rows = result['rows']
     assert result['images'] == 40
-    assert set(rows) == {'prior kappa=1 beta=0.3', 'prior kappa=2 beta=0.3', 'oracle threshold'}
+    assert set(rows) == {'prior kappa=1 beta=0.3', 'prior kappa=2 beta=0.3', 'oracle threshold',
+                         'pal initial'}
+    # PAL's contour labels are precise but small (targets over 50 px get the point alone)
+    assert rows['pal initial']['all']['precision'] > rows['pal initial']['all']['recall']
+    assert 0.0 < result['pal_easy_share'] < 1.0 and 0.0 < result['pal_contour_share'] < 1.0
     assert set(rows['oracle threshold']) == {'NUAA-SIRST', 'NUDT-SIRST', 'IRSTD-1K', 'all'}
     for name in ('prior kappa=1 beta=0.3', 'prior kappa=2 beta=0.3'):
         assert rows['oracle threshold']['all']['IoU'] >= rows[name]['all']['IoU']
     assert 0.3 < rows['prior kappa=2 beta=0.3']['all']['IoU'] < 0.9
     assert '| oracle threshold |' in pseudo_label_table(result)
+    assert '% of images easy' in pseudo_label_table(result)
 
 
 def test_cli_with_a_checkpoint_scores_its_affinity(tmp_path):
