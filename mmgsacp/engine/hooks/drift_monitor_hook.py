@@ -104,7 +104,8 @@ class DriftMonitorHook(Hook):
 
     Every ``interval`` iterations it asks the :class:`PointSupervisedSegmentor` (or any
     segmentor with ``monitor_request`` / ``monitor_state``: LESPS's and PAL's, which report the
-    ``stats`` of their stored labels themselves, without a grid) to keep that step's targets (and the batch's full masks, which never reach the loss), then logs
+    ``stats`` of their stored labels themselves, without a grid) to keep that step's targets
+    (and the batch's full masks, which never reach the loss), then logs
     :func:`drift_statistics` as ``train/drift_*`` scalars (log lines and every visualizer
     backend: TensorBoard / W&B by config), appends them to ``<work_dir>/drift.jsonl`` (the drift
     curve), and every ``grid_interval`` iterations saves :func:`drift_grid` to
