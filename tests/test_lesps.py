@@ -21,7 +21,7 @@ from mmgsacp.datasets.transforms import (LoadPixelCoordinates, PackIRInputsWithC
                                          RandomFlipIR, RandomRot90, RandomTranspose,
                                          TargetAwareRandomCrop, split_pixel_coords)
 from mmgsacp.datasets.transforms.coordinates import VALID_MARK
-from mmgsacp.engine.hooks.label_evolution_hook import is_update_epoch
+from mmgsacp.engine.hooks.label_evolution_hook import LabelEvolutionHook, is_update_epoch
 from mmgsacp.models.segmentors.label_evolution_segmentor import LabelEvolutionSegmentor
 from mmgsacp.models.utils.label_evolution import (PatchLabelStore, crop_to_patches,
                                                   evolution_threshold, evolve_label,
@@ -360,6 +360,14 @@ def test_label_statistics_see_soft_growth_below_one_half():
 def test_update_schedule():
     epochs = [e for e in range(12) if is_update_epoch(e, 4, 2)]
     assert epochs == [4, 6, 8, 10]
+
+
+def test_start_is_an_epoch_or_a_share_of_the_run():
+    for bad in (dict(), dict(start_epoch=1, start_ratio=0.1)):
+        with pytest.raises(ValueError, match='exactly one'):
+            LabelEvolutionHook(**bad)
+    with pytest.raises(ValueError, match='start_ratio'):
+        LabelEvolutionHook(start_ratio=1.0)
 
 
 def _lesps_cfg(syn_root, work, iters, ckpt=None):
