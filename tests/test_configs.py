@@ -26,7 +26,7 @@ CONFIG_DIR = osp.join(REPO_ROOT, 'configs')
 CONFIGS = sorted(
     p for p in glob.glob(osp.join(CONFIG_DIR, '**', '*.py'), recursive=True)
     if f'{osp.sep}_base_{osp.sep}' not in p)
-METHOD_DIRS = ('gsacp', 'full_sup', 'point_only', 'prior_only', 'lesps')
+METHOD_DIRS = ('gsacp', 'full_sup', 'point_only', 'prior_only', 'lesps', 'pal')
 #: <method>[_<network>]_<schedule>_<dataset>.py, words within a field joined by '-'
 NAME = re.compile(r'^(?P<method>[a-z0-9-]+)(_(?P<net>[a-z0-9]+))?_(?P<sched>\d+k(-time)?)'
                   r'_(?P<data>[a-z0-9]+)\.py$')
@@ -87,7 +87,8 @@ def test_configs_by_method():
         'point_only/point-only_1k_sirst3.py', 'point_only/point-only_40k_sirst3.py',
         'prior_only/prior-only_1k_sirst3.py', 'prior_only/prior-only_3k_sirst3.py',
         'prior_only/prior-only_40k_sirst3.py', 'lesps/lesps_1k_sirst3.py',
-        'lesps/lesps_40k_sirst3.py'}
+        'lesps/lesps_40k_sirst3.py', 'pal/pal_1k_sirst3.py', 'pal/pal_40k_sirst3.py',
+        'pal/pal-coarse_1k_sirst3.py', 'gsacp/gsacp-final-coarse_1k_sirst3.py'}
     assert expected <= names
     for name in names - {'gsacp_sirst3.py'}:
         folder, file = name.split(osp.sep)
@@ -147,9 +148,14 @@ def test_ladder_is_single_variable(sched):
     # the band pull is a first-form ablation: it switches the targets' rule too
     assert set(pullband) == {'model.decode_head.loss_contrast.pull_ignore',
                              'model.decode_head.target_cfg.rule'}
-    for name, cfg in (('point-only', _load(f'point_only/point-only_{sched}_sirst3.py')),
-                      ('prior-only', _load(f'prior_only/prior-only_{sched}_sirst3.py'))):
-        assert set(_diff(base, cfg)) == {'model.decode_head.target_cfg.mode'}, name
+    prior = _load(f'prior_only/prior-only_{sched}_sirst3.py')
+    assert set(_diff(base, prior)) == {'model.decode_head.target_cfg.mode'}
+    # point-only also trains with LESPS's focal loss instead of BCE + soft IoU
+    point = _load(f'point_only/point-only_{sched}_sirst3.py')
+    assert {k for k in _diff(base, point) if not k.startswith(
+        'model.decode_head.loss_decode')} == {'model.decode_head.target_cfg.mode'}
+    assert [loss['type'] for loss in point.model.decode_head.loss_decode] == [
+        'GaussianFocalLoss']
 
 
 def test_rungs_are_short():
@@ -172,10 +178,19 @@ def test_schedules_differ_only_in_lengths():
     for short, long in pairs:
         diff = set(_diff(_load(short), _load(long)))
         assert 'train_cfg.max_iters' in diff and diff <= lengths, (short, long)
-    # LESPS counts its label-evolution schedule in epochs, set per schedule
+    # LESPS starts at a share of the run; its update period (epochs) is set per schedule
     lesps = _diff(_load('lesps/lesps_1k_sirst3.py'), _load('lesps/lesps_40k_sirst3.py'))
-    assert set(lesps) - lengths == {'default_hooks.label_evolution.start_epoch',
-                                    'default_hooks.label_evolution.interval'}
+    assert set(lesps) - lengths == {'default_hooks.label_evolution.interval'}
+    # PAL's phases are shares of the run; its period and prediction windows are per schedule
+    pal = _diff(_load('pal/pal_1k_sirst3.py'), _load('pal/pal_40k_sirst3.py'))
+    assert set(pal) - lengths == {'default_hooks.pal.interval_ratio',
+                                  'default_hooks.pal.infer_window'}
+    # a coarse row is its method with coarse points, nothing else
+    for coarse, centroid in (('pal/pal-coarse_1k_sirst3.py', 'pal/pal_1k_sirst3.py'),
+                             ('gsacp/gsacp-final-coarse_1k_sirst3.py',
+                              'gsacp/gsacp-final_1k_sirst3.py')):
+        assert _diff(_load(centroid), _load(coarse)) == {
+            'train_dataloader.dataset.point_type': ('centroid', 'coarse')}, coarse
     assert _diff(_load('gsacp_sirst3.py'), _load('gsacp/gsacp-final_40k_sirst3.py')) == {}
 
 

@@ -21,7 +21,7 @@ from mmgsacp.datasets.transforms import (LoadPixelCoordinates, PackIRInputsWithC
                                          RandomFlipIR, RandomRot90, RandomTranspose,
                                          TargetAwareRandomCrop, split_pixel_coords)
 from mmgsacp.datasets.transforms.coordinates import VALID_MARK
-from mmgsacp.engine.hooks.label_evolution_hook import is_update_epoch
+from mmgsacp.engine.hooks.label_evolution_hook import LabelEvolutionHook, is_update_epoch
 from mmgsacp.models.segmentors.label_evolution_segmentor import LabelEvolutionSegmentor
 from mmgsacp.models.utils.label_evolution import (PatchLabelStore, crop_to_patches,
                                                   evolution_threshold, evolve_label,
@@ -91,6 +91,37 @@ def test_touch_rule_drops_blobs_away_from_the_centroid():
     pred[21, 21] = 0.9  # now (22, 22) joins a touching blob, diagonally through (21, 21)
     new = evolve_label(_point_label(41, 41, [(20, 20)]), pred, [(20, 20)])
     assert new[22, 22] == 0.45
+
+
+def test_a_lone_blob_is_kept_even_away_from_the_centroid():
+    # one candidate blob that misses the 3x3 cell: LESPS drops blobs only when there are
+    # several, so this one is averaged in
+    pred = torch.zeros(41, 41)
+    pred[26:29, 26:29] = 0.9
+    new = evolve_label(_point_label(41, 41, [(20, 20)]), pred, [(20, 20)])
+    assert torch.all(new[26:29, 26:29] == 0.45)
+    pred[10, 10] = 0.9  # a second blob: now neither touches the cell, both go
+    new = evolve_label(_point_label(41, 41, [(20, 20)]), pred, [(20, 20)])
+    assert int((new > 0).sum()) == 1
+    # the patch form applies the same rule
+    for pr, expect in ((pred, 0), (torch.where(torch.arange(41).view(-1, 1) == 10, 0.0, pred),
+                                   9)):
+        p = evolve_patches(_point_label(41, 41, [(20, 20)])[None], pr[None],
+                           torch.ones(1, 41, 41, dtype=torch.bool),
+                           torch.zeros(1, 41, 41, dtype=torch.bool), 41.0 * 41)
+        assert int(((p[0] - 0.45).abs() < 1e-6).sum()) == expect
+
+
+def test_pixels_equal_to_one_stay_at_one():
+    label = _point_label(41, 41, [(20, 20)])
+    label[20, 21] = 1.0  # an earlier update that reached 1
+    pred = torch.zeros(41, 41)
+    pred[20, 20:23] = 0.6
+    new = evolve_label(label, pred, [(20, 20)])
+    assert new[20, 21] == 1.0 and new[20, 22] == pytest.approx(0.3)
+    p = evolve_patches(label[None], pred[None], torch.ones(1, 41, 41, dtype=torch.bool),
+                       torch.zeros(1, 41, 41, dtype=torch.bool), 41.0 * 41)
+    assert p[0, 20, 21] == 1.0 and p[0, 20, 22] == pytest.approx(0.3)
 
 
 def test_averaging_and_points_kept_at_one():
@@ -331,11 +362,19 @@ def test_update_schedule():
     assert epochs == [4, 6, 8, 10]
 
 
+def test_start_is_an_epoch_or_a_share_of_the_run():
+    for bad in (dict(), dict(start_epoch=1, start_ratio=0.1)):
+        with pytest.raises(ValueError, match='exactly one'):
+            LabelEvolutionHook(**bad)
+    with pytest.raises(ValueError, match='start_ratio'):
+        LabelEvolutionHook(start_ratio=1.0)
+
+
 def _lesps_cfg(syn_root, work, iters, ckpt=None):
     cfg = tiny_config('lesps/lesps_1k_sirst3.py', syn_root, work, iters=iters, batch=4,
                       val=False, checkpoint_interval=ckpt)
     # 24 images / batch 4 = 6 iterations an epoch: updates on iterations 7..12 (1-based)
-    cfg.default_hooks.label_evolution.update(start_epoch=1, interval=1)
+    cfg.default_hooks.label_evolution.update(start_epoch=1, start_ratio=None, interval=1)
     cfg.optim_wrapper.optimizer.lr = 3e-3
     return cfg
 

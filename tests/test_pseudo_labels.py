@@ -79,7 +79,10 @@ def test_oracle_bounds_the_prior_on_sirst3(sirst3_root):
     assert result['images'] == 40
     priors = [f'prior kappa={k} beta=0.3' for k in (1, 2)]
     bands = [f'{p}{suffix}' for p in priors for suffix in (' + band', ' + band decided perfectly')]
-    assert set(rows) == set(priors + bands + ['oracle threshold'])
+    assert set(rows) == set(priors + bands + ['oracle threshold', 'pal initial'])
+    # PAL's contour labels are precise but small (targets over 50 px get the point alone)
+    assert rows['pal initial']['all']['precision'] > rows['pal initial']['all']['recall']
+    assert 0.0 < result['pal_easy_share'] < 1.0 and 0.0 < result['pal_contour_share'] < 1.0
     assert set(rows['oracle threshold']) == {'NUAA-SIRST', 'NUDT-SIRST', 'IRSTD-1K', 'all'}
     for name in priors:
         assert rows['oracle threshold']['all']['IoU'] >= rows[name]['all']['IoU']
@@ -90,6 +93,7 @@ def test_oracle_bounds_the_prior_on_sirst3(sirst3_root):
         assert perfect['IoU'] >= rows[name]['all']['IoU'] and perfect['IoU'] >= whole['IoU']
     assert 0.3 < rows['prior kappa=2 beta=0.3']['all']['IoU'] < 0.9
     assert '| oracle threshold |' in pseudo_label_table(result)
+    assert '% of images easy' in pseudo_label_table(result)
 
 
 def test_cli_with_a_checkpoint_scores_its_affinity(tmp_path):

@@ -3,6 +3,9 @@ _base_ = [
     '../_base_/models/lesps_compact_unet.py', '../_base_/datasets/sirst3_coords.py',
     '../_base_/schedules/schedule_40k.py', '../_base_/default_runtime.py'
 ]
-# ~381 epochs of 105 iterations: updates from ~30% of training, every f = 5 epochs (LESPS's f).
+# ~381 epochs of 105 iterations: updates from 12.5% of the run (LESPS's epoch 50 of 400),
+# every f = 5 epochs (LESPS's f): ~67 updates per image.
 default_hooks = dict(
-    label_evolution=dict(type='LabelEvolutionHook', start_epoch=115, interval=5, patch_size=41))
+    label_evolution=dict(
+        type='LabelEvolutionHook', start_ratio=0.125, interval=5, patch_size=41),
+    drift_monitor=dict(type='DriftMonitorHook', interval=50, grid_interval=0))

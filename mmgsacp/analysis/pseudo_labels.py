@@ -9,6 +9,9 @@ settings (``model.decode_head.target_cfg``; the method's defaults when the confi
   perfect affinity could add to the prior);
 * ``oracle threshold``: per point, the best single relative intensity threshold *chosen with
   the true mask*: a ceiling for any prior gate (see ``mmgsacp.evaluation.pseudo_labels``);
+* ``pal initial``: PAL's model-free initial labels (filled edge contours holding the points,
+  plus the points; :func:`mmgsacp.models.utils.pal.initial_label`), with the share of easy
+  images (at least 80 % of their points got a contour);
 * with a model: ``affinity``, the targets its embedding gives once warm-up is over, and
   ``prediction > 0.5``, the blob of its own prediction holding the point (same window).
 
@@ -29,6 +32,7 @@ from mmgsacp.evaluation.pseudo_labels import (PseudoMaskScore, oracle_threshold_
 from mmgsacp.models.pseudo_labels import (center_seed, gather_windows, generate_point_targets,
                                           propagate, ring_mask, scatter_targets, support_mask,
                                           validate_points)
+from mmgsacp.models.utils.pal import BINARY_LEVEL, initial_label, is_easy
 from mmgsacp.utils.io import InputError
 from .training_set import build_train_dataset
 
@@ -64,7 +68,8 @@ def network_maps(model, image: np.ndarray) -> Tuple[Optional[torch.Tensor], torc
 
 
 def score_rows(dataset, indices: List[int], target_cfg: dict, grid: List[Tuple[float, float]],
-               model=None) -> Dict[str, PseudoMaskScore]:
+               model=None, counts: Optional[Dict[str, int]] = None
+               ) -> Dict[str, PseudoMaskScore]:
     """Score every rule on the images ``indices`` of ``dataset``.
 
     Args:
@@ -73,6 +78,8 @@ def score_rows(dataset, indices: List[int], target_cfg: dict, grid: List[Tuple[f
         target_cfg: Target settings (:func:`window_cfg`).
         grid: (kappa, beta) pairs of the prior rows.
         model: Segmentor for the ``affinity`` and ``prediction`` rows, or None.
+        counts: If given, receives ``pal_easy_images`` (images PAL calls easy), ``pal_points``
+            and ``pal_points_with_contour``.
 
     Returns:
         ``{row name: score}``.
@@ -127,6 +134,13 @@ def score_rows(dataset, indices: List[int], target_cfg: dict, grid: List[Tuple[f
         best = oracle_threshold_regions(ladder, truth_win)
         labels = scatter_targets(best, torch.zeros_like(best), points, radius, (1, h, w))
         add('oracle threshold', labels[0].numpy(), truth, part)
+        pal_label, got = initial_label(np.asarray(img, np.float32), pts)
+        add('pal initial', (pal_label > BINARY_LEVEL).astype(np.int64), truth, part)
+        if counts is not None:
+            for key, value in (('pal_easy_images', int(is_easy(got))),
+                               ('pal_points', len(got)), ('pal_points_with_contour',
+                                                          int(got.sum()))):
+                counts[key] = counts.get(key, 0) + value
         if model is not None:
             emb, prob = network_maps(model, img)
             if emb is not None:
@@ -180,9 +194,13 @@ def score_pseudo_labels(cfg: Config, checkpoint: Optional[str] = None,
     if checkpoint is not None:
         from mmgsacp.apis.inference import load_model
         model = load_model(cfg, checkpoint, device='cpu')
-    rows = score_rows(dataset, indices, target_cfg, grid, model)
+    counts: Dict[str, int] = {}
+    rows = score_rows(dataset, indices, target_cfg, grid, model, counts)
     return dict(images=len(indices), target_cfg=target_cfg,
-                rows={name: score.summary() for name, score in rows.items()})
+                rows={name: score.summary() for name, score in rows.items()},
+                pal_easy_share=counts['pal_easy_images'] / max(len(indices), 1),
+                pal_contour_share=counts['pal_points_with_contour'] / max(
+                    counts['pal_points'], 1))
 
 
 def pseudo_label_table(result: dict) -> str:
@@ -196,4 +214,7 @@ def pseudo_label_table(result: dict) -> str:
         cells = [f"{s['IoU']:.3f} / {s['precision']:.3f} / {s['recall']:.3f} / "
                  f"{s['area_ratio']:.2f}" for s in by_part.values()]
         lines.append(f"| {name} | {' | '.join(cells)} |")
+    if 'pal_easy_share' in result:
+        lines.append(f"PAL: {100 * result['pal_easy_share']:.1f} % of images easy, "
+                     f"{100 * result['pal_contour_share']:.1f} % of points with a contour")
     return '\n'.join(lines)

@@ -13,6 +13,7 @@ from its point labels, on the whole image, with the config's target settings
   ``--beta``;
 * ``oracle threshold``: per point, the best single relative intensity threshold *chosen with
   the true mask*: a ceiling for any prior gate (see ``mmgsacp.evaluation.pseudo_labels``);
+* ``pal initial``: PAL's model-free initial labels, and its share of easy images;
 * with a CHECKPOINT: ``affinity``, the targets its embedding gives once warm-up is over
   (student weights), and ``prediction > 0.5``, the blob of its own prediction holding the point
   (within the same window).

@@ -5,9 +5,6 @@ _base_ = './compact_unet.py'
 model = dict(
     type='LabelEvolutionSegmentor',
     evolve_cfg=dict(tb=0.5, k=0.5, size=33, area_ratio=0.0015, area_ref='image'),
-    # soft IoU over the whole batch, as LESPS trains: per image, one-pixel labels make an
-    # empty prediction a minimum (see SoftIoULoss)
-    decode_head=dict(loss_decode=[
-        dict(type='IgnoreBCELoss', loss_weight=1.0),
-        dict(type='SoftIoULoss', loss_weight=1.0, reduction='batch'),
-    ]))
+    # LESPS's loss: the Gaussian (CornerNet) focal loss on the soft labels, no IoU term (its
+    # authors: IoU losses keep point supervision from converging)
+    decode_head=dict(loss_decode=[dict(type='GaussianFocalLoss', loss_weight=1.0)]))

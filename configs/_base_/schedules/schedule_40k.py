@@ -16,10 +16,12 @@ default_hooks = dict(
     param_scheduler=dict(type='ParamSchedulerHook'),
     # Atomic checkpoint and `last_checkpoint` writes, old checkpoints deleted only after the new
     # one is complete, leftovers of a killed save cleaned at start: a crash or a full disk never
-    # leaves a run without a checkpoint `--resume` can load.
+    # leaves a run without a checkpoint `--resume` can load. No `save_best`: the validation
+    # list is SIRST3's test list, and every method is scored with its final checkpoint (a
+    # checkpoint chosen on the test list would flatter it).
     checkpoint=dict(
         type='AtomicCheckpointHook', by_epoch=False, interval=2000, max_keep_ckpts=2,
-        save_last=True, save_best='mIoU', rule='greater'),
+        save_last=True),
     sampler_seed=dict(type='DistSamplerSeedHook'),
     # Stops on a NaN/inf loss before the bad step can be checkpointed.
     invalid_loss=dict(type='InvalidLossGuardHook'),

@@ -131,8 +131,10 @@ def drift_grid(image: torch.Tensor, targets: PointTargets, masks: Optional[torch
 class DriftMonitorHook(Hook):
     """Logs what the online targets look like against the held-back full masks.
 
-    Every ``interval`` iterations it asks the :class:`PointSupervisedSegmentor` to keep that
-    step's targets (and the batch's full masks, which never reach the loss), then logs
+    Every ``interval`` iterations it asks the :class:`PointSupervisedSegmentor` (or any
+    segmentor with ``monitor_request`` / ``monitor_state``: LESPS's and PAL's, which report the
+    ``stats`` of their stored labels themselves, without a grid) to keep that step's targets
+    (and the batch's full masks, which never reach the loss), then logs
     :func:`drift_statistics` as ``train/drift_*`` scalars (log lines and every visualizer
     backend: TensorBoard / W&B by config), appends them to ``<work_dir>/drift.jsonl`` (the drift
     curve), and every ``grid_interval`` iterations saves :func:`drift_grid` to
@@ -164,10 +166,15 @@ class DriftMonitorHook(Hook):
         if not state:
             return
         model.monitor_state = {}
-        targets = state['targets']
-        stats = drift_statistics(targets, state['masks'], state['student_targets'],
-                                 state.get('negatives'))
-        stats['affinity_weight'] = float(state['affinity_weight'])
+        targets = state.get('targets')
+        if targets is None:
+            # a segmentor whose labels are not PointTargets (LESPS's evolving labels) reports
+            # its statistics itself
+            stats = dict(state['stats'])
+        else:
+            stats = drift_statistics(targets, state['masks'], state['student_targets'],
+                                     state.get('negatives'))
+            stats['affinity_weight'] = float(state['affinity_weight'])
         step = runner.iter + 1
         for key, value in stats.items():
             runner.message_hub.update_scalar(f'train/drift_{key}', value)
@@ -175,7 +182,7 @@ class DriftMonitorHook(Hook):
         if runner.rank == 0:
             with open(osp.join(runner.work_dir, 'drift.jsonl'), 'a') as f:
                 f.write(json.dumps(dict(iter=step, **stats)) + '\n')
-            if self.grid_interval and step % self.grid_interval == 0:
+            if self.grid_interval and step % self.grid_interval == 0 and targets is not None:
                 grid = drift_grid(state['image'], targets, state['masks'], self.max_points)
                 ok, png = cv2.imencode('.png', grid)
                 if ok:

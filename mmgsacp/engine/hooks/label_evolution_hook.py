@@ -36,9 +36,12 @@ class LabelEvolutionHook(Hook):
     ``load_from``.
 
     Args:
-        start_epoch (int): First update epoch (0-based). No default: it depends on the
-            schedule's length (the configs start at about 30% of training).
+        start_epoch (int, optional): First update epoch (0-based).
         interval (int): Epochs between update epochs (LESPS's ``f``). Defaults to 5.
+        start_ratio (float, optional): The first update epoch as a share of the run instead:
+            ``floor(start_ratio * max_iters / epoch_iters)``, read from the run, so
+            ``--cfg-options train_cfg.max_iters=N`` moves it too (LESPS starts at epoch 50 of
+            400: 0.125). Exactly one of ``start_epoch`` and ``start_ratio`` is given.
         patch_size (int): Odd side of each point's stored label patch. Larger than the 33 px
             neighbourhood so the neighbourhood can follow its component's centroid when that
             drifts from the point. Defaults to 41.
@@ -46,14 +49,23 @@ class LabelEvolutionHook(Hook):
 
     priority = 'ABOVE_NORMAL'
 
-    def __init__(self, start_epoch: int, interval: int = 5, patch_size: int = 41) -> None:
-        if start_epoch < 0:
+    def __init__(self, start_epoch: Optional[int] = None, interval: int = 5,
+                 patch_size: int = 41, start_ratio: Optional[float] = None) -> None:
+        if (start_epoch is None) == (start_ratio is None):
+            raise ValueError('LabelEvolutionHook: give exactly one of start_epoch and '
+                             f'start_ratio, got start_epoch={start_epoch}, '
+                             f'start_ratio={start_ratio}')
+        if start_epoch is not None and start_epoch < 0:
             raise ValueError(f'LabelEvolutionHook: start_epoch must be >= 0, got {start_epoch}')
+        if start_ratio is not None and not 0.0 <= start_ratio < 1.0:
+            raise ValueError(f'LabelEvolutionHook: start_ratio must be in [0, 1), got '
+                             f'{start_ratio}')
         if interval < 1:
             raise ValueError(f'LabelEvolutionHook: interval must be >= 1, got {interval}')
         if patch_size % 2 != 1:
             raise ValueError(f'LabelEvolutionHook: patch_size must be odd, got {patch_size}')
-        self.start_epoch = int(start_epoch)
+        self.start_epoch = None if start_epoch is None else int(start_epoch)
+        self.start_ratio = start_ratio
         self.interval = int(interval)
         self.patch_size = int(patch_size)
         self.store: Optional[PatchLabelStore] = None
@@ -84,6 +96,8 @@ class LabelEvolutionHook(Hook):
         dataset = loader.dataset
         self.epoch_iters = max(
             1, math.ceil(len(dataset) / (loader.batch_size * get_world_size())))
+        if self.start_ratio is not None:
+            self.start_epoch = int(self.start_ratio * runner.max_iters / self.epoch_iters)
         if self.store is None:
             self.store = PatchLabelStore.from_dataset(dataset, self.patch_size)
         self._restore_pending(runner)

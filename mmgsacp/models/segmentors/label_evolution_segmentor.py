@@ -18,6 +18,37 @@ from .ir_encoder_decoder import IREncoderDecoder
 AREA_REFS = ('image', 'crop')
 
 
+@torch.no_grad()
+def label_drift_stats(labels: Tensor, data_samples,
+                      fg_threshold: float = FG_THRESHOLD) -> Dict[str, float]:
+    """The drift monitor's figures for stored labels of a batch (monitoring only).
+
+    Args:
+        labels (Tensor): (B, h, w) training labels (soft in [0, 1] or 0/1), 255 on padding.
+        data_samples (list[SegDataSample]): With ``gt_sem_seg`` (true masks).
+        fg_threshold (float): Labels at or above this are pseudo-mask pixels.
+
+    Returns:
+        dict: ``pseudo_iou`` (pseudo-mask vs true mask over the batch), ``soft_iou`` (soft
+        Jaccard), ``area_ratio`` (pseudo / true target pixels); empty without true masks.
+    """
+    if not all('gt_sem_seg' in s for s in data_samples):
+        return {}
+    masks = torch.stack([s.gt_sem_seg.data[0] for s in data_samples]).to(labels.device)
+    h, w = min(masks.shape[-2], labels.shape[-2]), min(masks.shape[-1], labels.shape[-1])
+    masks, labels = masks[:, :h, :w], labels[:, :h, :w]
+    keep = (masks != IGNORE_INDEX) & (labels != IGNORE_INDEX)
+    pseudo, truth = (labels >= fg_threshold) & keep, (masks == 1) & keep
+    union = int((pseudo | truth).sum())
+    soft = torch.where(keep, labels.float(), torch.zeros((), device=labels.device))
+    soft_union = float(torch.maximum(soft, truth.float()).sum())
+    return dict(
+        pseudo_iou=float((pseudo & truth).sum()) / union if union else 1.0,
+        soft_iou=float(torch.minimum(soft, truth.float()).sum()) / soft_union
+        if soft_union > 0 else 1.0,
+        area_ratio=float(pseudo.sum()) / max(int(truth.sum()), 1))
+
+
 @MODELS.register_module()
 class LabelEvolutionSegmentor(IREncoderDecoder):
     """:class:`IREncoderDecoder` trained on LESPS's evolving labels (online, on training crops).
@@ -77,6 +108,9 @@ class LabelEvolutionSegmentor(IREncoderDecoder):
         self._label_store: List[PatchLabelStore] = []
         #: Set by LabelEvolutionHook before each training step: evolve labels on this step.
         self.evolve_request: bool = False
+        #: Set by DriftMonitorHook: report this step's label statistics in monitor_state.
+        self.monitor_request: bool = False
+        self.monitor_state: Dict[str, object] = {}
 
     # ---------------------------------------------------------------- label store
     @property
@@ -203,7 +237,11 @@ class LabelEvolutionSegmentor(IREncoderDecoder):
             # a non-finite step must not write into the labels (InvalidLossGuardHook stops it)
             if torch.isfinite(probs).all():
                 self.evolve(probs, data_samples, coords, valid)
-        losses.update(self._label_iou(labels, data_samples))
+        label_stats = self._label_iou(labels, data_samples)
+        losses.update(label_stats)
+        if self.monitor_request:
+            self.monitor_request = False
+            self.monitor_state = dict(stats=label_drift_stats(labels, data_samples))
         return add_prefix(losses, 'decode')
 
     @staticmethod

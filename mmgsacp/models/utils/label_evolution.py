@@ -7,10 +7,17 @@ network's prediction inside a ``size x size`` neighbourhood centred on the compo
   maximum prediction, ``a`` the component's area, ``H * W`` the image size and ``r = 0.0015``;
   the size factor is capped so that ``T <= m`` (``T = m * (Tb + (1 - Tb) * min(k * a / (rHW),
   1))``): a large component stops growing instead of getting an undefined threshold;
-* candidates: neighbourhood pixels with prediction ``> T``; only the 8-connected candidate blobs
-  that touch the centroid's 3x3 cell are kept (false-alarm elimination);
+* candidates: neighbourhood pixels with prediction ``> T``; when they form several 8-connected
+  blobs, only those that touch the centroid's 3x3 cell are kept (false-alarm elimination); a
+  single blob is kept wherever it lies, as in LESPS;
 * kept pixels become ``(label + pred) / 2``, other pixels keep their label;
-* the point pixels are forced back to 1.
+* pixels whose label was exactly 1 (the points, at least) stay at 1.
+
+One deliberate difference: LESPS visits the components one after another, each seeing the
+labels its predecessors just wrote; here every component is updated from the same old label
+(a pixel several components keep is averaged once). The two agree unless the 33 px
+neighbourhoods of two components overlap, and the simultaneous form is what lets the patch
+form below run all points of a batch at once.
 
 Two forms of the rule live here. :func:`evolve_label` runs it on one full-size label map (the
 reference, a loop over components). :func:`evolve_patches` runs it on a stack of per-point
@@ -68,19 +75,19 @@ def _components(binary: np.ndarray) -> Tuple[int, np.ndarray]:
     return cv2.connectedComponents(binary.astype(np.uint8), connectivity=8, ltype=cv2.CV_32S)
 
 
-def evolve_label(label: Tensor,
-                 pred: Tensor,
-                 points: Union[Tensor, np.ndarray],
-                 tb: float = 0.5,
-                 k: float = 0.5,
-                 size: int = 33,
-                 image_area: Optional[float] = None,
-                 area_ratio: float = AREA_RATIO) -> Tensor:
-    """One LESPS update of a full-size label map (reference form).
+def evolution_mask(label: Tensor,
+                   pred: Tensor,
+                   points: Union[Tensor, np.ndarray],
+                   tb: float = 0.5,
+                   k: float = 0.5,
+                   size: int = 33,
+                   image_area: Optional[float] = None,
+                   area_ratio: float = AREA_RATIO) -> Tensor:
+    """The pixels one LESPS update averages with the prediction (reference form).
 
     Components are the 8-connected blobs of ``label >= 0.5`` (points included) that hold at
-    least one point; a fragment cut off from every point is left as it is. All components are
-    updated from the same old label, and a pixel kept by several components is averaged once.
+    least one point; a fragment cut off from every point is left as it is. Each gives its
+    candidates (see the module notes) from the same old label.
 
     Args:
         label (Tensor): (H, W) float soft label in [0, 1].
@@ -94,7 +101,7 @@ def evolve_label(label: Tensor,
         area_ratio (float): Reference target size over image size.
 
     Returns:
-        Tensor: (H, W) float32 new label.
+        Tensor: (H, W) bool, the kept candidates of every component.
     """
     if size % 2 != 1:
         raise ValueError(f'neighbourhood size must be odd, got {size}')
@@ -122,11 +129,43 @@ def evolve_label(label: Tensor,
                                 k, area_ratio))
         cand = (window > threshold).numpy()
         _, blob_ids = _components(cand)
-        cell = blob_ids[max(cy - 1, 0) - y0:cy + 2 - y0, max(cx - 1, 0) - x0:cx + 2 - x0]
-        touching = np.setdiff1d(np.unique(cell), [0])
-        kept[y0:y1, x0:x1] |= torch.from_numpy(np.isin(blob_ids, touching) & cand)
+        if blob_ids.max() > 1:
+            cell = blob_ids[max(cy - 1, 0) - y0:cy + 2 - y0, max(cx - 1, 0) - x0:cx + 2 - x0]
+            touching = np.setdiff1d(np.unique(cell), [0])
+            cand = np.isin(blob_ids, touching) & cand
+        kept[y0:y1, x0:x1] |= torch.from_numpy(cand)
+    return kept
+
+
+def evolve_label(label: Tensor,
+                 pred: Tensor,
+                 points: Union[Tensor, np.ndarray],
+                 tb: float = 0.5,
+                 k: float = 0.5,
+                 size: int = 33,
+                 image_area: Optional[float] = None,
+                 area_ratio: float = AREA_RATIO) -> Tensor:
+    """One LESPS update of a full-size label map (reference form).
+
+    Kept pixels (:func:`evolution_mask`) become ``(label + pred) / 2``; a pixel kept by several
+    components is averaged once; pixels whose label was 1 (the points at least) stay at 1.
+
+    Args:
+        label (Tensor): (H, W) float soft label in [0, 1].
+        pred (Tensor): (H, W) float predicted probability.
+        points (Tensor | np.ndarray): (K, 2) integer (x, y) point labels, inside the image.
+        tb, k, size, image_area, area_ratio: See :func:`evolution_mask`.
+
+    Returns:
+        Tensor: (H, W) float32 new label.
+    """
+    kept = evolution_mask(label, pred, points, tb, k, size, image_area, area_ratio)
+    label = label.detach().float().cpu()
+    pred = pred.detach().float().cpu()
+    pts = torch.as_tensor(np.asarray(points), dtype=torch.long).reshape(-1, 2)
     new = torch.where(kept, (label + pred) / 2, label)
-    new[point_mask] = 1.0
+    new[label == 1] = 1.0
+    new[pts[:, 1], pts[:, 0]] = 1.0
     return new
 
 
@@ -195,9 +234,18 @@ def evolve_patches(labels: Tensor,
     cand = neighbourhood & (preds > threshold.view(-1, 1, 1))
     seed = cand & (dist_y <= 1) & (dist_x <= 1)
     kept = propagate_until_stable(seed, cand.unsqueeze(1), s * s)[:, 0]
+    # the touch rule applies only to several blobs: a lone blob is kept wherever it lies.
+    # A patch holds one blob iff the blob grown from any one candidate is all the candidates.
+    flat = cand.flatten(1)
+    first = torch.zeros_like(flat)
+    first.scatter_(1, flat.float().argmax(1, keepdim=True), True)
+    first &= flat
+    lone = propagate_until_stable(first.view_as(cand), cand.unsqueeze(1), s * s)[:, 0]
+    single = (lone == cand).flatten(1).all(1) & flat.any(1)
+    kept = torch.where(single.view(-1, 1, 1), cand, kept)
 
     new = torch.where(kept, (labels + preds) / 2, labels)
-    return torch.where(anchors, torch.ones((), device=new.device), new)
+    return torch.where(anchors | (labels == 1), torch.ones((), device=new.device), new)
 
 
 def point_anchors(points: Tensor, patch_size: int) -> Tensor:

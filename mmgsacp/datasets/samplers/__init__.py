@@ -1,0 +1,3 @@
+from .active_subset_sampler import ActiveSubsetSampler
+
+__all__ = ['ActiveSubsetSampler']

@@ -1,0 +1,94 @@
+"""Gaussian focal loss (Law & Deng, CornerNet, ECCV 2018), as LESPS trains point labels."""
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from mmseg.registry import MODELS
+from torch import Tensor
+
+from .bce_loss import binary_logits, soft_targets
+
+
+def gaussian_focal_loss(logits: Tensor, target: Tensor, valid: Tensor, alpha: float = 2.0,
+                        gamma: float = 4.0) -> Tensor:
+    """CornerNet's focal loss on soft heat-map labels.
+
+    A pixel whose label equals 1 is a positive and costs ``-(1 - p)^alpha * log(p)``; any other
+    pixel is a negative and costs ``-(1 - y)^gamma * p^alpha * log(1 - p)``, so pixels with a
+    label near 1 are hardly pushed down. The sum is divided by the number of positives (at
+    least 1), not by the number of pixels: with a handful of point pixels per batch, a
+    per-pixel mean would drown them in background.
+
+    Args:
+        logits (Tensor): (B, H, W) logits.
+        target (Tensor): (B, H, W) labels in [0, 1] (hard 0/1 or soft); entries where
+            ``valid`` is False are never read.
+        valid (Tensor): (B, H, W) bool, the pixels that count.
+        alpha (float): Exponent on ``1 - p`` (positives) and ``p`` (negatives).
+        gamma (float): Exponent on ``1 - y`` for negatives.
+
+    Returns:
+        Tensor: Scalar loss (0, still differentiable, with no valid pixel).
+    """
+    x = logits[valid].float()
+    y = target[valid].float()
+    pos = y == 1
+    # log-sigmoid forms stay finite for saturated logits, where log(sigmoid) would give -inf
+    log_p, log_not_p = F.logsigmoid(x), F.logsigmoid(-x)
+    p = torch.sigmoid(x)
+    pos_loss = -(1 - p).pow(alpha) * log_p
+    neg_loss = -(1 - y).pow(gamma) * p.pow(alpha) * log_not_p
+    total = torch.where(pos, pos_loss, neg_loss).sum()
+    return total / pos.sum().clamp_min(1)
+
+
+@MODELS.register_module()
+class GaussianFocalLoss(nn.Module):
+    """Registered wrapper of :func:`gaussian_focal_loss` for a binary head.
+
+    Args:
+        alpha (float): Exponent on ``1 - p`` / ``p``. Defaults to 2.
+        gamma (float): Exponent on ``1 - y`` for negatives. Defaults to 4.
+        loss_weight (float): Multiplier of the loss. Defaults to 1.
+        loss_name (str): Key in the loss dict (must start with ``loss_``).
+    """
+
+    def __init__(self, alpha: float = 2.0, gamma: float = 4.0, loss_weight: float = 1.0,
+                 loss_name: str = 'loss_focal') -> None:
+        super().__init__()
+        if alpha < 0 or gamma < 0:
+            raise ValueError(f'alpha and gamma must be >= 0, got alpha={alpha}, gamma={gamma}')
+        self.alpha = float(alpha)
+        self.gamma = float(gamma)
+        self.loss_weight = float(loss_weight)
+        self._loss_name = loss_name
+
+    def forward(self, pred: Tensor, target: Tensor, weight=None, ignore_index: int = 255,
+                **kwargs) -> Tensor:
+        """Compute the loss.
+
+        Args:
+            pred (Tensor): (B, 1, H, W) logits.
+            target (Tensor): (B, H, W) long labels (0, 1, ``ignore_index``) or float soft
+                labels in [0, 1] with ``ignore_index`` on skipped pixels.
+            weight: Unsupported (a per-pixel weight has no meaning next to the positive count
+                normalisation); must be None.
+            ignore_index (int): Label value to skip.
+
+        Returns:
+            Tensor: Scalar loss.
+        """
+        if weight is not None:
+            raise ValueError('GaussianFocalLoss takes no per-pixel weight')
+        logits = binary_logits(pred, target)
+        valid = target != ignore_index
+        y = soft_targets(target[valid]).float()
+        dense = torch.zeros_like(logits, dtype=torch.float32)
+        dense[valid] = y
+        return self.loss_weight * gaussian_focal_loss(logits, dense, valid, self.alpha,
+                                                      self.gamma)
+
+    @property
+    def loss_name(self) -> str:
+        return self._loss_name
