@@ -6,10 +6,10 @@ import pytest
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from mmseg.registry import MODELS
 
 import mmgsacp  # noqa: F401  (registers the backbones)
 from mmgsacp.models.backbones import CompactUNet, DNANet
-from mmseg.registry import MODELS
 
 
 def n_params(model: nn.Module) -> int:

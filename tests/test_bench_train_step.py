@@ -5,8 +5,14 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from mmgsacp.benchmarks.train_step import (DNANET_METHOD, METHODS, benchmark_train_step, build,
-                                           train_iteration, train_step_table)
+from mmgsacp.benchmarks.train_step import (
+    DNANET_METHOD,
+    METHODS,
+    benchmark_train_step,
+    build,
+    train_iteration,
+    train_step_table,
+)
 from mmgsacp.datasets.synthetic import make_synthetic_dataset
 
 from .utils import REPO_ROOT

@@ -27,10 +27,16 @@ import mmgsacp  # noqa: F401  (installs the safe loader)
 from mmgsacp.apis import load_model
 from mmgsacp.datasets.synthetic import make_synthetic_dataset
 from mmgsacp.engine.hooks import find_resume_checkpoint
-from mmgsacp.utils.checkpoint import (UNSAFE_ENV, CheckpointError, CheckpointMismatchError,
-                                      CheckpointSaveError, UnsafeCheckpointError,
-                                      allow_unsafe_checkpoints, load_checkpoint_file,
-                                      state_dict_for_model)
+from mmgsacp.utils.checkpoint import (
+    UNSAFE_ENV,
+    CheckpointError,
+    CheckpointMismatchError,
+    CheckpointSaveError,
+    UnsafeCheckpointError,
+    allow_unsafe_checkpoints,
+    load_checkpoint_file,
+    state_dict_for_model,
+)
 
 from .utils import REPO_ROOT, config_path, tiny_config
 
@@ -211,7 +217,8 @@ def test_key_rule_ignores_training_only_prefixes_and_nothing_else():
     assert list(state) == ['backbone.w', 'decode_head.b']
 
     ckpt['state_dict']['backbone.extra'] = torch.ones(1)
-    with pytest.raises(CheckpointMismatchError, match=r'a\.pth.*unexpected keys 1: backbone\.extra'):
+    with pytest.raises(CheckpointMismatchError,
+                       match=r'a\.pth.*unexpected keys 1: backbone\.extra'):
         state_dict_for_model(ckpt, model, 'a.pth')
     del ckpt['state_dict']['backbone.extra']
     ckpt['state_dict']['decode_head.b'] = torch.ones(3)

@@ -18,8 +18,17 @@ import pytest
 from mmengine.config import Config
 
 from mmgsacp.utils.fileio import atomic_write_text, default_mode, replace_dir
-from mmgsacp.utils.io import (USER_ERROR, InputError, check_cfg_option_keys, check_data_paths,
-                              dumps_json, load_config, parse_cfg_options, run_tool, write_json)
+from mmgsacp.utils.io import (
+    USER_ERROR,
+    InputError,
+    check_cfg_option_keys,
+    check_data_paths,
+    dumps_json,
+    load_config,
+    parse_cfg_options,
+    run_tool,
+    write_json,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 TOOLS = sorted(p.relative_to(REPO).as_posix() for p in (REPO / 'tools').rglob('*.py'))

@@ -17,8 +17,13 @@ from mmseg.structures import SegDataSample
 
 import mmgsacp  # noqa: F401
 from mmgsacp.engine import hooks as mmgsacp_hooks
-from mmgsacp.utils.config import (SYNTHETIC_DATASET_CFG, as_cfg_options, dataset_options,
-                                  synthetic_options, use_synthetic)
+from mmgsacp.utils.config import (
+    SYNTHETIC_DATASET_CFG,
+    as_cfg_options,
+    dataset_options,
+    synthetic_options,
+    use_synthetic,
+)
 
 from .utils import REPO_ROOT
 

@@ -73,7 +73,8 @@ def broken_links(path: Path) -> List[str]:
 def test_readme_is_short():
     lines = (REPO_ROOT / 'README.md').read_text(encoding='utf-8').count('\n')
     assert lines <= README_MAX_LINES, (
-        f'README.md has {lines} lines; keep it under {README_MAX_LINES} and move detail to docs/en/')
+        f'README.md has {lines} lines; keep it under {README_MAX_LINES} and move detail to '
+        'docs/en/')
 
 
 def test_docs_exist():

@@ -17,8 +17,14 @@ import pytest
 from PIL import Image
 
 from mmgsacp.datasets.parts import IRSTD_1K, NUAA_SIRST, NUDT_SIRST, part_of
-from mmgsacp.evaluation.mask_folders import (EvalError, build_report, collect_stats,
-                                             read_mask_file, read_stems, write_json_atomic)
+from mmgsacp.evaluation.mask_folders import (
+    EvalError,
+    build_report,
+    collect_stats,
+    read_mask_file,
+    read_stems,
+    write_json_atomic,
+)
 
 TESTS = Path(__file__).resolve().parent
 TOOL = TESTS.parent / 'tools' / 'analysis_tools' / 'eval_masks.py'

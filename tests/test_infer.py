@@ -20,9 +20,18 @@ from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
 from mmseg.registry import MODELS
 
-from mmgsacp.apis import (Frame, find_detections, hook_configs, image_loader_from_config,
-                          list_images, load_frames, load_model, predict_probabilities,
-                          read_ir_frame, run_on_frames)
+from mmgsacp.apis import (
+    Frame,
+    find_detections,
+    hook_configs,
+    image_loader_from_config,
+    list_images,
+    load_frames,
+    load_model,
+    predict_probabilities,
+    read_ir_frame,
+    run_on_frames,
+)
 from mmgsacp.datasets.synthetic import make_synthetic_dataset
 from mmgsacp.evaluation.functional import label_components
 

@@ -8,8 +8,13 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from mmgsacp.models.pseudo_labels import (IGNORE_INDEX, generate_point_targets, propagate,
-                                          propagate_until_stable, window_of)
+from mmgsacp.models.pseudo_labels import (
+    IGNORE_INDEX,
+    generate_point_targets,
+    propagate,
+    propagate_until_stable,
+    window_of,
+)
 
 BG_VEC = (1.0, 0.0, 0.0, 0.0)
 FG_VEC = (0.0, 1.0, 0.0, 0.0)

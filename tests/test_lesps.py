@@ -17,15 +17,26 @@ from mmseg.structures import SegDataSample
 
 import mmgsacp  # noqa: F401
 from mmgsacp.datasets.synthetic import make_synthetic_dataset
-from mmgsacp.datasets.transforms import (LoadPixelCoordinates, PackIRInputsWithCoords,
-                                         RandomFlipIR, RandomRot90, RandomTranspose,
-                                         TargetAwareRandomCrop, split_pixel_coords)
+from mmgsacp.datasets.transforms import (
+    LoadPixelCoordinates,
+    PackIRInputsWithCoords,
+    RandomFlipIR,
+    RandomRot90,
+    RandomTranspose,
+    TargetAwareRandomCrop,
+    split_pixel_coords,
+)
 from mmgsacp.datasets.transforms.coordinates import VALID_MARK
 from mmgsacp.engine.hooks.label_evolution_hook import LabelEvolutionHook, is_update_epoch
 from mmgsacp.models.segmentors.label_evolution_segmentor import LabelEvolutionSegmentor
-from mmgsacp.models.utils.label_evolution import (PatchLabelStore, crop_to_patches,
-                                                  evolution_threshold, evolve_label,
-                                                  evolve_patches, patches_to_crop)
+from mmgsacp.models.utils.label_evolution import (
+    PatchLabelStore,
+    crop_to_patches,
+    evolution_threshold,
+    evolve_label,
+    evolve_patches,
+    patches_to_crop,
+)
 from mmgsacp.utils.config import use_synthetic
 
 from .utils import config_path, tiny_config

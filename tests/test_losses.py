@@ -5,8 +5,13 @@ import torch.nn.functional as F
 from mmseg.registry import MODELS
 
 from mmgsacp.models.losses import HardBackgroundContrastiveLoss, IgnoreBCELoss, SoftIoULoss
-from mmgsacp.models.pseudo_labels import (IGNORE_INDEX, exclusion_zone, gather_windows,
-                                          generate_point_targets, window_anchor)
+from mmgsacp.models.pseudo_labels import (
+    IGNORE_INDEX,
+    exclusion_zone,
+    gather_windows,
+    generate_point_targets,
+    window_anchor,
+)
 
 
 def labels_with_ignore(seed=0, b=2, h=12, w=12):

@@ -16,9 +16,15 @@ from hypothesis.extra import numpy as hnp
 from scipy import ndimage
 
 from mmgsacp.datasets.parts import IRSTD_1K, NUAA_SIRST, NUDT_SIRST, part_of
-from mmgsacp.evaluation.functional import (aggregate, image_stats, label_components,
-                                           mask_from_label_map, mask_from_logits,
-                                           match_components, stratum_names)
+from mmgsacp.evaluation.functional import (
+    aggregate,
+    image_stats,
+    label_components,
+    mask_from_label_map,
+    mask_from_logits,
+    match_components,
+    stratum_names,
+)
 from mmgsacp.evaluation.metrics import IRSTDMetric
 
 # ---------------------------------------------------------------------------------------------

@@ -13,9 +13,15 @@ from mmgsacp.datasets.samplers import ActiveSubsetSampler
 from mmgsacp.datasets.synthetic import make_synthetic_dataset
 from mmgsacp.engine.hooks.pal_hook import point_windows, update_iters
 from mmgsacp.models.utils.image_label_store import ImageLabelStore
-from mmgsacp.models.utils.pal import (activation_check, decayed_update, initial_label,
-                                      initial_point_mask, is_easy, label_quality,
-                                      miss_tolerance)
+from mmgsacp.models.utils.pal import (
+    activation_check,
+    decayed_update,
+    initial_label,
+    initial_point_mask,
+    is_easy,
+    label_quality,
+    miss_tolerance,
+)
 
 from .utils import tiny_config
 

@@ -13,8 +13,14 @@ import pytest
 
 from mmgsacp.analysis.pareto import CSV_COLUMNS, analyze_pareto, read_sweep_csv
 from mmgsacp.evaluation.functional import evaluate_masks, image_stats
-from mmgsacp.evaluation.sweep import (SweepPoint, choose_operating_point, parse_thresholds,
-                                      remove_small_components, sweep, sweep_image_stats)
+from mmgsacp.evaluation.sweep import (
+    SweepPoint,
+    choose_operating_point,
+    parse_thresholds,
+    remove_small_components,
+    sweep,
+    sweep_image_stats,
+)
 from mmgsacp.utils.io import InputError
 
 from .utils import run_tool

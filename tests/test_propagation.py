@@ -8,9 +8,16 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from mmgsacp.models.pseudo_labels import (IGNORE_INDEX, PointTargets, dilate3x3,
-                                              gather_windows, generate_point_targets,
-                                              region_area, touches_support_edge, window_of)
+from mmgsacp.models.pseudo_labels import (
+    IGNORE_INDEX,
+    PointTargets,
+    dilate3x3,
+    gather_windows,
+    generate_point_targets,
+    region_area,
+    touches_support_edge,
+    window_of,
+)
 
 BG_VEC = (1.0, 0.0, 0.0, 0.0)
 FG_VEC = (0.0, 1.0, 0.0, 0.0)

@@ -12,10 +12,12 @@ from mmseg.registry import MODELS
 from mmgsacp.analysis.pseudo_labels import pseudo_label_table, score_pseudo_labels
 from mmgsacp.analysis.training_set import load_config
 from mmgsacp.datasets.synthetic import make_synthetic_dataset
-from mmgsacp.evaluation.pseudo_labels import (PseudoMaskScore, oracle_threshold_regions,
-                                              relative_threshold_regions)
-from mmgsacp.models.pseudo_labels import (IGNORE_INDEX, gather_windows, ring_mask,
-                                              support_mask)
+from mmgsacp.evaluation.pseudo_labels import (
+    PseudoMaskScore,
+    oracle_threshold_regions,
+    relative_threshold_regions,
+)
+from mmgsacp.models.pseudo_labels import IGNORE_INDEX, gather_windows, ring_mask, support_mask
 from mmgsacp.utils.config import synthetic_options, use_synthetic
 from mmgsacp.utils.io import InputError
 

@@ -2,11 +2,11 @@
 update rule, freezing, state dict); whole and sliding-window inference."""
 import pytest
 import torch
-from mmseg.models.segmentors import EncoderDecoder
 from mmengine.config import Config
 from mmengine.optim import build_optim_wrapper
 from mmengine.registry import init_default_scope
 from mmengine.structures import PixelData
+from mmseg.models.segmentors import EncoderDecoder
 from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 
@@ -136,7 +136,8 @@ def test_bad_scope_is_rejected():
 
 def test_model_update_and_begin_iter():
     model, _ = _with_teacher(momentum=0.1, begin_iter=2)
-    w_student, w_teacher = model.decode_head.conv_seg.weight, model.teacher.decode_head.conv_seg.weight
+    w_student = model.decode_head.conv_seg.weight
+    w_teacher = model.teacher.decode_head.conv_seg.weight
     with torch.no_grad():
         w_student.fill_(1.0)
     model.update_teacher(2)  # iterations 1..begin_iter: exact copy
@@ -217,7 +218,8 @@ def test_teacher_round_trips_through_the_state_dict():
     fresh.load_state_dict(state, strict=True)
     for k, v in model.teacher.state_dict().items():
         assert torch.equal(fresh.teacher.state_dict()[k], v), k
-    assert not torch.equal(fresh.teacher.decode_head.conv_seg.weight, fresh.decode_head.conv_seg.weight)
+    assert not torch.equal(fresh.teacher.decode_head.conv_seg.weight,
+                           fresh.decode_head.conv_seg.weight)
 
 
 def test_checkpoint_without_teacher_starts_the_teacher_from_the_loaded_student():

@@ -8,8 +8,14 @@ import pytest
 from scipy import ndimage
 
 from mmgsacp.datasets import synthetic
-from mmgsacp.datasets.points import (centroid_points, coarse_points, points_from_map,
-                                     render_point_map, stem_rng, write_point_label_dirs)
+from mmgsacp.datasets.points import (
+    centroid_points,
+    coarse_points,
+    points_from_map,
+    render_point_map,
+    stem_rng,
+    write_point_label_dirs,
+)
 from mmgsacp.datasets.synthetic import make_synthetic_dataset, synthesize_frame
 
 from .utils import run_tool

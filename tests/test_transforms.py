@@ -12,10 +12,18 @@ from mmengine.registry import init_default_scope
 from mmseg.structures import SegDataSample
 from PIL import Image
 
-from mmgsacp.datasets.transforms import (LoadIRAnnotations, LoadIRImageFromFile, PackIRInputs,
-                                         RandomFlipIR, RandomRot90, RandomTranspose,
-                                         TargetAwareRandomCrop, cuts_near_points, flip_points,
-                                         rot90_points)
+from mmgsacp.datasets.transforms import (
+    LoadIRAnnotations,
+    LoadIRImageFromFile,
+    PackIRInputs,
+    RandomFlipIR,
+    RandomRot90,
+    RandomTranspose,
+    TargetAwareRandomCrop,
+    cuts_near_points,
+    flip_points,
+    rot90_points,
+)
 
 
 @pytest.fixture(autouse=True)

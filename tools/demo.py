@@ -4,8 +4,9 @@
     python tools/demo.py [--config configs/gsacp/gsacp-final_1k_sirst3.py] [--iters N]
 
 Generates ``data/synthetic`` if it is missing, trains the config (its 1000-iteration CPU
-budget unless ``--iters``) from point labels on the synthetic set in place of SIRST3, tests the last checkpoint on the synthetic test list and prints mIoU / nIoU / Pd /
-Fa with the folders where predictions and overlays went. Each step is the command a user would
+budget unless ``--iters``) from point labels on the synthetic set in place of SIRST3, tests the
+last checkpoint on the synthetic test list and prints mIoU / nIoU / Pd / Fa with the folders
+where predictions and overlays went. Each step is the command a user would
 type, printed before it runs.
 
 Exit status 2 on a usage error (e.g. a missing config); when a step fails, that step's own

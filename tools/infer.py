@@ -104,8 +104,13 @@ def infer(args: argparse.Namespace) -> int:
     import numpy as np
     from tqdm import tqdm
 
-    from mmgsacp.apis import (find_detections, image_loader_from_config, load_frames,
-                              load_model, run_on_frames)
+    from mmgsacp.apis import (
+        find_detections,
+        image_loader_from_config,
+        load_frames,
+        load_model,
+        run_on_frames,
+    )
     from mmgsacp.utils.checkpoint import allow_unsafe_checkpoints
     from mmgsacp.utils.fileio import replace_dir
     from mmgsacp.visualization import draw_detections

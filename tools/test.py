@@ -20,7 +20,6 @@ with one line naming the file, key or option.
 import argparse
 import os
 import os.path as osp
-import sys
 
 # Heavy imports (torch, MMEngine, mmgsacp) happen in evaluate() after the arguments are parsed,
 # so that --help and usage errors answer at once.

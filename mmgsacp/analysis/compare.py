@@ -16,6 +16,7 @@ from typing import Dict, List, Optional, Sequence
 
 from mmgsacp.evaluation.sweep import SweepPoint, choose_operating_point
 from mmgsacp.utils.io import InputError
+
 from .pareto import read_sweep_csv
 from .plotting import pyplot, save_figure
 

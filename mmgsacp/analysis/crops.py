@@ -16,6 +16,7 @@ from mmengine.config import Config
 
 from mmgsacp.evaluation.functional import label_components
 from mmgsacp.utils.io import InputError
+
 from .training_set import build_train_dataset
 
 CROP = 'TargetAwareRandomCrop'

@@ -12,6 +12,7 @@ from typing import List, Optional, Sequence
 import numpy as np
 
 from mmgsacp.utils.io import InputError
+
 from .plotting import pyplot, save_figure
 
 #: (key in ``drift.jsonl``, panel title), in drawing order: ``DriftMonitorHook``'s scalars.

@@ -22,10 +22,10 @@ from PIL import Image
 from tqdm import tqdm
 
 from mmgsacp.evaluation.functional import mask_from_png
-from mmgsacp.evaluation.sweep import (SweepPoint, choose_operating_point, parse_thresholds,
-                                      sweep)
+from mmgsacp.evaluation.sweep import SweepPoint, choose_operating_point, parse_thresholds, sweep
 from mmgsacp.utils.fileio import replace_dir
 from mmgsacp.utils.io import InputError, check_out_dir, listed, read_stems, write_json
+
 from .plotting import pyplot, save_figure
 
 PROB_SUFFIXES = ('.png', '.npy')

@@ -27,13 +27,24 @@ import torch.nn.functional as F
 from mmengine.config import Config
 from mmseg.structures import SegDataSample
 
-from mmgsacp.evaluation.pseudo_labels import (PseudoMaskScore, oracle_threshold_regions,
-                                              relative_threshold_regions)
-from mmgsacp.models.pseudo_labels import (center_seed, gather_windows, generate_point_targets,
-                                          propagate, ring_mask, scatter_targets, support_mask,
-                                          validate_points)
+from mmgsacp.evaluation.pseudo_labels import (
+    PseudoMaskScore,
+    oracle_threshold_regions,
+    relative_threshold_regions,
+)
+from mmgsacp.models.pseudo_labels import (
+    center_seed,
+    gather_windows,
+    generate_point_targets,
+    propagate,
+    ring_mask,
+    scatter_targets,
+    support_mask,
+    validate_points,
+)
 from mmgsacp.models.utils.pal import BINARY_LEVEL, initial_label, is_easy
 from mmgsacp.utils.io import InputError
+
 from .training_set import build_train_dataset
 
 #: Loads image, mask and points, nothing else: every rule sees the whole image.

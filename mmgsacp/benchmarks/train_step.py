@@ -1,9 +1,9 @@
 """Time training iterations of full supervision, GSACP-base and GSACP-final in one run.
 
 Same network, batch and crop for the three (the CPU-budget configs, real data pipeline on a
-small generated set in place of SIRST3); the EMA teacher update is part of GSACP-final's step. Optionally also full
-supervision with DNANet in place of the compact network (same data, batch and crop), and how
-many DNANet iterations take as long as the CPU budget's compact ones.
+small generated set in place of SIRST3); the EMA teacher update is part of GSACP-final's step.
+Optionally also full supervision with DNANet in place of the compact network (same data, batch
+and crop), and how many DNANet iterations take as long as the CPU budget's compact ones.
 """
 from __future__ import annotations
 

@@ -1,11 +1,23 @@
 from . import samplers, transforms  # noqa: F401
 from .point_sirst import PointSIRSTDataset
-from .points import (centroid_points, coarse_points, point_labels_from_mask, points_from_map,
-                     render_point_map)
+from .points import (
+                     centroid_points,
+                     coarse_points,
+                     point_labels_from_mask,
+                     points_from_map,
+                     render_point_map,
+)
 from .samplers import ActiveSubsetSampler
 from .synthetic import make_synthetic_dataset, synthesize_frame
-from .transforms import (LoadIRAnnotations, LoadIRImageFromFile, PackIRInputs, RandomFlipIR,
-                         RandomRot90, RandomTranspose, TargetAwareRandomCrop)
+from .transforms import (
+                     LoadIRAnnotations,
+                     LoadIRImageFromFile,
+                     PackIRInputs,
+                     RandomFlipIR,
+                     RandomRot90,
+                     RandomTranspose,
+                     TargetAwareRandomCrop,
+)
 
 __all__ = [
     'PointSIRSTDataset', 'ActiveSubsetSampler', 'make_synthetic_dataset', 'synthesize_frame',

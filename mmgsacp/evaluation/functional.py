@@ -25,8 +25,7 @@ from __future__ import annotations
 
 import math
 from fractions import Fraction
-from typing import (Any, Dict, Iterable, List, Mapping, NamedTuple, Optional, Sequence,
-                    Tuple)
+from typing import Any, Dict, Iterable, List, Mapping, NamedTuple, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np

@@ -21,6 +21,7 @@ from mmgsacp.datasets.gray import to_gray
 from mmgsacp.datasets.masks import DATASET_HINT, MaskValueError, binarize_mask
 from mmgsacp.datasets.parts import part_of
 from mmgsacp.utils.fileio import atomic_write_text
+
 from .functional import DEFAULT_SIZE_BINS, HEADLINE_KEYS, image_stats, stratum_names, summarize
 
 #: Missing files named in an error before the rest are counted.

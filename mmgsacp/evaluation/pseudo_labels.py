@@ -21,8 +21,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ..models.pseudo_labels import (IGNORE_INDEX, center_seed, point_peak, propagate,
-                                        ring_statistics)
+from ..models.pseudo_labels import IGNORE_INDEX, center_seed, point_peak, propagate, ring_statistics
 
 #: Default ladder of relative thresholds for :func:`oracle_threshold_regions`.
 DEFAULT_FRACTIONS = tuple(float(f) for f in np.round(np.linspace(0.05, 0.95, 19), 2))

@@ -274,6 +274,6 @@ def load_state_dict_strict(model: torch.nn.Module, checkpoint: Mapping, filename
 __all__: List[str] = [
     'UNSAFE_ENV', 'TRAINING_ONLY_PREFIXES', 'CheckpointError', 'UnsafeCheckpointError',
     'CheckpointMismatchError', 'CheckpointSaveError', 'allow_unsafe_checkpoints',
-    'unsafe_checkpoints_allowed', 'load_checkpoint_file', 'is_complete_checkpoint', 'state_dict_for_model',
-    'load_state_dict_strict'
+    'unsafe_checkpoints_allowed', 'load_checkpoint_file', 'is_complete_checkpoint',
+    'state_dict_for_model', 'load_state_dict_strict'
 ]

@@ -55,8 +55,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 
 def run(args: argparse.Namespace) -> int:
     from mmgsacp.evaluation.functional import DEFAULT_SIZE_BINS, summarize
-    from mmgsacp.evaluation.mask_folders import (EvalError, build_report, collect_stats,
-                                                 read_stems)
+    from mmgsacp.evaluation.mask_folders import EvalError, build_report, collect_stats, read_stems
     from mmgsacp.evaluation.metrics.irstd_metric import summary_tables
     from mmgsacp.utils.io import InputError, write_json
     grey: List[str] = []

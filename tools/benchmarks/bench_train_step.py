@@ -42,8 +42,11 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 def run(args: argparse.Namespace) -> dict:
     import torch
 
-    from mmgsacp.benchmarks.train_step import (benchmark_train_step, cpu_budget_iters,
-                                               train_step_table)
+    from mmgsacp.benchmarks.train_step import (
+        benchmark_train_step,
+        cpu_budget_iters,
+        train_step_table,
+    )
     from mmgsacp.utils.io import write_json
     if args.threads:
         torch.set_num_threads(args.threads)

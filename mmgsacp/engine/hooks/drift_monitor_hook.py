@@ -11,8 +11,7 @@ import torch
 from mmengine.hooks import Hook
 from mmseg.registry import HOOKS
 
-from ...models.pseudo_labels import (PointTargets, region_area, touches_support_edge,
-                                     window_of)
+from ...models.pseudo_labels import PointTargets, region_area, touches_support_edge, window_of
 from ...utils.fileio import atomic_write_bytes
 from .utils import unwrap_model
 

@@ -15,8 +15,14 @@ from mmseg.registry import HOOKS
 from ...datasets.samplers import ActiveSubsetSampler
 from ...datasets.transforms import LoadIRImageFromFile
 from ...models.utils.image_label_store import ImageLabelStore
-from ...models.utils.pal import (activation_check, as_points, decayed_update, initial_label,
-                                 is_easy, miss_tolerance)
+from ...models.utils.pal import (
+    activation_check,
+    as_points,
+    decayed_update,
+    initial_label,
+    is_easy,
+    miss_tolerance,
+)
 from .utils import unwrap_model
 
 CHECKPOINT_KEY = 'pal_labels'

@@ -13,10 +13,16 @@ from mmseg.registry import METRICS
 from prettytable import PrettyTable
 
 from mmgsacp.datasets.parts import part_of
-from mmgsacp.evaluation.functional import (DEFAULT_SIZE_BINS, HEADLINE_KEYS, evaluate_masks,
-                                           image_stats,
-                                           mask_from_label_map, mask_from_logits,
-                                           stratum_names, summarize)
+from mmgsacp.evaluation.functional import (
+    DEFAULT_SIZE_BINS,
+    HEADLINE_KEYS,
+    evaluate_masks,
+    image_stats,
+    mask_from_label_map,
+    mask_from_logits,
+    stratum_names,
+    summarize,
+)
 
 
 def _to_numpy(x: Any) -> np.ndarray:

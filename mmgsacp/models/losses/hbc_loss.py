@@ -12,9 +12,16 @@ import torch.nn.functional as F
 from mmseg.registry import MODELS
 from torch import Tensor
 
-from ..pseudo_labels import (BACKGROUND, PointTargets, dilate3x3, exclusion_zone,
-                             false_positive_pixels, far_from_points, window_anchor,
-                             window_pixels)
+from ..pseudo_labels import (
+    BACKGROUND,
+    PointTargets,
+    dilate3x3,
+    exclusion_zone,
+    false_positive_pixels,
+    far_from_points,
+    window_anchor,
+    window_pixels,
+)
 
 RULES = ('v2', 'v1')
 

@@ -32,9 +32,20 @@ from typing import NamedTuple, Optional, Tuple
 import torch
 from torch import Tensor
 
-from .propagation import (adaptive_half_sizes, center_seed, gather_windows, point_peak,
-                          propagate, ring_mask, ring_statistics, scatter_targets, support_mask,
-                          validate_points, window_anchor, window_offsets)
+from .propagation import (
+    adaptive_half_sizes,
+    center_seed,
+    gather_windows,
+    point_peak,
+    propagate,
+    ring_mask,
+    ring_statistics,
+    scatter_targets,
+    support_mask,
+    validate_points,
+    window_anchor,
+    window_offsets,
+)
 
 MODES = ('affinity', 'prior', 'point')
 RULES = ('v2', 'v1')

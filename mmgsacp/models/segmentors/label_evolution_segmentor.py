@@ -10,9 +10,15 @@ from mmseg.utils import add_prefix
 from torch import Tensor
 
 from ...datasets.transforms.coordinates import COORDS_KEY, split_pixel_coords
-from ..utils.label_evolution import (AREA_RATIO, FG_THRESHOLD, PatchLabelStore,
-                                     crop_to_patches, evolve_patches, patches_to_crop)
 from ..pseudo_labels import IGNORE_INDEX
+from ..utils.label_evolution import (
+    AREA_RATIO,
+    FG_THRESHOLD,
+    PatchLabelStore,
+    crop_to_patches,
+    evolve_patches,
+    patches_to_crop,
+)
 from .ir_encoder_decoder import IREncoderDecoder
 
 AREA_REFS = ('image', 'crop')

@@ -8,8 +8,8 @@ from mmseg.registry import MODELS
 from mmseg.utils import add_prefix
 from torch import Tensor
 
-from ..utils.image_label_store import ImageLabelStore
 from ..pseudo_labels import IGNORE_INDEX
+from ..utils.image_label_store import ImageLabelStore
 from .ir_encoder_decoder import IREncoderDecoder
 from .label_evolution_segmentor import LabelEvolutionSegmentor, label_drift_stats
 
