@@ -18,7 +18,7 @@ from mmgsacp.datasets.points import (
 )
 from mmgsacp.datasets.synthetic import make_synthetic_dataset, synthesize_frame
 
-from .utils import run_tool
+from ..utils import run_tool
 
 SIZES = [(64, 96), (80, 80)]
 EIGHT = np.ones((3, 3), bool)

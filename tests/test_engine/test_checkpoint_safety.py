@@ -38,7 +38,7 @@ from mmgsacp.utils.checkpoint import (
     state_dict_for_model,
 )
 
-from .utils import REPO_ROOT, config_path, tiny_config
+from ..utils import REPO_ROOT, config_path, tiny_config
 
 
 def _load_tool(name: str):

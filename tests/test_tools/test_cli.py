@@ -30,7 +30,7 @@ from mmgsacp.utils.io import (
     write_json,
 )
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 TOOLS = sorted(p.relative_to(REPO).as_posix() for p in (REPO / 'tools').rglob('*.py'))
 CONFIG = REPO / 'configs' / 'gsacp' / 'gsacp-final_1k_sirst3.py'
 HEAVY = ('torch', 'mmengine', 'mmseg', 'mmcv', 'cv2', 'matplotlib', 'mmgsacp')

@@ -27,7 +27,7 @@ from mmgsacp.evaluation.mask_folders import (
 )
 
 TESTS = Path(__file__).resolve().parent
-TOOL = TESTS.parent / 'tools' / 'analysis_tools' / 'eval_masks.py'
+TOOL = TESTS.parents[1] / 'tools' / 'analysis_tools' / 'eval_masks.py'
 
 
 def _load(name: str, path: Path):

@@ -5,7 +5,7 @@ import pytest
 
 from mmgsacp.benchmarks.inference import benchmark_inference, format_report, throughput_ratio
 
-from .utils import run_tool
+from ..utils import run_tool
 
 
 def test_ratio_by_hand():

@@ -7,7 +7,7 @@ import pytest
 from mmgsacp.analysis.drift import PANELS, plot_drift, present_panels
 from mmgsacp.utils.io import InputError
 
-from .utils import run_tool
+from ..utils import run_tool
 
 
 def _run(folder, scale):

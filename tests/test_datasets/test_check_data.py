@@ -15,7 +15,7 @@ import pytest
 from mmgsacp.datasets.check import check_dataset
 from mmgsacp.datasets.synthetic import make_synthetic_dataset
 
-TOOL = Path(__file__).resolve().parents[1] / 'tools' / 'analysis_tools' / 'check_data.py'
+TOOL = Path(__file__).resolve().parents[2] / 'tools' / 'analysis_tools' / 'check_data.py'
 TRAIN, TEST = 'img_idx/train_synthetic.txt', 'img_idx/test_synthetic.txt'
 POINTS = {'centroid': 'masks_centroid', 'coarse': 'masks_coarse'}
 

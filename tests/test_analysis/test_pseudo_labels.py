@@ -21,7 +21,7 @@ from mmgsacp.models.pseudo_labels import IGNORE_INDEX, gather_windows, ring_mask
 from mmgsacp.utils.config import synthetic_options, use_synthetic
 from mmgsacp.utils.io import InputError
 
-from .utils import config_path, run_tool
+from ..utils import config_path, run_tool
 
 TOOL = 'analysis_tools/analyze_pseudo_labels.py'
 

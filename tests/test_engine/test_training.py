@@ -13,7 +13,7 @@ from mmengine.runner import Runner
 import mmgsacp  # noqa: F401
 from mmgsacp.datasets.synthetic import make_synthetic_dataset
 
-from .utils import REPO_ROOT, tiny_config
+from ..utils import REPO_ROOT, tiny_config
 
 
 @pytest.fixture(scope='module')

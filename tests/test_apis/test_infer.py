@@ -35,7 +35,7 @@ from mmgsacp.apis import (
 from mmgsacp.datasets.synthetic import make_synthetic_dataset
 from mmgsacp.evaluation.functional import label_components
 
-from .utils import REPO_ROOT, tiny_config
+from ..utils import REPO_ROOT, tiny_config
 
 TOOLS = Path(REPO_ROOT) / 'tools'
 

@@ -7,7 +7,7 @@ import pytest
 from mmgsacp.analysis.compare import best_per_budget, load_sweeps
 from mmgsacp.utils.io import InputError
 
-from .utils import run_tool
+from ..utils import run_tool
 
 TOOL = 'analysis_tools/compare_pareto.py'
 

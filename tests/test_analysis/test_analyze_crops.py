@@ -7,7 +7,7 @@ from mmgsacp.analysis.crops import count_crops, crop_table, unpointed_targets
 from mmgsacp.analysis.training_set import load_config
 from mmgsacp.utils.io import InputError
 
-from .utils import config_path, run_tool
+from ..utils import config_path, run_tool
 
 
 def test_unpointed_targets_by_hand():

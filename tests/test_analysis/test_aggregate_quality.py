@@ -6,7 +6,7 @@ import pytest
 from mmgsacp.analysis.aggregate import aggregate, load_runs, markdown
 from mmgsacp.utils.io import InputError
 
-from .utils import run_tool
+from ..utils import run_tool
 
 
 def _entry(miou, fa, split='SIRST3'):

@@ -23,7 +23,7 @@ from mmgsacp.models.utils.pal import (
     miss_tolerance,
 )
 
-from .utils import tiny_config
+from ..utils import tiny_config
 
 torch.set_num_threads(1)
 

@@ -15,7 +15,7 @@ from mmgsacp.models.segmentors import IREncoderDecoder
 from mmgsacp.models.segmentors.ir_encoder_decoder import slide_windows
 from mmgsacp.models.utils import EMATeacher, ema_update
 
-from .utils import config_path
+from ..utils import config_path
 
 
 def _model(rel='gsacp/gsacp-final_1k_sirst3.py'):

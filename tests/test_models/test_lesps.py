@@ -39,7 +39,7 @@ from mmgsacp.models.utils.label_evolution import (
 )
 from mmgsacp.utils.config import use_synthetic
 
-from .utils import config_path, tiny_config
+from ..utils import config_path, tiny_config
 
 torch.set_num_threads(1)
 

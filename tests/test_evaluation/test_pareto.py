@@ -23,7 +23,7 @@ from mmgsacp.evaluation.sweep import (
 )
 from mmgsacp.utils.io import InputError
 
-from .utils import run_tool
+from ..utils import run_tool
 
 TOOL = 'analysis_tools/analyze_pareto.py'
 

@@ -18,7 +18,7 @@ from mmgsacp.models.pseudo_labels import (
 
 BG_VEC = (1.0, 0.0, 0.0, 0.0)
 FG_VEC = (0.0, 1.0, 0.0, 0.0)
-FIXTURE = osp.join(osp.dirname(__file__), 'data', 'first_form_targets.npz')
+FIXTURE = osp.join(osp.dirname(osp.dirname(__file__)), 'data', 'first_form_targets.npz')
 
 
 def disc(h, w, cy, cx, r):

@@ -10,7 +10,7 @@ import pytest
 from mmgsacp.benchmarks.quality import CPU_CONFIGS, save_entry
 from mmgsacp.datasets.synthetic import make_synthetic_dataset
 
-from .utils import REPO_ROOT
+from ..utils import REPO_ROOT
 
 TINY = ['train_cfg.max_iters=2', 'train_dataloader.batch_size=2',
         'train_dataloader.num_workers=0', 'train_dataloader.persistent_workers=False',

@@ -9,7 +9,7 @@ from mmengine.runner import Runner
 
 from mmgsacp.datasets.synthetic import make_synthetic_dataset
 
-from .utils import tiny_config
+from ..utils import tiny_config
 
 
 @pytest.fixture(scope='module')

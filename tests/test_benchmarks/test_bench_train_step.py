@@ -15,7 +15,7 @@ from mmgsacp.benchmarks.train_step import (
 )
 from mmgsacp.datasets.synthetic import make_synthetic_dataset
 
-from .utils import REPO_ROOT
+from ..utils import REPO_ROOT
 
 
 @pytest.mark.slow
