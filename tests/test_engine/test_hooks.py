@@ -61,7 +61,7 @@ def _teacher_model(scope='head', momentum=0.5):
     from mmengine.registry import init_default_scope
     from mmseg.registry import MODELS
 
-    from .utils import config_path
+    from ..utils import config_path
     init_default_scope('mmseg')
     cfg = Config.fromfile(config_path('gsacp/gsacp-final_1k_sirst3.py'))
     cfg.model.teacher = dict(scope=scope, momentum=momentum)
