@@ -9,7 +9,6 @@ target boundaries) and the files holding them are counted for the caller to repo
 """
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
@@ -20,7 +19,6 @@ import numpy as np
 from mmgsacp.datasets.gray import to_gray
 from mmgsacp.datasets.masks import DATASET_HINT, MaskValueError, binarize_mask
 from mmgsacp.datasets.parts import part_of
-from mmgsacp.utils.fileio import atomic_write_text
 
 from .functional import DEFAULT_SIZE_BINS, HEADLINE_KEYS, image_stats, stratum_names, summarize
 
@@ -159,9 +157,3 @@ def build_report(stats: Sequence[Dict[str, Any]],
         for name in stratum_names(size_bins)
     }
     return report
-
-
-def write_json_atomic(obj: Any, path: Path) -> None:
-    """Write ``obj`` as strict JSON (a NaN or infinity raises instead of being written) so
-    that ``path`` never holds a half-written file."""
-    atomic_write_text(json.dumps(obj, indent=2, allow_nan=False) + '\n', path)
