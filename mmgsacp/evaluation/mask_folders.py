@@ -19,15 +19,17 @@ import numpy as np
 from mmgsacp.datasets.gray import to_gray
 from mmgsacp.datasets.masks import DATASET_HINT, MaskValueError, binarize_mask
 from mmgsacp.datasets.parts import part_of
+from mmgsacp.utils.io import InputError, listed
 
 from .functional import DEFAULT_SIZE_BINS, HEADLINE_KEYS, image_stats, stratum_names, summarize
 
-#: Missing files named in an error before the rest are counted.
-MAX_LISTED = 20
 
+class EvalError(InputError):
+    """A data problem the user must fix (missing files, size mismatch, refused values).
 
-class EvalError(Exception):
-    """A data problem the user must fix (missing files, size mismatch, refused values)."""
+    An :class:`~mmgsacp.utils.io.InputError`, so a tool run through
+    :func:`~mmgsacp.utils.io.run_tool` reports it as one ``error:`` line with exit status 2.
+    """
 
 
 def read_mask_file(path: Path, mask_scale: str = '255', what: str = 'mask',
@@ -64,22 +66,11 @@ def read_mask_file(path: Path, mask_scale: str = '255', what: str = 'mask',
         raise EvalError(str(err)) from err
 
 
-def read_stems(gt_dir: Path, split: Optional[Path]) -> List[str]:
-    """The image stems to score: the lines of ``split`` (blank lines ignored), else every PNG
-    stem in ``gt_dir`` (sorted)."""
-    if split is not None:
-        lines = split.read_text().splitlines()
-        return [s.strip() for s in lines if s.strip()]
-    return sorted(p.stem for p in gt_dir.glob('*.png'))
-
-
 def _missing(stems: Sequence[str], folder: Path, what: str) -> None:
     missing = [s for s in stems if not (folder / f'{s}.png').is_file()]
     if missing:
-        shown = ', '.join(missing[:MAX_LISTED])
-        more = f' (and {len(missing) - MAX_LISTED} more)' if len(missing) > MAX_LISTED else ''
         raise EvalError(f'{len(missing)} of {len(stems)} {what} missing from {folder}: '
-                        f'{shown}{more}')
+                        f'{listed(missing)}')
 
 
 def collect_stats(pred_dir: Path, gt_dir: Path, stems: Sequence[str], use_parts: bool,

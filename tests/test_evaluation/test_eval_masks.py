@@ -22,9 +22,8 @@ from mmgsacp.evaluation.mask_folders import (
     build_report,
     collect_stats,
     read_mask_file,
-    read_stems,
 )
-from mmgsacp.utils.io import write_json
+from mmgsacp.utils.io import USER_ERROR, read_stems, run_tool, write_json
 
 TESTS = Path(__file__).resolve().parent
 TOOL = TESTS.parents[1] / 'tools' / 'analysis_tools' / 'eval_masks.py'
@@ -236,7 +235,7 @@ def test_size_mismatch_names_the_file(folders):
     assert 'Traceback' not in res.stderr
 
 
-def test_png_reading_modes(tmp_path):
+def test_png_reading_modes(tmp_path, capsys):
     grey = np.array([[0, 127, 128, 255]], np.uint8)
     Image.fromarray(grey).save(tmp_path / 'l.png')
     Image.fromarray(grey).convert('RGB').save(tmp_path / 'rgb.png')
@@ -248,6 +247,10 @@ def test_png_reading_modes(tmp_path):
     (tmp_path / 'bad.png').write_bytes(b'not a png')
     with pytest.raises(EvalError, match='bad.png'):
         read_mask_file(tmp_path / 'bad.png')
+    # the tools report it as a user error: one line naming the file, exit status 2
+    assert run_tool(read_mask_file, tmp_path / 'bad.png') == USER_ERROR
+    assert capsys.readouterr().err == (f"error: cannot decode mask {tmp_path / 'bad.png'} as an "
+                                       '8- or 16-bit image\n')
 
 
 # ---------------------------------------------------------------------------------------------

@@ -55,21 +55,19 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 
 def run(args: argparse.Namespace) -> int:
     from mmgsacp.evaluation.functional import DEFAULT_SIZE_BINS, summarize
-    from mmgsacp.evaluation.mask_folders import EvalError, build_report, collect_stats, read_stems
+    from mmgsacp.evaluation.mask_folders import build_report, collect_stats
     from mmgsacp.evaluation.metrics.irstd_metric import summary_tables
-    from mmgsacp.utils.io import InputError, write_json
+    from mmgsacp.utils.io import InputError, read_stems, write_json
+    for folder, flag in ((args.pred_dir, '--pred-dir'), (args.gt_dir, '--gt-dir')):
+        if not folder.is_dir():
+            raise InputError(f'{flag} {folder} is not a folder')
+    if args.split is not None and not args.split.is_file():
+        raise InputError(f'--split {args.split} is not a file')
     grey: List[str] = []
-    try:
-        for folder, flag in ((args.pred_dir, '--pred-dir'), (args.gt_dir, '--gt-dir')):
-            if not folder.is_dir():
-                raise InputError(f'{flag} {folder} is not a folder')
-        if args.split is not None and not args.split.is_file():
-            raise InputError(f'--split {args.split} is not a file')
-        stems = read_stems(args.gt_dir, args.split)
-        stats = collect_stats(args.pred_dir, args.gt_dir, stems, args.part_map == 'auto',
-                              mask_scale=args.mask_scale, hint=HINT, grey=grey)
-    except EvalError as err:
-        raise InputError(str(err)) from err
+    # a refused file raises EvalError, an InputError naming it: one error line, exit status 2
+    stats = collect_stats(args.pred_dir, args.gt_dir, read_stems(args.gt_dir, args.split),
+                          args.part_map == 'auto', mask_scale=args.mask_scale, hint=HINT,
+                          grey=grey)
     if grey:
         print(f'note: {len(grey)} files hold grey values besides 0 and their maximum (e.g. '
               f'{grey[0]}); pixels > 127 are target', file=sys.stderr)
