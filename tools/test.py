@@ -82,15 +82,11 @@ def build_cfg(args):
     Raises:
         InputError: A missing or unreadable file, a bad option or data that is not there.
     """
-    from mmgsacp.utils.io import InputError, check_data_paths, load_config
+    from mmgsacp.apis.runner import load_run_config
+    from mmgsacp.utils.io import InputError, check_data_paths
     if not osp.isfile(args.checkpoint):
         raise InputError(f'checkpoint file not found: {args.checkpoint}')
-    cfg = load_config(args.config, args.cfg_options)
-    cfg.launcher = args.launcher
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir', None) is None:
-        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+    cfg = load_run_config(args.config, args.cfg_options, args.work_dir, args.launcher)
     cfg.load_from = args.checkpoint
     cfg.resume = False
     # Scores from a partly loaded model would be silently wrong: every key must match.
@@ -110,22 +106,17 @@ def build_cfg(args):
 
 
 def evaluate(args) -> dict:
-    from mmengine.runner import Runner
-
-    from mmgsacp.utils.checkpoint import allow_unsafe_checkpoints
-    from mmgsacp.utils.dist import setup_cpu_distributed, teardown_distributed
+    from mmgsacp.apis.runner import run_with_runner
     from mmgsacp.utils.io import write_json
-    if args.unsafe_load_checkpoint:
-        allow_unsafe_checkpoints()
-    cfg = build_cfg(args)
-    setup_cpu_distributed(cfg, args.launcher)
-    runner = Runner.from_cfg(cfg)
-    # A refused or mismatched checkpoint raises CheckpointError naming the file.
-    metrics = runner.test()
-    if args.json and runner.rank == 0:
-        write_json(metrics, args.json)
-    teardown_distributed()
-    return metrics
+
+    def test(runner) -> dict:
+        # A refused or mismatched checkpoint raises CheckpointError naming the file.
+        metrics = runner.test()
+        if args.json and runner.rank == 0:
+            write_json(metrics, args.json)
+        return metrics
+
+    return run_with_runner(build_cfg(args), args.launcher, test, args.unsafe_load_checkpoint)
 
 
 def main(argv=None) -> dict:

@@ -58,13 +58,9 @@ def build_cfg(args):
 
     from mmengine.logging import print_log
 
-    from mmgsacp.utils.io import InputError, check_data_paths, load_config
-    cfg = load_config(args.config, args.cfg_options)
-    cfg.launcher = args.launcher
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir', None) is None:
-        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+    from mmgsacp.apis.runner import load_run_config
+    from mmgsacp.utils.io import InputError, check_data_paths
+    cfg = load_run_config(args.config, args.cfg_options, args.work_dir, args.launcher)
     if args.amp:
         optim_wrapper = cfg.optim_wrapper.type
         if optim_wrapper == 'AmpOptimWrapper':
@@ -95,18 +91,11 @@ def build_cfg(args):
 
 
 def train(args) -> None:
-    from mmengine.runner import Runner
+    from mmgsacp.apis.runner import run_with_runner
 
-    from mmgsacp.utils.checkpoint import allow_unsafe_checkpoints
-    from mmgsacp.utils.dist import setup_cpu_distributed, teardown_distributed
-    if args.unsafe_load_checkpoint:
-        allow_unsafe_checkpoints()
-    cfg = build_cfg(args)
-    setup_cpu_distributed(cfg, args.launcher)
-    runner = Runner.from_cfg(cfg)
     # Refused, unreadable or unsaveable checkpoints raise CheckpointError naming the file.
-    runner.train()
-    teardown_distributed()
+    run_with_runner(build_cfg(args), args.launcher, lambda runner: runner.train(),
+                    args.unsafe_load_checkpoint)
 
 
 def main(argv=None) -> None:
