@@ -30,3 +30,14 @@ def sirst3_root() -> Path:
     if not (root / 'img_idx' / 'train_SIRST3.txt').is_file():
         pytest.skip(f'SIRST3 not found at {root} (set SIRST3_ROOT)')
     return root
+
+
+@pytest.fixture(scope='module')
+def one_torch_thread():
+    """One intra-op thread for a module's tests: tiny convolutions gain nothing from threads,
+    and on a loaded machine spinning OpenMP workers make them several times slower."""
+    import torch
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -8,6 +8,7 @@ from typing import Optional
 
 from mmengine.config import Config
 
+from mmgsacp.datasets.synthetic import make_synthetic_dataset
 from mmgsacp.utils.config import use_synthetic
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -15,6 +16,14 @@ REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 def config_path(rel: str) -> str:
     return osp.join(REPO_ROOT, 'configs', rel)
+
+
+def synthetic_root(tmp_path_factory, num_train: int, num_test: int, seed: int) -> str:
+    """A new 64x64 synthetic set (SIRST3 layout) in a temporary folder; returns its path."""
+    root = tmp_path_factory.mktemp('data') / 'synthetic'
+    make_synthetic_dataset(str(root), num_train=num_train, num_test=num_test, size=(64, 64),
+                           seed=seed)
+    return str(root)
 
 
 def tiny_config(rel: str, data_root: str, work_dir: str, iters: int = 6, batch: int = 4,

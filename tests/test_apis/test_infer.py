@@ -56,14 +56,7 @@ def run_tool(name: str, *args, cwd: Path) -> subprocess.CompletedProcess:
                           cwd=cwd, capture_output=True, text=True, timeout=180, env=env)
 
 
-@pytest.fixture(scope='module', autouse=True)
-def one_torch_thread():
-    """Tiny convolutions gain nothing from threads, and on a loaded machine spinning OpenMP
-    workers make them several times slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures('one_torch_thread')
 
 
 @pytest.fixture(scope='module')

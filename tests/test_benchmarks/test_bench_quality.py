@@ -8,9 +8,8 @@ import sys
 import pytest
 
 from mmgsacp.benchmarks.quality import CPU_CONFIGS, save_entry
-from mmgsacp.datasets.synthetic import make_synthetic_dataset
 
-from ..utils import REPO_ROOT
+from ..utils import REPO_ROOT, synthetic_root
 
 TINY = ['train_cfg.max_iters=2', 'train_dataloader.batch_size=2',
         'train_dataloader.num_workers=0', 'train_dataloader.persistent_workers=False',
@@ -26,9 +25,7 @@ def _bench(*args):
 
 @pytest.fixture(scope='module')
 def syn_root(tmp_path_factory):
-    root = tmp_path_factory.mktemp('bq') / 'syn'
-    make_synthetic_dataset(str(root), num_train=8, num_test=3, size=(64, 64), seed=1)
-    return str(root)
+    return synthetic_root(tmp_path_factory, num_train=8, num_test=3, seed=1)
 
 
 @pytest.mark.slow

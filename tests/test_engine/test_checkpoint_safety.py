@@ -25,7 +25,6 @@ from mmseg.registry import MODELS
 
 import mmgsacp  # noqa: F401  (installs the safe loader)
 from mmgsacp.apis import load_model
-from mmgsacp.datasets.synthetic import make_synthetic_dataset
 from mmgsacp.engine.hooks import find_resume_checkpoint
 from mmgsacp.utils.checkpoint import (
     UNSAFE_ENV,
@@ -38,7 +37,7 @@ from mmgsacp.utils.checkpoint import (
     state_dict_for_model,
 )
 
-from ..utils import REPO_ROOT, config_path, tiny_config
+from ..utils import REPO_ROOT, config_path, synthetic_root, tiny_config
 
 
 def _load_tool(name: str):
@@ -72,19 +71,12 @@ class ShellOnLoad:
         return os.system, (f'touch {self.marker}',)
 
 
-@pytest.fixture(scope='module', autouse=True)
-def one_torch_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures('one_torch_thread')
 
 
 @pytest.fixture(scope='module')
 def syn_root(tmp_path_factory):
-    root = tmp_path_factory.mktemp('ckdata') / 'synthetic'
-    make_synthetic_dataset(str(root), num_train=8, num_test=3, size=(64, 64), seed=5)
-    return str(root)
+    return synthetic_root(tmp_path_factory, num_train=8, num_test=3, seed=5)
 
 
 @pytest.fixture(scope='module')
@@ -317,6 +309,16 @@ class _StartSpy(Hook):
         self.start = runner.iter
 
 
+def _resume_to_4_from_2(cfg) -> None:
+    """Resume ``cfg`` (a 4-iteration run) and check it starts at iteration 2 and ends at 4."""
+    cfg.resume = True
+    runner = Runner.from_cfg(cfg)
+    spy = _StartSpy()
+    runner.register_hook(spy)
+    runner.train()
+    assert spy.start == 2 and runner.iter == 4
+
+
 @pytest.mark.slow
 def test_failed_save_keeps_last_good_checkpoint_and_pointer(syn_root, tmp_path, monkeypatch):
     work = osp.realpath(str(tmp_path / 'w'))
@@ -353,13 +355,7 @@ def test_failed_save_keeps_last_good_checkpoint_and_pointer(syn_root, tmp_path, 
 
     # a pointer emptied by a crash: --resume continues from the newest complete checkpoint
     open(osp.join(work, 'last_checkpoint'), 'w').close()
-    cfg = cfg_for(4)
-    cfg.resume = True
-    runner = Runner.from_cfg(cfg)
-    spy = _StartSpy()
-    runner.register_hook(spy)
-    runner.train()
-    assert spy.start == 2 and runner.iter == 4
+    _resume_to_4_from_2(cfg_for(4))
     assert _pointer(work).endswith('iter_4.pth')
     assert not osp.exists(osp.join(work, 'iter_2.pth'))  # max_keep_ckpts=1, once 4 is safe
 
@@ -413,14 +409,8 @@ def test_kill_during_save_then_resume(syn_root, tmp_path):
     assert _tmp_files(work), 'the killed save left its temporary file'
     assert _pointer(work).endswith('iter_2.pth')
 
-    cfg = tiny_config('full_sup/full-sup_1k_sirst3.py', syn_root, work, iters=4, val=False,
-                      checkpoint_interval=2)
-    cfg.resume = True
-    runner = Runner.from_cfg(cfg)
-    spy = _StartSpy()
-    runner.register_hook(spy)
-    runner.train()
-    assert spy.start == 2 and runner.iter == 4
+    _resume_to_4_from_2(tiny_config('full_sup/full-sup_1k_sirst3.py', syn_root, work, iters=4,
+                                     val=False, checkpoint_interval=2))
     assert not _tmp_files(work)
     assert load_checkpoint_file(_pointer(work))['meta']['iter'] == 4
 

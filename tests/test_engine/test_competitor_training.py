@@ -7,16 +7,12 @@ import pytest
 from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
 
-from mmgsacp.datasets.synthetic import make_synthetic_dataset
-
-from ..utils import tiny_config
+from ..utils import synthetic_root, tiny_config
 
 
 @pytest.fixture(scope='module')
 def syn_root(tmp_path_factory):
-    root = tmp_path_factory.mktemp('data') / 'synthetic'
-    make_synthetic_dataset(str(root), num_train=16, num_test=4, size=(64, 64), seed=3)
-    return str(root)
+    return synthetic_root(tmp_path_factory, num_train=16, num_test=4, seed=3)
 
 
 @pytest.mark.slow

@@ -11,16 +11,13 @@ import torch
 from mmengine.runner import Runner
 
 import mmgsacp  # noqa: F401
-from mmgsacp.datasets.synthetic import make_synthetic_dataset
 
-from ..utils import REPO_ROOT, tiny_config
+from ..utils import REPO_ROOT, synthetic_root, tiny_config
 
 
 @pytest.fixture(scope='module')
 def syn_root(tmp_path_factory):
-    root = tmp_path_factory.mktemp('data') / 'synthetic'
-    make_synthetic_dataset(str(root), num_train=24, num_test=6, size=(64, 64), seed=3)
-    return str(root)
+    return synthetic_root(tmp_path_factory, num_train=24, num_test=6, seed=3)
 
 
 def _losses(runner):

@@ -16,7 +16,6 @@ from mmseg.registry import DATASETS, MODELS
 from mmseg.structures import SegDataSample
 
 import mmgsacp  # noqa: F401
-from mmgsacp.datasets.synthetic import make_synthetic_dataset
 from mmgsacp.datasets.transforms import (
     LoadPixelCoordinates,
     PackIRInputsWithCoords,
@@ -39,7 +38,7 @@ from mmgsacp.models.utils.label_evolution import (
 )
 from mmgsacp.utils.config import use_synthetic
 
-from ..utils import config_path, tiny_config
+from ..utils import config_path, synthetic_root, tiny_config
 
 torch.set_num_threads(1)
 
@@ -51,9 +50,7 @@ def mmseg_scope():
 
 @pytest.fixture(scope='module')
 def syn_root(tmp_path_factory):
-    root = tmp_path_factory.mktemp('data') / 'synthetic'
-    make_synthetic_dataset(str(root), num_train=24, num_test=6, size=(64, 64), seed=3)
-    return str(root)
+    return synthetic_root(tmp_path_factory, num_train=24, num_test=6, seed=3)
 
 
 def _point_label(h, w, points):
