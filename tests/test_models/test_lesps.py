@@ -27,7 +27,10 @@ from mmgsacp.datasets.transforms import (
 )
 from mmgsacp.datasets.transforms.coordinates import VALID_MARK
 from mmgsacp.engine.hooks.label_evolution_hook import LabelEvolutionHook, is_update_epoch
-from mmgsacp.models.segmentors.label_evolution_segmentor import LabelEvolutionSegmentor
+from mmgsacp.models.segmentors.label_evolution_segmentor import (
+    LabelEvolutionSegmentor,
+    label_drift_stats,
+)
 from mmgsacp.models.utils.label_evolution import (
     PatchLabelStore,
     crop_to_patches,
@@ -360,6 +363,10 @@ def test_label_statistics_see_soft_growth_below_one_half():
     assert float(stats['label_iou']) == pytest.approx(0.5)
     assert float(stats['label_soft_iou']) == pytest.approx(0.7)
     assert LabelEvolutionSegmentor._label_iou(labels, [SegDataSample()]) == {}
+    # the drift monitor reads the same figures, plus the pseudo / true area (1 of 2 px)
+    assert label_drift_stats(labels, [sample]) == pytest.approx(
+        dict(pseudo_iou=0.5, soft_iou=0.7, area_ratio=0.5))
+    assert label_drift_stats(labels, [SegDataSample()]) == {}
 
 
 # --------------------------------------------------------------------------- training

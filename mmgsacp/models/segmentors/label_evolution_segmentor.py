@@ -1,7 +1,7 @@
 """LESPS baseline: a plain binary head trained on labels that evolve from the points."""
 from __future__ import annotations
 
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, NamedTuple, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -24,7 +24,45 @@ from .ir_encoder_decoder import IREncoderDecoder
 AREA_REFS = ('image', 'crop')
 
 
+class LabelAgreement(NamedTuple):
+    """Pixel counts of a batch's labels against the true masks (padding and ignored pixels
+    left out); every field a 0-dim tensor."""
+    inter: Tensor  #: pseudo-mask AND true mask
+    union: Tensor  #: pseudo-mask OR true mask
+    soft_inter: Tensor  #: sum of min(label, true mask)
+    soft_union: Tensor  #: sum of max(label, true mask)
+    pseudo_area: Tensor  #: pseudo-mask pixels
+    true_area: Tensor  #: true target pixels
+
+
 @torch.no_grad()
+def label_agreement(labels: Tensor, data_samples,
+                    fg_threshold: float = FG_THRESHOLD) -> Optional[LabelAgreement]:
+    """How far a batch's training labels agree with the true masks (monitoring only).
+
+    Args:
+        labels (Tensor): (B, h, w) training labels (soft in [0, 1] or 0/1), 255 on padding.
+        data_samples (list[SegDataSample]): With ``gt_sem_seg`` (true masks).
+        fg_threshold (float): Labels at or above this are pseudo-mask pixels.
+
+    Returns:
+        LabelAgreement or None: None when a sample has no true mask.
+    """
+    if not all('gt_sem_seg' in s for s in data_samples):
+        return None
+    masks = torch.stack([s.gt_sem_seg.data[0] for s in data_samples]).to(labels.device)
+    h, w = min(masks.shape[-2], labels.shape[-2]), min(masks.shape[-1], labels.shape[-1])
+    masks, labels = masks[:, :h, :w], labels[:, :h, :w]
+    keep = (masks != IGNORE_INDEX) & (labels != IGNORE_INDEX)
+    pseudo, truth = (labels >= fg_threshold) & keep, (masks == 1) & keep
+    soft = torch.where(keep, labels.float(), torch.zeros((), device=labels.device))
+    hard = truth.float()
+    return LabelAgreement(inter=(pseudo & truth).sum(), union=(pseudo | truth).sum(),
+                          soft_inter=torch.minimum(soft, hard).sum(),
+                          soft_union=torch.maximum(soft, hard).sum(),
+                          pseudo_area=pseudo.sum(), true_area=truth.sum())
+
+
 def label_drift_stats(labels: Tensor, data_samples,
                       fg_threshold: float = FG_THRESHOLD) -> Dict[str, float]:
     """The drift monitor's figures for stored labels of a batch (monitoring only).
@@ -38,21 +76,14 @@ def label_drift_stats(labels: Tensor, data_samples,
         dict: ``pseudo_iou`` (pseudo-mask vs true mask over the batch), ``soft_iou`` (soft
         Jaccard), ``area_ratio`` (pseudo / true target pixels); empty without true masks.
     """
-    if not all('gt_sem_seg' in s for s in data_samples):
+    agree = label_agreement(labels, data_samples, fg_threshold)
+    if agree is None:
         return {}
-    masks = torch.stack([s.gt_sem_seg.data[0] for s in data_samples]).to(labels.device)
-    h, w = min(masks.shape[-2], labels.shape[-2]), min(masks.shape[-1], labels.shape[-1])
-    masks, labels = masks[:, :h, :w], labels[:, :h, :w]
-    keep = (masks != IGNORE_INDEX) & (labels != IGNORE_INDEX)
-    pseudo, truth = (labels >= fg_threshold) & keep, (masks == 1) & keep
-    union = int((pseudo | truth).sum())
-    soft = torch.where(keep, labels.float(), torch.zeros((), device=labels.device))
-    soft_union = float(torch.maximum(soft, truth.float()).sum())
+    union, soft_union = int(agree.union), float(agree.soft_union)
     return dict(
-        pseudo_iou=float((pseudo & truth).sum()) / union if union else 1.0,
-        soft_iou=float(torch.minimum(soft, truth.float()).sum()) / soft_union
-        if soft_union > 0 else 1.0,
-        area_ratio=float(pseudo.sum()) / max(int(truth.sum()), 1))
+        pseudo_iou=float(agree.inter) / union if union else 1.0,
+        soft_iou=float(agree.soft_inter) / soft_union if soft_union > 0 else 1.0,
+        area_ratio=float(agree.pseudo_area) / max(int(agree.true_area), 1))
 
 
 @MODELS.register_module()
@@ -251,24 +282,15 @@ class LabelEvolutionSegmentor(IREncoderDecoder):
         return add_prefix(losses, 'decode')
 
     @staticmethod
-    @torch.no_grad()
     def _label_iou(labels: Tensor, data_samples) -> Dict[str, Tensor]:
         """Monitoring only: the batch's labels against the true masks, binarised at 0.5
         (``label_iou``) and soft (``label_soft_iou``, ``sum min / sum max``); empty without
         true masks."""
-        if not all('gt_sem_seg' in s for s in data_samples):
+        agree = label_agreement(labels, data_samples)
+        if agree is None:
             return {}
-        masks = torch.stack([s.gt_sem_seg.data[0] for s in data_samples]).to(labels.device)
-        h, w = min(masks.shape[-2], labels.shape[-2]), min(masks.shape[-1], labels.shape[-1])
-        masks, labels = masks[:, :h, :w], labels[:, :h, :w]
-        keep = (masks != IGNORE_INDEX) & (labels != IGNORE_INDEX)
-        pred, truth = (labels >= FG_THRESHOLD) & keep, (masks == 1) & keep
-        union = (pred | truth).sum()
-        iou = (pred & truth).sum().float() / union if union else torch.ones(())
-        soft = torch.where(keep, labels.float(), torch.zeros_like(labels, dtype=torch.float32))
-        hard = truth.float()
-        soft_union = torch.maximum(soft, hard).sum()
-        soft_iou = torch.minimum(soft, hard).sum() / soft_union if soft_union > 0 else \
+        iou = agree.inter.float() / agree.union if agree.union else torch.ones(())
+        soft_iou = agree.soft_inter / agree.soft_union if agree.soft_union > 0 else \
             torch.ones(())
         return dict(label_iou=iou.float().to(labels.device),
                     label_soft_iou=soft_iou.float().to(labels.device))
