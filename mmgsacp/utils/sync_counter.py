@@ -64,6 +64,9 @@ _VALUE_SIZED = {
 _INDEXING = {Tensor.__getitem__: 'bool_index', Tensor.__setitem__: 'bool_index_put'}
 
 _TORCH_DIR = osp.dirname(torch.__file__)
+# The optimizers' step counters are host tensors on every device (unless ``capturable`` or
+# ``fused``), so their reads never wait for a GPU.
+_HOST_SIDE_DIRS = (osp.join(_TORCH_DIR, 'optim') + osp.sep, )
 
 
 def _has_bool_mask(index) -> bool:
@@ -99,6 +102,8 @@ class _CountingMode(TorchFunctionMode):
                     torch.cuda.is_available():
                 kind = None  # already on the host, a no-op even on a CUDA machine
             elif not (args and isinstance(args[0], Tensor) and args[0].numel() > 0):
+                kind = None
+            elif sys._getframe(1).f_code.co_filename.startswith(_HOST_SIDE_DIRS):
                 kind = None
         else:
             kind = _VALUE_SIZED.get(func)
