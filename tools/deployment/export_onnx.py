@@ -21,12 +21,9 @@ Exit status: 0 on success, 2 on a usage or data error (missing package, refused 
 import argparse
 import os
 import os.path as osp
-import sys
 from typing import List, Optional
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-if ROOT not in sys.path:
-    sys.path.insert(0, ROOT)
+# torch and mmgsacp are imported in run(), after the arguments are parsed.
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
