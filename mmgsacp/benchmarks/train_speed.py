@@ -64,6 +64,11 @@ def speed_config(root: str, method: str, data_root: str, work_dir: str, *, batch
         cfg.model.backbone = dict(DNANET_BACKBONE)
     cfg.work_dir = work_dir
     cfg.log_level = 'WARNING'
+    # MMEngine keeps one visualizer and message hub per name: each run needs its own, or a
+    # later run would write into an earlier run's (deleted) work_dir
+    name = f'speed_{method}_{osp.basename(work_dir)}'
+    cfg.experiment_name = name
+    cfg.visualizer.name = name
     cfg.train_dataloader.update(batch_size=batch, num_workers=0, persistent_workers=False)
     for step in cfg.train_dataloader.dataset.pipeline:
         if 'crop_size' in step:
