@@ -464,3 +464,21 @@ def test_head_step_count_follows_loads_and_writes_without_reading_each_step():
     assert int(head.num_updates) == 10 and weight == pytest.approx(0.8)
     head.num_updates.fill_(1)
     assert head.affinity_weight() == 0.0
+
+
+def test_stack_points_checks_the_batch_at_once_and_names_the_sample():
+    from mmseg.structures import SegDataSample
+
+    from mmgsacp.models.decode_heads import stack_points
+
+    def sample(points, path):
+        s = SegDataSample(metainfo=dict(img_shape=(16, 24), img_path=path))
+        s.gt_points = torch.tensor(points, dtype=torch.float32).reshape(-1, 2)
+        return s
+
+    good = [sample([[1.2, 3.0], [23.0, 15.0]], 'a.png'), sample([], 'b.png'),
+            sample([[5.0, 6.0]], 'c.png')]
+    assert stack_points(good).tolist() == [[0, 1, 3], [0, 23, 15], [2, 5, 6]]
+    bad = good[:2] + [sample([[5.0, 6.0], [24.0, 2.0]], 'c.png')]
+    with pytest.raises(ValueError, match=r'x=24, y=2\) of sample 2 \(c\.png\).*16x24'):
+        stack_points(bad)
