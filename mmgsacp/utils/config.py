@@ -93,3 +93,26 @@ def as_cfg_options(options: Dict[str, object]) -> List[str]:
 def synthetic_options(data_root: Optional[str] = None) -> List[str]:
     """:func:`use_synthetic` as ``--cfg-options`` strings, for tools run as commands."""
     return as_cfg_options(dataset_options(SYNTHETIC_DATASET_CFG, data_root))
+
+
+#: The GPU speed switches of ``configs/_base_/gpu_fast.py`` as ``--cfg-options``.
+GPU_FAST_OPTIONS = ('optim_wrapper.type=BF16AutocastOptimWrapper',
+                    'optim_wrapper.optimizer.fused=True', 'env_cfg.cudnn_benchmark=True')
+GPU_FAST_CFG = osp.join(CONFIGS_DIR, '_base_', 'gpu_fast.py')
+
+
+def use_gpu_fast(cfg: Config, fused: bool = True) -> Config:
+    """Merge ``configs/_base_/gpu_fast.py`` into ``cfg`` (in place): bf16 autocast without
+    loss scaling, fused AdamW (``fused=False`` for a CPU check) and cuDNN autotuning.
+
+    Raises:
+        ValueError: the config's optimizer is not one that has a fused form (AdamW, Adam, SGD).
+    """
+    if fused and cfg.optim_wrapper.optimizer.get('type') not in ('AdamW', 'Adam', 'SGD'):
+        raise ValueError(f'{cfg.filename}: fused=True needs an AdamW, Adam or SGD optimizer, got '
+                         f"{cfg.optim_wrapper.optimizer.get('type')!r}")
+    fragment = Config.fromfile(GPU_FAST_CFG)
+    cfg.merge_from_dict(dict(optim_wrapper=fragment.optim_wrapper.to_dict(),
+                             env_cfg=fragment.env_cfg.to_dict()))
+    cfg.optim_wrapper.optimizer.fused = fused
+    return cfg

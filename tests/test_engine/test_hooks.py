@@ -184,3 +184,46 @@ def test_drift_statistics_of_the_band_and_the_negatives():
     assert stats['target_as_background'] == pytest.approx(16 / int(truth.sum()))
     assert stats['fp_pixels'] == 16.0
     assert stats['negative_target_share'] == 1.0  # all 8 picks are the missed target's pixels
+
+
+class _FakeRunner:
+    def __init__(self, work_dir):
+        self.work_dir = str(work_dir)
+        self.iter = 0
+
+
+def test_invalid_loss_guard_names_first_bad_iteration_and_key(tmp_path):
+    """The guard reads its device-side record only every ``interval`` iterations, yet names
+    the iteration and the term that went bad first, and stops before a checkpoint."""
+    from mmgsacp.engine.hooks import InvalidLossGuardHook
+    from mmgsacp.utils.sync_counter import SyncCounter
+    hook = InvalidLossGuardHook(interval=4)
+    runner = _FakeRunner(tmp_path)
+    good = dict(loss=torch.tensor(0.5), loss_bce=torch.tensor(0.2))
+    with SyncCounter(device='cpu') as syncs:
+        for it in range(3):
+            runner.iter = it
+            hook.after_train_iter(runner, it, outputs=good)
+    assert syncs.total == 0  # nothing read back between two checks
+    runner.iter = 3  # iteration 4: read, all finite
+    hook.after_train_iter(runner, 3, outputs=good)
+    runner.iter = 4  # iteration 5 goes bad, not read yet
+    hook.after_train_iter(runner, 4, outputs=dict(loss=torch.tensor(float('nan')),
+                                                 loss_bce=torch.tensor(0.2)))
+    runner.iter = 5
+    hook.after_train_iter(runner, 5, outputs=dict(loss=torch.tensor(float('inf')),
+                                                 loss_bce=torch.tensor(float('inf'))))
+    (tmp_path / 'last_checkpoint').write_text(str(tmp_path / 'iter_4.pth'))
+    with pytest.raises(RuntimeError, match=r'iteration 5 .*loss=nan .*then also loss_bce'
+                                           r'.*iter_4\.pth'):
+        hook.before_save_checkpoint(runner, {})
+
+
+def test_invalid_loss_guard_interval_one_reads_every_step(tmp_path):
+    from mmgsacp.engine.hooks import InvalidLossGuardHook
+    hook = InvalidLossGuardHook(interval=1)
+    runner = _FakeRunner(tmp_path)
+    with pytest.raises(RuntimeError, match='iteration 1 .*loss_x=-inf.*no checkpoint'):
+        hook.after_train_iter(runner, 0, outputs=dict(loss_x=torch.tensor(float('-inf'))))
+    with pytest.raises(ValueError, match='interval'):
+        InvalidLossGuardHook(interval=0)

@@ -349,3 +349,33 @@ def test_false_positive_weight_reaches_the_segmentation_loss():
     IgnoreBCELoss()(logits, targets.labels, weight=weight).backward()
     g = logits.grad[:, 0]
     assert float(g[0, 31, 37]) == pytest.approx(4.0 * float(g[0, 5, 40]))
+
+
+@pytest.mark.parametrize('focal', [False, True])
+def test_bce_masked_equals_the_selected_pixels_mean_without_syncs(focal):
+    """The loss over valid pixels, with weights, computed without a data-dependent selection;
+    ignored pixels get exactly zero gradient even for huge logits."""
+    from mmgsacp.utils.sync_counter import SyncCounter
+    g = torch.Generator().manual_seed(0)
+    logits = torch.randn(2, 1, 8, 8, generator=g) * 3
+    logits[0, 0, 0, 0] = 1e30
+    target = torch.randint(0, 2, (2, 8, 8), generator=g)
+    target[0, 0, 0] = 255
+    target[1, :2] = 255
+    weight = torch.rand(2, 8, 8, generator=g) + 0.5
+    logits.requires_grad_(True)
+    loss_fn = IgnoreBCELoss(use_focal=focal, alpha=0.3 if focal else None)
+    with SyncCounter(device='cpu') as syncs:
+        loss = loss_fn(logits, target, weight=weight)
+    assert syncs.total == 0
+    valid = target != 255
+    x, t = logits[:, 0][valid], target[valid].float()
+    ref = F.binary_cross_entropy_with_logits(x, t, reduction='none')
+    if focal:
+        p = torch.sigmoid(x)
+        ref = ref * (1 - (p * t + (1 - p) * (1 - t))).pow(2.0) * (0.3 * t + 0.7 * (1 - t))
+    ref = (ref * weight[valid]).sum() / valid.sum()
+    assert torch.allclose(loss, ref, rtol=1e-6, atol=1e-7)
+    loss.backward()
+    assert torch.isfinite(logits.grad).all()
+    assert (logits.grad[:, 0][~valid] == 0).all()

@@ -442,3 +442,43 @@ def test_first_form_is_one_config_line():
     head = MODELS.build(cfg.model).decode_head
     assert head.embedding_source == 'projection' and head.embed is not None
     assert head.loss_contrast.rule == 'v1'
+
+
+def test_head_step_count_follows_loads_and_writes_without_reading_each_step():
+    """The warm-up's step count lives on the host between steps, yet follows the buffer
+    whenever it is written from outside (a resumed state dict, a fill)."""
+    from mmgsacp.models.decode_heads import AffinityPropagationHead
+    from mmgsacp.utils.sync_counter import SyncCounter
+    head = AffinityPropagationHead(in_channels=4, channels=4, num_classes=1, out_channels=1,
+                                   warmup_iters=(2, 12))
+    assert head.training_steps() == 0
+    state = head.state_dict()
+    state['num_updates'] = torch.tensor(7)
+    head.load_state_dict(state)
+    assert head.training_steps() == 7
+    with SyncCounter(device='cpu') as syncs:
+        for _ in range(3):
+            head._count_step()
+            weight = head.affinity_weight()
+    assert syncs.total == 0
+    assert int(head.num_updates) == 10 and weight == pytest.approx(0.8)
+    head.num_updates.fill_(1)
+    assert head.affinity_weight() == 0.0
+
+
+def test_stack_points_checks_the_batch_at_once_and_names_the_sample():
+    from mmseg.structures import SegDataSample
+
+    from mmgsacp.models.decode_heads import stack_points
+
+    def sample(points, path):
+        s = SegDataSample(metainfo=dict(img_shape=(16, 24), img_path=path))
+        s.gt_points = torch.tensor(points, dtype=torch.float32).reshape(-1, 2)
+        return s
+
+    good = [sample([[1.2, 3.0], [23.0, 15.0]], 'a.png'), sample([], 'b.png'),
+            sample([[5.0, 6.0]], 'c.png')]
+    assert stack_points(good).tolist() == [[0, 1, 3], [0, 23, 15], [2, 5, 6]]
+    bad = good[:2] + [sample([[5.0, 6.0], [24.0, 2.0]], 'c.png')]
+    with pytest.raises(ValueError, match=r'x=24, y=2\) of sample 2 \(c\.png\).*16x24'):
+        stack_points(bad)

@@ -1,68 +1,110 @@
 #!/usr/bin/env python
-"""Time training iterations of full supervision, GSACP-base and GSACP-final in one run.
+"""Training speed of full supervision, prior-only and GSACP-Final, as the Runner trains them.
 
-Same network, batch and crop for the three (the CPU-budget configs, real data pipeline on a small
-generated set); the EMA teacher update is part of GSACP-final's step. Prints ms/iter and the
-ratios against full supervision measured in the same run.
+Per method (and crop size, and with ``--dnanet`` also DNANet in place of the compact network)
+one short run of the real config on a small generated set prints and writes (``--json``):
+``ms_per_iter``, ``host_ms_per_iter``, ``syncs_per_iter``, ``samples_per_s``, ``peak_mem_mib``,
+``startup_s``, ``projected_40k_s``, ``data_ms_per_iter`` and ``runner_over_bare`` (the Runner's
+iteration over a bare PyTorch loop on the same model and batches, in the same run); see
+mmgsacp/benchmarks/train_speed.py for their definitions. Few iterations each: on a busy machine
+the timings are indicative only. ``--device cuda [--amp]`` is the same measurement on a GPU
+(``--amp``: bf16 autocast, fused AdamW, cuDNN autotuning, i.e. configs/_base_/gpu_fast.py).
 
-With ``--dnanet`` it also times full supervision with DNANet in place of the compact network
-(same data, batch and crop) and prints how many DNANet iterations take as long as the CPU
-budget's 1000 compact ones (JSON keys ``full_sup_dnanet_ms``, ``ratio_dnanet``,
-``dnanet_equal_time_iters``).
+``--ratios`` prints instead the earlier report: median ms of the model's training step of full
+supervision, GSACP-base and GSACP-final and their ratios (``--dnanet``: with the equal-time
+DNANet iteration count).
 
-    python tools/benchmarks/bench_train_step.py [--iters 30] [--warmup 5] [--batch 16]
-                                                [--dnanet] [--json OUT]
+    python tools/benchmarks/bench_train_step.py [--iters 5] [--warmup 2] [--batch 16]
+        [--crop 128 [256]] [--device cpu|cuda] [--amp] [--dnanet] [--json OUT]
+    python tools/benchmarks/bench_train_step.py --ratios [--iters 30] [--warmup 5] [--dnanet]
 """
 import argparse
+import os
 import os.path as osp
 from typing import List, Optional
 
 # torch and mmgsacp are imported in run() after the arguments are parsed, so that --help
-# answers at once.
+# answers at once (and --device cpu can hide a GPU before torch starts).
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--iters', type=int, default=30)
-    parser.add_argument('--warmup', type=int, default=5)
+    parser.add_argument('--iters', type=int, default=None,
+                        help='timed iterations per method (default 5; 30 with --ratios)')
+    parser.add_argument('--warmup', type=int, default=None,
+                        help='untimed iterations first (default 2; 5 with --ratios)')
     parser.add_argument('--batch', type=int, default=16)
+    parser.add_argument('--crop', type=int, nargs='+', default=[128],
+                        help='training crop sizes, e.g. --crop 128 256')
+    parser.add_argument('--methods', nargs='+', default=None,
+                        help='subset of full_sup prior_only gsacp_final')
+    parser.add_argument('--device', choices=('cpu', 'cuda'), default='cpu')
+    parser.add_argument('--amp', action='store_true',
+                        help='bf16 autocast + fused AdamW + cuDNN autotuning')
     parser.add_argument('--threads', type=int, default=None, help='torch CPU threads')
     parser.add_argument('--dnanet', action='store_true',
-                        help='also time full supervision with DNANet')
-    parser.add_argument('--json', help='write the timings to this JSON file')
+                        help='also measure with DNANet in place of the compact network')
+    parser.add_argument('--ratios', action='store_true',
+                        help='the earlier ms/ratio report of the model step only')
+    parser.add_argument('--json', help='write the report to this JSON file')
     args = parser.parse_args(argv)
-    if args.iters < 1 or args.warmup < 0 or args.batch < 1:
-        parser.error(f'need --iters >= 1, --warmup >= 0 and --batch >= 1, got {args.iters}, '
-                     f'{args.warmup} and {args.batch}')
+    if args.iters is None:
+        args.iters = 30 if args.ratios else 5
+    if args.warmup is None:
+        args.warmup = 5 if args.ratios else 2
+    if args.iters < 1 or args.warmup < 0 or args.batch < 1 or min(args.crop) < 32:
+        parser.error(f'need --iters >= 1, --warmup >= 0, --batch >= 1 and --crop >= 32, got '
+                     f'{args.iters}, {args.warmup}, {args.batch} and {args.crop}')
+    if args.ratios and (args.device != 'cpu' or args.amp or args.crop != [128]):
+        parser.error('--ratios measures the CPU model step only (no --device, --amp, --crop)')
     return args
 
 
 def run(args: argparse.Namespace) -> dict:
+    if args.device == 'cpu':
+        os.environ.setdefault('CUDA_VISIBLE_DEVICES', '')  # the Runner would take a GPU
     import torch
 
-    from mmgsacp.benchmarks.train_step import (
-        benchmark_train_step,
-        cpu_budget_iters,
-        train_step_table,
-    )
     from mmgsacp.utils.io import write_json
     if args.threads:
         torch.set_num_threads(args.threads)
-    result = benchmark_train_step(ROOT, args.iters, args.warmup, args.batch, args.dnanet)
-    print('\n'.join(train_step_table(result)))
-    print('targets: ratio_base <= 1.10, ratio_final <= 1.35')
-    if args.dnanet:
-        print(f'DNANet iterations in the time of {cpu_budget_iters(ROOT)} compact ones: '
-              f"{result['dnanet_equal_time_iters']}")
+    if args.ratios:
+        from mmgsacp.benchmarks.train_step import (
+            benchmark_train_step,
+            cpu_budget_iters,
+            train_step_table,
+        )
+        result = benchmark_train_step(ROOT, args.iters, args.warmup, args.batch, args.dnanet)
+        print('\n'.join(train_step_table(result)))
+        print('targets: ratio_base <= 1.10, ratio_final <= 1.35')
+        if args.dnanet:
+            print(f'DNANet iterations in the time of {cpu_budget_iters(ROOT)} compact ones: '
+                  f"{result['dnanet_equal_time_iters']}")
+    else:
+        from mmgsacp.benchmarks.train_speed import (
+            SPEED_METHODS,
+            benchmark_training_speed,
+            speed_table,
+        )
+        unknown = set(args.methods or []) - set(SPEED_METHODS)
+        if unknown:
+            raise SystemExit(f'error: unknown --methods {sorted(unknown)}; choose among '
+                             f'{sorted(SPEED_METHODS)}')
+        result = benchmark_training_speed(
+            ROOT, args.methods, batch=args.batch, crops=args.crop, iters=args.iters,
+            warmup=args.warmup, device=args.device, amp=args.amp, dnanet=args.dnanet)
+        print('\n'.join(speed_table(result)))
+        for note in result['notes']:
+            print(f'note: {note}')
     if args.json:
         write_json(result, args.json)
     return result
 
 
 def main(argv: Optional[List[str]] = None) -> dict:
-    """Run the benchmark and return its timings; a usage error ends with ``SystemExit(2)``."""
+    """Run the benchmark and return its report; a usage error ends with ``SystemExit(2)``."""
     args = parse_args(argv)
     from mmgsacp.utils.io import run_tool  # imports the package
     return run_tool(run, args, exit=True)

@@ -117,6 +117,10 @@ class AffinityPropagationHead(BinaryIRHead):
         self.loss_contrast = MODELS.build(loss_contrast) if loss_contrast else None
         # Counts training steps so that warm-up survives checkpoint/resume.
         self.register_buffer('num_updates', torch.zeros((), dtype=torch.long))
+        # Host copy of ``num_updates`` (buffer, its version counter, value): reading the
+        # buffer on every step would make the host wait for the device. The copy is re-read
+        # once whenever the buffer was written from outside (load_state_dict, fill_, .to()).
+        self._num_updates_host: Optional[Tuple[Tensor, int, int]] = None
         #: Targets of the last training step, kept for the drift monitor.
         self.last_targets: Optional[PointTargets] = None
         #: Negatives of the last training step (contrastive rule 'v2'), for the drift monitor.
@@ -174,9 +178,21 @@ class AffinityPropagationHead(BinaryIRHead):
         start, end = self.warmup_ratio
         return round(start * max_iters), round(end * max_iters)
 
+    def training_steps(self) -> int:
+        """``num_updates`` as a Python int, read from the device only after an outside write."""
+        buf, cached = self.num_updates, self._num_updates_host
+        if cached is None or cached[0] is not buf or cached[1] != buf._version:
+            cached = self._num_updates_host = (buf, buf._version, int(buf))
+        return cached[2]
+
+    def _count_step(self) -> None:
+        step = self.training_steps()
+        self.num_updates += 1  # stays on the device: saved and resumed with the state dict
+        self._num_updates_host = (self.num_updates, self.num_updates._version, step + 1)
+
     def affinity_weight(self) -> float:
         start, end = self.warmup_bounds()
-        step = int(self.num_updates)
+        step = self.training_steps()
         if step >= end:
             return 1.0
         if step < start:
@@ -261,5 +277,5 @@ class AffinityPropagationHead(BinaryIRHead):
         losses = self.losses_from_labels(logits, targets.labels, weight)
         losses.update(contrast)
         self.last_targets = targets
-        self.num_updates += 1
+        self._count_step()
         return losses

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import math
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
@@ -114,27 +114,38 @@ def stack_points(batch_data_samples) -> Tensor:
         KeyError: a sample has no ``gt_points``.
         ValueError: a point lies outside its sample's ``img_shape`` (names file and point).
     """
-    rows: List[Tensor] = []
+    pts_list: List[Tensor] = []
+    rows: List[int] = []
+    sizes: List[Tuple[int, int]] = []
     for b, sample in enumerate(batch_data_samples):
         if 'gt_points' not in sample:
             raise KeyError(
                 f"data sample {b} ({sample.metainfo.get('img_path', '?')}) has no 'gt_points'; "
                 'point-supervised training needs LoadIRAnnotations + PackIRInputs')
-        pts = torch.as_tensor(sample.gt_points).reshape(-1, 2).round().long()
+        pts = torch.as_tensor(sample.gt_points).reshape(-1, 2)
         shape = sample.metainfo.get('img_shape')
-        if shape is not None and pts.numel():
-            # the image's own extent: batch padding must not make an off-image point valid
-            h, w = int(shape[0]), int(shape[1])
-            bad = (pts[:, 0] < 0) | (pts[:, 0] >= w) | (pts[:, 1] < 0) | (pts[:, 1] >= h)
-            if bad.any():
-                x, y = pts[bad][0].tolist()
-                raise ValueError(
-                    f"point (x={x}, y={y}) of sample {b} "
-                    f"({sample.metainfo.get('img_path', '?')}) lies outside its "
-                    f'{h}x{w} image')
-        rows.append(torch.cat([pts.new_full((pts.shape[0], 1), b), pts], dim=1))
+        pts_list.append(pts)
+        rows += [b] * pts.shape[0]
+        # the image's own extent: batch padding must not make an off-image point valid
+        sizes += [(int(shape[1]), int(shape[0])) if shape is not None else (-1, -1)] * \
+            pts.shape[0]
     if not rows:
         return torch.zeros((0, 3), dtype=torch.long)
-    return torch.cat(rows, dim=0)
+    pts = torch.cat(pts_list).round().long()
+    # One check for the whole batch: on a device the points are read back once per step, not
+    # once per sample (the shapes and batch indices are host values, free to build).
+    wh = torch.tensor(sizes, dtype=torch.long).to(pts.device, non_blocking=True)
+    bad = ((pts < 0) | (pts >= wh)) & (wh >= 0)
+    if bool(bad.any()):
+        i = int(bad.any(1).long().argmax())
+        b = rows[i]
+        x, y = pts[i].tolist()
+        w, h = sizes[i]
+        raise ValueError(
+            f"point (x={x}, y={y}) of sample {b} "
+            f"({batch_data_samples[b].metainfo.get('img_path', '?')}) lies outside its "
+            f'{h}x{w} image')
+    batch_index = torch.tensor(rows, dtype=torch.long).to(pts.device, non_blocking=True)
+    return torch.cat([batch_index.unsqueeze(1), pts], dim=1)
 
 

@@ -110,10 +110,11 @@ class IgnoreBCELoss(nn.Module):
         """
         logits = binary_logits(pred, target)
         valid = target != ignore_index
-        # Boolean selection (not multiplication by a mask) keeps the gradient at ignored
-        # pixels exactly zero even for extreme logits.
-        x = logits[valid].float()
-        t = soft_targets(target[valid]).to(x.dtype)
+        # Ignored pixels are masked, not selected: a boolean selection has a data-dependent
+        # size, which a GPU can only give after making the host wait. Masking the input as well
+        # as the loss keeps their gradient exactly zero even for extreme (or NaN) logits.
+        x = torch.where(valid, logits, torch.zeros_like(logits)).float()
+        t = soft_targets(torch.where(valid, target, torch.zeros_like(target))).to(x.dtype)
         loss = F.binary_cross_entropy_with_logits(x, t, reduction='none')
         if self.use_focal:
             p = torch.sigmoid(x)
@@ -123,7 +124,8 @@ class IgnoreBCELoss(nn.Module):
                 loss = loss * (self.alpha * t + (1 - self.alpha) * (1 - t))
         w = pixel_weight(weight, target)
         if w is not None:
-            loss = loss * w[valid].to(loss.dtype)
+            loss = loss * w.to(loss.dtype)
+        loss = torch.where(valid, loss, torch.zeros_like(loss))
         return self.loss_weight * loss.sum() / valid.sum().clamp_min(1)
 
     @property

@@ -383,8 +383,6 @@ class HardBackgroundContrastiveLoss(nn.Module):
             neg_index, neg_valid = self._hard_negatives(negative, bright, affinity.detach())
 
         has_pos = positive.any(1)
-        if not bool(has_pos.any()):
-            return zero
         a_neg = affinity.gather(1, neg_index)
         if self.mode == 'infonce':
             # Per positive x: -log(e^{a_x/T} / (e^{a_x/T} + sum_neg e^{a_n/T})), i.e.
@@ -396,13 +394,17 @@ class HardBackgroundContrastiveLoss(nn.Module):
             lse_neg = torch.logsumexp(neg_logit, 1, keepdim=True)
             per_pixel = F.softplus(lse_neg - affinity / self.temperature)
             per_pixel = torch.where(positive & has_neg, per_pixel, torch.zeros_like(per_pixel))
-            loss = (per_pixel.sum(1) / positive.sum(1).clamp_min(1))[has_pos]
+            per_point = per_pixel.sum(1) / positive.sum(1).clamp_min(1)
         else:
             pos_f, neg_f = positive.to(affinity.dtype), neg_valid.to(affinity.dtype)
             pull = ((1 - affinity) * pos_f).sum(1) / pos_f.sum(1).clamp_min(1)
             push = ((a_neg - self.margin).clamp_min(0) * neg_f).sum(1) / neg_f.sum(1).clamp_min(1)
-            loss = (pull + push)[has_pos]
-        return self.loss_weight * loss.mean()
+            per_point = pull + push
+        # Mean over the points with a positive, by masking rather than selecting (a selection
+        # would make the host wait for the device); 0 with a gradient path when none has one.
+        pos_rows = has_pos.to(per_point.dtype)
+        loss = (per_point * pos_rows).sum() / pos_rows.sum().clamp_min(1)
+        return self.loss_weight * loss
 
 
     def _hard_negatives(self, negative: Tensor, brightness: Tensor,

@@ -1,0 +1,98 @@
+"""Export the inference network to ONNX: raw intensities in, target probabilities out."""
+from __future__ import annotations
+
+import io
+import os
+from typing import Optional, Tuple
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from torch import Tensor
+
+from ..utils.fileio import atomic_write_bytes
+
+#: Extra packages the export needs, and where they are listed.
+DEPLOY_REQUIREMENTS = 'requirements/deploy.txt'
+
+
+class ProbabilityNet(nn.Module):
+    """A segmentor's inference path as one plain module: ``(1, 1, H, W)`` raw intensities
+    (the image as read, float) -> ``(1, 1, H, W)`` target probabilities.
+
+    The data preprocessor's normalisation ``(x - mean) / std`` is part of the graph, so the
+    exported model takes the frame as read. ``H`` and ``W`` must be multiples of the
+    preprocessor's ``size_divisor`` (32 for the configs here): pad larger frames with the mean
+    intensity (0 after normalisation, as the preprocessor pads) and crop the output back.
+
+    Args:
+        segmentor: A built :class:`IREncoderDecoder` (or subclass) in eval mode.
+    """
+
+    def __init__(self, segmentor: nn.Module) -> None:
+        super().__init__()
+        pre = segmentor.data_preprocessor
+        self.backbone = segmentor.backbone
+        self.neck = segmentor.neck if getattr(segmentor, 'with_neck', False) else None
+        self.decode_head = segmentor.decode_head
+        self.align_corners = bool(getattr(segmentor.decode_head, 'align_corners', False))
+        self.register_buffer('mean', pre.mean.detach().clone().reshape(1, -1, 1, 1).float())
+        self.register_buffer('std', pre.std.detach().clone().reshape(1, -1, 1, 1).float())
+        self.size_divisor = int(getattr(pre, 'size_divisor', None) or 1)
+
+    def forward(self, image: Tensor) -> Tensor:
+        x = (image - self.mean) / self.std
+        feats = self.backbone(x)
+        if self.neck is not None:
+            feats = self.neck(feats)
+        logits = self.decode_head(feats)
+        logits = F.interpolate(logits, size=image.shape[-2:], mode='bilinear',
+                               align_corners=self.align_corners)
+        return torch.sigmoid(logits)
+
+
+def require_onnx() -> None:
+    """Raise a clear error when the exporter's ``onnx`` package is missing."""
+    try:
+        import onnx  # noqa: F401
+    except ImportError as err:
+        raise ImportError(
+            "ONNX export needs the 'onnx' package, which is not installed: "
+            f'pip install -r {DEPLOY_REQUIREMENTS}') from err
+
+
+def export_onnx(net: ProbabilityNet, out: str, shape: Tuple[int, int] = (256, 256),
+                dynamic: bool = False, opset: int = 17) -> str:
+    """Write ``net`` as an ONNX model to ``out`` (atomically: a temporary file in the same
+    folder, then a rename; an existing file is replaced only by a complete one).
+
+    Args:
+        net: The network (eval mode, on CPU).
+        out: ``.onnx`` path.
+        shape: ``(H, W)`` of the traced input, multiples of ``net.size_divisor``.
+        dynamic: Let ``H`` and ``W`` vary at run time (input ``image``, output ``prob``).
+        opset: ONNX opset version.
+
+    Returns:
+        ``out``.
+
+    Raises:
+        ValueError: ``shape`` not a multiple of the size divisor.
+        ImportError: ``onnx`` missing (names the requirements file).
+    """
+    h, w = (int(v) for v in shape)
+    d = net.size_divisor
+    if h < d or w < d or h % d or w % d:
+        raise ValueError(f'--shape {h} {w}: height and width must be positive multiples of the '
+                         f"data preprocessor's size_divisor {d}")
+    require_onnx()
+    net = net.eval().cpu()
+    dummy = torch.zeros(1, 1, h, w)
+    axes: Optional[dict] = ({'image': {2: 'height', 3: 'width'},
+                             'prob': {2: 'height', 3: 'width'}} if dynamic else None)
+    buffer = io.BytesIO()
+    with torch.no_grad():
+        torch.onnx.export(net, (dummy, ), buffer, input_names=['image'], output_names=['prob'],
+                          dynamic_axes=axes, opset_version=opset, dynamo=False)
+    atomic_write_bytes(buffer.getvalue(), os.fspath(out))
+    return os.fspath(out)

@@ -1,0 +1,271 @@
+"""Training speed of a method as MMEngine's Runner trains it, against a bare PyTorch loop.
+
+For each method (full supervision, prior-only, GSACP-Final; compact network or DNANet) one
+short run of the real config on a small generated set, through ``Runner.train()`` with every
+hook of the config, gives:
+
+* ``startup_s``: building the runner and model plus the first step;
+* ``ms_per_iter``: median wall time of one iteration (hooks included, data loading not);
+* ``host_ms_per_iter``: the part the Python side spends before the device's work is queued
+  (on CUDA, the iteration's time before the final synchronisation; on CPU nothing is queued,
+  so it equals ``ms_per_iter``);
+* ``syncs_per_iter``: host-device synchronisations of one iteration (:class:`SyncCounter`: on
+  CPU the calls that would synchronise on a GPU, on CUDA the device's own count);
+* ``samples_per_s``, ``peak_mem_mib``, ``projected_40k_s``;
+* ``data_ms_per_iter``: the training dataloader's time per batch on its own;
+* ``runner_over_bare``: ``ms_per_iter`` over the median step of a bare loop (preprocessing,
+  forward, loss, backward, gradient clipping, optimizer step, EMA teacher update) on a freshly
+  built copy of the same model and the same batches, measured in the same run.
+"""
+from __future__ import annotations
+
+import contextlib
+import os.path as osp
+import resource
+import statistics
+import tempfile
+import time
+from typing import Dict, List, Optional
+
+import torch
+from mmengine.config import Config
+from mmengine.optim import build_optim_wrapper
+from mmengine.registry import init_default_scope
+from mmengine.runner import Runner
+from mmengine.runner.loops import IterBasedTrainLoop
+from mmseg.registry import MODELS
+
+import mmgsacp  # noqa: F401  (registers the modules the configs name)
+from mmgsacp.datasets.synthetic import make_synthetic_dataset
+from mmgsacp.utils.config import use_gpu_fast, use_synthetic
+from mmgsacp.utils.sync_counter import SyncCounter
+
+#: method -> config, relative to the repository root.
+SPEED_METHODS = {
+    'full_sup': 'configs/full_sup/full-sup_1k_sirst3.py',
+    'prior_only': 'configs/prior_only/prior-only_1k_sirst3.py',
+    'gsacp_final': 'configs/gsacp/gsacp-final_1k_sirst3.py',
+}
+DNANET_BACKBONE = dict(type='DNANet')
+PROJECTED_ITERS = 40000
+KEYS = ('ms_per_iter', 'host_ms_per_iter', 'syncs_per_iter', 'samples_per_s', 'peak_mem_mib',
+        'startup_s', 'projected_40k_s', 'data_ms_per_iter', 'runner_over_bare')
+
+
+def speed_config(root: str, method: str, data_root: str, work_dir: str, *, batch: int,
+                 crop: int, iters: int, amp: bool = False, dnanet: bool = False,
+                 device: str = 'cpu') -> Config:
+    """``method``'s config on the generated set, for an ``iters``-step run without validation
+    or checkpoints (their cost is not the step's); hooks, optimizer and model as configured."""
+    if method not in SPEED_METHODS:
+        raise KeyError(f'unknown method {method!r}; one of {sorted(SPEED_METHODS)}')
+    cfg = use_synthetic(Config.fromfile(osp.join(root, SPEED_METHODS[method])), data_root)
+    if dnanet:
+        cfg.model.backbone = dict(DNANET_BACKBONE)
+    cfg.work_dir = work_dir
+    cfg.log_level = 'WARNING'
+    # MMEngine keeps one visualizer and message hub per name: each run needs its own, or a
+    # later run would write into an earlier run's (deleted) work_dir
+    name = f'speed_{method}_{osp.basename(work_dir)}'
+    cfg.experiment_name = name
+    cfg.visualizer.name = name
+    cfg.train_dataloader.update(batch_size=batch, num_workers=0, persistent_workers=False)
+    for step in cfg.train_dataloader.dataset.pipeline:
+        if 'crop_size' in step:
+            step['crop_size'] = (crop, crop)
+    cfg.train_cfg.update(max_iters=iters, val_interval=iters + 1)
+    cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
+    cfg.default_hooks.checkpoint.update(interval=iters + 1, save_last=False, save_best=None)
+    # the steady state: the affinity term's warm-up is over in most of a real run
+    if 'warmup_ratio' in cfg.model.decode_head:
+        cfg.model.decode_head.update(warmup_ratio=None, warmup_iters=(0, 0))
+    if amp:
+        use_gpu_fast(cfg, fused=device == 'cuda')
+    elif device == 'cpu':
+        cfg.env_cfg.cudnn_benchmark = False
+    return cfg
+
+
+def _sync(device: str) -> None:
+    if device == 'cuda':
+        torch.cuda.synchronize()
+
+
+def _peak_mem_mib(device: str) -> float:
+    if device == 'cuda':
+        return torch.cuda.max_memory_allocated() / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+@contextlib.contextmanager
+def _patched_run_iter(hook):
+    original = IterBasedTrainLoop.run_iter
+
+    def run_iter(loop, data_batch):
+        hook(lambda: original(loop, data_batch), loop.iter, data_batch)
+
+    IterBasedTrainLoop.run_iter = run_iter
+    try:
+        yield
+    finally:
+        IterBasedTrainLoop.run_iter = original
+
+
+def _bare_loop_ms(cfg: Config, batches: List[dict], device: str, amp: bool) -> float:
+    """Median ms of a plain loop's step on a fresh copy of the model, over ``batches``."""
+    init_default_scope('mmseg')
+    model = MODELS.build(cfg.model).to(device)
+    model.train()
+    optim = build_optim_wrapper(model, cfg.optim_wrapper).optimizer
+    clip = (cfg.optim_wrapper.get('clip_grad') or {}).get('max_norm')
+    params = [p for p in model.parameters() if p.requires_grad]
+    autocast = (torch.autocast(device_type=device, dtype=torch.bfloat16) if amp
+                else contextlib.nullcontext())
+    times = []
+    for it, batch in enumerate(batches):
+        _sync(device)
+        t0 = time.perf_counter()
+        with autocast:
+            data = model.data_preprocessor(batch, True)
+            losses = model(**data, mode='loss')
+        loss = sum(v for k, v in losses.items() if 'loss' in k)
+        loss.backward()
+        if clip:
+            torch.nn.utils.clip_grad_norm_(params, clip)
+        optim.step()
+        optim.zero_grad(set_to_none=True)
+        if getattr(model, 'teacher', None) is not None:
+            model.update_teacher(it + 1)
+        _sync(device)
+        if it > 0:  # the first step allocates
+            times.append(time.perf_counter() - t0)
+    return 1000 * statistics.median(times)
+
+
+def measure_method(root: str, method: str, data_root: str, *, batch: int = 16, crop: int = 128,
+                   iters: int = 5, warmup: int = 2, device: str = 'cpu', amp: bool = False,
+                   dnanet: bool = False) -> Dict[str, float]:
+    """The speed keys (see the module) of one method; ``iters`` timed iterations after one
+    startup step, ``warmup`` untimed ones and one counted for synchronisations."""
+    if iters < 1 or warmup < 0:
+        raise ValueError(f'need iters >= 1 and warmup >= 0, got {iters} and {warmup}')
+    if device == 'cuda':
+        torch.cuda.reset_peak_memory_stats()
+    count_at = 1 + warmup
+    total = count_at + 1 + iters
+    state: Dict[str, object] = dict(host=[], wall=[], batches=[])
+
+    def step(run, index, data_batch):
+        if index == 0:
+            run()
+            _sync(device)
+            state['startup_s'] = time.perf_counter() - state['t0']
+        elif index == count_at:
+            with SyncCounter(device=device) as syncs:
+                run()
+                _sync(device)
+            state['syncs'] = syncs
+        elif index > count_at:
+            _sync(device)
+            t0 = time.perf_counter()
+            run()
+            t1 = time.perf_counter()
+            _sync(device)
+            t2 = time.perf_counter()
+            state['host'].append(t1 - t0)
+            state['wall'].append(t2 - t0)
+            state['batches'].append(data_batch)
+        else:
+            run()
+
+    with tempfile.TemporaryDirectory() as work_dir:
+        cfg = speed_config(root, method, data_root, work_dir, batch=batch, crop=crop,
+                           iters=total, amp=amp, dnanet=dnanet, device=device)
+        state['t0'] = time.perf_counter()
+        with _patched_run_iter(step):
+            runner = Runner.from_cfg(cfg)
+            runner.train()
+        loader = iter(runner.train_dataloader)
+        data_times = []
+        for _ in range(iters):
+            t0 = time.perf_counter()
+            next(loader)
+            data_times.append(time.perf_counter() - t0)
+        del runner
+        bare_ms = _bare_loop_ms(cfg, [state['batches'][0]] + state['batches'], device, amp)
+    ms = 1000 * statistics.median(state['wall'])
+    syncs: SyncCounter = state['syncs']
+    return dict(
+        ms_per_iter=ms,
+        host_ms_per_iter=ms if device == 'cpu' else 1000 * statistics.median(state['host']),
+        syncs_per_iter=syncs.total,
+        syncs_by_kind=syncs.by_kind(),
+        samples_per_s=batch * 1000 / ms,
+        peak_mem_mib=_peak_mem_mib(device),
+        startup_s=state['startup_s'],
+        projected_40k_s=state['startup_s'] + PROJECTED_ITERS * ms / 1000,
+        data_ms_per_iter=1000 * statistics.median(data_times),
+        runner_over_bare=ms / bare_ms,
+        bare_ms_per_iter=bare_ms,
+    )
+
+
+def benchmark_training_speed(root: str, methods: Optional[List[str]] = None, *,
+                             batch: int = 16, crops=(128, ), iters: int = 5, warmup: int = 2,
+                             device: str = 'cpu', amp: bool = False,
+                             dnanet: bool = False) -> dict:
+    """Every method (compact network, and DNANet with ``dnanet``) at every crop size.
+
+    Returns:
+        dict: ``results``: ``'<method>[_dnanet]@<crop>'`` -> the keys of
+        :func:`measure_method`; ``settings`` and ``notes`` (how to read the figures).
+    """
+    if device == 'cuda' and not torch.cuda.is_available():
+        raise RuntimeError('--device cuda: CUDA is not available on this machine')
+    methods = list(methods or SPEED_METHODS)
+    results: Dict[str, dict] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        data_root = osp.join(tmp, 'synthetic')
+        size = max(256, max(crops))
+        make_synthetic_dataset(data_root, num_train=max(8, batch), num_test=1,
+                               size=(size, size), seed=0)
+        for crop in crops:
+            for net in ([False, True] if dnanet else [False]):
+                for method in methods:
+                    torch.manual_seed(0)
+                    name = f"{method}{'_dnanet' if net else ''}@{crop}"
+                    results[name] = measure_method(
+                        root, method, data_root, batch=batch, crop=crop, iters=iters,
+                        warmup=warmup, device=device, amp=amp, dnanet=net)
+    notes = [
+        'timings are medians of few iterations; on a machine shared with other work they are '
+        'indicative only',
+        'ms_per_iter: one Runner iteration with all hooks, data loading excluded '
+        '(data_ms_per_iter is the loader alone, num_workers=0)',
+        'projected_40k_s = startup_s + 40000 * ms_per_iter (data loading assumed hidden by '
+        'loader workers)',
+    ]
+    if device == 'cpu':
+        notes += [
+            'host_ms_per_iter equals ms_per_iter on CPU (no device work is queued)',
+            'syncs_per_iter on CPU counts the calls that would synchronise on a GPU',
+            'peak_mem_mib on CPU is the process maximum RSS so far (it never decreases from '
+            'one method to the next)']
+    return dict(results=results,
+                settings=dict(device=device, amp=amp, batch=batch, crops=list(crops),
+                              iters=iters, warmup=warmup, threads=torch.get_num_threads()),
+                notes=notes)
+
+
+def speed_table(report: dict) -> List[str]:
+    """One line per measured configuration with the main keys."""
+    head = (f"{'method@crop':<26} {'ms/iter':>9} {'host ms':>9} {'syncs':>6} {'samples/s':>10} "
+            f"{'peak MiB':>9} {'start s':>8} {'40k s':>9} {'data ms':>8} {'runner/bare':>12}")
+    lines = [head]
+    for name, r in report['results'].items():
+        lines.append(
+            f"{name:<26} {r['ms_per_iter']:9.1f} {r['host_ms_per_iter']:9.1f} "
+            f"{r['syncs_per_iter']:6d} {r['samples_per_s']:10.1f} {r['peak_mem_mib']:9.0f} "
+            f"{r['startup_s']:8.1f} {r['projected_40k_s']:9.0f} {r['data_ms_per_iter']:8.1f} "
+            f"{r['runner_over_bare']:12.3f}")
+    return lines
