@@ -321,4 +321,4 @@ def test_packed_config_trains(syn, packed, tmp_path):
     # the drift monitor scored the step's targets against the packed masks
     lines = [json.loads(line) for line in open(osp.join(cfg.work_dir, 'drift.jsonl'))]
     assert [line['iter'] for line in lines] == [2]
-    print(lines)
+    assert 0 <= lines[0]['pseudo_iou'] <= 1
