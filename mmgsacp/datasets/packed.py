@@ -41,6 +41,7 @@ from mmengine.logging import print_log
 from mmseg.registry import DATASETS
 
 from ..utils.fileio import default_mode
+from ..utils.io import InputError
 
 #: Version written by :func:`pack_split`; readers refuse any other.
 PACK_FORMAT_VERSION = 1
@@ -52,8 +53,9 @@ INDEX_KEYS = ('version', 'index', 'points', 'names', 'parts', 'img_paths', 'sour
 ALL_KEYS = INDEX_KEYS + ('images', 'masks')
 
 
-class PackedSplitError(ValueError):
-    """A packed split that is missing, of another format version, or inconsistent."""
+class PackedSplitError(InputError, ValueError):
+    """A packed split that is missing, of another format version, or packed from another
+    split; the tools report it as one ``error:`` line (exit status 2)."""
 
 
 def pack_command(data_root: str = 'DATA_ROOT', split: str = 'SPLIT', point_type: str = 'centroid',
