@@ -1,4 +1,5 @@
 from . import samplers, transforms  # noqa: F401
+from .packed import PackedPointDataset, PackedSplitError, load_packed_split, pack_split
 from .point_sirst import PointSIRSTDataset
 from .points import (
                      centroid_points,
@@ -20,7 +21,8 @@ from .transforms import (
 )
 
 __all__ = [
-    'PointSIRSTDataset', 'ActiveSubsetSampler', 'make_synthetic_dataset', 'synthesize_frame',
+    'PointSIRSTDataset', 'PackedPointDataset', 'PackedSplitError', 'load_packed_split',
+    'pack_split', 'ActiveSubsetSampler', 'make_synthetic_dataset', 'synthesize_frame',
     'centroid_points',
     'coarse_points', 'points_from_map', 'render_point_map', 'point_labels_from_mask',
     'LoadIRImageFromFile', 'LoadIRAnnotations', 'TargetAwareRandomCrop', 'RandomFlipIR',

@@ -1,1 +1,8 @@
-from . import backbones, decode_heads, losses, pseudo_labels, segmentors  # noqa: F401
+from . import (  # noqa: F401
+    backbones,
+    data_preprocessors,
+    decode_heads,
+    losses,
+    pseudo_labels,
+    segmentors,
+)

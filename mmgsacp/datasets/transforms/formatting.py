@@ -67,3 +67,50 @@ class PackIRInputs(BaseTransform):
 
     def __repr__(self) -> str:
         return f'{self.__class__.__name__}(meta_keys={self.meta_keys})'
+
+
+@TRANSFORMS.register_module()
+class PackSampleIndex(BaseTransform):
+    """Pack a sample of a packed split as its index, for batched augmentation.
+
+    Pixels stay in the data preprocessor's in-memory copy of the split
+    (:class:`~mmgsacp.models.data_preprocessors.PackedPointDataPreProcessor`), which crops,
+    flips and normalises the whole batch at once and fills in the data samples.
+
+    Packed fields:
+
+    - inputs (torch.Tensor): () int64, the sample's ``pack_idx``.
+    - data_samples.metainfo: each of ``meta_keys`` found in the sample.
+
+    Args:
+        meta_keys (Sequence[str]): Sample keys copied into the metainfo; ``pack_idx`` and
+            ``pack_file`` are needed by the preprocessor.
+    """
+
+    def __init__(self,
+                 meta_keys: Sequence[str] = ('pack_idx', 'pack_file', 'img_path', 'ori_shape',
+                                             'stem', 'part', 'sample_idx')) -> None:
+        self.meta_keys = tuple(meta_keys)
+        missing = {'pack_idx', 'pack_file'} - set(self.meta_keys)
+        if missing:
+            raise ValueError(f'meta_keys must hold {sorted(missing)}')
+
+    def transform(self, results: dict) -> dict:
+        """Pack the sample.
+
+        Args:
+            results (dict): Data info of :class:`PackedPointDataset`.
+
+        Returns:
+            dict: ``inputs`` and ``data_samples``.
+        """
+        if 'pack_idx' not in results:
+            raise KeyError('PackSampleIndex needs samples of a PackedPointDataset '
+                           f"(no 'pack_idx' in the sample of {results.get('img_path', '?')})")
+        data_sample = SegDataSample()
+        data_sample.set_metainfo({k: results[k] for k in self.meta_keys if k in results})
+        return dict(inputs=torch.tensor(int(results['pack_idx']), dtype=torch.long),
+                    data_samples=data_sample)
+
+    def __repr__(self) -> str:
+        return f'{self.__class__.__name__}(meta_keys={self.meta_keys})'
