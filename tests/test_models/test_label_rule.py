@@ -13,6 +13,7 @@ from mmgsacp.models.pseudo_labels import (
     generate_point_targets,
     propagate,
     propagate_until_stable,
+    ring_scaled_affinity,
     window_of,
 )
 
@@ -97,6 +98,43 @@ def test_band_in_between_is_ignored_and_unreached_band_is_background():
     assert bool((labels[unsure] == IGNORE_INDEX).all())
     assert bool((labels[rim & ~unsure] == 0).all())
     assert bool((labels[core] == 1).all())
+
+
+def test_ring_scale_rejects_a_rim_that_only_crowded_cosines_admit():
+    """Post-ReLU features: every cosine is high, so only the window's own references separate.
+
+    Core and target half of the rim at cosine 1, clutter half of the rim and the background at
+    0.85 (above tau_pos on the raw scale). On the ring scale the clutter scores as background.
+    """
+    img, core, rim, points = rim_scene(core_r=3, rim_r=5)
+    left = rim & (torch.arange(64).view(1, -1) < 32)
+    emb = embedding_from(core | left)
+    crowded = torch.tensor([(1 - 0.85**2)**0.5, 0.85, 0.0, 0.0]).view(1, 4, 1, 1)
+    emb = torch.where(emb[:, 1:2] > 0.5, emb, crowded.expand_as(emb))
+    raw = generate_point_targets(img, emb, points, affinity_scale='cosine')
+    # The raw scale cannot reject the clutter (it joins, and the leak then ignores the band).
+    assert not bool((raw.labels[0][rim & ~left] == 0).any())
+    ring = generate_point_targets(img, emb, points)
+    labels = ring.labels[0]
+    assert bool((labels[core] == 1).all())
+    assert bool((labels[left] == 1).all())
+    assert bool((labels[rim & ~left] == 0).all())
+
+
+def test_ring_scaled_affinity_maps_ring_to_0_and_core_to_1():
+    aff = torch.full((2, 5, 5), 0.9)
+    core = torch.zeros(2, 5, 5, dtype=torch.bool)
+    core[:, 1:4, 1:4] = True
+    ring = ~core
+    aff[0][core[0]] = 1.0
+    aff[1][core[1]] = 0.91  # core and ring alike: the gap is clamped, no division by noise
+    out = ring_scaled_affinity(aff, core, ring)
+    assert torch.allclose(out[0][core[0]], torch.ones(9), atol=1e-5)
+    assert torch.allclose(out[0][ring[0]], torch.zeros(16), atol=1e-5)
+    assert float(out[1].max()) <= 0.21
+    with pytest.raises(ValueError, match='affinity_scale'):
+        generate_point_targets(torch.zeros(1, 1, 8, 8), None, torch.tensor([[0, 4, 4]]),
+                               affinity_scale='nope')
 
 
 def test_region_over_twice_the_core_ignores_its_band():

@@ -1,5 +1,6 @@
 """Point-to-mask target generation: windows, prior gates, growth, the label rule, negatives."""
 from .label_rule import (
+                         AFFINITY_SCALES,
                          MODES,
                          RULES,
                          PointTargets,
@@ -8,6 +9,7 @@ from .label_rule import (
                          core_and_band,
                          generate_point_targets,
                          region_area,
+                         ring_scaled_affinity,
                          threshold_labels,
                          touches_support_edge,
                          two_level_labels,
@@ -37,7 +39,8 @@ from .propagation import (
 )
 
 __all__ = [
-    'MODES', 'RULES', 'PointTargets', 'anchor_affinity', 'contrast_gates', 'core_and_band',
+    'MODES', 'RULES', 'AFFINITY_SCALES', 'PointTargets', 'ring_scaled_affinity',
+    'anchor_affinity', 'contrast_gates', 'core_and_band',
     'generate_point_targets', 'region_area', 'threshold_labels', 'touches_support_edge',
     'two_level_labels', 'window_of', 'exclusion_zone', 'far_from_points',
     'false_positive_pixels', 'point_map', 'BACKGROUND', 'IGNORE_INDEX', 'TARGET',

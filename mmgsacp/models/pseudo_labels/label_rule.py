@@ -10,9 +10,11 @@ Per point, inside its window (see :mod:`.propagation` for the geometry and conve
    growth from ``C_p`` through loose-gated pixels add to it: the rim a strict gate misses and
    only part of which is target.
 3. **Affinity.** ``a(x)`` is the cosine between the embedding at ``x`` and the anchor, the
-   re-normalised mean over the point's 3x3 cell. During warm-up the score blends from what the
-   prior says to the affinity: ``s = s0 + w * (a - s0)`` with ``w`` rising from 0 to 1, where
-   ``s0 = 1`` in the core (so ``s = 1 - w * (1 - a)``) and ``s0 = band_prior`` in the band.
+   re-normalised mean over the point's 3x3 cell, rescaled per point so that the window's
+   background ring scores 0 and its core blob 1 (``affinity_scale='ring'``). During warm-up
+   the score blends from what the prior says to the affinity: ``s = s0 + w * (a - s0)`` with
+   ``w`` rising from 0 to 1, where ``s0 = 1`` in the core (so ``s = 1 - w * (1 - a)``) and
+   ``s0 = band_prior`` in the band.
 4. **Labels.** The affinity may make a core pixel *ignored* (``s <= tau_neg``) but never
    background; a band pixel is a target candidate if ``s >= tau_pos``, background if
    ``s <= tau_neg``, ignored in between; every other window pixel is background.
@@ -49,6 +51,7 @@ from .propagation import (
 
 MODES = ('affinity', 'prior', 'point')
 RULES = ('v2', 'v1')
+AFFINITY_SCALES = ('ring', 'cosine')
 
 
 class PointTargets(NamedTuple):
@@ -162,6 +165,33 @@ def anchor_affinity(embedding: Tensor, points: Tensor, inside: Tensor, radius: i
     return torch.einsum('pdij,pd->pij', emb, anchor)
 
 
+def ring_scaled_affinity(affinity: Tensor, core: Tensor, ring: Tensor,
+                         min_gap: float = 0.05) -> Tensor:
+    """Affinity rescaled so the local background scores 0 and the core blob 1.
+
+    Cosines between post-ReLU features are all positive and crowd near 1, so an absolute
+    threshold on them admits clutter as readily as target. Per point, ``a`` is measured against
+    the window's own references instead: ``(a - mean_ring(a)) / (mean_core(a) - mean_ring(a))``,
+    the gap clamped from below so a point whose core and background look alike scores near 0
+    (abstain) rather than dividing by noise. Clamped to ``[-1, 1]``.
+
+    Args:
+        affinity: ``(P, S, S)`` float anchor cosines.
+        core: ``(P, S, S)`` bool core blob ``C_p``.
+        ring: ``(P, S, S)`` bool background ring of the support.
+        min_gap: Smallest core-to-ring gap the scale divides by.
+
+    Returns:
+        ``(P, S, S)`` float in ``[-1, 1]``.
+    """
+    r = ring.to(affinity.dtype)
+    c = core.to(affinity.dtype)
+    a_bg = (affinity * r).sum((1, 2), keepdim=True) / r.sum((1, 2), keepdim=True).clamp_min(1.0)
+    a_core = (affinity * c).sum((1, 2), keepdim=True) / c.sum((1, 2), keepdim=True).clamp_min(1.0)
+    gap = (a_core - a_bg).clamp_min(min_gap)
+    return ((affinity - a_bg) / gap).clamp(-1.0, 1.0)
+
+
 def two_level_labels(seed: Tensor, core: Tensor, band: Tensor, support: Tensor,
                      affinity: Tensor, weight: float, *, tau_pos: float, tau_neg: float,
                      band_prior: float, band_limit: float,
@@ -244,6 +274,7 @@ def generate_point_targets(image: Tensor,
                            band_limit: float = 2.0,
                            tau_pos: float = 0.8,
                            tau_neg: float = 0.5,
+                           affinity_scale: str = 'ring',
                            ring_width: int = 3,
                            affinity_weight: float = 1.0,
                            adaptive: bool = False,
@@ -279,6 +310,10 @@ def generate_point_targets(image: Tensor,
         band_limit: A region larger than ``band_limit * |C_p|`` ignores its band (``'v2'``).
         tau_pos: Target threshold on ``s``.
         tau_neg: Abstain (core) / background (band) threshold on ``s``.
+        affinity_scale: ``'ring'`` (``'v2'``): the thresholds apply to the affinity rescaled
+            between the window's background ring (0) and its core blob (1), see
+            :func:`ring_scaled_affinity`; ``'cosine'``: to the raw cosine (the first form's
+            scale, kept for ablations).
         ring_width: Width of the ring band, in pixels.
         affinity_weight: Warm-up weight ``w`` in ``[0, 1]`` (``'affinity'`` mode only).
         adaptive: Per-point support half sizes from the extent of the core blob.
@@ -307,6 +342,9 @@ def generate_point_targets(image: Tensor,
         raise ValueError(f'affinity_weight must be in [0, 1], got {affinity_weight}')
     if tau_neg > tau_pos:
         raise ValueError(f'tau_neg ({tau_neg}) must not exceed tau_pos ({tau_pos})')
+    if affinity_scale not in AFFINITY_SCALES:
+        raise ValueError(f'affinity_scale must be one of {AFFINITY_SCALES}, got '
+                         f'{affinity_scale!r}')
     if ring_width < 1:
         raise ValueError(f'ring_width must be >= 1, got {ring_width}')
     if band_steps < 0 or band_limit <= 0:
@@ -365,6 +403,8 @@ def generate_point_targets(image: Tensor,
     else:
         affinity = (anchor_affinity(embedding.detach(), points, inside, R) if w > 0.0 else
                     torch.zeros(intensity.shape, device=device))
+        if rule == 'v2' and w > 0.0 and affinity_scale == 'ring':
+            affinity = ring_scaled_affinity(affinity, core, ring)
         if rule == 'v2':
             regions, ignore = two_level_labels(
                 seed, core, band, support, affinity, w, tau_pos=tau_pos, tau_neg=tau_neg,
@@ -406,7 +446,8 @@ def touches_support_edge(targets: PointTargets) -> Tensor:
 
 
 __all__ = [
-    'MODES', 'RULES', 'PointTargets', 'contrast_gates', 'core_and_band', 'anchor_affinity',
+    'MODES', 'RULES', 'AFFINITY_SCALES', 'PointTargets', 'ring_scaled_affinity',
+    'contrast_gates', 'core_and_band', 'anchor_affinity',
     'two_level_labels', 'threshold_labels', 'generate_point_targets', 'window_of',
     'region_area', 'touches_support_edge'
 ]
