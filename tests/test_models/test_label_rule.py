@@ -114,7 +114,7 @@ def test_ring_scale_rejects_a_rim_that_only_crowded_cosines_admit():
     raw = generate_point_targets(img, emb, points, affinity_scale='cosine')
     # The raw scale cannot reject the clutter (it joins, and the leak then ignores the band).
     assert not bool((raw.labels[0][rim & ~left] == 0).any())
-    ring = generate_point_targets(img, emb, points)
+    ring = generate_point_targets(img, emb, points, affinity_scale='ring')
     labels = ring.labels[0]
     assert bool((labels[core] == 1).all())
     assert bool((labels[left] == 1).all())

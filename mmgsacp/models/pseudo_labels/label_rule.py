@@ -10,8 +10,8 @@ Per point, inside its window (see :mod:`.propagation` for the geometry and conve
    growth from ``C_p`` through loose-gated pixels add to it: the rim a strict gate misses and
    only part of which is target.
 3. **Affinity.** ``a(x)`` is the cosine between the embedding at ``x`` and the anchor, the
-   re-normalised mean over the point's 3x3 cell, rescaled per point so that the window's
-   background ring scores 0 and its core blob 1 (``affinity_scale='ring'``). During warm-up
+   re-normalised mean over the point's 3x3 cell (``affinity_scale='ring'`` rescales it per point
+   so that the window's background ring scores 0 and its core blob 1). During warm-up
    the score blends from what the prior says to the affinity: ``s = s0 + w * (a - s0)`` with
    ``w`` rising from 0 to 1, where ``s0 = 1`` in the core (so ``s = 1 - w * (1 - a)``) and
    ``s0 = band_prior`` in the band.
@@ -274,7 +274,7 @@ def generate_point_targets(image: Tensor,
                            band_limit: float = 2.0,
                            tau_pos: float = 0.8,
                            tau_neg: float = 0.5,
-                           affinity_scale: str = 'ring',
+                           affinity_scale: str = 'cosine',
                            ring_width: int = 3,
                            affinity_weight: float = 1.0,
                            adaptive: bool = False,
@@ -310,10 +310,10 @@ def generate_point_targets(image: Tensor,
         band_limit: A region larger than ``band_limit * |C_p|`` ignores its band (``'v2'``).
         tau_pos: Target threshold on ``s``.
         tau_neg: Abstain (core) / background (band) threshold on ``s``.
-        affinity_scale: ``'ring'`` (``'v2'``): the thresholds apply to the affinity rescaled
-            between the window's background ring (0) and its core blob (1), see
-            :func:`ring_scaled_affinity`; ``'cosine'``: to the raw cosine (the first form's
-            scale, kept for ablations).
+        affinity_scale: ``'cosine'``: the thresholds apply to the raw cosine; ``'ring'``
+            (``'v2'``): to the cosine rescaled between the window's background ring (0) and its
+            core blob (1), see :func:`ring_scaled_affinity` (an ablation: it did not make the
+            band's selection better than the raw cosine, see the experiments guide).
         ring_width: Width of the ring band, in pixels.
         affinity_weight: Warm-up weight ``w`` in ``[0, 1]`` (``'affinity'`` mode only).
         adaptive: Per-point support half sizes from the extent of the core blob.
