@@ -156,7 +156,8 @@ def score_rows(dataset, indices: List[int], target_cfg: dict, grid: List[Tuple[f
             emb, prob = network_maps(model, img)
             if emb is not None:
                 t = generate_point_targets(image, emb, points, mode='affinity',
-                                           affinity_weight=1.0, **target_cfg)
+                                           affinity_weight=1.0, band_evidence=prob[None, None],
+                                           **target_cfg)
                 add('affinity (checkpoint)', t.labels[0].numpy(), truth, part)
             prob_win = gather_windows(prob[None, None], points, radius)[0][:, 0]
             blob = propagate(center_seed(len(points), radius), (support & (prob_win > 0.5))

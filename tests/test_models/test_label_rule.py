@@ -162,6 +162,42 @@ def test_warm_up_blends_from_the_prior():
     assert torch.equal(eager.labels[0] == 1, core | rim)
 
 
+def test_prediction_decides_the_band_when_asked():
+    """band_source='prediction': the probability decides the rim; the affinity only the core."""
+    img, core, rim, points = rim_scene(core_r=3, rim_r=5)
+    left = rim & (torch.arange(64).view(1, -1) < 32)
+    top = rim & (torch.arange(64).view(-1, 1) < 32)
+    emb = embedding_from(core | left)  # the affinity would take the left half of the rim
+    prob = torch.zeros(1, 1, 64, 64)
+    prob[0, 0][core | top] = 0.9
+    prob[0, 0][rim & ~top & ~left] = 0.3  # between band_tau's two thresholds
+    t = generate_point_targets(img, emb, points, band_source='prediction',
+                               band_evidence=prob, band_tau=(0.5, 0.2))
+    labels = t.labels[0]
+    assert bool((labels[core] == 1).all())
+    assert bool((labels[top] == 1).all())
+    assert bool((labels[rim & ~top & ~left] == IGNORE_INDEX).all())
+    assert bool((labels[left & ~top] == 0).all())  # probability 0: background
+    # The default source is unchanged by the evidence.
+    by_affinity = generate_point_targets(img, emb, points, band_evidence=prob)
+    assert bool((by_affinity.labels[0][left] == 1).all())
+    # Before the warm-up the band is background whatever the evidence says.
+    start = generate_point_targets(img, emb, points, band_source='prediction',
+                                   band_evidence=prob, affinity_weight=0.0)
+    assert torch.equal(start.labels[0] == 1, core)
+
+
+def test_prediction_band_needs_its_evidence():
+    img, core, rim, points = rim_scene(core_r=3, rim_r=5)
+    with pytest.raises(ValueError, match='band_evidence'):
+        generate_point_targets(img, embedding_from(core), points, band_source='prediction')
+    with pytest.raises(ValueError, match='band_source'):
+        generate_point_targets(img, embedding_from(core), points, band_source='teacher')
+    with pytest.raises(ValueError, match='band_tau'):
+        generate_point_targets(img, embedding_from(core), points, band_source='prediction',
+                               band_evidence=torch.zeros(1, 1, 64, 64), band_tau=(0.2, 0.5))
+
+
 # --------------------------------------------------------------------------------------------
 # Fixed-step growth
 # --------------------------------------------------------------------------------------------

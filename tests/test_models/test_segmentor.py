@@ -11,6 +11,7 @@ from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 
 import mmgsacp  # noqa: F401
+from mmgsacp.models.decode_heads import stack_points
 from mmgsacp.models.segmentors import IREncoderDecoder
 from mmgsacp.models.segmentors.ir_encoder_decoder import slide_windows
 from mmgsacp.models.utils import EMATeacher, ema_update
@@ -258,6 +259,32 @@ def test_teacher_targets_are_used():
         from_student = head.make_targets(data['inputs'], head.embedding(feats, size), points)
     assert torch.equal(got, from_teacher.labels)
     assert not torch.equal(from_teacher.labels, from_student.labels)
+
+
+def test_prediction_band_comes_from_the_teachers_probability():
+    """band_source='prediction': the band follows the teacher's probability, not the student's."""
+    model, _ = _with_teacher(scope='full')
+    head = model.decode_head
+    head.target_cfg.update(band_source='prediction', band_tau=(0.5, 0.2))
+    head.num_updates.fill_(10**6)
+    teacher = model.teacher.decode_head
+    with torch.no_grad():  # the teacher sees target everywhere, the student nowhere
+        dict(teacher.named_buffers())['conv_seg.bias'].fill_(10.0)
+        head.conv_seg.bias.fill_(-10.0)
+    data = model.data_preprocessor(_batch([[(10, 12), (30, 30)], [(30, 30)]]), True)
+    model.loss(**data)
+    with torch.no_grad():
+        inputs = data['inputs']
+        size = inputs.shape[-2:]
+        emb, logits = model.teacher.embedding_and_logits(inputs, model.extract_feat(inputs))
+        points = stack_points(data['data_samples'])
+        expected = head.make_targets(inputs, emb, points, band_evidence=torch.sigmoid(logits))
+        s_emb, s_logits = head.embedding_and_logits(model.extract_feat(inputs), size)
+        students = head.make_targets(inputs, emb, points,
+                                     band_evidence=torch.sigmoid(s_logits))
+    assert torch.equal(head.last_targets.labels, expected.labels)
+    assert bool(expected.band.any())
+    assert not torch.equal(expected.labels, students.labels)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -201,7 +201,8 @@ class AffinityPropagationHead(BinaryIRHead):
 
     # ------------------------------------------------------------------ targets
     def make_targets(self, image: Tensor, embedding: Optional[Tensor], points: Tensor,
-                     batch_data_samples=None, check_points: bool = True) -> PointTargets:
+                     batch_data_samples=None, check_points: bool = True,
+                     band_evidence: Optional[Tensor] = None) -> PointTargets:
         """Pseudo-labels (no gradient) for the points of a batch.
 
         Args:
@@ -211,13 +212,15 @@ class AffinityPropagationHead(BinaryIRHead):
             batch_data_samples: only used to name the file in error messages.
             check_points (bool): validate the points on the device (training skips it: its
                 points come from :func:`stack_points`, which checks them on the host).
+            band_evidence (Tensor | None): (B, 1, H, W) detached probabilities that decide
+                the outer band under ``target_cfg.band_source='prediction'``.
         """
         try:
             with torch.no_grad():
                 return generate_point_targets(
                     image, None if embedding is None else embedding.detach(), points,
                     affinity_weight=self.affinity_weight(), check_points=check_points,
-                    **self.target_cfg)
+                    band_evidence=band_evidence, **self.target_cfg)
         except ValueError as err:
             names = ''
             if batch_data_samples is not None:
@@ -257,16 +260,21 @@ class AffinityPropagationHead(BinaryIRHead):
         size = image.shape[-2:]
         emb = self._at_size(raw_emb, size)
         source = teacher_embedding if teacher_embedding is not None else emb
+        hbc = self.loss_contrast
+        use_v2_hbc = hbc is not None and getattr(hbc, 'rule', 'v1') == 'v2'
+        prob = None
+        if use_v2_hbc or self.target_cfg.get('band_source') == 'prediction':
+            # The teacher's view where there is one: it is what the targets are built from.
+            with torch.no_grad():
+                own = teacher_logits if teacher_logits is not None else logits
+                prob = torch.sigmoid(self._at_size(own.detach().float(), size))
         targets = self.make_targets(image, source, points.to(image.device), batch_data_samples,
-                                    check_points=False)
+                                    check_points=False, band_evidence=prob)
         weight = None
         contrast: Dict[str, Tensor] = {}
         self.last_negatives = None
-        hbc = self.loss_contrast
-        if hbc is not None and getattr(hbc, 'rule', 'v1') == 'v2':
+        if use_v2_hbc:
             with torch.no_grad():
-                clutter_logits = teacher_logits if teacher_logits is not None else logits
-                prob = torch.sigmoid(self._at_size(clutter_logits.detach().float(), size))
                 negatives = hbc.mine(emb.detach(), targets, prob)
                 weight = hbc.background_weight(negatives, targets.labels)
             contrast[hbc.loss_name] = hbc(emb, image, targets, negatives=negatives,

@@ -1,6 +1,7 @@
 """Point-to-mask target generation: windows, prior gates, growth, the label rule, negatives."""
 from .label_rule import (
                          AFFINITY_SCALES,
+                         BAND_SOURCES,
                          MODES,
                          RULES,
                          PointTargets,
@@ -39,7 +40,7 @@ from .propagation import (
 )
 
 __all__ = [
-    'MODES', 'RULES', 'AFFINITY_SCALES', 'PointTargets', 'ring_scaled_affinity',
+    'MODES', 'RULES', 'AFFINITY_SCALES', 'BAND_SOURCES', 'PointTargets', 'ring_scaled_affinity',
     'anchor_affinity', 'contrast_gates', 'core_and_band',
     'generate_point_targets', 'region_area', 'threshold_labels', 'touches_support_edge',
     'two_level_labels', 'window_of', 'exclusion_zone', 'far_from_points',

@@ -52,6 +52,7 @@ from .propagation import (
 MODES = ('affinity', 'prior', 'point')
 RULES = ('v2', 'v1')
 AFFINITY_SCALES = ('ring', 'cosine')
+BAND_SOURCES = ('affinity', 'prediction')
 
 
 class PointTargets(NamedTuple):
@@ -194,8 +195,9 @@ def ring_scaled_affinity(affinity: Tensor, core: Tensor, ring: Tensor,
 
 def two_level_labels(seed: Tensor, core: Tensor, band: Tensor, support: Tensor,
                      affinity: Tensor, weight: float, *, tau_pos: float, tau_neg: float,
-                     band_prior: float, band_limit: float,
-                     steps: int) -> Tuple[Tensor, Tensor]:
+                     band_prior: float, band_limit: float, steps: int,
+                     band_score: Optional[Tensor] = None,
+                     band_tau: Optional[Tuple[float, float]] = None) -> Tuple[Tensor, Tensor]:
     """The revision-2 label rule on a stack of windows.
 
     Args:
@@ -210,14 +212,21 @@ def two_level_labels(seed: Tensor, core: Tensor, band: Tensor, support: Tensor,
         band_prior: The band's score before the affinity fades in (``w = 0``).
         band_limit: A region larger than ``band_limit * |C_p|`` ignores its band.
         steps: Growth steps from the point.
+        band_score: ``(P, S, S)`` float evidence that decides the band instead of the affinity
+            (the network's own detached probability, ``band_source='prediction'``); None: the
+            affinity decides it.
+        band_tau: ``(tau_pos, tau_neg)`` of the band when ``band_score`` is given (defaults to
+            the affinity's).
 
     Returns:
         ``(regions, ignore)``, each ``(P, S, S)`` bool, disjoint, within ``support``.
     """
     s_core = 1.0 - weight * (1.0 - affinity)
-    s_band = band_prior + weight * (affinity - band_prior)
-    band_target = band & (s_band >= tau_pos)
-    band_unsure = band & (s_band > tau_neg) & ~band_target
+    evidence = affinity if band_score is None else band_score
+    b_pos, b_neg = (tau_pos, tau_neg) if band_tau is None or band_score is None else band_tau
+    s_band = band_prior + weight * (evidence - band_prior)
+    band_target = band & (s_band >= b_pos)
+    band_unsure = band & (s_band > b_neg) & ~band_target
     candidates = (core & (s_core > tau_neg)) | band_target
     region = propagate(seed, candidates.unsqueeze(1), steps)[:, 0]
     core_area = core.flatten(1).sum(1).view(-1, 1, 1)
@@ -275,6 +284,9 @@ def generate_point_targets(image: Tensor,
                            tau_pos: float = 0.8,
                            tau_neg: float = 0.5,
                            affinity_scale: str = 'cosine',
+                           band_source: str = 'affinity',
+                           band_tau: Tuple[float, float] = (0.5, 0.2),
+                           band_evidence: Optional[Tensor] = None,
                            ring_width: int = 3,
                            affinity_weight: float = 1.0,
                            adaptive: bool = False,
@@ -314,6 +326,15 @@ def generate_point_targets(image: Tensor,
             (``'v2'``): to the cosine rescaled between the window's background ring (0) and its
             core blob (1), see :func:`ring_scaled_affinity` (an ablation: it did not make the
             band's selection better than the raw cosine, see the experiments guide).
+        band_source: What decides the outer band (``'v2'``): ``'affinity'`` (the anchor
+            cosine, thresholds ``tau_pos``/``tau_neg``) or ``'prediction'`` (the network's own
+            detached probability ``band_evidence``, thresholds ``band_tau``; the core still
+            abstains by the affinity). An ablation measured in the experiments guide.
+        band_tau: ``(target, background)`` thresholds on the probability for
+            ``band_source='prediction'``.
+        band_evidence: ``(B, 1, H, W)`` probabilities in ``[0, 1]`` (the EMA teacher's, or the
+            student's, detached), needed by ``band_source='prediction'`` once the warm-up
+            weight is above 0.
         ring_width: Width of the ring band, in pixels.
         affinity_weight: Warm-up weight ``w`` in ``[0, 1]`` (``'affinity'`` mode only).
         adaptive: Per-point support half sizes from the extent of the core blob.
@@ -345,6 +366,11 @@ def generate_point_targets(image: Tensor,
     if affinity_scale not in AFFINITY_SCALES:
         raise ValueError(f'affinity_scale must be one of {AFFINITY_SCALES}, got '
                          f'{affinity_scale!r}')
+    if band_source not in BAND_SOURCES:
+        raise ValueError(f'band_source must be one of {BAND_SOURCES}, got {band_source!r}')
+    if not 0.0 <= band_tau[1] <= band_tau[0] <= 1.0:
+        raise ValueError(f'band_tau must be (target, background) with 0 <= background <= '
+                         f'target <= 1, got {tuple(band_tau)}')
     if ring_width < 1:
         raise ValueError(f'ring_width must be >= 1, got {ring_width}')
     if band_steps < 0 or band_limit <= 0:
@@ -373,6 +399,11 @@ def generate_point_targets(image: Tensor,
         if embedding.dim() != 4 or embedding.shape[0] != B or embedding.shape[2:] != (H, W):
             raise ValueError(f'embedding must have shape (B, D, H, W) = ({B}, D, {H}, {W}), '
                              f'got {tuple(embedding.shape)}')
+        if band_source == 'prediction' and (band_evidence is None or tuple(
+                band_evidence.shape) != (B, 1, H, W)):
+            got = None if band_evidence is None else tuple(band_evidence.shape)
+            raise ValueError(f"band_source='prediction' needs band_evidence of shape "
+                             f'({B}, 1, {H}, {W}) (probabilities), got {got}')
 
     intensity, inside = gather_windows(image, points, R)
     intensity = intensity[:, 0]
@@ -405,10 +436,14 @@ def generate_point_targets(image: Tensor,
                     torch.zeros(intensity.shape, device=device))
         if rule == 'v2' and w > 0.0 and affinity_scale == 'ring':
             affinity = ring_scaled_affinity(affinity, core, ring)
+        band_score = None
+        if rule == 'v2' and w > 0.0 and band_source == 'prediction':
+            band_score = gather_windows(band_evidence.detach().float(), points, R)[0][:, 0]
         if rule == 'v2':
             regions, ignore = two_level_labels(
                 seed, core, band, support, affinity, w, tau_pos=tau_pos, tau_neg=tau_neg,
-                band_prior=band_prior, band_limit=band_limit, steps=n_steps)
+                band_prior=band_prior, band_limit=band_limit, steps=n_steps,
+                band_score=band_score, band_tau=tuple(band_tau))
         else:
             regions, ignore = threshold_labels(seed, gate, affinity, w, tau_pos=tau_pos,
                                                tau_neg=tau_neg, steps=n_steps)
@@ -446,7 +481,8 @@ def touches_support_edge(targets: PointTargets) -> Tensor:
 
 
 __all__ = [
-    'MODES', 'RULES', 'AFFINITY_SCALES', 'PointTargets', 'ring_scaled_affinity',
+    'MODES', 'RULES', 'AFFINITY_SCALES', 'BAND_SOURCES', 'PointTargets',
+    'ring_scaled_affinity',
     'contrast_gates', 'core_and_band', 'anchor_affinity',
     'two_level_labels', 'threshold_labels', 'generate_point_targets', 'window_of',
     'region_area', 'touches_support_edge'

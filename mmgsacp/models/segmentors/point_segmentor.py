@@ -169,6 +169,7 @@ class PointSupervisedSegmentor(IREncoderDecoder):
             affinity_weight=head.affinity_weight(), student_targets=None,
             negatives=getattr(head, 'last_negatives', None))
         if teacher_emb is not None and self.monitor_student_targets:
-            emb = head.embedding(feats, inputs.shape[-2:])
-            state['student_targets'] = head.make_targets(inputs, emb, points, data_samples)
+            emb, logits = head.embedding_and_logits(feats, inputs.shape[-2:])
+            state['student_targets'] = head.make_targets(
+                inputs, emb, points, data_samples, band_evidence=torch.sigmoid(logits.float()))
         self.monitor_state = state
