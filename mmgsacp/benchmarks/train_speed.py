@@ -45,7 +45,11 @@ SPEED_METHODS = {
     'full_sup': 'configs/full_sup/full-sup_1k_sirst3.py',
     'prior_only': 'configs/prior_only/prior-only_1k_sirst3.py',
     'gsacp_final': 'configs/gsacp/gsacp-final_1k_sirst3.py',
+    # Final with the 'head'-scope teacher (the teacher reuses the student's backbone features)
+    'gsacp_final_head': 'configs/gsacp/gsacp-final_1k_sirst3.py',
 }
+#: method -> config options over its config (the teacher's scope; nothing else changes).
+SPEED_OPTIONS = {'gsacp_final_head': dict(model=dict(teacher=dict(scope='head')))}
 DNANET_BACKBONE = dict(type='DNANet')
 PROJECTED_ITERS = 40000
 KEYS = ('ms_per_iter', 'host_ms_per_iter', 'syncs_per_iter', 'samples_per_s', 'peak_mem_mib',
@@ -60,6 +64,7 @@ def speed_config(root: str, method: str, data_root: str, work_dir: str, *, batch
     if method not in SPEED_METHODS:
         raise KeyError(f'unknown method {method!r}; one of {sorted(SPEED_METHODS)}')
     cfg = use_synthetic(Config.fromfile(osp.join(root, SPEED_METHODS[method])), data_root)
+    cfg.merge_from_dict(SPEED_OPTIONS.get(method, {}))
     if dnanet:
         cfg.model.backbone = dict(DNANET_BACKBONE)
     cfg.work_dir = work_dir
@@ -258,13 +263,23 @@ def benchmark_training_speed(root: str, methods: Optional[List[str]] = None, *,
 
 
 def speed_table(report: dict) -> List[str]:
-    """One line per measured configuration with the main keys."""
-    head = (f"{'method@crop':<26} {'ms/iter':>9} {'host ms':>9} {'syncs':>6} {'samples/s':>10} "
-            f"{'peak MiB':>9} {'start s':>8} {'40k s':>9} {'data ms':>8} {'runner/bare':>12}")
+    """One line per measured configuration with the main keys.
+
+    ``/full``: the step over full supervision's on the same network and crop, measured in the
+    same run (``-`` where full supervision was not measured).
+    """
+    head = (f"{'method@crop':<26} {'ms/iter':>9} {'/full':>6} {'host ms':>9} {'syncs':>6} "
+            f"{'samples/s':>10} {'peak MiB':>9} {'start s':>8} {'40k s':>9} {'data ms':>8} "
+            f"{'runner/bare':>12}")
     lines = [head]
-    for name, r in report['results'].items():
+    results = report['results']
+    for name, r in results.items():
+        method, crop = name.rsplit('@', 1)
+        net = '_dnanet' if method.endswith('_dnanet') else ''
+        full = results.get(f'full_sup{net}@{crop}')
+        ratio = f"{r['ms_per_iter'] / full['ms_per_iter']:6.2f}" if full else f"{'-':>6}"
         lines.append(
-            f"{name:<26} {r['ms_per_iter']:9.1f} {r['host_ms_per_iter']:9.1f} "
+            f"{name:<26} {r['ms_per_iter']:9.1f} {ratio} {r['host_ms_per_iter']:9.1f} "
             f"{r['syncs_per_iter']:6d} {r['samples_per_s']:10.1f} {r['peak_mem_mib']:9.0f} "
             f"{r['startup_s']:8.1f} {r['projected_40k_s']:9.0f} {r['data_ms_per_iter']:8.1f} "
             f"{r['runner_over_bare']:12.3f}")

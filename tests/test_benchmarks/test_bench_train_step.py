@@ -63,3 +63,32 @@ def test_speed_report_through_the_runner(tmp_path):
     assert result['projected_40k_s'] > 40 * result['ms_per_iter']
     assert 'bool_index' not in result['syncs_by_kind']
     assert result['syncs_per_iter'] <= 4
+
+
+def test_speed_table_gives_each_step_over_full_supervision_of_its_network():
+    from mmgsacp.benchmarks.train_speed import speed_table
+    row = dict(host_ms_per_iter=0.0, syncs_per_iter=0, samples_per_s=1.0, peak_mem_mib=1.0,
+               startup_s=1.0, projected_40k_s=1.0, data_ms_per_iter=1.0, runner_over_bare=1.0)
+    results = {
+        'full_sup@128': dict(row, ms_per_iter=100.0),
+        'gsacp_final@128': dict(row, ms_per_iter=140.0),
+        'full_sup_dnanet@128': dict(row, ms_per_iter=400.0),
+        'gsacp_final_dnanet@128': dict(row, ms_per_iter=500.0),
+        'gsacp_final@256': dict(row, ms_per_iter=300.0),
+    }
+    lines = speed_table(dict(results=results))
+    ratio = {line.split()[0]: line.split()[2] for line in lines[1:]}
+    assert ratio == {'full_sup@128': '1.00', 'gsacp_final@128': '1.40',
+                     'full_sup_dnanet@128': '1.00', 'gsacp_final_dnanet@128': '1.25',
+                     'gsacp_final@256': '-'}
+
+
+def test_head_teacher_variant_changes_only_the_teachers_scope(tmp_path):
+    from mmgsacp.benchmarks.train_speed import speed_config
+    kwargs = dict(batch=2, crop=32, iters=1)
+    full = speed_config(REPO_ROOT, 'gsacp_final', str(tmp_path), str(tmp_path / 'a'), **kwargs)
+    head = speed_config(REPO_ROOT, 'gsacp_final_head', str(tmp_path), str(tmp_path / 'b'),
+                        **kwargs)
+    assert full.model.teacher.scope == 'full' and head.model.teacher.scope == 'head'
+    head.model.teacher.scope = 'full'
+    assert head.model.to_dict() == full.model.to_dict()
