@@ -6,7 +6,6 @@ from typing import Dict, List, NamedTuple, Optional
 import torch
 import torch.nn.functional as F
 from mmseg.registry import MODELS
-from mmseg.utils import add_prefix
 from torch import Tensor
 
 from ..pseudo_labels import IGNORE_INDEX
@@ -222,12 +221,9 @@ class LabelEvolutionSegmentor(LabelStoreSegmentor):
         store.stage(rows_t, new)
         return int(rows_t.numel())
 
-    def loss(self, inputs: Tensor, data_samples) -> Dict[str, Tensor]:
-        feats = self.extract_feat(inputs)
-        logits = self.decode_head.forward(feats)
-        coords, valid = self._coords(data_samples, inputs.shape[-2:], inputs.device)
-        labels = self.crop_labels(data_samples, coords, valid)
-        losses = self.decode_head.losses_from_labels(logits, labels)
+    def label_step(self, inputs: Tensor, logits: Tensor, labels: Tensor, data_samples,
+                   coords: Tensor, valid: Tensor) -> Dict[str, Tensor]:
+        """Evolve the labels on update steps; log their IoU with the true masks."""
         if self.evolve_request:
             full = F.interpolate(logits.detach(), size=inputs.shape[-2:], mode='bilinear',
                                  align_corners=self.align_corners)
@@ -236,11 +232,8 @@ class LabelEvolutionSegmentor(LabelStoreSegmentor):
             if torch.isfinite(probs).all():
                 self.evolve(probs, data_samples, coords, valid)
         label_stats = self._label_iou(labels, data_samples)
-        losses.update(label_stats)
-        if self.monitor_request:
-            self.monitor_request = False
-            self.monitor_state = dict(stats=label_drift_stats(labels, data_samples))
-        return add_prefix(losses, 'decode')
+        self._answer_monitor(lambda: label_drift_stats(labels, data_samples))
+        return label_stats
 
     @staticmethod
     def _label_iou(labels: Tensor, data_samples) -> Dict[str, Tensor]:

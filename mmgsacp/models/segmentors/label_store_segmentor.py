@@ -1,9 +1,10 @@
 """Base of the segmentors trained on labels that a hook holds and rewrites during training."""
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import torch
+from mmseg.utils import add_prefix
 from torch import Tensor
 
 from ...datasets.transforms.coordinates import COORDS_KEY, split_pixel_coords
@@ -47,6 +48,33 @@ class LabelStoreSegmentor(IREncoderDecoder):
     def attach_label_store(self, store: Any) -> None:
         """Use ``store`` for the training labels."""
         self._label_store[:] = [store]
+
+    def loss(self, inputs: Tensor, data_samples) -> Dict[str, Tensor]:
+        """The decode head's losses on the crops' labels read from the store, and the entries
+        :meth:`label_step` adds (under the ``decode.`` prefix)."""
+        logits = self.decode_head.forward(self.extract_feat(inputs))
+        coords, valid = self._coords(data_samples, inputs.shape[-2:], inputs.device)
+        labels = self.crop_labels(data_samples, coords, valid)
+        losses = self.decode_head.losses_from_labels(logits, labels)
+        losses.update(self.label_step(inputs, logits, labels, data_samples, coords, valid))
+        return add_prefix(losses, 'decode')
+
+    def crop_labels(self, data_samples, coords: Tensor, valid: Tensor) -> Tensor:
+        """(B, h, w) training labels of the batch's crops, read from the store through the
+        coordinates; 255 where ignored."""
+        raise NotImplementedError
+
+    def label_step(self, inputs: Tensor, logits: Tensor, labels: Tensor, data_samples,
+                   coords: Tensor, valid: Tensor) -> Dict[str, Tensor]:
+        """What a method does with the labels on a training step after the losses (updates,
+        monitoring); returns extra (logged) entries of the loss dict."""
+        return {}
+
+    def _answer_monitor(self, stats: Callable[[], Dict[str, float]]) -> None:
+        """Store ``stats()`` for the drift monitor if it asked for this step's statistics."""
+        if self.monitor_request:
+            self.monitor_request = False
+            self.monitor_state = dict(stats=stats())
 
     def _attached_store(self) -> Any:
         """The attached store.

@@ -5,7 +5,6 @@ from typing import Dict
 
 import torch
 from mmseg.registry import MODELS
-from mmseg.utils import add_prefix
 from torch import Tensor
 
 from ..pseudo_labels import IGNORE_INDEX
@@ -49,19 +48,13 @@ class StoredLabelSegmentor(LabelStoreSegmentor):
                                     torch.full((), float(IGNORE_INDEX), device=valid.device)))
         return torch.stack(rows)
 
-    def loss(self, inputs: Tensor, data_samples) -> Dict[str, Tensor]:
-        feats = self.extract_feat(inputs)
-        logits = self.decode_head.forward(feats)
-        coords, valid = self._coords(data_samples, inputs.shape[-2:],
-                                                        inputs.device)
-        labels = self.crop_labels(data_samples, coords, valid)
-        losses = self.decode_head.losses_from_labels(logits, labels)
+    def label_step(self, inputs: Tensor, logits: Tensor, labels: Tensor, data_samples,
+                   coords: Tensor, valid: Tensor) -> Dict[str, Tensor]:
+        """Log the IoU of the labels, binarised as the loss sees them, with the true masks."""
         # the stored labels binarised as the loss sees them (> 127.5 of 255)
         binary = torch.where(labels == IGNORE_INDEX, labels, (labels > 0.5).float())
         stats = label_drift_stats(binary, data_samples)
-        if 'pseudo_iou' in stats:
-            losses['label_iou'] = torch.tensor(stats['pseudo_iou'], device=inputs.device)
-        if self.monitor_request:
-            self.monitor_request = False
-            self.monitor_state = dict(stats=stats)
-        return add_prefix(losses, 'decode')
+        self._answer_monitor(lambda: stats)
+        if 'pseudo_iou' not in stats:
+            return {}
+        return dict(label_iou=torch.tensor(stats['pseudo_iou'], device=inputs.device))
