@@ -7,13 +7,15 @@ data order), which removes the part of the spread the two share.
 """
 from __future__ import annotations
 
+import argparse
 import json
 import os.path as osp
 import statistics
 from typing import Dict, List, Optional, Sequence
 
 from mmgsacp.benchmarks.quality import KEYS
-from mmgsacp.utils.io import InputError
+from mmgsacp.utils.fileio import atomic_write_text
+from mmgsacp.utils.io import InputError, write_json
 
 
 def load_runs(paths: Sequence[str]) -> List[dict]:
@@ -109,3 +111,17 @@ def markdown(summary: Dict, split: str, ref: Optional[str] = None) -> str:
                       if 'd_mIoU' in s else ['–', '–'])
         lines.append('| ' + ' | '.join(cells) + ' |')
     return '\n'.join(lines) + '\n'
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """``tools/analysis_tools/aggregate_quality.py``'s work on its parsed arguments: print the
+    summary table, write ``--out`` / ``--json``. Returns the exit status."""
+    methods = args.methods.replace(',', ' ').split() or None
+    summary = aggregate(load_runs(args.runs), args.split, methods, args.ref)
+    table = markdown(summary, args.split, args.ref)
+    print(table, end='')
+    if args.out:
+        atomic_write_text(table, args.out)
+    if args.json:
+        write_json(summary, args.json)
+    return 0

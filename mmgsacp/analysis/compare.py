@@ -10,12 +10,13 @@ to pick a threshold for a test set.
 """
 from __future__ import annotations
 
+import argparse
 import math
 import os.path as osp
 from typing import Dict, List, Optional, Sequence
 
 from mmgsacp.evaluation.sweep import SweepPoint, choose_operating_point
-from mmgsacp.utils.io import InputError
+from mmgsacp.utils.io import InputError, write_json
 
 from .pareto import read_sweep_csv
 from .plotting import pyplot, save_figure
@@ -123,3 +124,31 @@ def plot_comparison(curves: Dict[str, List[SweepPoint]], budgets: Sequence[float
     fig.suptitle('threshold sweeps (star: threshold 0.5; dashed: Fa budgets)', fontsize=10)
     fig.tight_layout()
     save_figure(fig, path, dpi=110)
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """``tools/analysis_tools/compare_pareto.py``'s work on its parsed arguments: print the best
+    operating point of every sweep per budget, draw ``--out``, write ``--json``. Returns the
+    exit status."""
+    curves = load_sweeps(args.sweeps, args.min_area, args.labels, args.groups)
+    best = best_per_budget(curves, args.fa, args.select)
+    width = max(len(label) for label in curves)
+    for fa in args.fa:
+        print(f'highest {args.select} with Fa <= {fa:g} (min_area {args.min_area}):')
+        print(f"  {'sweep':<{width}}  threshold   mIoU   nIoU     Pd      Fa")
+        for label, points in curves.items():
+            p = best[label][f'{fa:g}']
+            if p is None:
+                print(f'  {label:<{width}}  -   (lowest Fa {min(q.Fa for q in points):.1f})')
+            else:
+                print(f'  {label:<{width}}  {p.threshold:9g}  {p.mIoU:5.2f}  '
+                      f'{p.nIoU:5.2f}  {p.Pd:5.2f}  {p.Fa:6.1f}')
+    if args.out:
+        plot_comparison(curves, args.fa, args.out, args.groups)
+        print(f'wrote {args.out}')
+    if args.json:
+        result = {label: {fa: None if p is None else p._asdict() for fa, p in row.items()}
+                  for label, row in best.items()}
+        write_json(dict(select=args.select, min_area=args.min_area, budgets=args.fa,
+                        best=result), args.json)
+    return 0

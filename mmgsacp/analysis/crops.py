@@ -8,6 +8,7 @@ pixel.
 """
 from __future__ import annotations
 
+import argparse
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -15,9 +16,9 @@ from mmcv.transforms import Compose
 from mmengine.config import Config
 
 from mmgsacp.evaluation.functional import label_components
-from mmgsacp.utils.io import InputError
+from mmgsacp.utils.io import InputError, write_json
 
-from .training_set import build_train_dataset
+from .training_set import build_train_dataset, load_config
 
 CROP = 'TargetAwareRandomCrop'
 WHOLE = 'whole images'
@@ -154,3 +155,17 @@ def crop_table(rows: Dict[str, dict], crops: int, images: int) -> str:
                      f"{s['target_pixels']} | {s['unpointed_pixels']} "
                      f"({100 * s['unpointed_pixel_share']:.2f} %) |")
     return '\n'.join(lines)
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """``tools/analysis_tools/analyze_crops.py``'s work on its parsed arguments: print the crop
+    table, write ``--json``. Returns the exit status."""
+    if args.crops < 1:
+        raise InputError(f'--crops must be >= 1, got {args.crops}')
+    cfg = load_config(args.config, args.cfg_options)
+    rows, images = count_crops(cfg, args.crops, args.seed, args.point_margin, args.data_root)
+    print(crop_table(rows, args.crops, images))
+    if args.json:
+        write_json(dict(config=args.config, crops=args.crops, seed=args.seed, rows=rows),
+                   args.json)
+    return 0

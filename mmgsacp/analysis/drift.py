@@ -5,6 +5,7 @@ added with the second form of the targets; those panels are left out, not drawn 
 """
 from __future__ import annotations
 
+import argparse
 import json
 import os.path as osp
 from typing import List, Optional, Sequence
@@ -104,3 +105,11 @@ def plot_drift(runs: Sequence[str], out: str, window: int = 5,
     axes[0].legend(fontsize=8)
     fig.tight_layout()
     save_figure(fig, out, dpi=110)
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """``tools/analysis_tools/plot_drift.py``'s work on its parsed arguments. Returns the exit
+    status."""
+    plot_drift(args.runs, args.out, args.smooth, args.labels)
+    print(f'wrote {args.out}')
+    return 0

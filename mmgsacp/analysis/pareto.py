@@ -8,6 +8,7 @@ writes ``pareto.csv``, ``pareto.png`` and ``operating_point.json`` (see :func:`a
 """
 from __future__ import annotations
 
+import argparse
 import csv
 import math
 import shutil
@@ -296,3 +297,22 @@ def analyze_pareto(prob_dir: Path, gt_dir: Path, out_dir: Path, split: Optional[
     except OSError as err:
         raise InputError(f'cannot write {out_dir}: {err}') from err
     return ParetoReport(points, chosen, len(stems), len(levels), len(areas))
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """``tools/analysis_tools/analyze_pareto.py``'s work on its parsed arguments: sweep, write
+    the folder, print the operating point. Returns the exit status."""
+    report = analyze_pareto(args.prob_dir, args.gt_dir, args.out_dir, args.split,
+                            args.thresholds, args.min_areas, args.target_fa, args.select,
+                            args.overwrite, progress=not args.no_progress)
+    print(f'swept {report.num_images} images at {report.num_thresholds} thresholds x '
+          f'{report.num_min_areas} min_areas; wrote {args.out_dir}/pareto.csv, pareto.png, '
+          'operating_point.json')
+    if report.chosen is None:
+        lowest = min((p for p in report.points if not math.isnan(p.Fa)), key=lambda p: p.Fa)
+        print(f'no operating point has Fa <= {args.target_fa:g} x1e-6; lowest Fa: '
+              f'{describe(lowest)}')
+    else:
+        print(f'operating point (highest {args.select} with Fa <= {args.target_fa:g} x1e-6): '
+              f'{describe(report.chosen)}')
+    return 0

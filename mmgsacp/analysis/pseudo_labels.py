@@ -19,6 +19,8 @@ Ignored pixels (the affinity's uncertain band) are left out of both pseudo and t
 """
 from __future__ import annotations
 
+import argparse
+import os
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -43,9 +45,9 @@ from mmgsacp.models.pseudo_labels import (
     validate_points,
 )
 from mmgsacp.models.utils.pal import BINARY_LEVEL, initial_label, is_easy
-from mmgsacp.utils.io import InputError
+from mmgsacp.utils.io import InputError, write_json
 
-from .training_set import build_train_dataset
+from .training_set import build_train_dataset, load_config
 
 #: Loads image, mask and points, nothing else: every rule sees the whole image.
 LOAD_PIPELINE = (dict(type='LoadIRImageFromFile'), dict(type='LoadIRAnnotations', with_mask=True))
@@ -230,3 +232,19 @@ def pseudo_label_table(result: dict) -> str:
         lines.append(f"PAL: {100 * result['pal_easy_share']:.1f} % of images easy, "
                      f"{100 * result['pal_contour_share']:.1f} % of points with a contour")
     return '\n'.join(lines)
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """``tools/analysis_tools/analyze_pseudo_labels.py``'s work on its parsed arguments: print
+    the scores, write ``--json``. Returns the exit status."""
+    if not os.path.isfile(args.config):
+        raise InputError(f'no config file {args.config}')
+    if args.checkpoint is not None and not os.path.isfile(args.checkpoint):
+        raise InputError(f'no checkpoint file {args.checkpoint}')
+    cfg = load_config(args.config, args.cfg_options)
+    result = score_pseudo_labels(cfg, args.checkpoint, args.data_root, args.limit, args.seed,
+                                 args.kappa, args.beta)
+    print(pseudo_label_table(result))
+    if args.json:
+        write_json(dict(config=args.config, checkpoint=args.checkpoint, **result), args.json)
+    return 0

@@ -9,7 +9,9 @@ during the run weighs on both alike.
 """
 from __future__ import annotations
 
+import argparse
 import os.path as osp
+import tempfile
 import time
 from typing import Dict, List
 
@@ -19,6 +21,9 @@ from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
 from mmengine.registry import init_default_scope
 from mmseg.registry import DATASETS, MODELS
+
+from mmgsacp.datasets import make_synthetic_dataset, pack_split
+from mmgsacp.utils.io import write_json
 
 #: Dataset base whose pipeline, crop and normalisation both paths use.
 DATASET_BASE = osp.join('configs', '_base_', 'datasets', 'sirst3_packed.py')
@@ -80,3 +85,31 @@ def benchmark_data_path(root: str, data_root: str, ann_file: str, pack_file: str
     return dict(per_sample_ms=per_sample_ms, packed_ms=packed_ms,
                 ratio=per_sample_ms / packed_ms, batch_size=batch_size, batches=batches,
                 threads=torch.get_num_threads())
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """``tools/benchmarks/bench_data.py``'s work on its parsed arguments (``args.root``: the
+    repository root): time both data paths, print and write (``--json``) the result. Returns
+    the exit status."""
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    with tempfile.TemporaryDirectory() as tmp:
+        data_root, split = args.data_root, args.split
+        if data_root is None:
+            data_root = osp.join(tmp, 'synthetic')
+            make_synthetic_dataset(data_root, num_train=64, num_test=1, size=(256, 256))
+            split = split or 'img_idx/train_synthetic.txt'
+        split = split or 'img_idx/train_SIRST3.txt'
+        pack_file = args.pack_file or osp.join(tmp, 'train.npz')
+        if not osp.isfile(pack_file):
+            pack_split(data_root, split, pack_file, point_type='centroid')
+        result = benchmark_data_path(args.root, data_root, split, pack_file, args.batches,
+                                     args.batch, args.warmup)
+    print(f"batch of {result['batch_size']}, {result['batches']} batches, "
+          f"{result['threads']} torch threads, CPU")
+    print(f"per-sample pipeline: {result['per_sample_ms']:8.1f} ms/batch")
+    print(f"packed in memory:    {result['packed_ms']:8.1f} ms/batch")
+    print(f"ratio:               {result['ratio']:8.1f}x")
+    if args.json:
+        write_json(result, args.json)
+    return 0

@@ -17,6 +17,7 @@ head adds), run in eval mode under ``torch.inference_mode`` with batch 1, fp32.
 """
 from __future__ import annotations
 
+import argparse
 import copy
 import ctypes
 import ctypes.util
@@ -33,6 +34,7 @@ import torch.nn as nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from mmgsacp.models.backbones import CompactUNet, DNANet
+from mmgsacp.utils.io import InputError, write_json
 
 
 class WithHead(nn.Module):
@@ -277,3 +279,18 @@ def format_report(report: dict) -> str:
                  '(CPU: VmHWM reset, CUDA: max_memory_allocated); GFLOPs = 2 x GMACs, '
                  'conv/matmul only')
     return '\n'.join(lines)
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """``tools/benchmarks/bench_infer.py``'s work on its parsed arguments: run, print and
+    write (``--json``) the benchmark. Returns the exit status."""
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if args.device == 'cuda' and not torch.cuda.is_available():
+        raise InputError('--device cuda given but CUDA is not available')
+    report = benchmark_inference(args.sizes, args.repeats, args.warmup, args.device, args.seed)
+    print(format_report(report))
+    if args.json:
+        write_json(report, args.json)
+        print(f'wrote {args.json}')
+    return 0

@@ -7,6 +7,7 @@ batched ``generate_point_targets`` and of a naive per-point Python loop over the
 """
 from __future__ import annotations
 
+import argparse
 import time
 from typing import Callable, Dict, List, Tuple
 
@@ -15,6 +16,7 @@ import torch.nn.functional as F
 
 from mmgsacp.models.losses.hbc_loss import HardBackgroundContrastiveLoss
 from mmgsacp.models.pseudo_labels import generate_point_targets
+from mmgsacp.utils.io import InputError, write_json
 
 #: (name, generate_point_targets options) of the timed settings.
 SETTINGS = (('affinity', dict(mode='affinity')), ('prior', dict(mode='prior')),
@@ -107,3 +109,26 @@ def propagation_table(results: Dict[str, object]) -> List[str]:
     lines.append(f"{'hbc loss':>18}: forward+backward {results['hbc_forward_backward_ms']:7.2f} "
                  'ms/call')
     return lines
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """``tools/benchmarks/bench_propagation.py``'s work on its parsed arguments: check them, run
+    :func:`benchmark_propagation`, print its table, write ``--json``. Returns the exit status."""
+    for flag in ('batch', 'size', 'channels', 'points', 'radius', 'iters'):
+        if getattr(args, flag) < 1:
+            raise InputError(f'--{flag} must be >= 1, got {getattr(args, flag)}')
+    try:
+        torch.device(args.device)
+    except RuntimeError as err:
+        raise InputError(f'--device {args.device!r}: {err}') from err
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
+
+    print(f'B={args.batch} H=W={args.size} D={args.channels} P={args.points} '
+          f'R={args.radius} device={args.device} threads={torch.get_num_threads()}')
+    results = benchmark_propagation(args.batch, args.size, args.channels, args.points,
+                                    args.radius, args.iters, args.device)
+    print('\n'.join(propagation_table(results)))
+    if args.json:
+        write_json(dict(vars(args), results=results), args.json)
+    return 0

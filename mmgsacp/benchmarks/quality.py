@@ -13,6 +13,7 @@ training was cut short resumes from its last checkpoint).
 """
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import os.path as osp
@@ -23,7 +24,7 @@ from typing import Dict, List, Sequence
 
 from mmgsacp.utils.config import NO_VALIDATION_OPTIONS, synthetic_options
 from mmgsacp.utils.fileio import atomic_write_text
-from mmgsacp.utils.io import InputError, write_json
+from mmgsacp.utils.io import InputError, parse_cfg_options, write_json
 
 #: method -> config (the CPU budget: same network, crop, batch and iteration count).
 CPU_CONFIGS = {
@@ -247,3 +248,12 @@ def run_quality_benchmark(root: str, methods: str = 'all', data_root: str = '',
     atomic_write_text(table, osp.join(work_dir, 'quality.md'))
     print(table)
     return results
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """``tools/benchmarks/bench_quality.py``'s work on its parsed arguments (``args.root``: the
+    repository root). Returns the exit status."""
+    parse_cfg_options(args.cfg_options)  # a malformed item is refused before any run starts
+    run_quality_benchmark(args.root, args.methods, args.data_root, args.work_dir,
+                          args.config_set, args.phase, args.cfg_options)
+    return 0

@@ -19,6 +19,7 @@ hook of the config, gives:
 """
 from __future__ import annotations
 
+import argparse
 import contextlib
 import os.path as osp
 import resource
@@ -38,7 +39,10 @@ from mmseg.registry import MODELS
 import mmgsacp  # noqa: F401  (registers the modules the configs name)
 from mmgsacp.datasets.synthetic import make_synthetic_dataset
 from mmgsacp.utils.config import use_gpu_fast, use_synthetic
+from mmgsacp.utils.io import write_json
 from mmgsacp.utils.sync_counter import SyncCounter
+
+from .train_step import benchmark_train_step, cpu_budget_iters, train_step_table
 
 #: method -> config, relative to the repository root.
 SPEED_METHODS = {
@@ -284,3 +288,32 @@ def speed_table(report: dict) -> List[str]:
             f"{r['startup_s']:8.1f} {r['projected_40k_s']:9.0f} {r['data_ms_per_iter']:8.1f} "
             f"{r['runner_over_bare']:12.3f}")
     return lines
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """``tools/benchmarks/bench_train_step.py``'s work on its parsed arguments (``args.root``:
+    the repository root): the training-speed report, or with ``args.ratios`` the model-step
+    ratios (:mod:`.train_step`); printed and written (``--json``). Returns the exit status."""
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if args.ratios:
+        result = benchmark_train_step(args.root, args.iters, args.warmup, args.batch, args.dnanet)
+        print('\n'.join(train_step_table(result)))
+        print('targets: ratio_base <= 1.10, ratio_final <= 1.35')
+        if args.dnanet:
+            print(f'DNANet iterations in the time of {cpu_budget_iters(args.root)} compact ones: '
+                  f"{result['dnanet_equal_time_iters']}")
+    else:
+        unknown = set(args.methods or []) - set(SPEED_METHODS)
+        if unknown:
+            raise SystemExit(f'error: unknown --methods {sorted(unknown)}; choose among '
+                             f'{sorted(SPEED_METHODS)}')
+        result = benchmark_training_speed(
+            args.root, args.methods, batch=args.batch, crops=args.crop, iters=args.iters,
+            warmup=args.warmup, device=args.device, amp=args.amp, dnanet=args.dnanet)
+        print('\n'.join(speed_table(result)))
+        for note in result['notes']:
+            print(f'note: {note}')
+    if args.json:
+        write_json(result, args.json)
+    return 0

@@ -29,8 +29,10 @@ Notes, which do not make a set fail: point maps of another size that the dataset
 """
 from __future__ import annotations
 
+import argparse
 import os
 import os.path as osp
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
@@ -38,7 +40,10 @@ from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 import cv2
 import numpy as np
 
+from mmgsacp.utils.io import InputError
+
 from .masks import DATASET_HINT, MaskValueError, binarize_mask, check_mask_scale, decode_mask
+from .point_sirst import DEFAULT_POINT_DIRS
 from .points import points_from_map, rescale_points
 
 #: Problem kinds that concern label quality rather than readable files: a dataset built with
@@ -471,3 +476,47 @@ def default_point_dirs(data_root: str, candidates: Iterable[Tuple[str, str]]) ->
     """The point types of ``candidates`` (type, folder) whose folder exists under
     ``data_root``."""
     return {t: d for t, d in candidates if osp.isdir(osp.join(data_root, d))}
+
+
+#: How ``tools/analysis_tools/check_data.py`` tells the user to read 0/1 masks.
+CLI_HINT = '--mask-scale 01 (every mask is 0/1) or --mask-scale auto (decided per file)'
+
+
+def _parse_point_dirs(values: Sequence[str]) -> Dict[str, str]:
+    """``['centroid=masks_centroid', ...]`` (``--point-dirs``) -> ``{'centroid': ...}``."""
+    out = {}
+    for item in values:
+        point_type, sep, folder = item.partition('=')
+        if not sep or not point_type or not folder:
+            raise InputError(f'--point-dirs expects TYPE=FOLDER, got {item!r}')
+        out[point_type] = folder
+    return out
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """``tools/analysis_tools/check_data.py``'s work on its parsed arguments.
+
+    Returns:
+        int: 0 when the set is clean (notes allowed), 1 when problems were found.
+    """
+    if args.no_points:
+        point_dirs = {}
+    elif args.point_dirs is not None:
+        point_dirs = _parse_point_dirs(args.point_dirs)
+    else:
+        point_dirs = default_point_dirs(args.data_root, DEFAULT_POINT_DIRS.items())
+    start = time.perf_counter()
+    try:
+        report = check_dataset(
+            args.data_root, splits=args.split, img_dir=args.img_dir,
+            mask_dir=None if args.no_masks else args.mask_dir, point_dirs=point_dirs,
+            img_suffix=args.suffix, seg_map_suffix=args.suffix, mask_scale=args.mask_scale,
+            point_size_mismatch=args.point_size_mismatch, hint=CLI_HINT, workers=args.workers)
+    except FileNotFoundError as err:  # the data root, a folder or a split file named
+        raise InputError(str(err)) from err
+    for line in report.lines():
+        print(line)
+    for line in report.summary():
+        print(line)
+    print(f'checked in {time.perf_counter() - start:.1f} s')
+    return 0 if report.ok else 1

@@ -9,7 +9,9 @@ target boundaries) and the files holding them are counted for the caller to repo
 """
 from __future__ import annotations
 
+import argparse
 import math
+import sys
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
 
@@ -19,9 +21,10 @@ import numpy as np
 from mmgsacp.datasets.gray import to_gray
 from mmgsacp.datasets.masks import DATASET_HINT, MaskValueError, binarize_mask
 from mmgsacp.datasets.parts import part_of
-from mmgsacp.utils.io import InputError, listed
+from mmgsacp.utils.io import InputError, listed, read_stems, write_json
 
 from .functional import DEFAULT_SIZE_BINS, HEADLINE_KEYS, image_stats, stratum_names, summarize
+from .metrics.irstd_metric import summary_tables
 
 
 class EvalError(InputError):
@@ -148,3 +151,32 @@ def build_report(stats: Sequence[Dict[str, Any]],
         for name in stratum_names(size_bins)
     }
     return report
+
+
+#: How ``tools/analysis_tools/eval_masks.py`` tells the user to read 0/1 masks.
+CLI_HINT = '--mask-scale 01 (every file is 0/1) or --mask-scale auto (decided per file)'
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """``tools/analysis_tools/eval_masks.py``'s work on its parsed arguments: print the
+    tables, write ``--json``. Returns the exit status."""
+    for folder, flag in ((args.pred_dir, '--pred-dir'), (args.gt_dir, '--gt-dir')):
+        if not folder.is_dir():
+            raise InputError(f'{flag} {folder} is not a folder')
+    if args.split is not None and not args.split.is_file():
+        raise InputError(f'--split {args.split} is not a file')
+    grey: List[str] = []
+    # a refused file raises EvalError, an InputError naming it: one error line, exit status 2
+    stats = collect_stats(args.pred_dir, args.gt_dir, read_stems(args.gt_dir, args.split),
+                          args.part_map == 'auto', mask_scale=args.mask_scale, hint=CLI_HINT,
+                          grey=grey)
+    if grey:
+        print(f'note: {len(grey)} files hold grey values besides 0 and their maximum (e.g. '
+              f'{grey[0]}); pixels > 127 are target', file=sys.stderr)
+    overall, per_part = summarize(stats)
+    set_name = args.split.stem if args.split is not None else 'all'
+    print(summary_tables(overall, per_part, DEFAULT_SIZE_BINS, set_name=set_name))
+    if args.json is not None:
+        write_json(build_report(stats), args.json)
+        print(f'wrote {args.json}')
+    return 0

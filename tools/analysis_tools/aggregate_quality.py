@@ -15,8 +15,8 @@ Exit status 2 on a usage or data error.
 import argparse
 import sys
 
-# mmgsacp (and through it torch) is imported in run() after the arguments are parsed, so that
-# --help answers at once.
+# The work is mmgsacp.analysis.aggregate.run_command. The package, and torch with it, is
+# imported only once the arguments are parsed (at the end), so that --help answers at once.
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -30,26 +30,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def run(args: argparse.Namespace) -> int:
-    from mmgsacp.analysis.aggregate import aggregate, load_runs, markdown
-    from mmgsacp.utils.fileio import atomic_write_text
-    from mmgsacp.utils.io import write_json
-    methods = args.methods.replace(',', ' ').split() or None
-    summary = aggregate(load_runs(args.runs), args.split, methods, args.ref)
-    table = markdown(summary, args.split, args.ref)
-    print(table, end='')
-    if args.out:
-        atomic_write_text(table, args.out)
-    if args.json:
-        write_json(summary, args.json)
-    return 0
-
-
-def main(argv=None) -> int:
-    args = parse_args(argv)
-    from mmgsacp.utils.io import run_tool  # imports the package
-    return run_tool(run, args)
-
-
 if __name__ == '__main__':
-    sys.exit(main())
+    args = parse_args()
+    from mmgsacp.analysis.aggregate import run_command
+    from mmgsacp.utils.io import run_tool
+    sys.exit(run_tool(run_command, args))

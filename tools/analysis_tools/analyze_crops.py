@@ -22,8 +22,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-# mmgsacp (and through it torch) is imported in run() after the arguments are parsed, so that
-# --help answers at once.
+# The work is mmgsacp.analysis.crops.run_command. The package, and torch with it, is
+# imported only once the arguments are parsed (at the end), so that --help answers at once.
 
 
 def parse_args(argv=None):
@@ -42,26 +42,8 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-def run(args: argparse.Namespace) -> int:
-    from mmgsacp.analysis.crops import count_crops, crop_table
-    from mmgsacp.analysis.training_set import load_config
-    from mmgsacp.utils.io import InputError, write_json
-    if args.crops < 1:
-        raise InputError(f'--crops must be >= 1, got {args.crops}')
-    cfg = load_config(args.config, args.cfg_options)
-    rows, images = count_crops(cfg, args.crops, args.seed, args.point_margin, args.data_root)
-    print(crop_table(rows, args.crops, images))
-    if args.json:
-        write_json(dict(config=args.config, crops=args.crops, seed=args.seed, rows=rows),
-                   args.json)
-    return 0
-
-
-def main(argv=None) -> int:
-    args = parse_args(argv)
-    from mmgsacp.utils.io import run_tool  # imports the package
-    return run_tool(run, args)
-
-
 if __name__ == '__main__':
-    sys.exit(main())
+    args = parse_args()
+    from mmgsacp.analysis.crops import run_command
+    from mmgsacp.utils.io import run_tool
+    sys.exit(run_tool(run_command, args))

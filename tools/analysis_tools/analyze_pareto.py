@@ -27,13 +27,12 @@ the budget, which is reported), 2 on a usage or data error.
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 from pathlib import Path
 from typing import Optional, Sequence
 
-# mmgsacp (and through it torch) is imported in run() after the arguments are parsed, so that
-# --help answers at once.
+# The work is mmgsacp.analysis.pareto.run_command. The package, and torch with it, is
+# imported only once the arguments are parsed (at the end), so that --help answers at once.
 
 #: ``mmgsacp.evaluation.sweep.SELECT_KEYS``, kept here so that parsing needs no import.
 SELECT_KEYS = ('mIoU', 'Pd')
@@ -63,29 +62,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def run(args: argparse.Namespace) -> int:
-    from mmgsacp.analysis.pareto import analyze_pareto, describe
-    report = analyze_pareto(args.prob_dir, args.gt_dir, args.out_dir, args.split,
-                            args.thresholds, args.min_areas, args.target_fa, args.select,
-                            args.overwrite, progress=not args.no_progress)
-    print(f'swept {report.num_images} images at {report.num_thresholds} thresholds x '
-          f'{report.num_min_areas} min_areas; wrote {args.out_dir}/pareto.csv, pareto.png, '
-          'operating_point.json')
-    if report.chosen is None:
-        lowest = min((p for p in report.points if not math.isnan(p.Fa)), key=lambda p: p.Fa)
-        print(f'no operating point has Fa <= {args.target_fa:g} x1e-6; lowest Fa: '
-              f'{describe(lowest)}')
-    else:
-        print(f'operating point (highest {args.select} with Fa <= {args.target_fa:g} x1e-6): '
-              f'{describe(report.chosen)}')
-    return 0
-
-
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    args = parse_args(argv)
-    from mmgsacp.utils.io import run_tool  # imports the package
-    return run_tool(run, args)
-
-
 if __name__ == '__main__':
-    sys.exit(main())
+    args = parse_args()
+    from mmgsacp.analysis.pareto import run_command
+    from mmgsacp.utils.io import run_tool
+    sys.exit(run_tool(run_command, args))

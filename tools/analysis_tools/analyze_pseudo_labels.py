@@ -26,11 +26,10 @@ error.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
-# mmgsacp (and through it torch) is imported in run() after the arguments are parsed, so that
-# --help answers at once.
+# The work is mmgsacp.analysis.pseudo_labels.run_command. The package, and torch with it, is
+# imported only once the arguments are parsed (at the end), so that --help answers at once.
 
 
 def parse_args(argv=None):
@@ -50,28 +49,8 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-def run(args: argparse.Namespace) -> int:
-    from mmgsacp.analysis.pseudo_labels import pseudo_label_table, score_pseudo_labels
-    from mmgsacp.analysis.training_set import load_config
-    from mmgsacp.utils.io import InputError, write_json
-    if not os.path.isfile(args.config):
-        raise InputError(f'no config file {args.config}')
-    if args.checkpoint is not None and not os.path.isfile(args.checkpoint):
-        raise InputError(f'no checkpoint file {args.checkpoint}')
-    cfg = load_config(args.config, args.cfg_options)
-    result = score_pseudo_labels(cfg, args.checkpoint, args.data_root, args.limit, args.seed,
-                                 args.kappa, args.beta)
-    print(pseudo_label_table(result))
-    if args.json:
-        write_json(dict(config=args.config, checkpoint=args.checkpoint, **result), args.json)
-    return 0
-
-
-def main(argv=None) -> int:
-    args = parse_args(argv)
-    from mmgsacp.utils.io import run_tool  # imports the package
-    return run_tool(run, args)
-
-
 if __name__ == '__main__':
-    sys.exit(main())
+    args = parse_args()
+    from mmgsacp.analysis.pseudo_labels import run_command
+    from mmgsacp.utils.io import run_tool
+    sys.exit(run_tool(run_command, args))

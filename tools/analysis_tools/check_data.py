@@ -19,29 +19,15 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
-from typing import Dict, Optional, Sequence
+from typing import Optional, Sequence
 
-# mmgsacp (and through it torch) is imported in run() after the arguments are parsed, so that
-# --help answers at once.
+# The work is mmgsacp.datasets.check.run_command. The package, and torch with it, is
+# imported only once the arguments are parsed (at the end), so that --help answers at once.
 
 #: ``mmgsacp.datasets.masks.MASK_SCALES`` and ``mmgsacp.datasets.point_sirst.
 #: DEFAULT_POINT_DIRS``, kept here so that parsing needs no import.
 MASK_SCALES = ('255', '01', 'auto')
 DEFAULT_POINT_DIRS = {'centroid': 'masks_centroid', 'coarse': 'masks_coarse'}
-
-HINT = "--mask-scale 01 (every mask is 0/1) or --mask-scale auto (decided per file)"
-
-
-def _point_dirs(values: Sequence[str]) -> Dict[str, str]:
-    out = {}
-    for item in values:
-        point_type, sep, folder = item.partition('=')
-        if not sep or not point_type or not folder:
-            from mmgsacp.utils.io import InputError
-            raise InputError(f'--point-dirs expects TYPE=FOLDER, got {item!r}')
-        out[point_type] = folder
-    return out
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -71,37 +57,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def run(args: argparse.Namespace) -> int:
-    from mmgsacp.datasets.check import check_dataset, default_point_dirs
-    from mmgsacp.utils.io import InputError
-    if args.no_points:
-        point_dirs = {}
-    elif args.point_dirs is not None:
-        point_dirs = _point_dirs(args.point_dirs)
-    else:
-        point_dirs = default_point_dirs(args.data_root, DEFAULT_POINT_DIRS.items())
-    start = time.perf_counter()
-    try:
-        report = check_dataset(
-            args.data_root, splits=args.split, img_dir=args.img_dir,
-            mask_dir=None if args.no_masks else args.mask_dir, point_dirs=point_dirs,
-            img_suffix=args.suffix, seg_map_suffix=args.suffix, mask_scale=args.mask_scale,
-            point_size_mismatch=args.point_size_mismatch, hint=HINT, workers=args.workers)
-    except FileNotFoundError as err:  # the data root, a folder or a split file named
-        raise InputError(str(err)) from err
-    for line in report.lines():
-        print(line)
-    for line in report.summary():
-        print(line)
-    print(f'checked in {time.perf_counter() - start:.1f} s')
-    return 0 if report.ok else 1
-
-
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    args = parse_args(argv)
-    from mmgsacp.utils.io import run_tool  # imports the package
-    return run_tool(run, args)
-
-
 if __name__ == '__main__':
-    sys.exit(main())
+    args = parse_args()
+    from mmgsacp.datasets.check import run_command
+    from mmgsacp.utils.io import run_tool
+    sys.exit(run_tool(run_command, args))

@@ -24,8 +24,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-# mmgsacp (and through it torch) is imported in run() after the arguments are parsed, so that
-# --help answers at once.
+# The work is mmgsacp.analysis.compare.run_command. The package, and torch with it, is
+# imported only once the arguments are parsed (at the end), so that --help answers at once.
 
 #: ``mmgsacp.evaluation.sweep.SELECT_KEYS``, kept here so that parsing needs no import.
 SELECT_KEYS = ('mIoU', 'Pd')
@@ -48,38 +48,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def run(args: argparse.Namespace) -> int:
-    from mmgsacp.analysis.compare import best_per_budget, load_sweeps, plot_comparison
-    from mmgsacp.utils.io import write_json
-    curves = load_sweeps(args.sweeps, args.min_area, args.labels, args.groups)
-    best = best_per_budget(curves, args.fa, args.select)
-    width = max(len(label) for label in curves)
-    for fa in args.fa:
-        print(f'highest {args.select} with Fa <= {fa:g} (min_area {args.min_area}):')
-        print(f"  {'sweep':<{width}}  threshold   mIoU   nIoU     Pd      Fa")
-        for label, points in curves.items():
-            p = best[label][f'{fa:g}']
-            if p is None:
-                print(f'  {label:<{width}}  -   (lowest Fa {min(q.Fa for q in points):.1f})')
-            else:
-                print(f'  {label:<{width}}  {p.threshold:9g}  {p.mIoU:5.2f}  '
-                      f'{p.nIoU:5.2f}  {p.Pd:5.2f}  {p.Fa:6.1f}')
-    if args.out:
-        plot_comparison(curves, args.fa, args.out, args.groups)
-        print(f'wrote {args.out}')
-    if args.json:
-        result = {label: {fa: None if p is None else p._asdict() for fa, p in row.items()}
-                  for label, row in best.items()}
-        write_json(dict(select=args.select, min_area=args.min_area, budgets=args.fa,
-                        best=result), args.json)
-    return 0
-
-
-def main(argv=None) -> int:
-    args = parse_args(argv)
-    from mmgsacp.utils.io import run_tool  # imports the package
-    return run_tool(run, args)
-
-
 if __name__ == '__main__':
-    sys.exit(main())
+    args = parse_args()
+    from mmgsacp.analysis.compare import run_command
+    from mmgsacp.utils.io import run_tool
+    sys.exit(run_tool(run_command, args))

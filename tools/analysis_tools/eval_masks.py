@@ -23,15 +23,13 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import List, Optional, Sequence
+from typing import Optional, Sequence
 
-# mmgsacp (and through it torch) is imported in run() after the arguments are parsed, so that
-# --help answers at once.
+# The work is mmgsacp.evaluation.mask_folders.run_command. The package, and torch with it, is
+# imported only once the arguments are parsed (at the end), so that --help answers at once.
 
 #: ``mmgsacp.datasets.masks.MASK_SCALES``, kept here so that parsing needs no import.
 MASK_SCALES = ('255', '01', 'auto')
-
-HINT = '--mask-scale 01 (every file is 0/1) or --mask-scale auto (decided per file)'
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -53,38 +51,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def run(args: argparse.Namespace) -> int:
-    from mmgsacp.evaluation.functional import DEFAULT_SIZE_BINS, summarize
-    from mmgsacp.evaluation.mask_folders import build_report, collect_stats
-    from mmgsacp.evaluation.metrics.irstd_metric import summary_tables
-    from mmgsacp.utils.io import InputError, read_stems, write_json
-    for folder, flag in ((args.pred_dir, '--pred-dir'), (args.gt_dir, '--gt-dir')):
-        if not folder.is_dir():
-            raise InputError(f'{flag} {folder} is not a folder')
-    if args.split is not None and not args.split.is_file():
-        raise InputError(f'--split {args.split} is not a file')
-    grey: List[str] = []
-    # a refused file raises EvalError, an InputError naming it: one error line, exit status 2
-    stats = collect_stats(args.pred_dir, args.gt_dir, read_stems(args.gt_dir, args.split),
-                          args.part_map == 'auto', mask_scale=args.mask_scale, hint=HINT,
-                          grey=grey)
-    if grey:
-        print(f'note: {len(grey)} files hold grey values besides 0 and their maximum (e.g. '
-              f'{grey[0]}); pixels > 127 are target', file=sys.stderr)
-    overall, per_part = summarize(stats)
-    set_name = args.split.stem if args.split is not None else 'all'
-    print(summary_tables(overall, per_part, DEFAULT_SIZE_BINS, set_name=set_name))
-    if args.json is not None:
-        write_json(build_report(stats), args.json)
-        print(f'wrote {args.json}')
-    return 0
-
-
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    args = parse_args(argv)
-    from mmgsacp.utils.io import run_tool  # imports the package
-    return run_tool(run, args)
-
-
 if __name__ == '__main__':
-    sys.exit(main())
+    args = parse_args()
+    from mmgsacp.evaluation.mask_folders import run_command
+    from mmgsacp.utils.io import run_tool
+    sys.exit(run_tool(run_command, args))

@@ -13,8 +13,8 @@ scalars no log holds are skipped. Exit status 2 on a usage or data error.
 import argparse
 import sys
 
-# mmgsacp (and through it torch) is imported in run() after the arguments are parsed, so that
-# --help answers at once.
+# The work is mmgsacp.analysis.drift.run_command. The package, and torch with it, is
+# imported only once the arguments are parsed (at the end), so that --help answers at once.
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -27,18 +27,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def run(args: argparse.Namespace) -> int:
-    from mmgsacp.analysis.drift import plot_drift
-    plot_drift(args.runs, args.out, args.smooth, args.labels)
-    print(f'wrote {args.out}')
-    return 0
-
-
-def main(argv=None) -> int:
-    args = parse_args(argv)
-    from mmgsacp.utils.io import run_tool  # imports the package
-    return run_tool(run, args)
-
-
 if __name__ == '__main__':
-    sys.exit(main())
+    args = parse_args()
+    from mmgsacp.analysis.drift import run_command
+    from mmgsacp.utils.io import run_tool
+    sys.exit(run_tool(run_command, args))

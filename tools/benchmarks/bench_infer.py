@@ -42,10 +42,11 @@ Measurements:
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import List, Optional
 
-# torch and mmgsacp are imported in run() after the arguments are parsed, so that --help
-# answers at once.
+# The work is mmgsacp.benchmarks.inference.run_command. The package, and torch with it, is
+# imported only once the arguments are parsed (at the end), so that --help answers at once.
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -69,29 +70,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     return args
 
 
-def run(args: argparse.Namespace) -> dict:
-    import torch
-
-    from mmgsacp.benchmarks.inference import benchmark_inference, format_report
-    from mmgsacp.utils.io import InputError, write_json
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    if args.device == 'cuda' and not torch.cuda.is_available():
-        raise InputError('--device cuda given but CUDA is not available')
-    report = benchmark_inference(args.sizes, args.repeats, args.warmup, args.device, args.seed)
-    print(format_report(report))
-    if args.json:
-        write_json(report, args.json)
-        print(f'wrote {args.json}')
-    return report
-
-
-def main(argv: Optional[List[str]] = None) -> dict:
-    """Run the benchmark and return its report; a usage error ends with ``SystemExit(2)``."""
-    args = parse_args(argv)
-    from mmgsacp.utils.io import run_tool  # imports the package
-    return run_tool(run, args, exit=True)
-
-
 if __name__ == '__main__':
-    main()
+    args = parse_args()
+    from mmgsacp.benchmarks.inference import run_command
+    from mmgsacp.utils.io import run_tool
+    sys.exit(run_tool(run_command, args))

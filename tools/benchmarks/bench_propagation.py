@@ -13,8 +13,8 @@ same regions.
 import argparse
 import sys
 
-# torch and mmgsacp are imported in run() after the arguments are parsed, so that --help
-# answers at once.
+# The work is mmgsacp.benchmarks.propagation.run_command. The package, and torch with it, is
+# imported only once the arguments are parsed (at the end), so that --help answers at once.
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -31,36 +31,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def run(args: argparse.Namespace) -> int:
-    import torch
-
-    from mmgsacp.benchmarks.propagation import benchmark_propagation, propagation_table
-    from mmgsacp.utils.io import InputError, write_json
-    for flag in ('batch', 'size', 'channels', 'points', 'radius', 'iters'):
-        if getattr(args, flag) < 1:
-            raise InputError(f'--{flag} must be >= 1, got {getattr(args, flag)}')
-    try:
-        torch.device(args.device)
-    except RuntimeError as err:
-        raise InputError(f'--device {args.device!r}: {err}') from err
-    if args.threads > 0:
-        torch.set_num_threads(args.threads)
-
-    print(f'B={args.batch} H=W={args.size} D={args.channels} P={args.points} '
-          f'R={args.radius} device={args.device} threads={torch.get_num_threads()}')
-    results = benchmark_propagation(args.batch, args.size, args.channels, args.points,
-                                    args.radius, args.iters, args.device)
-    print('\n'.join(propagation_table(results)))
-    if args.json:
-        write_json(dict(vars(args), results=results), args.json)
-    return 0
-
-
-def main(argv=None) -> int:
-    args = parse_args(argv)
-    from mmgsacp.utils.io import run_tool  # imports the package
-    return run_tool(run, args)
-
-
 if __name__ == '__main__':
-    sys.exit(main())
+    args = parse_args()
+    from mmgsacp.benchmarks.propagation import run_command
+    from mmgsacp.utils.io import run_tool
+    sys.exit(run_tool(run_command, args))

@@ -20,8 +20,8 @@ import argparse
 import os.path as osp
 import sys
 
-# mmgsacp (and through it torch) is imported in run() after the arguments are parsed, so that
-# --help answers at once.
+# The work is mmgsacp.benchmarks.quality.run_command. The package, and torch with it, is
+# imported only once the arguments are parsed (at the end), so that --help answers at once.
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 #: The keys of ``mmgsacp.benchmarks.quality.CONFIG_SETS`` and its ``PHASES``, kept here so that
@@ -40,23 +40,12 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help='train only, test only (existing checkpoints), or both')
     parser.add_argument('--cfg-options', nargs='+', default=[], metavar='KEY=VALUE',
                         help='extra key=value overrides for every method')
+    parser.set_defaults(root=ROOT)  # where tools/ and configs/ are
     return parser.parse_args(argv)
 
 
-def run(args: argparse.Namespace) -> int:
-    from mmgsacp.benchmarks.quality import run_quality_benchmark
-    from mmgsacp.utils.io import parse_cfg_options
-    parse_cfg_options(args.cfg_options)  # a malformed item is refused before any run starts
-    run_quality_benchmark(ROOT, args.methods, args.data_root, args.work_dir, args.config_set,
-                          args.phase, args.cfg_options)
-    return 0
-
-
-def main(argv=None) -> int:
-    args = parse_args(argv)
-    from mmgsacp.utils.io import run_tool  # imports the package
-    return run_tool(run, args)
-
-
 if __name__ == '__main__':
-    sys.exit(main())
+    args = parse_args()
+    from mmgsacp.benchmarks.quality import run_command
+    from mmgsacp.utils.io import run_tool
+    sys.exit(run_tool(run_command, args))

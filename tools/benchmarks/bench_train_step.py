@@ -21,10 +21,12 @@ DNANet iteration count).
 import argparse
 import os
 import os.path as osp
+import sys
 from typing import List, Optional
 
-# torch and mmgsacp are imported in run() after the arguments are parsed, so that --help
-# answers at once (and --device cpu can hide a GPU before torch starts).
+# The work is mmgsacp.benchmarks.train_speed.run_command. The package, and torch with it, is
+# imported only once the arguments are parsed (at the end), so that --help answers at once
+# (and --device cpu can hide a GPU before torch starts).
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -49,6 +51,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--ratios', action='store_true',
                         help='the earlier ms/ratio report of the model step only')
     parser.add_argument('--json', help='write the report to this JSON file')
+    parser.set_defaults(root=ROOT)  # where configs/ is
     args = parser.parse_args(argv)
     if args.iters is None:
         args.iters = 30 if args.ratios else 5
@@ -62,53 +65,10 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     return args
 
 
-def run(args: argparse.Namespace) -> dict:
-    if args.device == 'cpu':
-        os.environ.setdefault('CUDA_VISIBLE_DEVICES', '')  # the Runner would take a GPU
-    import torch
-
-    from mmgsacp.utils.io import write_json
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    if args.ratios:
-        from mmgsacp.benchmarks.train_step import (
-            benchmark_train_step,
-            cpu_budget_iters,
-            train_step_table,
-        )
-        result = benchmark_train_step(ROOT, args.iters, args.warmup, args.batch, args.dnanet)
-        print('\n'.join(train_step_table(result)))
-        print('targets: ratio_base <= 1.10, ratio_final <= 1.35')
-        if args.dnanet:
-            print(f'DNANet iterations in the time of {cpu_budget_iters(ROOT)} compact ones: '
-                  f"{result['dnanet_equal_time_iters']}")
-    else:
-        from mmgsacp.benchmarks.train_speed import (
-            SPEED_METHODS,
-            benchmark_training_speed,
-            speed_table,
-        )
-        unknown = set(args.methods or []) - set(SPEED_METHODS)
-        if unknown:
-            raise SystemExit(f'error: unknown --methods {sorted(unknown)}; choose among '
-                             f'{sorted(SPEED_METHODS)}')
-        result = benchmark_training_speed(
-            ROOT, args.methods, batch=args.batch, crops=args.crop, iters=args.iters,
-            warmup=args.warmup, device=args.device, amp=args.amp, dnanet=args.dnanet)
-        print('\n'.join(speed_table(result)))
-        for note in result['notes']:
-            print(f'note: {note}')
-    if args.json:
-        write_json(result, args.json)
-    return result
-
-
-def main(argv: Optional[List[str]] = None) -> dict:
-    """Run the benchmark and return its report; a usage error ends with ``SystemExit(2)``."""
-    args = parse_args(argv)
-    from mmgsacp.utils.io import run_tool  # imports the package
-    return run_tool(run, args, exit=True)
-
-
 if __name__ == '__main__':
-    main()
+    args = parse_args()
+    if args.device == 'cpu':  # before torch is imported: the Runner would take a GPU
+        os.environ.setdefault('CUDA_VISIBLE_DEVICES', '')
+    from mmgsacp.benchmarks.train_speed import run_command
+    from mmgsacp.utils.io import run_tool
+    sys.exit(run_tool(run_command, args))

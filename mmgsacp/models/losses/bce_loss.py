@@ -56,8 +56,65 @@ def pixel_weight(weight: Optional[Tensor], target: Tensor) -> Optional[Tensor]:
     return weight.expand_as(target)
 
 
+class BinaryPixelLoss(nn.Module):
+    """Base of the pixel losses of a one-channel binary head: what MMSeg's decode head asks of
+    a loss (``loss_weight``, ``loss_name``, the call below), with the checks every such loss
+    makes; a subclass implements :meth:`pixel_loss`.
+
+    Called as ``loss(pred, target, weight=None, ignore_index=255)``:
+
+    * ``pred``: ``(B, 1, H, W)`` (or ``(B, H, W)``) logits;
+    * ``target``: ``(B, H, W)`` long labels (0 background, 1 target, ``ignore_index``), or float
+      soft targets in ``[0, 1]`` with ``ignore_index`` on skipped pixels;
+    * ``weight``: optional per-pixel weight ``(B, H, W)``, refused by a loss whose
+      :attr:`takes_weight` is False;
+
+    and returns ``loss_weight`` times the scalar :meth:`pixel_loss`.
+
+    Args:
+        loss_weight: Multiplier of the loss.
+        loss_name: Key of the loss in the loss dict (must start with ``loss_``).
+    """
+
+    #: Whether the loss accepts a per-pixel ``weight``.
+    takes_weight = True
+
+    def __init__(self, loss_weight: float = 1.0, loss_name: str = 'loss_pixel') -> None:
+        super().__init__()
+        self.loss_weight = loss_weight
+        self._loss_name = loss_name
+
+    def forward(self,
+                pred: Tensor,
+                target: Tensor,
+                weight: Optional[Tensor] = None,
+                ignore_index: int = 255,
+                **kwargs) -> Tensor:
+        """Check the inputs and weigh :meth:`pixel_loss` (see the class for the arguments)."""
+        if weight is not None and not self.takes_weight:
+            raise ValueError(f'{type(self).__name__} takes no per-pixel weight')
+        logits = binary_logits(pred, target)
+        return self.loss_weight * self.pixel_loss(logits, target, target != ignore_index, weight)
+
+    def pixel_loss(self, logits: Tensor, target: Tensor, valid: Tensor,
+                   weight: Optional[Tensor]) -> Tensor:
+        """The unweighted scalar loss.
+
+        Args:
+            logits: ``(B, H, W)`` logits.
+            target: ``(B, H, W)`` labels as given (ignored pixels hold ``ignore_index``).
+            valid: ``(B, H, W)`` bool, the pixels not ignored.
+            weight: Per-pixel weight as given, or None.
+        """
+        raise NotImplementedError
+
+    @property
+    def loss_name(self) -> str:
+        return self._loss_name
+
+
 @MODELS.register_module()
-class IgnoreBCELoss(nn.Module):
+class IgnoreBCELoss(BinaryPixelLoss):
     """Sigmoid BCE (or focal loss) over the non-ignored pixels of binary labels.
 
     The loss is the mean over valid pixels, so ignored pixels neither contribute nor dilute
@@ -81,35 +138,16 @@ class IgnoreBCELoss(nn.Module):
                  alpha: Optional[float] = None,
                  loss_weight: float = 1.0,
                  loss_name: str = 'loss_bce') -> None:
-        super().__init__()
+        super().__init__(loss_weight, loss_name)
         if alpha is not None and not 0.0 <= alpha <= 1.0:
             raise ValueError(f'alpha must be in [0, 1] or None, got {alpha}')
         self.use_focal = use_focal
         self.gamma = gamma
         self.alpha = alpha
-        self.loss_weight = loss_weight
-        self._loss_name = loss_name
 
-    def forward(self,
-                pred: Tensor,
-                target: Tensor,
-                weight: Optional[Tensor] = None,
-                ignore_index: int = 255,
-                **kwargs) -> Tensor:
-        """Compute the loss.
-
-        Args:
-            pred: ``(B, 1, H, W)`` logits.
-            target: ``(B, H, W)`` long labels: 0 background, 1 target, ``ignore_index``;
-                or float soft targets in ``[0, 1]`` with ``ignore_index`` on skipped pixels.
-            weight: Optional per-pixel weight ``(B, H, W)``.
-            ignore_index: Label value to skip.
-
-        Returns:
-            Scalar loss.
-        """
-        logits = binary_logits(pred, target)
-        valid = target != ignore_index
+    def pixel_loss(self, logits: Tensor, target: Tensor, valid: Tensor,
+                   weight: Optional[Tensor]) -> Tensor:
+        """Mean BCE (or focal) over the valid pixels, ``weight`` scaling each pixel's term."""
         # Ignored pixels are masked, not selected: a boolean selection has a data-dependent
         # size, which a GPU can only give after making the host wait. Masking the input as well
         # as the loss keeps their gradient exactly zero even for extreme (or NaN) logits.
@@ -126,8 +164,4 @@ class IgnoreBCELoss(nn.Module):
         if w is not None:
             loss = loss * w.to(loss.dtype)
         loss = torch.where(valid, loss, torch.zeros_like(loss))
-        return self.loss_weight * loss.sum() / valid.sum().clamp_min(1)
-
-    @property
-    def loss_name(self) -> str:
-        return self._loss_name
+        return loss.sum() / valid.sum().clamp_min(1)

@@ -1,13 +1,14 @@
 """Edge-weighted BCE with hard-pixel selection (PAL, Yu et al., ICCV 2025)."""
 from __future__ import annotations
 
+from typing import Optional
+
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 from mmseg.registry import MODELS
 from torch import Tensor
 
-from .bce_loss import binary_logits
+from .bce_loss import BinaryPixelLoss
 
 
 def edge_band(target: Tensor) -> Tensor:
@@ -54,7 +55,7 @@ def edge_weighted_hard_bce(logits: Tensor, target: Tensor, valid: Tensor,
 
 
 @MODELS.register_module()
-class EdgeWeightedBCELoss(nn.Module):
+class EdgeWeightedBCELoss(BinaryPixelLoss):
     """Registered wrapper of :func:`edge_weighted_hard_bce`.
 
     Soft labels (8-bit stored labels scaled to [0, 1]) are binarised at ``binarize_at``
@@ -68,10 +69,13 @@ class EdgeWeightedBCELoss(nn.Module):
         loss_name (str): Key in the loss dict (must start with ``loss_``).
     """
 
+    # The edge band is the loss's own pixel weighting.
+    takes_weight = False
+
     def __init__(self, edge_weight: float = 4.0, hard_ratio: float = 0.5,
                  binarize_at: float = 0.5, loss_weight: float = 1.0,
                  loss_name: str = 'loss_edge_bce') -> None:
-        super().__init__()
+        super().__init__(float(loss_weight), loss_name)
         if not 0.0 < hard_ratio <= 1.0:
             raise ValueError(f'hard_ratio must be in (0, 1], got {hard_ratio}')
         if edge_weight <= 0:
@@ -79,31 +83,9 @@ class EdgeWeightedBCELoss(nn.Module):
         self.edge_weight = float(edge_weight)
         self.hard_ratio = float(hard_ratio)
         self.binarize_at = float(binarize_at)
-        self.loss_weight = float(loss_weight)
-        self._loss_name = loss_name
 
-    def forward(self, pred: Tensor, target: Tensor, weight=None, ignore_index: int = 255,
-                **kwargs) -> Tensor:
-        """Compute the loss.
-
-        Args:
-            pred (Tensor): (B, 1, H, W) logits.
-            target (Tensor): (B, H, W) long 0/1 labels or float labels in [0, 1], with
-                ``ignore_index`` on skipped pixels.
-            weight: Unsupported; must be None.
-            ignore_index (int): Label value to skip.
-
-        Returns:
-            Tensor: Scalar loss.
-        """
-        if weight is not None:
-            raise ValueError('EdgeWeightedBCELoss takes no per-pixel weight')
-        logits = binary_logits(pred, target)
-        valid = target != ignore_index
+    def pixel_loss(self, logits: Tensor, target: Tensor, valid: Tensor,
+                   weight: Optional[Tensor]) -> Tensor:
+        """:func:`edge_weighted_hard_bce` of the binarised labels."""
         binary = target > self.binarize_at if target.is_floating_point() else target == 1
-        return self.loss_weight * edge_weighted_hard_bce(logits, binary, valid,
-                                                         self.edge_weight, self.hard_ratio)
-
-    @property
-    def loss_name(self) -> str:
-        return self._loss_name
+        return edge_weighted_hard_bce(logits, binary, valid, self.edge_weight, self.hard_ratio)

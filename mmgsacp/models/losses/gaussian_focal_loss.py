@@ -1,13 +1,14 @@
 """Gaussian focal loss (Law & Deng, CornerNet, ECCV 2018), as LESPS trains point labels."""
 from __future__ import annotations
 
+from typing import Optional
+
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 from mmseg.registry import MODELS
 from torch import Tensor
 
-from .bce_loss import binary_logits, soft_targets
+from .bce_loss import BinaryPixelLoss, soft_targets
 
 
 def gaussian_focal_loss(logits: Tensor, target: Tensor, valid: Tensor, alpha: float = 2.0,
@@ -44,7 +45,7 @@ def gaussian_focal_loss(logits: Tensor, target: Tensor, valid: Tensor, alpha: fl
 
 
 @MODELS.register_module()
-class GaussianFocalLoss(nn.Module):
+class GaussianFocalLoss(BinaryPixelLoss):
     """Registered wrapper of :func:`gaussian_focal_loss` for a binary head.
 
     Args:
@@ -54,41 +55,21 @@ class GaussianFocalLoss(nn.Module):
         loss_name (str): Key in the loss dict (must start with ``loss_``).
     """
 
+    # A per-pixel weight has no meaning next to the normalisation by the positive count.
+    takes_weight = False
+
     def __init__(self, alpha: float = 2.0, gamma: float = 4.0, loss_weight: float = 1.0,
                  loss_name: str = 'loss_focal') -> None:
-        super().__init__()
+        super().__init__(float(loss_weight), loss_name)
         if alpha < 0 or gamma < 0:
             raise ValueError(f'alpha and gamma must be >= 0, got alpha={alpha}, gamma={gamma}')
         self.alpha = float(alpha)
         self.gamma = float(gamma)
-        self.loss_weight = float(loss_weight)
-        self._loss_name = loss_name
 
-    def forward(self, pred: Tensor, target: Tensor, weight=None, ignore_index: int = 255,
-                **kwargs) -> Tensor:
-        """Compute the loss.
-
-        Args:
-            pred (Tensor): (B, 1, H, W) logits.
-            target (Tensor): (B, H, W) long labels (0, 1, ``ignore_index``) or float soft
-                labels in [0, 1] with ``ignore_index`` on skipped pixels.
-            weight: Unsupported (a per-pixel weight has no meaning next to the positive count
-                normalisation); must be None.
-            ignore_index (int): Label value to skip.
-
-        Returns:
-            Tensor: Scalar loss.
-        """
-        if weight is not None:
-            raise ValueError('GaussianFocalLoss takes no per-pixel weight')
-        logits = binary_logits(pred, target)
-        valid = target != ignore_index
+    def pixel_loss(self, logits: Tensor, target: Tensor, valid: Tensor,
+                   weight: Optional[Tensor]) -> Tensor:
+        """:func:`gaussian_focal_loss` of the (soft) labels."""
         y = soft_targets(target[valid]).float()
         dense = torch.zeros_like(logits, dtype=torch.float32)
         dense[valid] = y
-        return self.loss_weight * gaussian_focal_loss(logits, dense, valid, self.alpha,
-                                                      self.gamma)
-
-    @property
-    def loss_name(self) -> str:
-        return self._loss_name
+        return gaussian_focal_loss(logits, dense, valid, self.alpha, self.gamma)

@@ -4,15 +4,14 @@ from __future__ import annotations
 from typing import Optional
 
 import torch
-import torch.nn as nn
 from mmseg.registry import MODELS
 from torch import Tensor
 
-from .bce_loss import binary_logits, pixel_weight, soft_targets
+from .bce_loss import BinaryPixelLoss, pixel_weight, soft_targets
 
 
 @MODELS.register_module()
-class SoftIoULoss(nn.Module):
+class SoftIoULoss(BinaryPixelLoss):
     """``1 - (sum p*t + s) / (sum p + sum t - sum p*t + s)`` over valid pixels.
 
     ``reduction='image'`` (default) computes it per image and averages over the batch: every
@@ -37,35 +36,17 @@ class SoftIoULoss(nn.Module):
                  smooth: float = 1.0,
                  reduction: str = 'image',
                  loss_name: str = 'loss_softiou') -> None:
-        super().__init__()
+        super().__init__(loss_weight, loss_name)
         if reduction not in ('image', 'batch'):
             raise ValueError(f"reduction must be 'image' or 'batch', got {reduction!r}")
         self.reduction = reduction
-        self.loss_weight = loss_weight
         self.smooth = smooth
-        self._loss_name = loss_name
 
-    def forward(self,
-                pred: Tensor,
-                target: Tensor,
-                weight: Optional[Tensor] = None,
-                ignore_index: int = 255,
-                **kwargs) -> Tensor:
-        """Compute the loss.
-
-        Args:
-            pred: ``(B, 1, H, W)`` logits.
-            target: ``(B, H, W)`` long labels: 0 background, 1 target, ``ignore_index``;
-                or float soft targets in ``[0, 1]`` with ``ignore_index`` on skipped pixels.
-            weight: Optional per-pixel weight ``(B, H, W)`` scaling each pixel's share of the
-                sums.
-            ignore_index: Label value to skip.
-
-        Returns:
-            Scalar loss.
-        """
-        logits = binary_logits(pred, target).float()
-        valid = target != ignore_index
+    def pixel_loss(self, logits: Tensor, target: Tensor, valid: Tensor,
+                   weight: Optional[Tensor]) -> Tensor:
+        """``1 - IoU`` per image (or over the batch), ``weight`` scaling each pixel's share of
+        the sums."""
+        logits = logits.float()
         prob = torch.where(valid, torch.sigmoid(logits), torch.zeros_like(logits))
         truth = torch.where(valid, target, torch.zeros_like(target))
         truth = soft_targets(truth).to(prob.dtype)
@@ -78,8 +59,4 @@ class SoftIoULoss(nn.Module):
         inter = inter.flatten(dims).sum(-1)
         union = prob.flatten(dims).sum(-1) + truth.flatten(dims).sum(-1) - inter
         iou = (inter + self.smooth) / (union + self.smooth)
-        return self.loss_weight * (1 - iou).mean()
-
-    @property
-    def loss_name(self) -> str:
-        return self._loss_name
+        return (1 - iou).mean()

@@ -1,15 +1,13 @@
 """LESPS baseline: a plain binary head trained on labels that evolve from the points."""
 from __future__ import annotations
 
-from typing import Dict, List, NamedTuple, Optional, Tuple
+from typing import Dict, List, NamedTuple, Optional
 
 import torch
 import torch.nn.functional as F
 from mmseg.registry import MODELS
-from mmseg.utils import add_prefix
 from torch import Tensor
 
-from ...datasets.transforms.coordinates import COORDS_KEY, split_pixel_coords
 from ..pseudo_labels import IGNORE_INDEX
 from ..utils.label_evolution import (
     AREA_RATIO,
@@ -19,7 +17,7 @@ from ..utils.label_evolution import (
     evolve_patches,
     patches_to_crop,
 )
-from .ir_encoder_decoder import IREncoderDecoder
+from .label_store_segmentor import LabelStoreSegmentor
 
 AREA_REFS = ('image', 'crop')
 
@@ -87,8 +85,8 @@ def label_drift_stats(labels: Tensor, data_samples,
 
 
 @MODELS.register_module()
-class LabelEvolutionSegmentor(IREncoderDecoder):
-    """:class:`IREncoderDecoder` trained on LESPS's evolving labels (online, on training crops).
+class LabelEvolutionSegmentor(LabelStoreSegmentor):
+    """:class:`LabelStoreSegmentor` trained on LESPS's evolving labels (online, on training crops).
 
     The labels live in a :class:`PatchLabelStore` owned by :class:`LabelEvolutionHook`, which
     attaches it (:meth:`attach_label_store`) and sets :attr:`evolve_request` on the iterations
@@ -119,14 +117,13 @@ class LabelEvolutionSegmentor(IREncoderDecoder):
         soft_labels (bool): Train on the soft labels (True) or on labels binarised at 0.5.
             Defaults to True.
         **kwargs: :class:`IREncoderDecoder` arguments; a plain :class:`BinaryIRHead` as decode
-            head, no auxiliary head (it would train on the full masks).
+            head, no auxiliary head.
     """
+
+    store_hook = 'LabelEvolutionHook (default_hooks.label_evolution)'
 
     def __init__(self, evolve_cfg: Optional[dict] = None, soft_labels: bool = True,
                  **kwargs) -> None:
-        if kwargs.get('auxiliary_head') is not None:
-            raise ValueError('LabelEvolutionSegmentor does not take an auxiliary head: it '
-                             'would be trained on the full masks')
         super().__init__(**kwargs)
         cfg = dict(tb=0.5, k=0.5, size=33, area_ratio=AREA_RATIO, area_ref='image')
         unknown = set(evolve_cfg or {}) - set(cfg)
@@ -140,58 +137,21 @@ class LabelEvolutionSegmentor(IREncoderDecoder):
             raise ValueError(f"evolve_cfg.size must be odd, got {cfg['size']}")
         self.evolve_cfg = cfg
         self.soft_labels = bool(soft_labels)
-        # A plain list keeps the store out of state_dict() and module traversal: the hook
-        # owns and checkpoints it.
-        self._label_store: List[PatchLabelStore] = []
         #: Set by LabelEvolutionHook before each training step: evolve labels on this step.
         self.evolve_request: bool = False
-        #: Set by DriftMonitorHook: report this step's label statistics in monitor_state.
-        self.monitor_request: bool = False
-        self.monitor_state: Dict[str, object] = {}
 
     # ---------------------------------------------------------------- label store
-    @property
-    def label_store(self) -> Optional[PatchLabelStore]:
-        return self._label_store[0] if self._label_store else None
-
     def attach_label_store(self, store: PatchLabelStore) -> None:
         """Use ``store`` for training targets and updates."""
         if store.patch_size < int(self.evolve_cfg['size']):
             raise ValueError(f'label patches ({store.patch_size} px) must hold the '
                              f"{self.evolve_cfg['size']} px neighbourhood")
-        self._label_store[:] = [store]
+        super().attach_label_store(store)
 
     # ---------------------------------------------------------------- training
-    @staticmethod
-    def _coords(data_samples, size: Tuple[int, int], device) -> Tuple[Tensor, Tensor]:
-        """(B, h, w, 2) coordinates and (B, h, w) validity at the (padded) input size."""
-        h, w = size
-        coords = torch.zeros(len(data_samples), h, w, 2, dtype=torch.long, device=device)
-        valid = torch.zeros(len(data_samples), h, w, dtype=torch.bool, device=device)
-        for b, sample in enumerate(data_samples):
-            if COORDS_KEY not in sample:
-                raise KeyError(
-                    f"data sample {b} ({sample.metainfo.get('img_path', '?')}) has no "
-                    f"'{COORDS_KEY}': the LESPS train pipeline needs LoadPixelCoordinates and "
-                    'PackIRInputsWithCoords')
-            c, v = split_pixel_coords(sample.get(COORDS_KEY).to(device))
-            # batch padding (bottom / right) stays invalid
-            coords[b, :c.shape[0], :c.shape[1]] = c
-            valid[b, :v.shape[0], :v.shape[1]] = v
-        return coords, valid
-
     def _sample_rows(self, data_samples) -> List[Tensor]:
-        store = self.label_store
-        if store is None:
-            raise RuntimeError('LabelEvolutionSegmentor has no label store: train it with '
-                               "LabelEvolutionHook (default_hooks.label_evolution)")
-        rows = []
-        for b, sample in enumerate(data_samples):
-            stem = sample.metainfo.get('stem')
-            if stem is None:
-                raise KeyError(f'data sample {b} has no stem in its metainfo')
-            rows.append(store.rows(stem))
-        return rows
+        store = self._attached_store()
+        return [store.rows(stem) for stem in self._stems(data_samples)]
 
     def crop_labels(self, data_samples, coords: Tensor, valid: Tensor) -> Tensor:
         """Training labels of a batch from the stored patches (never from full masks).
@@ -261,12 +221,9 @@ class LabelEvolutionSegmentor(IREncoderDecoder):
         store.stage(rows_t, new)
         return int(rows_t.numel())
 
-    def loss(self, inputs: Tensor, data_samples) -> Dict[str, Tensor]:
-        feats = self.extract_feat(inputs)
-        logits = self.decode_head.forward(feats)
-        coords, valid = self._coords(data_samples, inputs.shape[-2:], inputs.device)
-        labels = self.crop_labels(data_samples, coords, valid)
-        losses = self.decode_head.losses_from_labels(logits, labels)
+    def label_step(self, inputs: Tensor, logits: Tensor, labels: Tensor, data_samples,
+                   coords: Tensor, valid: Tensor) -> Dict[str, Tensor]:
+        """Evolve the labels on update steps; log their IoU with the true masks."""
         if self.evolve_request:
             full = F.interpolate(logits.detach(), size=inputs.shape[-2:], mode='bilinear',
                                  align_corners=self.align_corners)
@@ -275,11 +232,8 @@ class LabelEvolutionSegmentor(IREncoderDecoder):
             if torch.isfinite(probs).all():
                 self.evolve(probs, data_samples, coords, valid)
         label_stats = self._label_iou(labels, data_samples)
-        losses.update(label_stats)
-        if self.monitor_request:
-            self.monitor_request = False
-            self.monitor_state = dict(stats=label_drift_stats(labels, data_samples))
-        return add_prefix(losses, 'decode')
+        self._answer_monitor(lambda: label_drift_stats(labels, data_samples))
+        return label_stats
 
     @staticmethod
     def _label_iou(labels: Tensor, data_samples) -> Dict[str, Tensor]:

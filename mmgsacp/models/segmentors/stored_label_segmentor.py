@@ -1,22 +1,20 @@
 """A binary segmentor trained on labels held in memory and rewritten during training (PAL)."""
 from __future__ import annotations
 
-from typing import Dict, List, Optional
+from typing import Dict
 
 import torch
 from mmseg.registry import MODELS
-from mmseg.utils import add_prefix
 from torch import Tensor
 
 from ..pseudo_labels import IGNORE_INDEX
-from ..utils.image_label_store import ImageLabelStore
-from .ir_encoder_decoder import IREncoderDecoder
-from .label_evolution_segmentor import LabelEvolutionSegmentor, label_drift_stats
+from .label_evolution_segmentor import label_drift_stats
+from .label_store_segmentor import LabelStoreSegmentor
 
 
 @MODELS.register_module()
-class StoredLabelSegmentor(IREncoderDecoder):
-    """:class:`IREncoderDecoder` trained on an :class:`ImageLabelStore`'s 8-bit labels.
+class StoredLabelSegmentor(LabelStoreSegmentor):
+    """:class:`LabelStoreSegmentor` trained on an :class:`ImageLabelStore`'s 8-bit labels.
 
     The store is owned and updated by a hook (``PALHook``), which attaches it with
     :meth:`attach_label_store`. Each training sample must carry ``pixel_coords`` (the
@@ -33,24 +31,7 @@ class StoredLabelSegmentor(IREncoderDecoder):
             the full masks).
     """
 
-    def __init__(self, **kwargs) -> None:
-        if kwargs.get('auxiliary_head') is not None:
-            raise ValueError('StoredLabelSegmentor does not take an auxiliary head: it would '
-                             'be trained on the full masks')
-        super().__init__(**kwargs)
-        # a plain list keeps the store out of state_dict(); the hook checkpoints it
-        self._label_store: List[ImageLabelStore] = []
-        #: Set by DriftMonitorHook: report this step's label statistics in monitor_state.
-        self.monitor_request: bool = False
-        self.monitor_state: Dict[str, object] = {}
-
-    @property
-    def label_store(self) -> Optional[ImageLabelStore]:
-        return self._label_store[0] if self._label_store else None
-
-    def attach_label_store(self, store: ImageLabelStore) -> None:
-        """Train on ``store``'s labels."""
-        self._label_store[:] = [store]
+    store_hook = 'PALHook (default_hooks.pal)'
 
     def crop_labels(self, data_samples, coords: Tensor, valid: Tensor) -> Tensor:
         """(B, h, w) float labels in [0, 1] of a batch, 255 on padding and inactive images.
@@ -59,33 +40,21 @@ class StoredLabelSegmentor(IREncoderDecoder):
             RuntimeError: no store is attached.
             KeyError: a sample has no ``stem``.
         """
-        store = self.label_store
-        if store is None:
-            raise RuntimeError('StoredLabelSegmentor has no label store: train it with '
-                               'PALHook (default_hooks.pal)')
+        store = self._attached_store()
         rows = []
-        for b, sample in enumerate(data_samples):
-            stem = sample.metainfo.get('stem')
-            if stem is None:
-                raise KeyError(f'data sample {b} has no stem in its metainfo')
+        for b, stem in enumerate(self._stems(data_samples)):
             keep = valid[b] & bool(store.active[store.position(stem)])
             rows.append(torch.where(keep, store.crop(stem, coords[b], valid[b]).float() / 255,
                                     torch.full((), float(IGNORE_INDEX), device=valid.device)))
         return torch.stack(rows)
 
-    def loss(self, inputs: Tensor, data_samples) -> Dict[str, Tensor]:
-        feats = self.extract_feat(inputs)
-        logits = self.decode_head.forward(feats)
-        coords, valid = LabelEvolutionSegmentor._coords(data_samples, inputs.shape[-2:],
-                                                        inputs.device)
-        labels = self.crop_labels(data_samples, coords, valid)
-        losses = self.decode_head.losses_from_labels(logits, labels)
+    def label_step(self, inputs: Tensor, logits: Tensor, labels: Tensor, data_samples,
+                   coords: Tensor, valid: Tensor) -> Dict[str, Tensor]:
+        """Log the IoU of the labels, binarised as the loss sees them, with the true masks."""
         # the stored labels binarised as the loss sees them (> 127.5 of 255)
         binary = torch.where(labels == IGNORE_INDEX, labels, (labels > 0.5).float())
         stats = label_drift_stats(binary, data_samples)
-        if 'pseudo_iou' in stats:
-            losses['label_iou'] = torch.tensor(stats['pseudo_iou'], device=inputs.device)
-        if self.monitor_request:
-            self.monitor_request = False
-            self.monitor_state = dict(stats=stats)
-        return add_prefix(losses, 'decode')
+        self._answer_monitor(lambda: stats)
+        if 'pseudo_iou' not in stats:
+            return {}
+        return dict(label_iou=torch.tensor(stats['pseudo_iou'], device=inputs.device))
