@@ -181,7 +181,8 @@ def ort_sessions(models: Dict[str, nn.Module], size: Size, threads: int) -> Dict
     (``threads`` intra-op threads, every graph optimisation)."""
     from mmgsacp.apis.onnx_export import onnx_bytes, ort_session
     h, w = as_hw(size)
-    return {name: ort_session(onnx_bytes(copy.deepcopy(model).cpu(), (1, 1, h, w)), threads)
+    return {name: ort_session(onnx_bytes(copy.deepcopy(model).cpu(), (1, 1, h, w),
+                                         output_name='logits'), threads)
             for name, model in models.items()}
 
 
