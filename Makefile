@@ -25,7 +25,7 @@ data:
 	fi
 
 # Re-installs only when a requirement list or setup.py changed.
-$(STAMP): requirements.txt requirements/runtime.txt requirements/tests.txt requirements/mm-fork.txt setup.py
+$(STAMP): requirements.txt requirements/runtime.txt requirements/tests.txt requirements/deploy.txt requirements/mm-fork.txt setup.py
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check -r requirements.txt
 	$(PY) -m pip install -q --disable-pip-version-check --no-deps -r requirements/mm-fork.txt

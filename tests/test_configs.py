@@ -353,3 +353,16 @@ def test_dnanet_configs():
     short = _load('full_sup/full-sup_dnanet_1k-time_sirst3.py')
     assert set(_diff(full, short)) == {'train_cfg.max_iters', 'train_cfg.val_interval'}
     assert short.train_cfg.max_iters < full.train_cfg.max_iters
+
+
+def test_liteunet_configs():
+    """LiteUNet replaces the compact U-Net in the same way under full supervision and under
+    GSACP-Final: backbone type and head width only."""
+    full = _diff(_load('full_sup/full-sup_1k_sirst3.py'),
+                 _load('full_sup/full-sup_liteunet_1k_sirst3.py'))
+    final = _diff(_load('gsacp/gsacp-final_1k_sirst3.py'),
+                  _load('gsacp/gsacp-final_liteunet_1k_sirst3.py'))
+    assert full == final
+    assert set(full) == {'model.backbone.type', 'model.decode_head.in_channels',
+                         'model.decode_head.channels', 'model.decode_head.num_convs'}
+    assert full['model.backbone.type'] == ('CompactUNet', 'LiteUNet')

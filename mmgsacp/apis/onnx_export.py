@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import io
 import os
-from typing import Optional, Tuple
+import warnings
+from typing import Optional, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -61,6 +62,79 @@ def require_onnx() -> None:
             f'pip install -r {DEPLOY_REQUIREMENTS}') from err
 
 
+def require_onnxruntime() -> None:
+    """Raise a clear error when ``onnxruntime`` is missing."""
+    try:
+        import onnxruntime  # noqa: F401
+    except ImportError as err:
+        raise ImportError(
+            "ONNX Runtime inference needs the 'onnxruntime' package, which is not installed: "
+            f'pip install -r {DEPLOY_REQUIREMENTS}') from err
+
+
+def onnx_available() -> bool:
+    """Whether both the exporter's ``onnx`` and ``onnxruntime`` can be imported."""
+    try:
+        require_onnx()
+        require_onnxruntime()
+    except ImportError:
+        return False
+    return True
+
+
+def onnx_bytes(net: nn.Module, shape: Tuple[int, ...], dynamic: bool = False, opset: int = 17,
+               input_name: str = 'image', output_name: str = 'prob') -> bytes:
+    """Trace ``net`` (eval mode, CPU, one input) into a serialised ONNX model.
+
+    Args:
+        net: The network; it takes one float tensor of ``shape`` and returns one tensor.
+        shape: Full input shape, e.g. ``(1, 1, H, W)``.
+        dynamic: Let dimensions 2 and 3 (``H`` and ``W``) of the input and output vary.
+        opset: ONNX opset version.
+        input_name: Name of the graph input.
+        output_name: Name of the graph output.
+
+    Returns:
+        The ``.onnx`` file's bytes.
+    """
+    require_onnx()
+    dummy = torch.zeros(*shape)
+    axes: Optional[dict] = ({input_name: {2: 'height', 3: 'width'},
+                             output_name: {2: 'height', 3: 'width'}} if dynamic else None)
+    buffer = io.BytesIO()
+    with torch.no_grad(), warnings.catch_warnings():
+        # The TorchScript exporter is deprecated in favour of the torch.export one, which
+        # needs the extra onnxscript package; the graphs here trace fully either way.
+        warnings.simplefilter('ignore', DeprecationWarning)
+        torch.onnx.export(net.eval().cpu(), (dummy, ), buffer, input_names=[input_name],
+                          output_names=[output_name], dynamic_axes=axes,
+                          opset_version=opset, dynamo=False)
+    return buffer.getvalue()
+
+
+def ort_session(model: Union[bytes, str], threads: int = 2):
+    """An ONNX Runtime CPU session for ``model`` (bytes or a path) on ``threads`` threads.
+
+    Intra-op parallelism gets all ``threads`` (the graphs here are one chain of layers, so
+    inter-op parallelism has nothing to run side by side); every graph optimisation is on.
+
+    Raises:
+        ImportError: ``onnxruntime`` missing (names the requirements file).
+        ValueError: ``threads`` < 1.
+    """
+    require_onnxruntime()
+    import onnxruntime as ort
+    if threads < 1:
+        raise ValueError(f'threads must be >= 1, got {threads}')
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = int(threads)
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.log_severity_level = 3  # errors only: no layout-optimisation notices per session
+    return ort.InferenceSession(model, options, providers=['CPUExecutionProvider'])
+
+
 def export_onnx(net: ProbabilityNet, out: str, shape: Tuple[int, int] = (256, 256),
                 dynamic: bool = False, opset: int = 17) -> str:
     """Write ``net`` as an ONNX model to ``out`` (atomically: a temporary file in the same
@@ -85,14 +159,6 @@ def export_onnx(net: ProbabilityNet, out: str, shape: Tuple[int, int] = (256, 25
     if h < d or w < d or h % d or w % d:
         raise ValueError(f'--shape {h} {w}: height and width must be positive multiples of the '
                          f"data preprocessor's size_divisor {d}")
-    require_onnx()
-    net = net.eval().cpu()
-    dummy = torch.zeros(1, 1, h, w)
-    axes: Optional[dict] = ({'image': {2: 'height', 3: 'width'},
-                             'prob': {2: 'height', 3: 'width'}} if dynamic else None)
-    buffer = io.BytesIO()
-    with torch.no_grad():
-        torch.onnx.export(net, (dummy, ), buffer, input_names=['image'], output_names=['prob'],
-                          dynamic_axes=axes, opset_version=opset, dynamo=False)
-    atomic_write_bytes(buffer.getvalue(), os.fspath(out))
+    data = onnx_bytes(net, (1, 1, h, w), dynamic, opset)
+    atomic_write_bytes(data, os.fspath(out))
     return os.fspath(out)

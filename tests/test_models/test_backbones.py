@@ -1,5 +1,6 @@
-"""Backbones: output contract, size, trainability, registry builds (CompactUNet, DNANet and
-MMSeg's ResNetV1c on single-channel input). Inputs are tiny so the file runs in seconds."""
+"""Backbones: output contract, size, trainability, registry builds (CompactUNet, DNANet,
+LiteUNet and MMSeg's ResNetV1c on single-channel input). Inputs are tiny so the file runs in
+seconds."""
 from typing import Callable
 
 import pytest
@@ -9,7 +10,7 @@ import torch.nn.functional as F
 from mmseg.registry import MODELS
 
 import mmgsacp  # noqa: F401  (registers the backbones)
-from mmgsacp.models.backbones import CompactUNet, DNANet
+from mmgsacp.models.backbones import CompactUNet, DNANet, LiteUNet
 
 
 def n_params(model: nn.Module) -> int:
@@ -94,6 +95,65 @@ def test_dnanet_param_count():
     assert 4.0e6 <= n_params(DNANet()) <= 5.5e6
 
 
+# ------------------------------------------------------------------------------- LiteUNet
+
+@pytest.mark.parametrize('shape', [(1, 1, 37, 53), (2, 1, 64, 64), (1, 1, 5, 3)])
+def test_lite_unet_shapes(shape):
+    model = LiteUNet().eval()
+    with torch.no_grad():
+        outs = model(torch.randn(*shape))
+    assert isinstance(outs, tuple) and len(outs) == 5
+    assert tuple(o.shape[1] for o in outs) == model.feat_channels == (128, 64, 32, 16, 8)
+    assert model.out_channels == 8
+    assert outs[-1].shape == (shape[0], 8, shape[2], shape[3])
+    # Strides 16, 8, 4, 2 (rounded up), then the full size.
+    h, w = shape[2:]
+    for o, stride in zip(outs[1:], (8, 4, 2, 1)):
+        assert o.shape[-2:] == (-(-h // stride), -(-w // stride))
+
+
+def test_lite_unet_variants_and_errors():
+    model = LiteUNet(in_channels=3, detail_channels=4, channels=(8, 16), num_blocks=(0, 1),
+                     deep_dilation=1).eval()
+    with torch.no_grad():
+        outs = model(torch.randn(1, 3, 21, 30))
+    assert len(outs) == 3 and model.out_channels == 4
+    assert outs[-1].shape == (1, 4, 21, 30)
+    with pytest.raises(ValueError, match='channels'):
+        LiteUNet(channels=(16, ))
+    with pytest.raises(ValueError, match='num_blocks'):
+        LiteUNet(num_blocks=(1, 2))
+    with pytest.raises(ValueError, match='num_blocks'):
+        LiteUNet(num_blocks=(1, 2, -1, 1))
+    with pytest.raises(ValueError, match='deep_dilation'):
+        LiteUNet(deep_dilation=0)
+
+
+def test_lite_unet_is_much_smaller_than_the_compact_one():
+    assert 0.08e6 <= n_params(LiteUNet()) <= 0.13e6
+    assert n_params(LiteUNet()) < n_params(CompactUNet()) / 4
+
+
+def test_lite_unet_keeps_full_resolution_detail():
+    """Both paths train, and the detail path reaches the full-size output without a stride:
+    with the context's contribution cut, a one-pixel shift of the frame shifts the output by
+    exactly one pixel (a stride-2 path cannot do that)."""
+    model = LiteUNet()
+    _train_steps(model, steps=1)
+    assert model.detail.conv.weight.grad.abs().sum() > 0
+    assert model.stem.conv.weight.grad.abs().sum() > 0
+    model.eval()
+    x = torch.randn(1, 1, 32, 32)
+    shifted = torch.roll(x, 1, dims=3)
+    with torch.no_grad():
+        full = model(x)[-1], model(shifted)[-1]
+        # Inside the frame (away from the rolled-in column and the zero padding).
+        assert not torch.allclose(full[0][..., 2:-3], full[1][..., 3:-2], atol=1e-3)
+        model.laterals[-1].conv.weight.zero_()  # the stride-2 map's way to full size
+        out, out_shifted = model(x)[-1], model(shifted)[-1]
+    assert torch.allclose(out[..., 2:-3], out_shifted[..., 3:-2], atol=1e-5)
+
+
 # ------------------------------------------------------------------------------- training
 
 def _train_steps(backbone: nn.Module, steps: int = 3):
@@ -121,8 +181,9 @@ def _first_conv(backbone: nn.Module) -> nn.Conv2d:
     return next(m for m in backbone.modules() if isinstance(m, nn.Conv2d))
 
 
-@pytest.mark.parametrize('factory', [CompactUNet, lambda: DNANet(deep_supervision=True)],
-                         ids=['CompactUNet', 'DNANet'])
+@pytest.mark.parametrize('factory',
+                         [CompactUNet, lambda: DNANet(deep_supervision=True), LiteUNet],
+                         ids=['CompactUNet', 'DNANet', 'LiteUNet'])
 def test_training_steps(factory: Callable[[], nn.Module]):
     backbone = factory()
     assert _first_conv(backbone).in_channels == 1
@@ -139,6 +200,8 @@ def test_registry_build():
     assert isinstance(unet, CompactUNet) and unet.out_channels == 8
     dna = MODELS.build(dict(type='mmseg.DNANet', nb_filter=(4, 8, 16), num_blocks=(1, 1)))
     assert isinstance(dna, DNANet) and dna.out_channels == 4
+    lite = MODELS.build(dict(type='LiteUNet', detail_channels=4))
+    assert isinstance(lite, LiteUNet) and lite.out_channels == 4
 
 
 def test_mmseg_resnet18_single_channel():

@@ -334,16 +334,21 @@ def _requirement_lines(path: Path):
 
 def test_requirement_files_split_as_mmseg_does():
     top = list(_requirement_lines(REPO / 'requirements.txt'))
-    assert top == ['-r requirements/runtime.txt', '-r requirements/tests.txt']
+    assert top == ['-r requirements/runtime.txt', '-r requirements/tests.txt',
+                   '-r requirements/deploy.txt']
     runtime = list(_requirement_lines(REPO / 'requirements' / 'runtime.txt'))
     tests = list(_requirement_lines(REPO / 'requirements' / 'tests.txt'))
+    deploy = list(_requirement_lines(REPO / 'requirements' / 'deploy.txt'))
     assert 'torch==2.13.0' in runtime
     assert {r.split('>=')[0] for r in tests} >= {'pytest', 'hypothesis'}
-    assert not {r.split('>=')[0] for r in runtime} & {'pytest', 'hypothesis'}
+    # The deployment packages are pinned, and the runtime needs neither them nor the tests'.
+    assert {r.split('==')[0] for r in deploy} == {'onnx', 'onnxruntime'}
+    assert not {r.split('>=')[0].split('==')[0] for r in runtime} & {
+        'pytest', 'hypothesis', 'onnx', 'onnxruntime'}
     for name in ('mm-fork.txt', 'mm-official.txt'):
         assert (REPO / 'requirements' / name).is_file()
     makefile = (REPO / 'Makefile').read_text()
     stamp = next(line for line in makefile.splitlines() if line.startswith('$(STAMP):'))
     for name in ('requirements.txt', 'requirements/runtime.txt', 'requirements/tests.txt',
-                 'requirements/mm-fork.txt'):
+                 'requirements/deploy.txt', 'requirements/mm-fork.txt'):
         assert name in stamp

@@ -1,15 +1,23 @@
 #!/usr/bin/env python
 """Inference benchmark of the mmgsacp networks: throughput, peak memory, parameters, FLOPs.
 
-Each network is its backbone followed by a 1x1 conv to one logit channel (what the decode
-head adds), run in eval mode under ``torch.inference_mode`` with batch 1, fp32.
+Each network (CompactUNet, DNANet, LiteUNet) is its backbone followed by a 1x1 conv to one
+logit channel (what the decode head adds), run in eval mode under ``torch.inference_mode`` with
+batch 1, fp32. On the CPU the same network, with the same weights, is also exported to ONNX for
+each frame size and run in ONNX Runtime on the same frame, in the same rounds.
 
 Usage::
 
-    python tools/benchmarks/bench_infer.py [--json OUT] [--sizes 256 512] [--repeats N]
-                                           [--warmup W] [--device cpu|cuda|auto] [--threads T]
+    python tools/benchmarks/bench_infer.py [--json OUT] [--sizes 256 512 640x512]
+        [--networks CompactUNet LiteUNet] [--repeats N] [--warmup W]
+        [--device cpu|cuda|auto] [--threads T] [--onnx auto|on|off]
 
-``--device auto`` (the default) benchmarks the CPU and, when one is present, the GPU.
+``--sizes``: ``N`` for an ``N x N`` frame, ``WxH`` for a ``W`` wide, ``H`` tall one (640x512,
+a common infrared sensor; the default sizes are 256, 512 and 640x512). ``--device auto`` (the
+default) benchmarks the CPU and, when one is present, the GPU. ``--threads`` (default 2, the
+deployment target) is both PyTorch's and ONNX Runtime's thread count. ``--onnx auto`` (the
+default) adds the ONNX Runtime column when ``onnx`` and ``onnxruntime`` are installed
+(requirements/deploy.txt); ``on`` stops with a message when they are not.
 
 Measurements:
 
@@ -17,10 +25,12 @@ Measurements:
   cache their kernels during warm-up; ``cudnn.benchmark`` is on because the input size is
   fixed; the GPU is synchronized around each pass). Each round times one pass of every network
   in turn, so a shared CPU's stalls hit all networks alike; images/s = 1 / median latency
-  (``ms_mean`` and the per-round ``times_ms`` are in the JSON too). The CompactUNet / DNANet
-  ratio is printed with its round-by-round range. On a CPU shared with other jobs the absolute
-  numbers move from run to run: compare networks within one run only. At batch 1 a GPU pass is
-  largely bound by the launch overhead of its many small kernels.
+  (``ms_mean`` and the per-round ``times_ms`` are in the JSON too; ``ort_*`` for ONNX
+  Runtime, and ``ort_over_torch``). The CompactUNet / DNANet and LiteUNet / CompactUNet ratios
+  are printed for each runtime with their round-by-round range. On a CPU shared with other
+  jobs the absolute numbers move from run to run: compare networks within one run only. At
+  batch 1 a GPU pass is largely bound by the launch overhead of its many small kernels. The
+  ONNX Runtime column is the CPU's only; its memory is not measured.
 * **peak memory**: the extra memory one forward pass needs on top of what is already resident
   (weights, input): activations, workspaces and allocator overhead.
 
@@ -37,7 +47,7 @@ Measurements:
   the network on the ``meta`` device (shapes only, no compute). It counts multiply and add
   separately (a conv's FLOPs = 2 x MACs) and only matmul/conv-like ops, not the elementwise
   ones (BN, ReLU, attention products, interpolation). Many papers quote MACs as "FLOPs": halve
-  ours to compare.
+  ours to compare. ``GF/MPx`` is per megapixel of frame.
 """
 from __future__ import annotations
 
@@ -52,22 +62,39 @@ from typing import List, Optional
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--json', metavar='OUT', help='write the results to this JSON file')
-    parser.add_argument('--sizes', type=int, nargs='+', default=[256, 512],
-                        help='square input sizes (default: 256 512)')
+    parser.add_argument('--sizes', nargs='+', default=['256', '512', '640x512'],
+                        help='frame sizes, N (square) or WxH (default: 256 512 640x512)')
+    parser.add_argument('--networks', nargs='+', default=None,
+                        help='networks to run (default: all)')
     parser.add_argument('--repeats', type=int, default=10,
                         help='rounds of timed passes, one per network each (default: 10)')
     parser.add_argument('--warmup', type=int, default=2,
                         help='untimed forward passes before measuring (default: 2)')
     parser.add_argument('--device', choices=['cpu', 'cuda', 'auto'], default='auto',
                         help='auto: the CPU, plus the GPU when present (default)')
-    parser.add_argument('--threads', type=int, default=None,
-                        help='torch CPU threads (default: torch default)')
+    parser.add_argument('--threads', type=int, default=2,
+                        help='CPU threads of PyTorch and of ONNX Runtime (default: 2)')
+    parser.add_argument('--onnx', choices=['auto', 'on', 'off'], default='auto',
+                        help='ONNX Runtime column on the CPU: auto = when installed (default)')
     parser.add_argument('--seed', type=int, default=0)
     args = parser.parse_args(argv)
     if args.repeats < 1 or args.warmup < 0:
         parser.error(f'need --repeats >= 1 and --warmup >= 0, got {args.repeats} and '
                      f'{args.warmup}')
+    if args.threads < 1:
+        parser.error(f'need --threads >= 1, got {args.threads}')
+    args.sizes = [parse_size(text, parser) for text in args.sizes]
     return args
+
+
+def parse_size(text: str, parser: argparse.ArgumentParser):
+    """'N' -> N; 'WxH' -> (H, W)."""
+    parts = text.lower().split('x')
+    if len(parts) in (1, 2) and all(p.isdigit() and int(p) > 0 for p in parts):
+        if len(parts) == 1:
+            return int(parts[0])
+        return int(parts[1]), int(parts[0])
+    parser.error(f'--sizes: {text!r} is neither N nor WxH (e.g. 512 or 640x512)')
 
 
 if __name__ == '__main__':

@@ -1,4 +1,5 @@
 from .compact_unet import CompactUNet
 from .dnanet import DNANet
+from .lite_unet import LiteUNet
 
-__all__ = ['CompactUNet', 'DNANet']
+__all__ = ['CompactUNet', 'DNANet', 'LiteUNet']
