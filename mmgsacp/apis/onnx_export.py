@@ -1,6 +1,7 @@
 """Export the inference network to ONNX: raw intensities in, target probabilities out."""
 from __future__ import annotations
 
+import importlib
 import io
 import os
 import warnings
@@ -52,24 +53,23 @@ class ProbabilityNet(nn.Module):
         return torch.sigmoid(logits)
 
 
+def _require(package: str, purpose: str) -> None:
+    """Raise a clear error naming ``package`` and the requirements file when it is missing."""
+    try:
+        importlib.import_module(package)
+    except ImportError as err:
+        raise ImportError(f"{purpose} needs the '{package}' package, which is not installed: "
+                          f'pip install -r {DEPLOY_REQUIREMENTS}') from err
+
+
 def require_onnx() -> None:
     """Raise a clear error when the exporter's ``onnx`` package is missing."""
-    try:
-        import onnx  # noqa: F401
-    except ImportError as err:
-        raise ImportError(
-            "ONNX export needs the 'onnx' package, which is not installed: "
-            f'pip install -r {DEPLOY_REQUIREMENTS}') from err
+    _require('onnx', 'ONNX export')
 
 
 def require_onnxruntime() -> None:
     """Raise a clear error when ``onnxruntime`` is missing."""
-    try:
-        import onnxruntime  # noqa: F401
-    except ImportError as err:
-        raise ImportError(
-            "ONNX Runtime inference needs the 'onnxruntime' package, which is not installed: "
-            f'pip install -r {DEPLOY_REQUIREMENTS}') from err
+    _require('onnxruntime', 'ONNX Runtime inference')
 
 
 def onnx_available() -> bool:
