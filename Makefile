@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 DATA_ROOT ?= ../shared/data/SIRST3
 PYTEST_ARGS ?=
 
-.PHONY: install data demo test test-quick lint bench-train-step bench-quality bench-infer clean
+.PHONY: install data demo test test-quick lint format bench-train-step bench-quality bench-infer clean
 
 install: $(STAMP) data
 
@@ -40,6 +40,11 @@ test: install
 
 lint: install
 	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+format: install
+	$(PY) -m ruff check --fix .
+	$(PY) -m ruff format .
 
 # The tests under about 5 s each; `make test` (CI) runs everything.
 test-quick: install

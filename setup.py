@@ -6,6 +6,7 @@ names (``mmengine``, ``mmseg``, ``mmcv``) are provided either by the official di
 (onedl-mmengine, onedl-mmsegmentation, mmcv-lite). Declaring one set would make pip replace the
 other on a user's machine. See README.md, "Install".
 """
+
 from setuptools import find_packages, setup
 
 setup(

@@ -9,6 +9,7 @@ silenced: the fork's "Could not import OneDL" (the optional OneDL data platform 
 mmcv-lite's "Fail to import ``MultiScaleDeformableAttention``" (a compiled op mmgsacp does not
 use). Only these exact messages are dropped; any other output or warning goes through.
 """
+
 __version__ = '0.1.0'
 
 import contextlib  # noqa: E402
@@ -19,7 +20,7 @@ import warnings  # noqa: E402
 #: stdout lines the MMSeg fork prints while importing when the optional OneDL package is absent.
 _QUIET_LINES = frozenset({'Could not import OneDL'})
 #: Warnings mmcv-lite gives while importing (ops it ships without; mmgsacp uses none of them).
-_QUIET_WARNINGS = (r'Fail to import ``MultiScaleDeformableAttention``', )
+_QUIET_WARNINGS = (r'Fail to import ``MultiScaleDeformableAttention``',)
 
 
 class _LineFilter(io.TextIOBase):

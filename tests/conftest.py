@@ -1,6 +1,7 @@
 """Shared fixtures. The real SIRST3 benchmark is read in place: from ``$SIRST3_ROOT`` when set,
 else from ``data/SIRST3`` (the configs' link, ``make data``), else from ``../shared/data/SIRST3``
 beside the repository."""
+
 import os
 from pathlib import Path
 
@@ -37,6 +38,7 @@ def one_torch_thread():
     """One intra-op thread for a module's tests: tiny convolutions gain nothing from threads,
     and on a loaded machine spinning OpenMP workers make them several times slower."""
     import torch
+
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     yield

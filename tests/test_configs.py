@@ -1,6 +1,7 @@
 """Every config under configs/ parses, inherits in at most three levels, and builds its model;
 schedules own the lengths, rungs differ from their base in one variable, warm-ups are fractions
 of the run, and any method config switches to the synthetic set."""
+
 import glob
 import os.path as osp
 import re
@@ -29,12 +30,16 @@ from .utils import REPO_ROOT
 
 CONFIG_DIR = osp.join(REPO_ROOT, 'configs')
 CONFIGS = sorted(
-    p for p in glob.glob(osp.join(CONFIG_DIR, '**', '*.py'), recursive=True)
-    if f'{osp.sep}_base_{osp.sep}' not in p)
+    p
+    for p in glob.glob(osp.join(CONFIG_DIR, '**', '*.py'), recursive=True)
+    if f'{osp.sep}_base_{osp.sep}' not in p
+)
 METHOD_DIRS = ('gsacp', 'full_sup', 'point_only', 'prior_only', 'lesps', 'pal')
 #: <method>[_<network>]_<schedule>_<dataset>.py, words within a field joined by '-'
-NAME = re.compile(r'^(?P<method>[a-z0-9-]+)(_(?P<net>[a-z0-9]+))?_(?P<sched>\d+k(-time)?)'
-                  r'_(?P<data>[a-z0-9]+)\.py$')
+NAME = re.compile(
+    r'^(?P<method>[a-z0-9-]+)(_(?P<net>[a-z0-9]+))?_(?P<sched>\d+k(-time)?)'
+    r'_(?P<data>[a-z0-9]+)\.py$'
+)
 SCHEDULE_ITERS = {'1k': 1000, '3k': 3000, '40k': 40000}
 RUNGS = ('base', 'ema', 'hbc', 'asg', 'final')
 
@@ -70,8 +75,11 @@ def _flat(value, prefix=''):
 def _diff(a: Config, b: Config) -> dict:
     """{key: (a's value, b's value)} for every leaf that differs (filename aside)."""
     fa, fb = _flat(a.to_dict()), _flat(b.to_dict())
-    return {k: (fa.get(k), fb.get(k)) for k in set(fa) | set(fb)
-            if fa.get(k, '<absent>') != fb.get(k, '<absent>')}
+    return {
+        k: (fa.get(k), fb.get(k))
+        for k in set(fa) | set(fb)
+        if fa.get(k, '<absent>') != fb.get(k, '<absent>')
+    }
 
 
 def test_configs_by_method():
@@ -84,16 +92,28 @@ def test_configs_by_method():
         for sched in ('1k', '40k'):
             assert f'gsacp/gsacp-{rung}_{sched}_sirst3.py' in names
     expected = {
-        'gsacp/gsacp-final-pullband_1k_sirst3.py', 'gsacp/gsacp-base_3k_sirst3.py',
-        'gsacp/gsacp-final_3k_sirst3.py', 'full_sup/full-sup_1k_sirst3.py',
-        'full_sup/full-sup_3k_sirst3.py', 'full_sup/full-sup_40k_sirst3.py',
-        'full_sup/full-sup_dnanet_1k_sirst3.py', 'full_sup/full-sup_dnanet_1k-time_sirst3.py',
-        'full_sup/full-sup-ds_1k_sirst3.py', 'full_sup/full-sup-ds_dnanet_1k_sirst3.py',
-        'point_only/point-only_1k_sirst3.py', 'point_only/point-only_40k_sirst3.py',
-        'prior_only/prior-only_1k_sirst3.py', 'prior_only/prior-only_3k_sirst3.py',
-        'prior_only/prior-only_40k_sirst3.py', 'lesps/lesps_1k_sirst3.py',
-        'lesps/lesps_40k_sirst3.py', 'pal/pal_1k_sirst3.py', 'pal/pal_40k_sirst3.py',
-        'pal/pal-coarse_1k_sirst3.py', 'gsacp/gsacp-final-coarse_1k_sirst3.py'}
+        'gsacp/gsacp-final-pullband_1k_sirst3.py',
+        'gsacp/gsacp-base_3k_sirst3.py',
+        'gsacp/gsacp-final_3k_sirst3.py',
+        'full_sup/full-sup_1k_sirst3.py',
+        'full_sup/full-sup_3k_sirst3.py',
+        'full_sup/full-sup_40k_sirst3.py',
+        'full_sup/full-sup_dnanet_1k_sirst3.py',
+        'full_sup/full-sup_dnanet_1k-time_sirst3.py',
+        'full_sup/full-sup-ds_1k_sirst3.py',
+        'full_sup/full-sup-ds_dnanet_1k_sirst3.py',
+        'point_only/point-only_1k_sirst3.py',
+        'point_only/point-only_40k_sirst3.py',
+        'prior_only/prior-only_1k_sirst3.py',
+        'prior_only/prior-only_3k_sirst3.py',
+        'prior_only/prior-only_40k_sirst3.py',
+        'lesps/lesps_1k_sirst3.py',
+        'lesps/lesps_40k_sirst3.py',
+        'pal/pal_1k_sirst3.py',
+        'pal/pal_40k_sirst3.py',
+        'pal/pal-coarse_1k_sirst3.py',
+        'gsacp/gsacp-final-coarse_1k_sirst3.py',
+    }
     assert expected <= names
     for name in names - {'gsacp_sirst3.py'}:
         folder, file = name.split(osp.sep)
@@ -125,7 +145,8 @@ def test_schedule_owns_the_lengths(path):
     sched = match['sched'] if match else '40k'  # configs/gsacp_sirst3.py: GSACP-Final, 40k
     cfg = Config.fromfile(path)
     schedule = Config.fromfile(
-        osp.join(CONFIG_DIR, '_base_', 'schedules', f"schedule_{sched.split('-')[0]}.py"))
+        osp.join(CONFIG_DIR, '_base_', 'schedules', f'schedule_{sched.split("-")[0]}.py')
+    )
     for key in ('checkpoint', 'logger'):
         assert cfg.default_hooks[key].interval == schedule.default_hooks[key].interval
     text = open(path).read()
@@ -143,24 +164,28 @@ def test_ladder_is_single_variable(sched):
     d_ema, d_hbc, d_asg, d_final = (_diff(base, c) for c in (ema, hbc, asg, final))
     assert d_ema and all(k.startswith('model.teacher') for k in d_ema)
     assert d_hbc and all(k.startswith('model.decode_head.loss_contrast.') for k in d_hbc)
-    assert set(d_asg) == {f'model.decode_head.target_cfg.{k}'
-                          for k in ('adaptive', 'r_min', 'r_max')}
+    assert set(d_asg) == {
+        f'model.decode_head.target_cfg.{k}' for k in ('adaptive', 'r_min', 'r_max')
+    }
     assert base.model.decode_head.target_cfg.adaptive is False
     assert asg.model.decode_head.target_cfg.adaptive is True
     assert d_final == {**d_ema, **d_hbc, **d_asg}
-    pullband = _diff(_load('gsacp/gsacp-final_1k_sirst3.py'),
-                     _load('gsacp/gsacp-final-pullband_1k_sirst3.py'))
+    pullband = _diff(
+        _load('gsacp/gsacp-final_1k_sirst3.py'), _load('gsacp/gsacp-final-pullband_1k_sirst3.py')
+    )
     # the band pull is a first-form ablation: it switches the targets' rule too
-    assert set(pullband) == {'model.decode_head.loss_contrast.pull_ignore',
-                             'model.decode_head.target_cfg.rule'}
+    assert set(pullband) == {
+        'model.decode_head.loss_contrast.pull_ignore',
+        'model.decode_head.target_cfg.rule',
+    }
     prior = _load(f'prior_only/prior-only_{sched}_sirst3.py')
     assert set(_diff(base, prior)) == {'model.decode_head.target_cfg.mode'}
     # point-only also trains with LESPS's focal loss instead of BCE + soft IoU
     point = _load(f'point_only/point-only_{sched}_sirst3.py')
-    assert {k for k in _diff(base, point) if not k.startswith(
-        'model.decode_head.loss_decode')} == {'model.decode_head.target_cfg.mode'}
-    assert [loss['type'] for loss in point.model.decode_head.loss_decode] == [
-        'GaussianFocalLoss']
+    assert {k for k in _diff(base, point) if not k.startswith('model.decode_head.loss_decode')} == {
+        'model.decode_head.target_cfg.mode'
+    }
+    assert [loss['type'] for loss in point.model.decode_head.loss_decode] == ['GaussianFocalLoss']
 
 
 def test_rungs_are_short():
@@ -172,14 +197,20 @@ def test_rungs_are_short():
 
 def test_schedules_differ_only_in_lengths():
     """The 1k, 3k and 40k versions of a method are the same method."""
-    lengths = {'train_cfg.max_iters', 'train_cfg.val_interval',
-               'default_hooks.checkpoint.interval', 'default_hooks.logger.interval'}
+    lengths = {
+        'train_cfg.max_iters',
+        'train_cfg.val_interval',
+        'default_hooks.checkpoint.interval',
+        'default_hooks.logger.interval',
+    }
     pairs = [(f'gsacp/gsacp-{r}_1k_sirst3.py', f'gsacp/gsacp-{r}_40k_sirst3.py') for r in RUNGS]
-    pairs += [('full_sup/full-sup_1k_sirst3.py', 'full_sup/full-sup_40k_sirst3.py'),
-              ('full_sup/full-sup_1k_sirst3.py', 'full_sup/full-sup_3k_sirst3.py'),
-              ('prior_only/prior-only_1k_sirst3.py', 'prior_only/prior-only_3k_sirst3.py'),
-              ('gsacp/gsacp-final_1k_sirst3.py', 'gsacp/gsacp-final_3k_sirst3.py'),
-              ('point_only/point-only_1k_sirst3.py', 'point_only/point-only_40k_sirst3.py')]
+    pairs += [
+        ('full_sup/full-sup_1k_sirst3.py', 'full_sup/full-sup_40k_sirst3.py'),
+        ('full_sup/full-sup_1k_sirst3.py', 'full_sup/full-sup_3k_sirst3.py'),
+        ('prior_only/prior-only_1k_sirst3.py', 'prior_only/prior-only_3k_sirst3.py'),
+        ('gsacp/gsacp-final_1k_sirst3.py', 'gsacp/gsacp-final_3k_sirst3.py'),
+        ('point_only/point-only_1k_sirst3.py', 'point_only/point-only_40k_sirst3.py'),
+    ]
     for short, long in pairs:
         diff = set(_diff(_load(short), _load(long)))
         assert 'train_cfg.max_iters' in diff and diff <= lengths, (short, long)
@@ -188,14 +219,18 @@ def test_schedules_differ_only_in_lengths():
     assert set(lesps) - lengths == {'default_hooks.label_evolution.interval'}
     # PAL's phases are shares of the run; its period and prediction windows are per schedule
     pal = _diff(_load('pal/pal_1k_sirst3.py'), _load('pal/pal_40k_sirst3.py'))
-    assert set(pal) - lengths == {'default_hooks.pal.interval_ratio',
-                                  'default_hooks.pal.infer_window'}
+    assert set(pal) - lengths == {
+        'default_hooks.pal.interval_ratio',
+        'default_hooks.pal.infer_window',
+    }
     # a coarse row is its method with coarse points, nothing else
-    for coarse, centroid in (('pal/pal-coarse_1k_sirst3.py', 'pal/pal_1k_sirst3.py'),
-                             ('gsacp/gsacp-final-coarse_1k_sirst3.py',
-                              'gsacp/gsacp-final_1k_sirst3.py')):
+    for coarse, centroid in (
+        ('pal/pal-coarse_1k_sirst3.py', 'pal/pal_1k_sirst3.py'),
+        ('gsacp/gsacp-final-coarse_1k_sirst3.py', 'gsacp/gsacp-final_1k_sirst3.py'),
+    ):
         assert _diff(_load(centroid), _load(coarse)) == {
-            'train_dataloader.dataset.point_type': ('centroid', 'coarse')}, coarse
+            'train_dataloader.dataset.point_type': ('centroid', 'coarse')
+        }, coarse
     assert _diff(_load('gsacp_sirst3.py'), _load('gsacp/gsacp-final_40k_sirst3.py')) == {}
 
 
@@ -205,15 +240,18 @@ def _head(rel: str):
     return MODELS.build(cfg.model).decode_head, cfg
 
 
-@pytest.mark.parametrize('rel,bounds', [
-    ('gsacp/gsacp-base_1k_sirst3.py', (100, 400)),
-    ('gsacp/gsacp-final_1k_sirst3.py', (100, 400)),
-    ('gsacp/gsacp-final-pullband_1k_sirst3.py', (100, 400)),
-    ('prior_only/prior-only_1k_sirst3.py', (100, 400)),
-    ('point_only/point-only_1k_sirst3.py', (100, 400)),
-    ('gsacp/gsacp-final_3k_sirst3.py', (300, 1200)),
-    ('gsacp_sirst3.py', (4000, 16000)),
-])
+@pytest.mark.parametrize(
+    'rel,bounds',
+    [
+        ('gsacp/gsacp-base_1k_sirst3.py', (100, 400)),
+        ('gsacp/gsacp-final_1k_sirst3.py', (100, 400)),
+        ('gsacp/gsacp-final-pullband_1k_sirst3.py', (100, 400)),
+        ('prior_only/prior-only_1k_sirst3.py', (100, 400)),
+        ('point_only/point-only_1k_sirst3.py', (100, 400)),
+        ('gsacp/gsacp-final_3k_sirst3.py', (300, 1200)),
+        ('gsacp_sirst3.py', (4000, 16000)),
+    ],
+)
 def test_warmup_fractions_resolve_against_max_iters(rel, bounds):
     """At 1k the fractions give the step counts the 1k configs used to state."""
     head, cfg = _head(rel)
@@ -239,29 +277,44 @@ def test_warmup_errors():
     both.decode_head = dict(head_cfg.decode_head, warmup_iters=(100, 400))
     with pytest.raises(ValueError, match='not both'):
         MODELS.build(both)
-    for bad in ((0.5, 0.2), (0.1, 1.5), (0.1, )):
+    for bad in ((0.5, 0.2), (0.1, 1.5), (0.1,)):
         with pytest.raises(ValueError, match='warmup_ratio'):
             MODELS.build(dict(head_cfg, decode_head=dict(head_cfg.decode_head, warmup_ratio=bad)))
     # explicit step counts need no run length
-    steps = MODELS.build(dict(head_cfg, decode_head=dict(
-        head_cfg.decode_head, warmup_ratio=None, warmup_iters=(2, 4)))).decode_head
+    steps = MODELS.build(
+        dict(
+            head_cfg, decode_head=dict(head_cfg.decode_head, warmup_ratio=None, warmup_iters=(2, 4))
+        )
+    ).decode_head
     assert steps.warmup_bounds() == (2, 4)
     with pytest.raises(ValueError, match='warmup_iters'):
-        MODELS.build(dict(head_cfg, decode_head=dict(
-            head_cfg.decode_head, warmup_ratio=None, warmup_iters=(4, 2))))
+        MODELS.build(
+            dict(
+                head_cfg,
+                decode_head=dict(head_cfg.decode_head, warmup_ratio=None, warmup_iters=(4, 2)),
+            )
+        )
 
 
-@pytest.mark.parametrize('rel', [
-    'full_sup/full-sup_1k_sirst3.py', 'lesps/lesps_1k_sirst3.py',
-    'gsacp/gsacp-final_40k_sirst3.py', 'full_sup/full-sup_dnanet_1k-time_sirst3.py'])
+@pytest.mark.parametrize(
+    'rel',
+    [
+        'full_sup/full-sup_1k_sirst3.py',
+        'lesps/lesps_1k_sirst3.py',
+        'gsacp/gsacp-final_40k_sirst3.py',
+        'full_sup/full-sup_dnanet_1k-time_sirst3.py',
+    ],
+)
 def test_synthetic_switch(rel, tmp_path):
     """use_synthetic changes where the data comes from, nothing else."""
     cfg = _load(rel)
     synthetic = use_synthetic(_load(rel), str(tmp_path))
     changed = _diff(cfg, synthetic)
-    assert set(changed) == {f'{loader}.dataset.{key}' for key in ('data_root', 'ann_file')
-                            for loader in ('train_dataloader', 'val_dataloader',
-                                           'test_dataloader')} | {'train_dataloader.batch_size'}
+    assert set(changed) == {
+        f'{loader}.dataset.{key}'
+        for key in ('data_root', 'ann_file')
+        for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader')
+    } | {'train_dataloader.batch_size'}
     assert synthetic.train_dataloader.dataset.ann_file == 'img_idx/train_synthetic.txt'
     assert synthetic.test_dataloader.dataset.ann_file == 'img_idx/test_synthetic.txt'
     assert synthetic.val_dataloader.dataset.data_root == str(tmp_path)
@@ -278,8 +331,10 @@ def test_synthetic_switch(rel, tmp_path):
     default = use_synthetic(_load(rel))
     assert default.train_dataloader.dataset.data_root == 'data/synthetic'
     base = Config.fromfile(SYNTHETIC_DATASET_CFG)
-    assert base.train_dataloader.dataset.pipeline == \
-        _load('full_sup/full-sup_1k_sirst3.py').train_dataloader.dataset.pipeline
+    assert (
+        base.train_dataloader.dataset.pipeline
+        == _load('full_sup/full-sup_1k_sirst3.py').train_dataloader.dataset.pipeline
+    )
 
 
 def test_dataset_switch_errors(tmp_path):
@@ -294,20 +349,27 @@ def test_dataset_switch_errors(tmp_path):
 
 
 def test_mmgsacp_hooks_live_in_the_mmseg_scope():
-    names = [n for n in dir(mmgsacp_hooks)
-             if n.endswith('Hook') and isinstance(getattr(mmgsacp_hooks, n), type)]
+    names = [
+        n
+        for n in dir(mmgsacp_hooks)
+        if n.endswith('Hook') and isinstance(getattr(mmgsacp_hooks, n), type)
+    ]
     assert len(names) >= 6
     for name in names:
         assert HOOKS.get(name) is getattr(mmgsacp_hooks, name), name
         assert name not in ROOT_HOOKS.module_dict, name
 
 
-@pytest.mark.parametrize('name,base,num_aux', [
-    ('full-sup-ds_1k_sirst3.py', 'full-sup_1k_sirst3.py', 2),
-    ('full-sup-ds_dnanet_1k_sirst3.py', 'full-sup_dnanet_1k_sirst3.py', 4),
-])
+@pytest.mark.parametrize(
+    'name,base,num_aux',
+    [
+        ('full-sup-ds_1k_sirst3.py', 'full-sup_1k_sirst3.py', 2),
+        ('full-sup-ds_dnanet_1k_sirst3.py', 'full-sup_dnanet_1k_sirst3.py', 4),
+    ],
+)
 def test_deep_supervision_configs(name, base, num_aux):
     """Auxiliary heads train from the prior bias on; inference is the plain network's."""
+
     def build(file):
         cfg = _load(osp.join('full_sup', file))
         init_default_scope('mmseg')
@@ -325,7 +387,7 @@ def test_deep_supervision_configs(name, base, num_aux):
     samples = []
     for i in range(2):
         mask = torch.zeros(1, 32, 32, dtype=torch.long)
-        mask[:, 10 + i:14 + i, 8:12] = 1
+        mask[:, 10 + i : 14 + i, 8:12] = 1
         sample = SegDataSample(metainfo=dict(img_shape=(32, 32), pad_shape=(32, 32)))
         sample.gt_sem_seg = PixelData(data=mask)
         samples.append(sample)
@@ -337,7 +399,8 @@ def test_deep_supervision_configs(name, base, num_aux):
     # What runs at test time (backbone + main head) has the plain config's parameters.
     def inference_params(m):
         return sum(p.numel() for p in m.backbone.parameters()) + sum(
-            p.numel() for p in m.decode_head.parameters())
+            p.numel() for p in m.decode_head.parameters()
+        )
 
     assert inference_params(model) == inference_params(plain)
     model.eval()
@@ -358,11 +421,17 @@ def test_dnanet_configs():
 def test_liteunet_configs():
     """LiteUNet replaces the compact U-Net in the same way under full supervision and under
     GSACP-Final: backbone type and head width only."""
-    full = _diff(_load('full_sup/full-sup_1k_sirst3.py'),
-                 _load('full_sup/full-sup_liteunet_1k_sirst3.py'))
-    final = _diff(_load('gsacp/gsacp-final_1k_sirst3.py'),
-                  _load('gsacp/gsacp-final_liteunet_1k_sirst3.py'))
+    full = _diff(
+        _load('full_sup/full-sup_1k_sirst3.py'), _load('full_sup/full-sup_liteunet_1k_sirst3.py')
+    )
+    final = _diff(
+        _load('gsacp/gsacp-final_1k_sirst3.py'), _load('gsacp/gsacp-final_liteunet_1k_sirst3.py')
+    )
     assert full == final
-    assert set(full) == {'model.backbone.type', 'model.decode_head.in_channels',
-                         'model.decode_head.channels', 'model.decode_head.num_convs'}
+    assert set(full) == {
+        'model.backbone.type',
+        'model.decode_head.in_channels',
+        'model.decode_head.channels',
+        'model.decode_head.num_convs',
+    }
     assert full['model.backbone.type'] == ('CompactUNet', 'LiteUNet')

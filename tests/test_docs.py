@@ -1,4 +1,5 @@
 """The README and docs stay navigable: short front page, links and config paths that resolve."""
+
 import re
 from pathlib import Path
 from typing import Dict, List, Set
@@ -73,14 +74,19 @@ def broken_links(path: Path) -> List[str]:
 def test_readme_is_short():
     lines = (REPO_ROOT / 'README.md').read_text(encoding='utf-8').count('\n')
     assert lines <= README_MAX_LINES, (
-        f'README.md has {lines} lines; keep it under {README_MAX_LINES} and move detail to '
-        'docs/en/')
+        f'README.md has {lines} lines; keep it under {README_MAX_LINES} and move detail to docs/en/'
+    )
 
 
 def test_docs_exist():
     names = {f.relative_to(REPO_ROOT).as_posix() for f in doc_files()}
-    for name in ('docs/en/index.md', 'docs/en/get_started.md', 'docs/en/method.md',
-                 'docs/en/evaluation.md', 'docs/en/experiments.md'):
+    for name in (
+        'docs/en/index.md',
+        'docs/en/get_started.md',
+        'docs/en/method.md',
+        'docs/en/evaluation.md',
+        'docs/en/experiments.md',
+    ):
         assert name in names
 
 
@@ -100,10 +106,12 @@ def test_link_checker_finds_problems(tmp_path):
     """The checker itself: a missing file and a missing anchor are reported, good ones not."""
     (tmp_path / 'other.md').write_text('# Some Title, here\n\n## Pd and Fa\n')
     page = tmp_path / 'page.md'
-    page.write_text('[ok](other.md#some-title-here) [ok2](other.md#pd-and-fa)\n'
-                    '[gone](missing.md) [bad anchor](other.md#nothing)\n'
-                    '[web](https://example.org/x)\n'
-                    '```\n[not a link](nowhere.md)\n```\n')
+    page.write_text(
+        '[ok](other.md#some-title-here) [ok2](other.md#pd-and-fa)\n'
+        '[gone](missing.md) [bad anchor](other.md#nothing)\n'
+        '[web](https://example.org/x)\n'
+        '```\n[not a link](nowhere.md)\n```\n'
+    )
     problems = broken_links(page)
     assert len(problems) == 2
     assert any('missing.md' in p for p in problems)

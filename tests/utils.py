@@ -1,4 +1,5 @@
 """Helpers to shrink a real config into a seconds-long CPU run on a tiny synthetic set."""
+
 from __future__ import annotations
 
 import os.path as osp
@@ -21,14 +22,22 @@ def config_path(rel: str) -> str:
 def synthetic_root(tmp_path_factory, num_train: int, num_test: int, seed: int) -> str:
     """A new 64x64 synthetic set (SIRST3 layout) in a temporary folder; returns its path."""
     root = tmp_path_factory.mktemp('data') / 'synthetic'
-    make_synthetic_dataset(str(root), num_train=num_train, num_test=num_test, size=(64, 64),
-                           seed=seed)
+    make_synthetic_dataset(
+        str(root), num_train=num_train, num_test=num_test, size=(64, 64), seed=seed
+    )
     return str(root)
 
 
-def tiny_config(rel: str, data_root: str, work_dir: str, iters: int = 6, batch: int = 4,
-                crop: int = 64, val: bool = True, checkpoint_interval: Optional[int] = None
-                ) -> Config:
+def tiny_config(
+    rel: str,
+    data_root: str,
+    work_dir: str,
+    iters: int = 6,
+    batch: int = 4,
+    crop: int = 64,
+    val: bool = True,
+    checkpoint_interval: Optional[int] = None,
+) -> Config:
     """Load ``configs/<rel>``, switch it to the synthetic set at ``data_root`` and make it run
     ``iters`` steps in the foreground process."""
     cfg = use_synthetic(Config.fromfile(config_path(rel)), data_root)

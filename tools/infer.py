@@ -28,6 +28,7 @@ weights do not fit, is refused with the file and the offending globals or keys n
 Exit status: 0 on success, 1 when no frame could be decoded, 2 on a usage or data error
 (a refused checkpoint included).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -47,6 +48,7 @@ CSV_COLUMNS = ('frame', 'target_id', 'centroid_x', 'centroid_y', 'area', 'peak_s
 
 def _write_png(path: Path, image) -> None:
     import cv2
+
     if not cv2.imwrite(os.fspath(path), image):
         raise OSError(f'could not write {path}')
 
@@ -55,21 +57,34 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('config', help='model config file')
     parser.add_argument('checkpoint', help='checkpoint file')
-    parser.add_argument('--input', type=Path, required=True,
-                        help='image file, folder of images, or video')
+    parser.add_argument(
+        '--input', type=Path, required=True, help='image file, folder of images, or video'
+    )
     parser.add_argument('--out-dir', type=Path, required=True, help='output folder')
-    parser.add_argument('--batch-size', type=int, default=4,
-                        help='frames per forward pass (default 4)')
-    parser.add_argument('--device', default='auto',
-                        help="'cpu', 'cuda', 'cuda:N' or 'auto' (GPU when present; default)")
-    parser.add_argument('--threshold', type=float, default=0.5,
-                        help='target where probability > threshold (default 0.5)')
-    parser.add_argument('--overwrite', action='store_true',
-                        help='replace an existing non-empty --out-dir')
+    parser.add_argument(
+        '--batch-size', type=int, default=4, help='frames per forward pass (default 4)'
+    )
+    parser.add_argument(
+        '--device',
+        default='auto',
+        help="'cpu', 'cuda', 'cuda:N' or 'auto' (GPU when present; default)",
+    )
+    parser.add_argument(
+        '--threshold',
+        type=float,
+        default=0.5,
+        help='target where probability > threshold (default 0.5)',
+    )
+    parser.add_argument(
+        '--overwrite', action='store_true', help='replace an existing non-empty --out-dir'
+    )
     parser.add_argument('--no-progress', action='store_true', help='no progress bar')
-    parser.add_argument('--unsafe-load-checkpoint', action='store_true',
-                        help='fully unpickle a checkpoint that is not plain data (legacy files '
-                        'from a trusted source only: unpickling can run arbitrary code)')
+    parser.add_argument(
+        '--unsafe-load-checkpoint',
+        action='store_true',
+        help='fully unpickle a checkpoint that is not plain data (legacy files '
+        'from a trusted source only: unpickling can run arbitrary code)',
+    )
     return parser.parse_args(argv)
 
 
@@ -81,6 +96,7 @@ def check_inputs(args: argparse.Namespace):
     """
     from mmgsacp.apis import count_frames, input_kind, resolve_device
     from mmgsacp.utils.io import InputError, check_out_dir, load_config
+
     load_config(args.config)  # missing or unreadable: named before any work
     if not os.path.isfile(args.checkpoint):
         raise InputError(f'checkpoint file not found: {args.checkpoint}')
@@ -133,35 +149,57 @@ def infer(args: argparse.Namespace) -> int:
             writer = csv.writer(f)
             writer.writerow(CSV_COLUMNS)
             results = run_on_frames(model, load_frames(args.input, loader), args.batch_size)
-            bar = tqdm(results, total=total, desc='infer', unit='frame',
-                       disable=args.no_progress, file=sys.stderr)
+            bar = tqdm(
+                results,
+                total=total,
+                desc='infer',
+                unit='frame',
+                disable=args.no_progress,
+                file=sys.stderr,
+            )
             for frame, prob in bar:
                 if prob is None:
                     skipped += 1
-                    tqdm.write(f'warning: skipped {frame.source} ({frame.name}): {frame.error}',
-                               file=sys.stderr)
+                    tqdm.write(
+                        f'warning: skipped {frame.source} ({frame.name}): {frame.error}',
+                        file=sys.stderr,
+                    )
                     continue
                 mask, dets = find_detections(prob, args.threshold)
                 gray = np.clip(np.rint(frame.image), 0, 255).astype(np.uint8)
                 _write_png(tmp / 'masks' / f'{frame.name}.png', mask.astype(np.uint8) * 255)
-                _write_png(tmp / 'overlays' / f'{frame.name}.png',
-                           draw_detections(gray, mask, None))
+                _write_png(
+                    tmp / 'overlays' / f'{frame.name}.png', draw_detections(gray, mask, None)
+                )
                 for d in dets:
-                    writer.writerow([frame.name, d.target_id, f'{d.centroid_x:.4f}',
-                                     f'{d.centroid_y:.4f}', d.area, f'{d.peak_score:.6f}'])
+                    writer.writerow(
+                        [
+                            frame.name,
+                            d.target_id,
+                            f'{d.centroid_x:.4f}',
+                            f'{d.centroid_y:.4f}',
+                            d.area,
+                            f'{d.peak_score:.6f}',
+                        ]
+                    )
                 processed += 1
             bar.close()
         if processed == 0:
-            print(f'error: no frame of {args.input} could be decoded ({skipped} skipped); '
-                  f'{args.out_dir} not written', file=sys.stderr)
+            print(
+                f'error: no frame of {args.input} could be decoded ({skipped} skipped); '
+                f'{args.out_dir} not written',
+                file=sys.stderr,
+            )
             shutil.rmtree(tmp, ignore_errors=True)
             return 1
         replace_dir(tmp, args.out_dir)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    print(f'processed {processed} frames, skipped {skipped}; wrote {args.out_dir} '
-          '(masks/, overlays/, detections.csv)')
+    print(
+        f'processed {processed} frames, skipped {skipped}; wrote {args.out_dir} '
+        '(masks/, overlays/, detections.csv)'
+    )
     return 0
 
 
@@ -169,6 +207,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run inference; returns the exit status (2 on a usage or data error)."""
     args = parse_args(argv)
     from mmgsacp.utils.io import run_tool  # imports (and registers) the package
+
     return run_tool(infer, args)
 
 

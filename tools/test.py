@@ -17,6 +17,7 @@ Exit status 2 on a usage or data error (missing config or checkpoint, a data roo
 file that is not there, an unreadable or unknown ``--cfg-options`` key, a refused checkpoint),
 with one line naming the file, key or option.
 """
+
 import argparse
 import os
 import os.path as osp
@@ -32,27 +33,47 @@ def parse_args(argv=None):
     parser.add_argument('--work-dir', help='the dir to save logs and metrics')
     parser.add_argument('--out', help='folder for binary prediction PNGs (<stem>.png, 0/255)')
     parser.add_argument('--prob-dir', help='folder for 16-bit probability PNGs')
-    parser.add_argument('--show-dir', help='folder for overlays (hits green, false alarms '
-                        'red, misses yellow)')
-    parser.add_argument('--overwrite', action='store_true',
-                        help='replace existing --out/--prob-dir/--show-dir folders')
-    parser.add_argument('--json', help='write the metrics to this JSON file')
-    parser.add_argument('--data-roots', nargs='+', metavar='ROOT',
-                        help='evaluate these folders (SIRST3 layout: images/, masks/) instead '
-                        'of the config\'s test set; each is reported as its own part')
-    parser.add_argument('--split', default=None,
-                        help='with --data-roots: split list inside each root (default: every '
-                        'image in images/)')
-    parser.add_argument('--unsafe-load-checkpoint', action='store_true',
-                        help='fully unpickle a checkpoint that is not plain data (legacy files '
-                        'from a trusted source only: unpickling can run arbitrary code)')
     parser.add_argument(
-        '--cfg-options', nargs='+', metavar='KEY=VALUE',
+        '--show-dir', help='folder for overlays (hits green, false alarms red, misses yellow)'
+    )
+    parser.add_argument(
+        '--overwrite',
+        action='store_true',
+        help='replace existing --out/--prob-dir/--show-dir folders',
+    )
+    parser.add_argument('--json', help='write the metrics to this JSON file')
+    parser.add_argument(
+        '--data-roots',
+        nargs='+',
+        metavar='ROOT',
+        help='evaluate these folders (SIRST3 layout: images/, masks/) instead '
+        "of the config's test set; each is reported as its own part",
+    )
+    parser.add_argument(
+        '--split',
+        default=None,
+        help='with --data-roots: split list inside each root (default: every image in images/)',
+    )
+    parser.add_argument(
+        '--unsafe-load-checkpoint',
+        action='store_true',
+        help='fully unpickle a checkpoint that is not plain data (legacy files '
+        'from a trusted source only: unpickling can run arbitrary code)',
+    )
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        metavar='KEY=VALUE',
         help='override settings in the config, e.g. '
         "test_dataloader.dataset.data_root=/path/to/SIRST3 (values read as MMEngine's "
-        'DictAction reads them)')
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
-                        default='none', help='job launcher')
+        'DictAction reads them)',
+    )
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none',
+        help='job launcher',
+    )
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args(argv)
     if 'LOCAL_RANK' not in os.environ:
@@ -63,6 +84,7 @@ def parse_args(argv=None):
 def folders_dataset(base: dict, roots, split):
     """A ConcatDataset over SIRST3-layout folders, each one a part named after the folder."""
     from mmgsacp.utils.io import InputError
+
     parts = []
     for root in roots:
         if not osp.isdir(osp.join(root, 'images')):
@@ -70,8 +92,12 @@ def folders_dataset(base: dict, roots, split):
         if split and not osp.isfile(osp.join(root, split)):
             raise InputError(f'--split: {root} has no split file {split}')
         ds = dict(base)
-        ds.update(data_root=root, ann_file=split or '', point_type=None,
-                  part_map=osp.basename(osp.normpath(root)))
+        ds.update(
+            data_root=root,
+            ann_file=split or '',
+            point_type=None,
+            part_map=osp.basename(osp.normpath(root)),
+        )
         parts.append(ds)
     return dict(type='ConcatDataset', datasets=parts)
 
@@ -84,6 +110,7 @@ def build_cfg(args):
     """
     from mmgsacp.apis.runner import load_run_config
     from mmgsacp.utils.io import InputError, check_data_paths
+
     if not osp.isfile(args.checkpoint):
         raise InputError(f'checkpoint file not found: {args.checkpoint}')
     cfg = load_run_config(args.config, args.cfg_options, args.work_dir, args.launcher)
@@ -91,7 +118,8 @@ def build_cfg(args):
     cfg.resume = False
     # Scores from a partly loaded model would be silently wrong: every key must match.
     cfg.custom_hooks = list(cfg.get('custom_hooks', [])) + [
-        dict(type='StrictLoadHook', filename=args.checkpoint)]
+        dict(type='StrictLoadHook', filename=args.checkpoint)
+    ]
     if args.data_roots:
         base = cfg.test_dataloader.dataset.to_dict()
         cfg.test_dataloader.dataset = folders_dataset(base, args.data_roots, args.split)
@@ -99,8 +127,13 @@ def build_cfg(args):
         check_data_paths(cfg, ['test_dataloader'])
     if args.out or args.prob_dir or args.show_dir:
         cfg.custom_hooks = list(cfg.get('custom_hooks', [])) + [
-            dict(type='PredictionWriterHook', out_dir=args.out, prob_dir=args.prob_dir,
-                 show_dir=args.show_dir, overwrite=args.overwrite)
+            dict(
+                type='PredictionWriterHook',
+                out_dir=args.out,
+                prob_dir=args.prob_dir,
+                show_dir=args.show_dir,
+                overwrite=args.overwrite,
+            )
         ]
     return cfg
 
@@ -124,6 +157,7 @@ def main(argv=None) -> dict:
     and ``SystemExit(2)``."""
     args = parse_args(argv)
     from mmgsacp.utils.io import run_tool  # imports (and registers) the package
+
     return run_tool(evaluate, args, exit=True)
 
 

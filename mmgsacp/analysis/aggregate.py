@@ -5,6 +5,7 @@ Each run is a ``quality.json`` written by the quality benchmark (:mod:`mmgsacp.b
 method's mIoU and Fa are also compared with the reference *within each run* (same seed, same
 data order), which removes the part of the spread the two share.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,8 +35,10 @@ def load_runs(paths: Sequence[str]) -> List[dict]:
     for path in paths:
         file = path if path.endswith('.json') else osp.join(path, 'quality.json')
         if not osp.isfile(file):
-            raise InputError(f'no results at {file} (run tools/benchmarks/bench_quality.py '
-                             f'with --work-dir {path} first)')
+            raise InputError(
+                f'no results at {file} (run tools/benchmarks/bench_quality.py '
+                f'with --work-dir {path} first)'
+            )
         try:
             with open(file) as f:
                 runs.append(json.load(f))
@@ -49,8 +52,12 @@ def _stats(values: List[float]) -> dict:
     return dict(mean=statistics.fmean(values), sd=sd, min=min(values), max=max(values))
 
 
-def aggregate(runs: Sequence[dict], split: str = 'SIRST3',
-              methods: Optional[Sequence[str]] = None, ref: Optional[str] = None) -> Dict:
+def aggregate(
+    runs: Sequence[dict],
+    split: str = 'SIRST3',
+    methods: Optional[Sequence[str]] = None,
+    ref: Optional[str] = None,
+) -> Dict:
     """Per method: ``n`` runs and, for each metric, mean / sd (sample, n - 1) / min / max.
 
     With ``ref``, adds ``d_mIoU`` and ``d_Fa``: statistics of (method - ref) over the runs that
@@ -74,15 +81,19 @@ def aggregate(runs: Sequence[dict], split: str = 'SIRST3',
     wanted = list(methods) if methods else seen
     missing = [m for m in wanted + ([ref] if ref else []) if m not in seen]
     if missing:
-        raise InputError(f"no {split} results for {', '.join(missing)}; found: "
-                         f"{', '.join(seen) or 'none'}")
+        raise InputError(
+            f'no {split} results for {", ".join(missing)}; found: {", ".join(seen) or "none"}'
+        )
     out = {}
     for method in wanted:
         rows = [run[method][split] for run in runs if split in run.get(method, {})]
         summary = dict(n=len(rows), **{k: _stats([r[k] for r in rows]) for k in KEYS})
         if ref and method != ref:
-            pairs = [(run[method][split], run[ref][split]) for run in runs
-                     if split in run.get(method, {}) and split in run.get(ref, {})]
+            pairs = [
+                (run[method][split], run[ref][split])
+                for run in runs
+                if split in run.get(method, {}) and split in run.get(ref, {})
+            ]
             if pairs:
                 summary['n_paired'] = len(pairs)
                 for k in ('mIoU', 'Fa'):
@@ -93,8 +104,8 @@ def aggregate(runs: Sequence[dict], split: str = 'SIRST3',
 
 def _fmt(s: dict, digits: int = 2) -> str:
     if s['sd'] != s['sd']:  # one run: no spread
-        return f"{s['mean']:.{digits}f}"
-    return f"{s['mean']:.{digits}f} ± {s['sd']:.{digits}f}"
+        return f'{s["mean"]:.{digits}f}'
+    return f'{s["mean"]:.{digits}f} ± {s["sd"]:.{digits}f}'
 
 
 def markdown(summary: Dict, split: str, ref: Optional[str] = None) -> str:
@@ -104,11 +115,17 @@ def markdown(summary: Dict, split: str, ref: Optional[str] = None) -> str:
         head += f' mIoU − {ref} | Fa − {ref} |'
     lines = [head, '|' + '---|' * (head.count('|') - 1)]
     for method, s in summary.items():
-        cells = [method, str(s['n'])] + [_fmt(s[k]) for k in KEYS] + [
-            f"{s['mIoU']['min']:.2f}–{s['mIoU']['max']:.2f}"]
+        cells = (
+            [method, str(s['n'])]
+            + [_fmt(s[k]) for k in KEYS]
+            + [f'{s["mIoU"]["min"]:.2f}–{s["mIoU"]["max"]:.2f}']
+        )
         if ref:
-            cells += ([f"{_fmt(s['d_mIoU'])} (n={s['n_paired']})", _fmt(s['d_Fa'])]
-                      if 'd_mIoU' in s else ['–', '–'])
+            cells += (
+                [f'{_fmt(s["d_mIoU"])} (n={s["n_paired"]})', _fmt(s['d_Fa'])]
+                if 'd_mIoU' in s
+                else ['–', '–']
+            )
         lines.append('| ' + ' | '.join(cells) + ' |')
     return '\n'.join(lines) + '\n'
 

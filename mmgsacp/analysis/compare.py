@@ -8,6 +8,7 @@ operating point with the highest metric among those within the budget.
 The thresholds are chosen on the sweep's own images: this compares trade-offs, it is not a way
 to pick a threshold for a test set.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -32,8 +33,7 @@ def read_sweep(path: str, min_area: int) -> List[SweepPoint]:
     if osp.isdir(path):
         path = osp.join(path, 'pareto.csv')
     if not osp.isfile(path):
-        raise InputError(f'{path} not found (write it with tools/analysis_tools/'
-                         'analyze_pareto.py)')
+        raise InputError(f'{path} not found (write it with tools/analysis_tools/analyze_pareto.py)')
     try:
         rows = read_sweep_csv(path)
     except (KeyError, ValueError, TypeError) as err:
@@ -55,8 +55,12 @@ def sweep_label(path: str) -> str:
     return osp.basename(path)
 
 
-def load_sweeps(paths: Sequence[str], min_area: int = 0, labels: Optional[Sequence[str]] = None,
-                groups: Optional[Sequence[str]] = None) -> Dict[str, List[SweepPoint]]:
+def load_sweeps(
+    paths: Sequence[str],
+    min_area: int = 0,
+    labels: Optional[Sequence[str]] = None,
+    groups: Optional[Sequence[str]] = None,
+) -> Dict[str, List[SweepPoint]]:
     """Read several sweeps under distinct names.
 
     Args:
@@ -81,11 +85,14 @@ def load_sweeps(paths: Sequence[str], min_area: int = 0, labels: Optional[Sequen
     return {label: read_sweep(p, min_area) for label, p in zip(labels, paths)}
 
 
-def best_per_budget(curves: Dict[str, List[SweepPoint]], budgets: Sequence[float],
-                    select: str = 'mIoU') -> Dict[str, Dict[str, Optional[SweepPoint]]]:
+def best_per_budget(
+    curves: Dict[str, List[SweepPoint]], budgets: Sequence[float], select: str = 'mIoU'
+) -> Dict[str, Dict[str, Optional[SweepPoint]]]:
     """``{label: {f'{budget:g}': the best point within the budget, or None}}``."""
-    return {label: {f'{fa:g}': choose_operating_point(points, fa, select) for fa in budgets}
-            for label, points in curves.items()}
+    return {
+        label: {f'{fa:g}': choose_operating_point(points, fa, select) for fa in budgets}
+        for label, points in curves.items()
+    }
 
 
 def at_threshold(points: Sequence[SweepPoint], threshold: float) -> Optional[SweepPoint]:
@@ -94,8 +101,12 @@ def at_threshold(points: Sequence[SweepPoint], threshold: float) -> Optional[Swe
     return near[0] if near else None
 
 
-def plot_comparison(curves: Dict[str, List[SweepPoint]], budgets: Sequence[float], path: str,
-                    groups: Optional[Sequence[str]] = None) -> None:
+def plot_comparison(
+    curves: Dict[str, List[SweepPoint]],
+    budgets: Sequence[float],
+    path: str,
+    groups: Optional[Sequence[str]] = None,
+) -> None:
     """mIoU and Pd against Fa, one curve per sweep, each sweep's threshold-0.5 point starred
     and the budgets dashed; the sweeps of one group share a colour and a legend entry."""
     plt = pyplot()
@@ -107,14 +118,26 @@ def plot_comparison(curves: Dict[str, List[SweepPoint]], budgets: Sequence[float
         seen = set()
         for (label, points), group in zip(curves.items(), groups):
             color = cmap(order.index(group) % cmap.N)
-            ax.plot([p.Fa for p in points], [getattr(p, key) for p in points], color=color,
-                    marker='o', markersize=2.5, linewidth=1.2,
-                    label=None if group in seen else group)
+            ax.plot(
+                [p.Fa for p in points],
+                [getattr(p, key) for p in points],
+                color=color,
+                marker='o',
+                markersize=2.5,
+                linewidth=1.2,
+                label=None if group in seen else group,
+            )
             seen.add(group)
             half = at_threshold(points, 0.5)
             if half is not None:
-                ax.plot([half.Fa], [getattr(half, key)], marker='*', markersize=11,
-                        color=color, linestyle='none')
+                ax.plot(
+                    [half.Fa],
+                    [getattr(half, key)],
+                    marker='*',
+                    markersize=11,
+                    color=color,
+                    linestyle='none',
+                )
         for fa in budgets:
             ax.axvline(fa, color='grey', linestyle='--', linewidth=0.8)
         ax.set_xlabel('Fa (x1e-6)')
@@ -135,20 +158,26 @@ def run_command(args: argparse.Namespace) -> int:
     width = max(len(label) for label in curves)
     for fa in args.fa:
         print(f'highest {args.select} with Fa <= {fa:g} (min_area {args.min_area}):')
-        print(f"  {'sweep':<{width}}  threshold   mIoU   nIoU     Pd      Fa")
+        print(f'  {"sweep":<{width}}  threshold   mIoU   nIoU     Pd      Fa')
         for label, points in curves.items():
             p = best[label][f'{fa:g}']
             if p is None:
                 print(f'  {label:<{width}}  -   (lowest Fa {min(q.Fa for q in points):.1f})')
             else:
-                print(f'  {label:<{width}}  {p.threshold:9g}  {p.mIoU:5.2f}  '
-                      f'{p.nIoU:5.2f}  {p.Pd:5.2f}  {p.Fa:6.1f}')
+                print(
+                    f'  {label:<{width}}  {p.threshold:9g}  {p.mIoU:5.2f}  '
+                    f'{p.nIoU:5.2f}  {p.Pd:5.2f}  {p.Fa:6.1f}'
+                )
     if args.out:
         plot_comparison(curves, args.fa, args.out, args.groups)
         print(f'wrote {args.out}')
     if args.json:
-        result = {label: {fa: None if p is None else p._asdict() for fa, p in row.items()}
-                  for label, row in best.items()}
-        write_json(dict(select=args.select, min_area=args.min_area, budgets=args.fa,
-                        best=result), args.json)
+        result = {
+            label: {fa: None if p is None else p._asdict() for fa, p in row.items()}
+            for label, row in best.items()
+        }
+        write_json(
+            dict(select=args.select, min_area=args.min_area, budgets=args.fa, best=result),
+            args.json,
+        )
     return 0

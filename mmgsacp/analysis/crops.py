@@ -6,6 +6,7 @@ then has no point in the crop, and a point-supervised method trains it as backgr
 counts, in each crop, the 8-connected components of the true mask that hold no point within one
 pixel.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -37,7 +38,7 @@ def unpointed_targets(mask: np.ndarray, points: np.ndarray) -> Tuple[int, int, i
     comps = label_components(mask == 1)
     pointed = np.zeros(comps.num + 1, bool)  # index 0: background
     for x, y in np.round(np.asarray(points, np.float64).reshape(-1, 2)).astype(int):
-        pointed[comps.labels[max(y - 1, 0):y + 2, max(x - 1, 0):x + 2]] = True
+        pointed[comps.labels[max(y - 1, 0) : y + 2, max(x - 1, 0) : x + 2]] = True
     missed = ~pointed[1:]
     return comps.num, int(missed.sum()), int(comps.areas.sum()), int(comps.areas[missed].sum())
 
@@ -67,7 +68,8 @@ class CropCount:
             target_pixels=self.pixels,
             unpointed_pixels=self.unpointed_pixels,
             unpointed_pixel_share=self.unpointed_pixels / max(self.pixels, 1),
-            crop_share=self.crops_hit / max(self.crops, 1))
+            crop_share=self.crops_hit / max(self.crops, 1),
+        )
 
 
 def loading_and_crop(cfg: Config) -> Tuple[List[dict], dict]:
@@ -84,9 +86,13 @@ def loading_and_crop(cfg: Config) -> Tuple[List[dict], dict]:
     return pipeline[:i], dict(pipeline[i])
 
 
-def count_crops(cfg: Config, crops: int = 3000, seed: int = 0,
-                point_margins: Optional[Sequence[int]] = None,
-                data_root: Optional[str] = None) -> Tuple[Dict[str, dict], int]:
+def count_crops(
+    cfg: Config,
+    crops: int = 3000,
+    seed: int = 0,
+    point_margins: Optional[Sequence[int]] = None,
+    data_root: Optional[str] = None,
+) -> Tuple[Dict[str, dict], int]:
     """Count the unpointed targets of ``crops`` training crops, one row per point margin.
 
     Images are drawn uniformly (as the shuffling sampler does); each margin's row redraws the
@@ -126,8 +132,10 @@ def count_crops(cfg: Config, crops: int = 3000, seed: int = 0,
     for i in np.unique(draws):
         sample = load(dataset.get_data_info(int(i)))
         if sample.get('gt_seg_map') is None:
-            raise InputError(f"{sample.get('img_path')}: no mask (the count needs the true "
-                             'masks; load them with LoadIRAnnotations(with_mask=True))')
+            raise InputError(
+                f'{sample.get("img_path")}: no mask (the count needs the true '
+                'masks; load them with LoadIRAnnotations(with_mask=True))'
+            )
         samples[int(i)] = sample
         rows[WHOLE].add(sample['gt_seg_map'], sample['gt_points'])
     for margin in margins:
@@ -143,17 +151,21 @@ def count_crops(cfg: Config, crops: int = 3000, seed: int = 0,
 
 def crop_table(rows: Dict[str, dict], crops: int, images: int) -> str:
     """The rows of :func:`count_crops` as a markdown table under a one-line title."""
-    lines = [f'{crops} crops of {images} images; target components (8-connected) with no '
-             'point within 1 px',
-             '| rows | crops with one | components | unpointed | target px | unpointed px |',
-             '|---|---|---|---|---|---|']
+    lines = [
+        f'{crops} crops of {images} images; target components (8-connected) with no '
+        'point within 1 px',
+        '| rows | crops with one | components | unpointed | target px | unpointed px |',
+        '|---|---|---|---|---|---|',
+    ]
     for name, s in rows.items():
-        hit = f"{s['crops_with_unpointed']} ({100 * s['crop_share']:.2f} %)"
+        hit = f'{s["crops_with_unpointed"]} ({100 * s["crop_share"]:.2f} %)'
         if name == WHOLE:
-            hit = f"{s['crops_with_unpointed']} images"
-        lines.append(f"| {name} | {hit} | {s['components']} | {s['unpointed_components']} | "
-                     f"{s['target_pixels']} | {s['unpointed_pixels']} "
-                     f"({100 * s['unpointed_pixel_share']:.2f} %) |")
+            hit = f'{s["crops_with_unpointed"]} images'
+        lines.append(
+            f'| {name} | {hit} | {s["components"]} | {s["unpointed_components"]} | '
+            f'{s["target_pixels"]} | {s["unpointed_pixels"]} '
+            f'({100 * s["unpointed_pixel_share"]:.2f} %) |'
+        )
     return '\n'.join(lines)
 
 
@@ -166,6 +178,5 @@ def run_command(args: argparse.Namespace) -> int:
     rows, images = count_crops(cfg, args.crops, args.seed, args.point_margin, args.data_root)
     print(crop_table(rows, args.crops, images))
     if args.json:
-        write_json(dict(config=args.config, crops=args.crops, seed=args.seed, rows=rows),
-                   args.json)
+        write_json(dict(config=args.config, crops=args.crops, seed=args.seed, rows=rows), args.json)
     return 0

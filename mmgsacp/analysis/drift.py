@@ -3,6 +3,7 @@
 Panels: one per scalar of :data:`PANELS` that some run logged (older logs lack the scalars
 added with the second form of the targets; those panels are left out, not drawn empty).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -17,14 +18,17 @@ from mmgsacp.utils.io import InputError
 from .plotting import pyplot, save_figure
 
 #: (key in ``drift.jsonl``, panel title), in drawing order: ``DriftMonitorHook``'s scalars.
-PANELS = (('pseudo_iou', 'pseudo-mask IoU vs true mask'), ('area_ratio', 'area pseudo / true'),
-          ('collapsed', 'regions collapsed to the point'),
-          ('ignore_share', 'ignored px per target px'),
-          ('region_core_ratio', 'region / core blob (median)'),
-          ('band_precision', 'band px accepted: true-target share'),
-          ('target_as_background', 'true-target px labelled background'),
-          ('fp_pixels', 'false-positive px per image'),
-          ('negative_target_share', 'negatives on true targets'))
+PANELS = (
+    ('pseudo_iou', 'pseudo-mask IoU vs true mask'),
+    ('area_ratio', 'area pseudo / true'),
+    ('collapsed', 'regions collapsed to the point'),
+    ('ignore_share', 'ignored px per target px'),
+    ('region_core_ratio', 'region / core blob (median)'),
+    ('band_precision', 'band px accepted: true-target share'),
+    ('target_as_background', 'true-target px labelled background'),
+    ('fp_pixels', 'false-positive px per image'),
+    ('negative_target_share', 'negatives on true targets'),
+)
 
 #: Panels per row of the figure.
 PANELS_PER_ROW = 4
@@ -32,9 +36,14 @@ PANELS_PER_ROW = 4
 
 def present_panels(curves: Sequence[List[dict]]) -> List[tuple]:
     """The entries of :data:`PANELS` that at least one row of one run holds as a number."""
+
     def logged(key: str) -> bool:
-        return any(isinstance(row.get(key), (int, float)) and np.isfinite(row[key])
-                   for rows in curves for row in rows)
+        return any(
+            isinstance(row.get(key), (int, float)) and np.isfinite(row[key])
+            for rows in curves
+            for row in rows
+        )
+
     return [panel for panel in PANELS if logged(panel[0])]
 
 
@@ -59,12 +68,14 @@ def smooth(values: np.ndarray, window: int) -> np.ndarray:
     if window <= 1 or len(values) < window:
         return values
     kernel = np.ones(window) / window
-    return np.convolve(np.pad(values, (window // 2, window - 1 - window // 2), mode='edge'),
-                       kernel, mode='valid')
+    return np.convolve(
+        np.pad(values, (window // 2, window - 1 - window // 2), mode='edge'), kernel, mode='valid'
+    )
 
 
-def plot_drift(runs: Sequence[str], out: str, window: int = 5,
-               labels: Optional[Sequence[str]] = None) -> None:
+def plot_drift(
+    runs: Sequence[str], out: str, window: int = 5, labels: Optional[Sequence[str]] = None
+) -> None:
     """One line per run in each panel, against the iteration, written to the PNG ``out``.
 
     Args:
@@ -85,14 +96,15 @@ def plot_drift(runs: Sequence[str], out: str, window: int = 5,
     curves = [read_curve(run) for run in runs]
     panels = present_panels(curves)
     if not panels:
-        raise InputError(f'no drift scalar ({", ".join(k for k, _ in PANELS)}) in the logs of '
-                         f'{", ".join(runs)}')
+        raise InputError(
+            f'no drift scalar ({", ".join(k for k, _ in PANELS)}) in the logs of {", ".join(runs)}'
+        )
     ncols = min(len(panels), PANELS_PER_ROW)
     nrows = -(-len(panels) // ncols)
     plt = pyplot()
     fig, axes = plt.subplots(nrows, ncols, figsize=(4.2 * ncols, 3.4 * nrows), squeeze=False)
     axes = axes.ravel()
-    for ax in axes[len(panels):]:
+    for ax in axes[len(panels) :]:
         ax.set_visible(False)
     for rows, label in zip(curves, labels):
         steps = np.array([r['iter'] for r in rows])

@@ -6,6 +6,7 @@ writes them; 8-bit: value / 255) or ``<stem>.npy`` float maps in [0, 1], scores 
 where probability > threshold, predicted components smaller than min_area px dropped first) and
 writes ``pareto.csv``, ``pareto.png`` and ``operating_point.json`` (see :func:`analyze_pareto`).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -35,6 +36,7 @@ CSV_COLUMNS = ('threshold', 'min_area', 'mIoU', 'nIoU', 'Pd', 'Fa')
 
 class ParetoReport(NamedTuple):
     """What :func:`analyze_pareto` measured and chose."""
+
     points: List[SweepPoint]
     chosen: Optional[SweepPoint]
     num_images: int
@@ -72,8 +74,7 @@ def read_probability(path: Path) -> np.ndarray:
     if arr.ndim == 3 and arr.shape[0] == 1:
         arr = arr[0]
     if arr.ndim != 2:
-        raise InputError(f'{path}: a probability map must have one channel, got shape '
-                         f'{arr.shape}')
+        raise InputError(f'{path}: a probability map must have one channel, got shape {arr.shape}')
     if arr.dtype == np.uint16:
         return arr / 65535.0
     if arr.dtype == np.uint8:
@@ -83,8 +84,9 @@ def read_probability(path: Path) -> np.ndarray:
         if not np.isfinite(arr).all() or arr.min() < 0.0 or arr.max() > 1.0:
             raise InputError(f'{path}: probabilities must be finite and in [0, 1]')
         return arr
-    raise InputError(f'{path}: unsupported pixel type {arr.dtype} (expected 8/16-bit PNG or '
-                     'float .npy)')
+    raise InputError(
+        f'{path}: unsupported pixel type {arr.dtype} (expected 8/16-bit PNG or float .npy)'
+    )
 
 
 def read_mask_png(path: Path) -> np.ndarray:
@@ -118,28 +120,40 @@ def find_probability_files(prob_dir: Path, stems: Sequence[str]) -> List[Path]:
     """
     paths, missing = [], []
     for stem in stems:
-        found = next((prob_dir / f'{stem}{s}' for s in PROB_SUFFIXES
-                      if (prob_dir / f'{stem}{s}').is_file()), None)
+        found = next(
+            (prob_dir / f'{stem}{s}' for s in PROB_SUFFIXES if (prob_dir / f'{stem}{s}').is_file()),
+            None,
+        )
         if found is None:
             missing.append(stem)
         paths.append(found)
     if missing:
-        raise InputError(f'{len(missing)} of {len(stems)} probability maps missing from '
-                         f'{prob_dir} (looked for <stem>.png / <stem>.npy): {listed(missing)}')
+        raise InputError(
+            f'{len(missing)} of {len(stems)} probability maps missing from '
+            f'{prob_dir} (looked for <stem>.png / <stem>.npy): {listed(missing)}'
+        )
     return paths
 
 
-def iter_pairs(prob_paths: Sequence[Path], gt_dir: Path, stems: Sequence[str],
-               progress: bool = True) -> Iterator[Tuple[np.ndarray, np.ndarray]]:
+def iter_pairs(
+    prob_paths: Sequence[Path], gt_dir: Path, stems: Sequence[str], progress: bool = True
+) -> Iterator[Tuple[np.ndarray, np.ndarray]]:
     """Yield ``(probability (H, W) float64, truth (H, W) bool)`` per stem, one at a time."""
-    for stem, prob_path in tqdm(list(zip(stems, prob_paths)), desc='sweep', unit='img',
-                                disable=not progress, file=sys.stderr):
+    for stem, prob_path in tqdm(
+        list(zip(stems, prob_paths)),
+        desc='sweep',
+        unit='img',
+        disable=not progress,
+        file=sys.stderr,
+    ):
         prob = read_probability(prob_path)
         gt = read_mask_png(gt_dir / f'{stem}.png')
         if prob.shape != gt.shape:
-            raise InputError(f'size mismatch: {prob_path} is {prob.shape[1]}x{prob.shape[0]} '
-                             f'(WxH) but its mask is {gt.shape[1]}x{gt.shape[0]}; '
-                             'probabilities must be at the original image size')
+            raise InputError(
+                f'size mismatch: {prob_path} is {prob.shape[1]}x{prob.shape[0]} '
+                f'(WxH) but its mask is {gt.shape[1]}x{gt.shape[0]}; '
+                'probabilities must be at the original image size'
+            )
         yield prob, gt
 
 
@@ -153,33 +167,50 @@ def write_sweep_csv(points: Sequence[SweepPoint], path: Path) -> None:
         writer = csv.writer(f)
         writer.writerow(CSV_COLUMNS)
         for p in points:
-            writer.writerow([repr(float(p.threshold)), p.min_area,
-                             *(repr(float(getattr(p, k))) for k in CSV_COLUMNS[2:])])
+            writer.writerow(
+                [
+                    repr(float(p.threshold)),
+                    p.min_area,
+                    *(repr(float(getattr(p, k))) for k in CSV_COLUMNS[2:]),
+                ]
+            )
 
 
 def read_sweep_csv(path: Union[str, Path]) -> List[SweepPoint]:
     """The points :func:`write_sweep_csv` wrote, in file order (its floats re-read exactly)."""
     with open(path, newline='') as f:
-        return [SweepPoint(float(r['threshold']), int(r['min_area']),
-                           *(float(r[k]) for k in CSV_COLUMNS[2:])) for r in csv.DictReader(f)]
+        return [
+            SweepPoint(
+                float(r['threshold']), int(r['min_area']), *(float(r[k]) for k in CSV_COLUMNS[2:])
+            )
+            for r in csv.DictReader(f)
+        ]
 
 
 def json_point(p: Optional[SweepPoint]) -> Optional[Dict[str, float]]:
     """A point as a JSON object, NaN metrics as null (JSON has no NaN)."""
     if p is None:
         return None
-    return {k: (None if isinstance(v, float) and math.isnan(v) else v)
-            for k, v in p._asdict().items()}
+    return {
+        k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in p._asdict().items()
+    }
 
 
 def describe(p: SweepPoint) -> str:
     """One line: the point's threshold, min_area and metrics."""
-    return (f'threshold {p.threshold:g}, min_area {p.min_area}: mIoU {p.mIoU:.2f}  '
-            f'nIoU {p.nIoU:.2f}  Pd {p.Pd:.2f}  Fa {p.Fa:.2f} x1e-6')
+    return (
+        f'threshold {p.threshold:g}, min_area {p.min_area}: mIoU {p.mIoU:.2f}  '
+        f'nIoU {p.nIoU:.2f}  Pd {p.Pd:.2f}  Fa {p.Fa:.2f} x1e-6'
+    )
 
 
-def plot_pareto(points: Sequence[SweepPoint], chosen: Optional[SweepPoint], max_fa: float,
-                select: str, path: Path) -> None:
+def plot_pareto(
+    points: Sequence[SweepPoint],
+    chosen: Optional[SweepPoint],
+    max_fa: float,
+    select: str,
+    path: Path,
+) -> None:
     """Pd vs Fa and mIoU vs Fa, one curve per min_area (ordered by threshold), the Fa budget
     as a dashed line and the chosen point starred and annotated."""
     plt = pyplot()
@@ -190,18 +221,34 @@ def plot_pareto(points: Sequence[SweepPoint], chosen: Optional[SweepPoint], max_
     for ax, key in zip(axes, ('Pd', 'mIoU')):
         for area in areas:
             curve = sorted((p for p in points if p.min_area == area), key=lambda p: p.threshold)
-            ax.plot([p.Fa for p in curve], [getattr(p, key) for p in curve], marker='o',
-                    markersize=3, linewidth=1.2, label=f'min_area {area}')
-        ax.axvline(max_fa, color='grey', linestyle='--', linewidth=1,
-                   label=f'Fa budget {max_fa:g}')
+            ax.plot(
+                [p.Fa for p in curve],
+                [getattr(p, key) for p in curve],
+                marker='o',
+                markersize=3,
+                linewidth=1.2,
+                label=f'min_area {area}',
+            )
+        ax.axvline(max_fa, color='grey', linestyle='--', linewidth=1, label=f'Fa budget {max_fa:g}')
         if chosen is not None:
-            ax.plot([chosen.Fa], [getattr(chosen, key)], marker='*', markersize=16,
-                    color='crimson', zorder=5, linestyle='none')
-            ax.annotate(f't={chosen.threshold:g}, a={chosen.min_area}\n'
-                        f'{key} {getattr(chosen, key):.2f}, Fa {chosen.Fa:.2f}',
-                        xy=(chosen.Fa, getattr(chosen, key)), xytext=(12, -28),
-                        textcoords='offset points', fontsize=8,
-                        arrowprops=dict(arrowstyle='->', color='crimson'))
+            ax.plot(
+                [chosen.Fa],
+                [getattr(chosen, key)],
+                marker='*',
+                markersize=16,
+                color='crimson',
+                zorder=5,
+                linestyle='none',
+            )
+            ax.annotate(
+                f't={chosen.threshold:g}, a={chosen.min_area}\n'
+                f'{key} {getattr(chosen, key):.2f}, Fa {chosen.Fa:.2f}',
+                xy=(chosen.Fa, getattr(chosen, key)),
+                xytext=(12, -28),
+                textcoords='offset points',
+                fontsize=8,
+                arrowprops=dict(arrowstyle='->', color='crimson'),
+            )
         # Fa spans orders of magnitude over a sweep: a log axis keeps low-Fa points apart.
         if fa_max > 50:
             ax.set_xscale('symlog', linthresh=1.0)
@@ -209,16 +256,24 @@ def plot_pareto(points: Sequence[SweepPoint], chosen: Optional[SweepPoint], max_
         ax.set_ylabel(f'{key} (%)')
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize=8, loc='lower right')
-    title = (f'highest {select} with Fa <= {max_fa:g}: threshold {chosen.threshold:g}, '
-             f'min_area {chosen.min_area}' if chosen is not None else
-             f'no operating point has Fa <= {max_fa:g}')
+    title = (
+        f'highest {select} with Fa <= {max_fa:g}: threshold {chosen.threshold:g}, '
+        f'min_area {chosen.min_area}'
+        if chosen is not None
+        else f'no operating point has Fa <= {max_fa:g}'
+    )
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     save_figure(fig, path, dpi=120)
 
 
-def write_outputs(out_dir: Path, points: Sequence[SweepPoint], chosen: Optional[SweepPoint],
-                  max_fa: float, select: str) -> None:
+def write_outputs(
+    out_dir: Path,
+    points: Sequence[SweepPoint],
+    chosen: Optional[SweepPoint],
+    max_fa: float,
+    select: str,
+) -> None:
     """Fill a hidden folder beside ``out_dir`` and move it into place only when complete."""
     parent = out_dir.resolve().parent
     parent.mkdir(parents=True, exist_ok=True)
@@ -226,8 +281,11 @@ def write_outputs(out_dir: Path, points: Sequence[SweepPoint], chosen: Optional[
     try:
         write_sweep_csv(points, tmp / 'pareto.csv')
         plot_pareto(points, chosen, max_fa, select, tmp / 'pareto.png')
-        write_json(dict(select=select, max_fa=max_fa, point=json_point(chosen)),
-                   tmp / 'operating_point.json', final_newline=True)
+        write_json(
+            dict(select=select, max_fa=max_fa, point=json_point(chosen)),
+            tmp / 'operating_point.json',
+            final_newline=True,
+        )
         replace_dir(tmp, out_dir)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -238,11 +296,18 @@ def write_outputs(out_dir: Path, points: Sequence[SweepPoint], chosen: Optional[
 # The whole analysis
 
 
-def analyze_pareto(prob_dir: Path, gt_dir: Path, out_dir: Path, split: Optional[Path] = None,
-                   thresholds: Sequence[str] = ('0.05:0.95:0.05',),
-                   min_areas: Sequence[int] = (0,), target_fa: float = 10.0,
-                   select: str = 'mIoU', overwrite: bool = False,
-                   progress: bool = True) -> ParetoReport:
+def analyze_pareto(
+    prob_dir: Path,
+    gt_dir: Path,
+    out_dir: Path,
+    split: Optional[Path] = None,
+    thresholds: Sequence[str] = ('0.05:0.95:0.05',),
+    min_areas: Sequence[int] = (0,),
+    target_fa: float = 10.0,
+    select: str = 'mIoU',
+    overwrite: bool = False,
+    progress: bool = True,
+) -> ParetoReport:
     """Sweep a folder of probability maps, choose the operating point and write ``out_dir``.
 
     ``out_dir`` receives ``pareto.csv`` (threshold, min_area, mIoU, nIoU, Pd, Fa; one row per
@@ -302,17 +367,31 @@ def analyze_pareto(prob_dir: Path, gt_dir: Path, out_dir: Path, split: Optional[
 def run_command(args: argparse.Namespace) -> int:
     """``tools/analysis_tools/analyze_pareto.py``'s work on its parsed arguments: sweep, write
     the folder, print the operating point. Returns the exit status."""
-    report = analyze_pareto(args.prob_dir, args.gt_dir, args.out_dir, args.split,
-                            args.thresholds, args.min_areas, args.target_fa, args.select,
-                            args.overwrite, progress=not args.no_progress)
-    print(f'swept {report.num_images} images at {report.num_thresholds} thresholds x '
-          f'{report.num_min_areas} min_areas; wrote {args.out_dir}/pareto.csv, pareto.png, '
-          'operating_point.json')
+    report = analyze_pareto(
+        args.prob_dir,
+        args.gt_dir,
+        args.out_dir,
+        args.split,
+        args.thresholds,
+        args.min_areas,
+        args.target_fa,
+        args.select,
+        args.overwrite,
+        progress=not args.no_progress,
+    )
+    print(
+        f'swept {report.num_images} images at {report.num_thresholds} thresholds x '
+        f'{report.num_min_areas} min_areas; wrote {args.out_dir}/pareto.csv, pareto.png, '
+        'operating_point.json'
+    )
     if report.chosen is None:
         lowest = min((p for p in report.points if not math.isnan(p.Fa)), key=lambda p: p.Fa)
-        print(f'no operating point has Fa <= {args.target_fa:g} x1e-6; lowest Fa: '
-              f'{describe(lowest)}')
+        print(
+            f'no operating point has Fa <= {args.target_fa:g} x1e-6; lowest Fa: {describe(lowest)}'
+        )
     else:
-        print(f'operating point (highest {args.select} with Fa <= {args.target_fa:g} x1e-6): '
-              f'{describe(report.chosen)}')
+        print(
+            f'operating point (highest {args.select} with Fa <= {args.target_fa:g} x1e-6): '
+            f'{describe(report.chosen)}'
+        )
     return 0

@@ -1,4 +1,5 @@
 """Matplotlib without a display, and figures written atomically."""
+
 from __future__ import annotations
 
 import io
@@ -11,8 +12,10 @@ from mmgsacp.utils.fileio import atomic_write_bytes
 def pyplot():
     """``matplotlib.pyplot`` on the Agg backend (imported on first use: it is slow to load)."""
     import matplotlib
+
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
+
     return plt
 
 

@@ -17,6 +17,7 @@ settings (``model.decode_head.target_cfg``; the method's defaults when the confi
 
 Ignored pixels (the affinity's uncertain band) are left out of both pseudo and true pixels.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -67,22 +68,32 @@ def network_maps(model, image: np.ndarray) -> Tuple[Optional[torch.Tensor], torc
     h, w = image.shape
     sample = SegDataSample(metainfo=dict(img_shape=(h, w), ori_shape=(h, w)))
     data = model.data_preprocessor(
-        dict(inputs=[torch.from_numpy(np.ascontiguousarray(image, np.float32))[None]],
-             data_samples=[sample]), False)
+        dict(
+            inputs=[torch.from_numpy(np.ascontiguousarray(image, np.float32))[None]],
+            data_samples=[sample],
+        ),
+        False,
+    )
     inputs = data['inputs']
     feats = model.extract_feat(inputs)
     head = model.decode_head
-    logits = F.interpolate(head.forward(feats), size=inputs.shape[-2:], mode='bilinear',
-                           align_corners=False)[0, 0, :h, :w]
+    logits = F.interpolate(
+        head.forward(feats), size=inputs.shape[-2:], mode='bilinear', align_corners=False
+    )[0, 0, :h, :w]
     emb = None
     if hasattr(head, 'embedding'):
         emb = head.embedding(feats, inputs.shape[-2:])[..., :h, :w]
     return emb, torch.sigmoid(logits)
 
 
-def score_rows(dataset, indices: List[int], target_cfg: dict, grid: List[Tuple[float, float]],
-               model=None, counts: Optional[Dict[str, int]] = None
-               ) -> Dict[str, PseudoMaskScore]:
+def score_rows(
+    dataset,
+    indices: List[int],
+    target_cfg: dict,
+    grid: List[Tuple[float, float]],
+    model=None,
+    counts: Optional[Dict[str, int]] = None,
+) -> Dict[str, PseudoMaskScore]:
     """Score every rule on the images ``indices`` of ``dataset``.
 
     Args:
@@ -118,10 +129,13 @@ def score_rows(dataset, indices: List[int], target_cfg: dict, grid: List[Tuple[f
         image = torch.from_numpy(np.ascontiguousarray(img, np.float32))[None, None]
         try:
             points = validate_points(
-                torch.cat([torch.zeros(len(pts), 1, dtype=torch.long), torch.from_numpy(pts)],
-                          1), 1, h, w)
+                torch.cat([torch.zeros(len(pts), 1, dtype=torch.long), torch.from_numpy(pts)], 1),
+                1,
+                h,
+                w,
+            )
         except ValueError as err:
-            raise InputError(f"{info['img_path']}: {err}") from err
+            raise InputError(f'{info["img_path"]}: {err}') from err
         truth_map = torch.from_numpy(truth).float()[None, None]
         for kappa, beta in grid:
             cfg = dict(target_cfg, kappa=kappa, beta=beta)
@@ -131,11 +145,13 @@ def score_rows(dataset, indices: List[int], target_cfg: dict, grid: List[Tuple[f
             if cfg.get('rule', 'v2') == 'v2':
                 # The outer band: all of it as target, and decided perfectly (by the truth).
                 band_truth = gather_windows(truth_map, t.points, t.radius)[0][:, 0] > 0.5
-                for suffix, regions in ((' + band', t.core | t.band),
-                                        (' + band decided perfectly',
-                                         t.core | (t.band & band_truth))):
-                    labels = scatter_targets(regions, torch.zeros_like(regions), t.points,
-                                             t.radius, (1, h, w))
+                for suffix, regions in (
+                    (' + band', t.core | t.band),
+                    (' + band decided perfectly', t.core | (t.band & band_truth)),
+                ):
+                    labels = scatter_targets(
+                        regions, torch.zeros_like(regions), t.points, t.radius, (1, h, w)
+                    )
                     add(name + suffix, labels[0].numpy(), truth, part)
         # the ceiling: the window geometry of the fixed-radius gate
         intensity, inside = gather_windows(image, points, radius)
@@ -150,20 +166,29 @@ def score_rows(dataset, indices: List[int], target_cfg: dict, grid: List[Tuple[f
         pal_label, got = initial_label(np.asarray(img, np.float32), pts)
         add('pal initial', (pal_label > BINARY_LEVEL).astype(np.int64), truth, part)
         if counts is not None:
-            for key, value in (('pal_easy_images', int(is_easy(got))),
-                               ('pal_points', len(got)), ('pal_points_with_contour',
-                                                          int(got.sum()))):
+            for key, value in (
+                ('pal_easy_images', int(is_easy(got))),
+                ('pal_points', len(got)),
+                ('pal_points_with_contour', int(got.sum())),
+            ):
                 counts[key] = counts.get(key, 0) + value
         if model is not None:
             emb, prob = network_maps(model, img)
             if emb is not None:
-                t = generate_point_targets(image, emb, points, mode='affinity',
-                                           affinity_weight=1.0, band_evidence=prob[None, None],
-                                           **target_cfg)
+                t = generate_point_targets(
+                    image,
+                    emb,
+                    points,
+                    mode='affinity',
+                    affinity_weight=1.0,
+                    band_evidence=prob[None, None],
+                    **target_cfg,
+                )
                 add('affinity (checkpoint)', t.labels[0].numpy(), truth, part)
             prob_win = gather_windows(prob[None, None], points, radius)[0][:, 0]
-            blob = propagate(center_seed(len(points), radius), (support & (prob_win > 0.5))
-                             .unsqueeze(1), radius)[:, 0]
+            blob = propagate(
+                center_seed(len(points), radius), (support & (prob_win > 0.5)).unsqueeze(1), radius
+            )[:, 0]
             labels = scatter_targets(blob, torch.zeros_like(blob), points, radius, (1, h, w))
             add('prediction > 0.5 (checkpoint)', labels[0].numpy(), truth, part)
         if (n + 1) % 200 == 0:
@@ -171,10 +196,15 @@ def score_rows(dataset, indices: List[int], target_cfg: dict, grid: List[Tuple[f
     return rows
 
 
-def score_pseudo_labels(cfg: Config, checkpoint: Optional[str] = None,
-                        data_root: Optional[str] = None, limit: Optional[int] = None,
-                        seed: int = 0, kappas: Optional[Sequence[float]] = None,
-                        betas: Optional[Sequence[float]] = None) -> dict:
+def score_pseudo_labels(
+    cfg: Config,
+    checkpoint: Optional[str] = None,
+    data_root: Optional[str] = None,
+    limit: Optional[int] = None,
+    seed: int = 0,
+    kappas: Optional[Sequence[float]] = None,
+    betas: Optional[Sequence[float]] = None,
+) -> dict:
     """Score the pseudo-masks of a config's training set.
 
     Args:
@@ -199,38 +229,46 @@ def score_pseudo_labels(cfg: Config, checkpoint: Optional[str] = None,
     betas = betas or [float(target_cfg.get('beta', 0.3))]
     grid = [(k, b) for k in kappas for b in betas]
     dataset = build_train_dataset(cfg, data_root, LOAD_PIPELINE)
-    indices = [i for i in range(len(dataset))
-               if len(dataset.get_data_info(i)['gt_points'])]
+    indices = [i for i in range(len(dataset)) if len(dataset.get_data_info(i)['gt_points'])]
     if limit is not None and limit < len(indices):
         rng = np.random.default_rng(seed)
         indices = sorted(rng.choice(indices, limit, replace=False).tolist())
     model = None
     if checkpoint is not None:
         from mmgsacp.apis.inference import load_model
+
         model = load_model(cfg, checkpoint, device='cpu')
     counts: Dict[str, int] = {}
     rows = score_rows(dataset, indices, target_cfg, grid, model, counts)
-    return dict(images=len(indices), target_cfg=target_cfg,
-                rows={name: score.summary() for name, score in rows.items()},
-                pal_easy_share=counts['pal_easy_images'] / max(len(indices), 1),
-                pal_contour_share=counts['pal_points_with_contour'] / max(
-                    counts['pal_points'], 1))
+    return dict(
+        images=len(indices),
+        target_cfg=target_cfg,
+        rows={name: score.summary() for name, score in rows.items()},
+        pal_easy_share=counts['pal_easy_images'] / max(len(indices), 1),
+        pal_contour_share=counts['pal_points_with_contour'] / max(counts['pal_points'], 1),
+    )
 
 
 def pseudo_label_table(result: dict) -> str:
     """The scores of :func:`score_pseudo_labels` as a markdown table under a one-line title."""
     rows = result['rows']
     parts = list(next(iter(rows.values())))
-    lines = [f"{result['images']} images with points; IoU / precision / recall / area ratio",
-             f"| rule | {' | '.join(parts)} |",
-             '|---' * (len(parts) + 1) + '|']
+    lines = [
+        f'{result["images"]} images with points; IoU / precision / recall / area ratio',
+        f'| rule | {" | ".join(parts)} |',
+        '|---' * (len(parts) + 1) + '|',
+    ]
     for name, by_part in rows.items():
-        cells = [f"{s['IoU']:.3f} / {s['precision']:.3f} / {s['recall']:.3f} / "
-                 f"{s['area_ratio']:.2f}" for s in by_part.values()]
-        lines.append(f"| {name} | {' | '.join(cells)} |")
+        cells = [
+            f'{s["IoU"]:.3f} / {s["precision"]:.3f} / {s["recall"]:.3f} / {s["area_ratio"]:.2f}'
+            for s in by_part.values()
+        ]
+        lines.append(f'| {name} | {" | ".join(cells)} |')
     if 'pal_easy_share' in result:
-        lines.append(f"PAL: {100 * result['pal_easy_share']:.1f} % of images easy, "
-                     f"{100 * result['pal_contour_share']:.1f} % of points with a contour")
+        lines.append(
+            f'PAL: {100 * result["pal_easy_share"]:.1f} % of images easy, '
+            f'{100 * result["pal_contour_share"]:.1f} % of points with a contour'
+        )
     return '\n'.join(lines)
 
 
@@ -242,8 +280,9 @@ def run_command(args: argparse.Namespace) -> int:
     if args.checkpoint is not None and not os.path.isfile(args.checkpoint):
         raise InputError(f'no checkpoint file {args.checkpoint}')
     cfg = load_config(args.config, args.cfg_options)
-    result = score_pseudo_labels(cfg, args.checkpoint, args.data_root, args.limit, args.seed,
-                                 args.kappa, args.beta)
+    result = score_pseudo_labels(
+        cfg, args.checkpoint, args.data_root, args.limit, args.seed, args.kappa, args.beta
+    )
     print(pseudo_label_table(result))
     if args.json:
         write_json(dict(config=args.config, checkpoint=args.checkpoint, **result), args.json)

@@ -1,5 +1,6 @@
 """A config's training set as the analyses read it: the config with its overrides, and the
 dataset built with a chosen pipeline."""
+
 from __future__ import annotations
 
 from typing import Optional, Sequence
@@ -29,8 +30,9 @@ def load_config(path: str, cfg_options=None) -> Config:
     return cfg
 
 
-def build_train_dataset(cfg: Config, data_root: Optional[str] = None,
-                        pipeline: Sequence[dict] = ()):
+def build_train_dataset(
+    cfg: Config, data_root: Optional[str] = None, pipeline: Sequence[dict] = ()
+):
     """The config's training dataset with ``pipeline`` in place of its own.
 
     Args:

@@ -11,6 +11,7 @@ The pieces are independent so a caller can mix them (e.g. frames from a camera):
   each frame's probability map at original size;
 * :func:`find_detections` reduces a probability map to a mask and its 8-connected components.
 """
+
 from __future__ import annotations
 
 import os
@@ -34,8 +35,17 @@ from ..utils.checkpoint import load_checkpoint_file, load_state_dict_strict
 #: Extensions (lower case) read as still images; a folder input takes these files only.
 IMAGE_EXTENSIONS: Tuple[str, ...] = ('.png', '.bmp', '.jpg', '.jpeg', '.tif', '.tiff')
 #: Extensions (lower case) read as videos through ``cv2.VideoCapture``.
-VIDEO_EXTENSIONS: Tuple[str, ...] = ('.avi', '.mp4', '.mov', '.mkv', '.m4v', '.mpg', '.mpeg',
-                                     '.wmv', '.webm')
+VIDEO_EXTENSIONS: Tuple[str, ...] = (
+    '.avi',
+    '.mp4',
+    '.mov',
+    '.mkv',
+    '.m4v',
+    '.mpg',
+    '.mpeg',
+    '.wmv',
+    '.webm',
+)
 
 PathLike = Union[str, os.PathLike]
 
@@ -128,8 +138,9 @@ def list_images(folder: PathLike) -> List[Path]:
     Raises:
         ValueError: When two files share a stem (their outputs would collide).
     """
-    files = sorted(p for p in Path(folder).iterdir()
-                   if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
+    files = sorted(
+        p for p in Path(folder).iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS
+    )
     seen: Dict[str, Path] = {}
     clashes = []
     for p in files:
@@ -137,8 +148,9 @@ def list_images(folder: PathLike) -> List[Path]:
             clashes.append(f'{seen[p.stem].name} / {p.name}')
         seen.setdefault(p.stem, p)
     if clashes:
-        raise ValueError(f'files in {folder} share a stem, so their outputs would collide: '
-                         + ', '.join(clashes))
+        raise ValueError(
+            f'files in {folder} share a stem, so their outputs would collide: ' + ', '.join(clashes)
+        )
     return files
 
 
@@ -158,8 +170,10 @@ def input_kind(path: PathLike) -> str:
         return 'image'
     if suffix in VIDEO_EXTENSIONS:
         return 'video'
-    raise ValueError(f'input {path}: unknown extension {suffix!r}; expected a folder, an image '
-                     f'({", ".join(IMAGE_EXTENSIONS)}) or a video ({", ".join(VIDEO_EXTENSIONS)})')
+    raise ValueError(
+        f'input {path}: unknown extension {suffix!r}; expected a folder, an image '
+        f'({", ".join(IMAGE_EXTENSIONS)}) or a video ({", ".join(VIDEO_EXTENSIONS)})'
+    )
 
 
 def count_frames(path: PathLike) -> Optional[int]:
@@ -197,14 +211,15 @@ def _video_frames(path: Path) -> Iterator[Frame]:
         elif 0 < expected and index < expected:
             # A container's count can be an estimate, so a shortfall is a warning, not a frame
             # error: there is no frame index that could be reported as skipped.
-            warnings.warn(f'{path}: decoding stopped after {index} of the {expected} frames '
-                          'the container announces')
+            warnings.warn(
+                f'{path}: decoding stopped after {index} of the {expected} frames '
+                'the container announces'
+            )
     finally:
         cap.release()
 
 
-def load_frames(path: PathLike, loader: Optional[LoadIRImageFromFile] = None
-                ) -> Iterator[Frame]:
+def load_frames(path: PathLike, loader: Optional[LoadIRImageFromFile] = None) -> Iterator[Frame]:
     """Frames of an image file, a folder of images (sorted by name) or a video, lazily.
 
     Args:
@@ -261,23 +276,27 @@ def _use_teacher_for_test(cfg: Config, checkpoint: dict, model: torch.nn.Module)
     teacher comes from the state dict (``teacher.*``) or, in checkpoints that kept it apart,
     from the top-level ``'ema_teacher'`` entry.
     """
-    if not any(h.get('type') == 'EMATeacherHook' and h.get('validate_with_teacher', False)
-               for h in hook_configs(cfg)):
+    if not any(
+        h.get('type') == 'EMATeacherHook' and h.get('validate_with_teacher', False)
+        for h in hook_configs(cfg)
+    ):
         return
     teacher = getattr(model, 'teacher', None)
     if teacher is None:
-        warnings.warn('the config tests with the EMA teacher but its model has none '
-                      '(model.teacher); using the student weights, as tools/test.py does')
+        warnings.warn(
+            'the config tests with the EMA teacher but its model has none '
+            '(model.teacher); using the student weights, as tools/test.py does'
+        )
         return
     legacy = legacy_teacher_state(checkpoint)
     if legacy:
-        teacher.load_state_dict({k[len('teacher.'):]: v for k, v in legacy.items()},
-                                strict=False)
+        teacher.load_state_dict({k[len('teacher.') :]: v for k, v in legacy.items()}, strict=False)
     teacher.swap_with(model)
 
 
-def load_model(config: Union[PathLike, Config], checkpoint: PathLike,
-               device: str = 'auto') -> torch.nn.Module:
+def load_model(
+    config: Union[PathLike, Config], checkpoint: PathLike, device: str = 'auto'
+) -> torch.nn.Module:
     """Build the config's segmentor and load a checkpoint, in eval mode.
 
     Built as ``tools/test.py`` builds it: the config's model, the checkpoint read with the
@@ -312,8 +331,7 @@ def load_model(config: Union[PathLike, Config], checkpoint: PathLike,
 
 
 @torch.no_grad()
-def predict_probabilities(model: torch.nn.Module, images: Sequence[np.ndarray]
-                          ) -> List[np.ndarray]:
+def predict_probabilities(model: torch.nn.Module, images: Sequence[np.ndarray]) -> List[np.ndarray]:
     """Target probabilities of a batch of frames, each at its original size.
 
     Frames are grouped by size (one forward pass per size); the model's data preprocessor
@@ -331,22 +349,22 @@ def predict_probabilities(model: torch.nn.Module, images: Sequence[np.ndarray]
     for i, img in enumerate(images):
         groups.setdefault(tuple(img.shape[:2]), []).append(i)
     for (h, w), idx in groups.items():
-        inputs = [torch.from_numpy(np.ascontiguousarray(images[i], np.float32))[None]
-                  for i in idx]
-        samples = [SegDataSample(metainfo=dict(img_shape=(h, w), ori_shape=(h, w)))
-                   for _ in idx]
+        inputs = [torch.from_numpy(np.ascontiguousarray(images[i], np.float32))[None] for i in idx]
+        samples = [SegDataSample(metainfo=dict(img_shape=(h, w), ori_shape=(h, w))) for _ in idx]
         results = model.test_step(dict(inputs=inputs, data_samples=samples))
         for i, res in zip(idx, results):
             logits = res.seg_logits.data
             if logits.shape[0] != 1:
-                raise ValueError(f'expected a one-channel (sigmoid) head, got {logits.shape[0]} '
-                                 'output channels')
+                raise ValueError(
+                    f'expected a one-channel (sigmoid) head, got {logits.shape[0]} output channels'
+                )
             out[i] = logits[0].float().cpu().numpy()
     return out  # type: ignore[return-value]
 
 
-def run_on_frames(model: torch.nn.Module, frames: Iterable[Frame], batch_size: int = 1
-                  ) -> Iterator[Tuple[Frame, Optional[np.ndarray]]]:
+def run_on_frames(
+    model: torch.nn.Module, frames: Iterable[Frame], batch_size: int = 1
+) -> Iterator[Tuple[Frame, Optional[np.ndarray]]]:
     """Run the model over frames, ``batch_size`` decoded frames per forward pass.
 
     Args:
@@ -384,8 +402,7 @@ def run_on_frames(model: torch.nn.Module, frames: Iterable[Frame], batch_size: i
 # Detections
 
 
-def find_detections(prob: np.ndarray, threshold: float = 0.5
-                    ) -> Tuple[np.ndarray, List[Detection]]:
+def find_detections(prob: np.ndarray, threshold: float = 0.5) -> Tuple[np.ndarray, List[Detection]]:
     """Binarise a probability map and describe each predicted component.
 
     Args:
@@ -405,6 +422,14 @@ def find_detections(prob: np.ndarray, threshold: float = 0.5
     peaks = np.full(comps.num, -np.inf)
     np.maximum.at(peaks, comps.labels[fg] - 1, prob[fg].astype(np.float64))
     centroids = comps.centroids  # (N, 2) row, col
-    dets = [Detection(k + 1, float(centroids[k, 1]), float(centroids[k, 0]),
-                      int(comps.areas[k]), float(peaks[k])) for k in range(comps.num)]
+    dets = [
+        Detection(
+            k + 1,
+            float(centroids[k, 1]),
+            float(centroids[k, 0]),
+            int(comps.areas[k]),
+            float(peaks[k]),
+        )
+        for k in range(comps.num)
+    ]
     return mask, dets

@@ -1,4 +1,5 @@
 """Export the inference network to ONNX: raw intensities in, target probabilities out."""
+
 from __future__ import annotations
 
 import importlib
@@ -48,8 +49,9 @@ class ProbabilityNet(nn.Module):
         if self.neck is not None:
             feats = self.neck(feats)
         logits = self.decode_head(feats)
-        logits = F.interpolate(logits, size=image.shape[-2:], mode='bilinear',
-                               align_corners=self.align_corners)
+        logits = F.interpolate(
+            logits, size=image.shape[-2:], mode='bilinear', align_corners=self.align_corners
+        )
         return torch.sigmoid(logits)
 
 
@@ -58,8 +60,10 @@ def _require(package: str, purpose: str) -> None:
     try:
         importlib.import_module(package)
     except ImportError as err:
-        raise ImportError(f"{purpose} needs the '{package}' package, which is not installed: "
-                          f'pip install -r {DEPLOY_REQUIREMENTS}') from err
+        raise ImportError(
+            f"{purpose} needs the '{package}' package, which is not installed: "
+            f'pip install -r {DEPLOY_REQUIREMENTS}'
+        ) from err
 
 
 def require_onnx() -> None:
@@ -82,8 +86,14 @@ def onnx_available() -> bool:
     return True
 
 
-def onnx_bytes(net: nn.Module, shape: Tuple[int, ...], dynamic: bool = False, opset: int = 17,
-               input_name: str = 'image', output_name: str = 'prob') -> bytes:
+def onnx_bytes(
+    net: nn.Module,
+    shape: Tuple[int, ...],
+    dynamic: bool = False,
+    opset: int = 17,
+    input_name: str = 'image',
+    output_name: str = 'prob',
+) -> bytes:
     """Trace ``net`` (eval mode, CPU, one input) into a serialised ONNX model.
 
     Args:
@@ -99,16 +109,26 @@ def onnx_bytes(net: nn.Module, shape: Tuple[int, ...], dynamic: bool = False, op
     """
     require_onnx()
     dummy = torch.zeros(*shape)
-    axes: Optional[dict] = ({input_name: {2: 'height', 3: 'width'},
-                             output_name: {2: 'height', 3: 'width'}} if dynamic else None)
+    axes: Optional[dict] = (
+        {input_name: {2: 'height', 3: 'width'}, output_name: {2: 'height', 3: 'width'}}
+        if dynamic
+        else None
+    )
     buffer = io.BytesIO()
     with torch.no_grad(), warnings.catch_warnings():
         # The TorchScript exporter is deprecated in favour of the torch.export one, which
         # needs the extra onnxscript package; the graphs here trace fully either way.
         warnings.simplefilter('ignore', DeprecationWarning)
-        torch.onnx.export(net.eval().cpu(), (dummy, ), buffer, input_names=[input_name],
-                          output_names=[output_name], dynamic_axes=axes,
-                          opset_version=opset, dynamo=False)
+        torch.onnx.export(
+            net.eval().cpu(),
+            (dummy,),
+            buffer,
+            input_names=[input_name],
+            output_names=[output_name],
+            dynamic_axes=axes,
+            opset_version=opset,
+            dynamo=False,
+        )
     return buffer.getvalue()
 
 
@@ -124,6 +144,7 @@ def ort_session(model: Union[bytes, str], threads: int = 2):
     """
     require_onnxruntime()
     import onnxruntime as ort
+
     if threads < 1:
         raise ValueError(f'threads must be >= 1, got {threads}')
     options = ort.SessionOptions()
@@ -135,8 +156,13 @@ def ort_session(model: Union[bytes, str], threads: int = 2):
     return ort.InferenceSession(model, options, providers=['CPUExecutionProvider'])
 
 
-def export_onnx(net: ProbabilityNet, out: str, shape: Tuple[int, int] = (256, 256),
-                dynamic: bool = False, opset: int = 17) -> str:
+def export_onnx(
+    net: ProbabilityNet,
+    out: str,
+    shape: Tuple[int, int] = (256, 256),
+    dynamic: bool = False,
+    opset: int = 17,
+) -> str:
     """Write ``net`` as an ONNX model to ``out`` (atomically: a temporary file in the same
     folder, then a rename; an existing file is replaced only by a complete one).
 
@@ -157,8 +183,10 @@ def export_onnx(net: ProbabilityNet, out: str, shape: Tuple[int, int] = (256, 25
     h, w = (int(v) for v in shape)
     d = net.size_divisor
     if h < d or w < d or h % d or w % d:
-        raise ValueError(f'--shape {h} {w}: height and width must be positive multiples of the '
-                         f"data preprocessor's size_divisor {d}")
+        raise ValueError(
+            f'--shape {h} {w}: height and width must be positive multiples of the '
+            f"data preprocessor's size_divisor {d}"
+        )
     data = onnx_bytes(net, (1, 1, h, w), dynamic, opset)
     atomic_write_bytes(data, os.fspath(out))
     return os.fspath(out)

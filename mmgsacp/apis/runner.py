@@ -5,6 +5,7 @@ Both read a config with ``--cfg-options``, place the work folder the way MMSeg's
 :class:`~mmengine.runner.Runner` step (train or test), on CPU-only machines under
 ``--launcher pytorch`` too (:mod:`mmgsacp.utils.dist`).
 """
+
 from __future__ import annotations
 
 import os.path as osp
@@ -20,8 +21,9 @@ from ..utils.io import load_config
 T = TypeVar('T')
 
 
-def load_run_config(config: str, cfg_options: Optional[Sequence[str]], work_dir: Optional[str],
-                    launcher: str) -> Config:
+def load_run_config(
+    config: str, cfg_options: Optional[Sequence[str]], work_dir: Optional[str], launcher: str
+) -> Config:
     """The config of a train or test run with the command line's common options applied.
 
     Args:
@@ -46,8 +48,9 @@ def load_run_config(config: str, cfg_options: Optional[Sequence[str]], work_dir:
     return cfg
 
 
-def run_with_runner(cfg: Config, launcher: str, step: Callable[[Runner], T],
-                    unsafe_checkpoints: bool = False) -> T:
+def run_with_runner(
+    cfg: Config, launcher: str, step: Callable[[Runner], T], unsafe_checkpoints: bool = False
+) -> T:
     """Build the runner of ``cfg``, run ``step`` on it and close the process group after.
 
     Args:

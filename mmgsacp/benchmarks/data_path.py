@@ -7,6 +7,7 @@ normalised (B, 1, h, w) crops with their data samples. The per-sample path is SI
 :class:`PackedPointDataPreProcessor`. Batches of the two alternate, so a load that changes
 during the run weighs on both alike.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -30,9 +31,16 @@ DATASET_BASE = osp.join('configs', '_base_', 'datasets', 'sirst3_packed.py')
 MODEL_BASE = osp.join('configs', '_base_', 'models', 'compact_unet.py')
 
 
-def benchmark_data_path(root: str, data_root: str, ann_file: str, pack_file: str,
-                        batches: int = 10, batch_size: int = 16, warmup: int = 1,
-                        seed: int = 0) -> Dict[str, float]:
+def benchmark_data_path(
+    root: str,
+    data_root: str,
+    ann_file: str,
+    pack_file: str,
+    batches: int = 10,
+    batch_size: int = 16,
+    warmup: int = 1,
+    seed: int = 0,
+) -> Dict[str, float]:
     """Mean time per batch of both data paths, measured in one run.
 
     Args:
@@ -54,12 +62,25 @@ def benchmark_data_path(root: str, data_root: str, ann_file: str, pack_file: str
     model_cfg = Config.fromfile(osp.join(root, MODEL_BASE))
     plain_pre = MODELS.build(model_cfg.data_preprocessor)
     packed_pre = MODELS.build(dict(model_cfg.data_preprocessor, **cfg.packed_preprocessor))
-    folder = DATASETS.build(dict(
-        type='PointSIRSTDataset', data_root=data_root, ann_file=ann_file, point_type='centroid',
-        pipeline=Config.fromfile(osp.join(root, 'configs', '_base_', 'datasets',
-                                          'sirst3.py')).train_pipeline))
-    packed = DATASETS.build(dict(cfg.train_dataloader.dataset, data_root=data_root,
-                                 ann_file=ann_file, pack_file=pack_file))
+    folder = DATASETS.build(
+        dict(
+            type='PointSIRSTDataset',
+            data_root=data_root,
+            ann_file=ann_file,
+            point_type='centroid',
+            pipeline=Config.fromfile(
+                osp.join(root, 'configs', '_base_', 'datasets', 'sirst3.py')
+            ).train_pipeline,
+        )
+    )
+    packed = DATASETS.build(
+        dict(
+            cfg.train_dataloader.dataset,
+            data_root=data_root,
+            ann_file=ann_file,
+            pack_file=pack_file,
+        )
+    )
     if len(folder) != len(packed):
         raise ValueError(f'{pack_file} holds {len(packed)} images, {ann_file} lists {len(folder)}')
     rng = np.random.default_rng(seed)
@@ -82,9 +103,14 @@ def benchmark_data_path(root: str, data_root: str, ann_file: str, pack_file: str
                 times[name].append(time.perf_counter() - start)
     per_sample_ms = 1000 * float(np.mean(times['per_sample']))
     packed_ms = 1000 * float(np.mean(times['packed']))
-    return dict(per_sample_ms=per_sample_ms, packed_ms=packed_ms,
-                ratio=per_sample_ms / packed_ms, batch_size=batch_size, batches=batches,
-                threads=torch.get_num_threads())
+    return dict(
+        per_sample_ms=per_sample_ms,
+        packed_ms=packed_ms,
+        ratio=per_sample_ms / packed_ms,
+        batch_size=batch_size,
+        batches=batches,
+        threads=torch.get_num_threads(),
+    )
 
 
 def run_command(args: argparse.Namespace) -> int:
@@ -103,13 +129,16 @@ def run_command(args: argparse.Namespace) -> int:
         pack_file = args.pack_file or osp.join(tmp, 'train.npz')
         if not osp.isfile(pack_file):
             pack_split(data_root, split, pack_file, point_type='centroid')
-        result = benchmark_data_path(args.root, data_root, split, pack_file, args.batches,
-                                     args.batch, args.warmup)
-    print(f"batch of {result['batch_size']}, {result['batches']} batches, "
-          f"{result['threads']} torch threads, CPU")
-    print(f"per-sample pipeline: {result['per_sample_ms']:8.1f} ms/batch")
-    print(f"packed in memory:    {result['packed_ms']:8.1f} ms/batch")
-    print(f"ratio:               {result['ratio']:8.1f}x")
+        result = benchmark_data_path(
+            args.root, data_root, split, pack_file, args.batches, args.batch, args.warmup
+        )
+    print(
+        f'batch of {result["batch_size"]}, {result["batches"]} batches, '
+        f'{result["threads"]} torch threads, CPU'
+    )
+    print(f'per-sample pipeline: {result["per_sample_ms"]:8.1f} ms/batch')
+    print(f'packed in memory:    {result["packed_ms"]:8.1f} ms/batch')
+    print(f'ratio:               {result["ratio"]:8.1f}x')
     if args.json:
         write_json(result, args.json)
     return 0

@@ -18,6 +18,7 @@ same network, exported to ONNX for the frame size, also runs in ONNX Runtime on 
 * **FLOPs**: ``torch.utils.flop_counter.FlopCounterMode`` over one forward pass on the ``meta``
   device; a multiply-add counts 2 (FLOPs = 2 x MACs), matmul/conv-like ops only.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -62,8 +63,7 @@ NETWORKS: Dict[str, Callable[[], nn.Module]] = {
 }
 
 #: (numerator, denominator) of the throughput ratios the report states, where both were run.
-RATIO_PAIRS: Tuple[Tuple[str, str], ...] = (('CompactUNet', 'DNANet'),
-                                             ('LiteUNet', 'CompactUNet'))
+RATIO_PAIRS: Tuple[Tuple[str, str], ...] = (('CompactUNet', 'DNANet'), ('LiteUNet', 'CompactUNet'))
 
 
 def as_hw(size: Size) -> Tuple[int, int]:
@@ -81,6 +81,7 @@ def size_label(size: Size) -> str:
 
 
 # ------------------------------------------------------------------------------ CPU memory
+
 
 def _proc_status_kb(field: str) -> Optional[int]:
     try:
@@ -148,6 +149,7 @@ def cuda_peak_mb(run: Callable[[], None], device: torch.device) -> Tuple[float, 
 
 # ---------------------------------------------------------------------------- measurements
 
+
 def count_flops(model: nn.Module, size: Size, device: torch.device) -> int:
     """FLOPs of one batch-1 forward pass on an ``N x N`` or ``(H, W)`` frame (2 per
     multiply-add; a depthwise conv counts its per-group channels only)."""
@@ -182,21 +184,35 @@ def ort_sessions(models: Dict[str, nn.Module], size: Size, threads: int) -> Dict
     """Each network exported to ONNX for a fixed ``size`` frame and opened in ONNX Runtime
     (``threads`` intra-op threads, every graph optimisation)."""
     from mmgsacp.apis.onnx_export import onnx_bytes, ort_session
+
     h, w = as_hw(size)
-    return {name: ort_session(onnx_bytes(copy.deepcopy(model).cpu(), (1, 1, h, w),
-                                         output_name='logits'), threads)
-            for name, model in models.items()}
+    return {
+        name: ort_session(
+            onnx_bytes(copy.deepcopy(model).cpu(), (1, 1, h, w), output_name='logits'), threads
+        )
+        for name, model in models.items()
+    }
 
 
 def _stats(times: List[float]) -> dict:
     # The median resists the stalls of a shared CPU (other processes taking the cores).
     median = statistics.median(times)
-    return dict(images_per_s=1.0 / median, ms_per_image=1e3 * median,
-                ms_mean=1e3 * statistics.fmean(times), times_ms=[1e3 * t for t in times])
+    return dict(
+        images_per_s=1.0 / median,
+        ms_per_image=1e3 * median,
+        ms_mean=1e3 * statistics.fmean(times),
+        times_ms=[1e3 * t for t in times],
+    )
 
 
-def bench_size(models: Dict[str, nn.Module], size: Size, device: torch.device, warmup: int,
-               repeats: int, sessions: Optional[Dict[str, Any]] = None) -> List[dict]:
+def bench_size(
+    models: Dict[str, nn.Module],
+    size: Size,
+    device: torch.device,
+    warmup: int,
+    repeats: int,
+    sessions: Optional[Dict[str, Any]] = None,
+) -> List[dict]:
     """Time every network at one frame size, their passes interleaved round by round.
 
     Round ``r`` times one pass of each network in turn (its PyTorch pass, then its ONNX
@@ -251,11 +267,21 @@ def bench_size(models: Dict[str, nn.Module], size: Size, device: torch.device, w
     for name, model in models.items():
         flops = count_flops(model, (h, w), device)
         row = dict(
-            network=name, device=device.type, size=size_label((h, w)), height=h, width=w,
-            batch=1, params=sum(p.numel() for p in model.parameters()), gflops=flops / 1e9,
-            gflops_per_mpx=flops / (h * w) / 1e3, **_stats(times[name]),
-            peak_mem_mb=mems[name][0], mem_method=mems[name][1], warmup=warmup,
-            repeats=repeats)
+            network=name,
+            device=device.type,
+            size=size_label((h, w)),
+            height=h,
+            width=w,
+            batch=1,
+            params=sum(p.numel() for p in model.parameters()),
+            gflops=flops / 1e9,
+            gflops_per_mpx=flops / (h * w) / 1e3,
+            **_stats(times[name]),
+            peak_mem_mb=mems[name][0],
+            mem_method=mems[name][1],
+            warmup=warmup,
+            repeats=repeats,
+        )
         if name in sessions:
             ort = _stats(ort_times[name])
             row.update({f'ort_{k}': v for k, v in ort.items()})
@@ -278,9 +304,12 @@ def throughput_ratio(num: dict, den: dict, runtime: str = 'torch') -> dict:
     """
     prefix = {'torch': '', 'ort': 'ort_'}[runtime]
     per_round = sorted(d / n for n, d in zip(num[f'{prefix}times_ms'], den[f'{prefix}times_ms']))
-    return dict(ratio=num[f'{prefix}images_per_s'] / den[f'{prefix}images_per_s'],
-                per_round_min=per_round[0], per_round_median=statistics.median(per_round),
-                per_round_max=per_round[-1])
+    return dict(
+        ratio=num[f'{prefix}images_per_s'] / den[f'{prefix}images_per_s'],
+        per_round_min=per_round[0],
+        per_round_median=statistics.median(per_round),
+        per_round_max=per_round[-1],
+    )
 
 
 def device_name(device: torch.device) -> str:
@@ -299,10 +328,16 @@ def select_devices(device: str) -> List[torch.device]:
     return devices
 
 
-def benchmark_inference(sizes: Sequence[Size] = (256, 512, (512, 640)), repeats: int = 10,
-                        warmup: int = 2, device: str = 'auto', seed: int = 0,
-                        onnx: Optional[bool] = None, threads: int = 2,
-                        networks: Optional[Sequence[str]] = None) -> dict:
+def benchmark_inference(
+    sizes: Sequence[Size] = (256, 512, (512, 640)),
+    repeats: int = 10,
+    warmup: int = 2,
+    device: str = 'auto',
+    seed: int = 0,
+    onnx: Optional[bool] = None,
+    threads: int = 2,
+    networks: Optional[Sequence[str]] = None,
+) -> dict:
     """Benchmark networks of :data:`NETWORKS` at every size on every device.
 
     Args:
@@ -323,6 +358,7 @@ def benchmark_inference(sizes: Sequence[Size] = (256, 512, (512, 640)), repeats:
         throughput ratios of :data:`RATIO_PAIRS` per device, size and runtime]}``.
     """
     from mmgsacp.apis.onnx_export import onnx_available, require_onnx, require_onnxruntime
+
     names = list(NETWORKS) if networks is None else list(networks)
     unknown = [n for n in names if n not in NETWORKS]
     if unknown or not names:
@@ -339,8 +375,9 @@ def benchmark_inference(sizes: Sequence[Size] = (256, 512, (512, 640)), repeats:
             torch.manual_seed(seed)
             models[name] = NETWORKS[name]().eval().to(dev)
         for size in sizes:
-            sessions = (ort_sessions(models, size, threads)
-                        if use_ort and dev.type == 'cpu' else None)
+            sessions = (
+                ort_sessions(models, size, threads) if use_ort and dev.type == 'cpu' else None
+            )
             results.extend(bench_size(models, size, dev, warmup, repeats, sessions))
         del models
         if dev.type == 'cuda':
@@ -350,23 +387,37 @@ def benchmark_inference(sizes: Sequence[Size] = (256, 512, (512, 640)), repeats:
     for dev in devices:
         for size in sizes:
             label = size_label(size)
-            r = {row['network']: row for row in results
-                 if row['device'] == dev.type and row['size'] == label}
+            r = {
+                row['network']: row
+                for row in results
+                if row['device'] == dev.type and row['size'] == label
+            }
             for num, den in RATIO_PAIRS:
                 if num not in r or den not in r:
                     continue
                 for runtime in ('torch', 'ort'):
                     if runtime == 'ort' and 'ort_times_ms' not in r[num]:
                         continue
-                    ratios.append(dict(device=dev.type, size=label, runtime=runtime,
-                                       numerator=num, denominator=den,
-                                       **throughput_ratio(r[num], r[den], runtime)))
+                    ratios.append(
+                        dict(
+                            device=dev.type,
+                            size=label,
+                            runtime=runtime,
+                            numerator=num,
+                            denominator=den,
+                            **throughput_ratio(r[num], r[den], runtime),
+                        )
+                    )
 
-    env = dict(torch=torch.__version__, python=platform.python_version(),
-               devices={d.type: device_name(d) for d in devices},
-               cpu_threads=torch.get_num_threads())
+    env = dict(
+        torch=torch.__version__,
+        python=platform.python_version(),
+        devices={d.type: device_name(d) for d in devices},
+        cpu_threads=torch.get_num_threads(),
+    )
     if use_ort:
         import onnxruntime
+
         env.update(onnxruntime=onnxruntime.__version__, ort_threads=threads)
     return dict(env=env, results=results, ratios=ratios)
 
@@ -374,31 +425,47 @@ def benchmark_inference(sizes: Sequence[Size] = (256, 512, (512, 640)), repeats:
 def format_report(report: dict) -> str:
     """The report as a table, its ratios and what the columns mean."""
     env = report['env']
-    lines = [f"torch {env['torch']}, "
-             + '; '.join(f'{k}: {v}' for k, v in env['devices'].items())
-             + (f"; onnxruntime {env['onnxruntime']}, {env['ort_threads']} threads"
-                if 'onnxruntime' in env else '; onnxruntime: not run')]
-    header = (f"{'device':<6} {'WxH':>9} {'network':<12} {'params(M)':>9} {'GFLOPs':>7} "
-              f"{'GF/MPx':>7} {'img/s':>8} {'ms/img':>8} {'ORT img/s':>9} {'ORT/pt':>6} "
-              f"{'peak MiB':>8}")
+    lines = [
+        f'torch {env["torch"]}, '
+        + '; '.join(f'{k}: {v}' for k, v in env['devices'].items())
+        + (
+            f'; onnxruntime {env["onnxruntime"]}, {env["ort_threads"]} threads'
+            if 'onnxruntime' in env
+            else '; onnxruntime: not run'
+        )
+    ]
+    header = (
+        f'{"device":<6} {"WxH":>9} {"network":<12} {"params(M)":>9} {"GFLOPs":>7} '
+        f'{"GF/MPx":>7} {"img/s":>8} {"ms/img":>8} {"ORT img/s":>9} {"ORT/pt":>6} '
+        f'{"peak MiB":>8}'
+    )
     lines += [header, '-' * len(header)]
     for r in report['results']:
-        ort = (f"{r['ort_images_per_s']:>9.2f} {r['ort_over_torch']:>6.2f}"
-               if 'ort_images_per_s' in r else f"{'-':>9} {'-':>6}")
-        lines.append(f"{r['device']:<6} {r['size']:>9} {r['network']:<12} "
-                     f"{r['params'] / 1e6:>9.3f} {r['gflops']:>7.2f} {r['gflops_per_mpx']:>7.2f} "
-                     f"{r['images_per_s']:>8.2f} {r['ms_per_image']:>8.2f} {ort} "
-                     f"{r['peak_mem_mb']:>8.1f}")
+        ort = (
+            f'{r["ort_images_per_s"]:>9.2f} {r["ort_over_torch"]:>6.2f}'
+            if 'ort_images_per_s' in r
+            else f'{"-":>9} {"-":>6}'
+        )
+        lines.append(
+            f'{r["device"]:<6} {r["size"]:>9} {r["network"]:<12} '
+            f'{r["params"] / 1e6:>9.3f} {r["gflops"]:>7.2f} {r["gflops_per_mpx"]:>7.2f} '
+            f'{r["images_per_s"]:>8.2f} {r["ms_per_image"]:>8.2f} {ort} '
+            f'{r["peak_mem_mb"]:>8.1f}'
+        )
     for r in report['ratios']:
         runtime = 'ONNX Runtime' if r['runtime'] == 'ort' else 'PyTorch'
-        lines.append(f"throughput {r['numerator']} / {r['denominator']} ({runtime}, "
-                     f"{r['device']}, {r['size']}): {r['ratio']:.2f}x (round by round "
-                     f"{r['per_round_min']:.2f}-{r['per_round_max']:.2f}x)")
-    lines.append('WxH: frame width x height; GF/MPx: GFLOPs per megapixel; ORT/pt: ONNX Runtime '
-                 'over PyTorch images/s, same network and frame; peak MiB (PyTorch): extra '
-                 'memory of one forward pass over the resident weights and input (CPU: VmHWM '
-                 'reset, CUDA: max_memory_allocated); GFLOPs = 2 x GMACs, conv/matmul only. '
-                 'Compare figures within one run: a shared CPU moves them between runs.')
+        lines.append(
+            f'throughput {r["numerator"]} / {r["denominator"]} ({runtime}, '
+            f'{r["device"]}, {r["size"]}): {r["ratio"]:.2f}x (round by round '
+            f'{r["per_round_min"]:.2f}-{r["per_round_max"]:.2f}x)'
+        )
+    lines.append(
+        'WxH: frame width x height; GF/MPx: GFLOPs per megapixel; ORT/pt: ONNX Runtime '
+        'over PyTorch images/s, same network and frame; peak MiB (PyTorch): extra '
+        'memory of one forward pass over the resident weights and input (CPU: VmHWM '
+        'reset, CUDA: max_memory_allocated); GFLOPs = 2 x GMACs, conv/matmul only. '
+        'Compare figures within one run: a shared CPU moves them between runs.'
+    )
     return '\n'.join(lines)
 
 
@@ -411,12 +478,20 @@ def run_command(args: argparse.Namespace) -> int:
         raise InputError('--device cuda given but CUDA is not available')
     onnx = {'auto': None, 'on': True, 'off': False}[args.onnx]
     try:
-        report = benchmark_inference(args.sizes, args.repeats, args.warmup, args.device,
-                                     args.seed, onnx=onnx, threads=args.threads,
-                                     networks=args.networks)
+        report = benchmark_inference(
+            args.sizes,
+            args.repeats,
+            args.warmup,
+            args.device,
+            args.seed,
+            onnx=onnx,
+            threads=args.threads,
+            networks=args.networks,
+        )
     except (ImportError, ValueError) as err:
-        raise InputError(f'--onnx on: {err}' if isinstance(err, ImportError) else
-                         f'--networks: {err}') from err
+        raise InputError(
+            f'--onnx on: {err}' if isinstance(err, ImportError) else f'--networks: {err}'
+        ) from err
     print(format_report(report))
     if args.json:
         write_json(report, args.json)

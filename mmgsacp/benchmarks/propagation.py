@@ -5,6 +5,7 @@ synthetic bright blobs with a noisy embedding. For each setting it measures ms p
 batched ``generate_point_targets`` and of a naive per-point Python loop over the same points
 (one call per point), in the same run, and checks that both give the same regions.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -19,12 +20,16 @@ from mmgsacp.models.pseudo_labels import generate_point_targets
 from mmgsacp.utils.io import InputError, write_json
 
 #: (name, generate_point_targets options) of the timed settings.
-SETTINGS = (('affinity', dict(mode='affinity')), ('prior', dict(mode='prior')),
-            ('affinity+adaptive', dict(mode='affinity', adaptive=True, r_min=4)))
+SETTINGS = (
+    ('affinity', dict(mode='affinity')),
+    ('prior', dict(mode='prior')),
+    ('affinity+adaptive', dict(mode='affinity', adaptive=True, r_min=4)),
+)
 
 
-def make_batch(batch: int, size: int, channels: int, num_points: int, device: str,
-               seed: int = 0) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def make_batch(
+    batch: int, size: int, channels: int, num_points: int, device: str, seed: int = 0
+) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Blobs of 1 to ~120 px under each point, on noise; embedding = blob/background + noise.
 
     Returns:
@@ -39,7 +44,7 @@ def make_batch(batch: int, size: int, channels: int, num_points: int, device: st
     yy, xx = torch.meshgrid(torch.arange(size), torch.arange(size), indexing='ij')
     for i in range(num_points):
         ry, rx = (float(v) for v in torch.rand(2, generator=g) * 5 + 0.5)
-        blob = ((yy - xy[i, 1]) / ry)**2 + ((xx - xy[i, 0]) / rx)**2 <= 1
+        blob = ((yy - xy[i, 1]) / ry) ** 2 + ((xx - xy[i, 0]) / rx) ** 2 <= 1
         image[b[i], 0][blob] += 1.5
         emb[b[i], 1][blob] += 2.0
     points = torch.stack([b, xy[:, 0], xy[:, 1]], 1)
@@ -59,9 +64,15 @@ def timeit(fn: Callable[[], object], iters: int, device: str) -> float:
     return (time.perf_counter() - start) / iters * 1e3
 
 
-def benchmark_propagation(batch: int = 16, size: int = 128, channels: int = 16,
-                          points: int = 24, radius: int = 16, iters: int = 30,
-                          device: str = 'cpu') -> Dict[str, object]:
+def benchmark_propagation(
+    batch: int = 16,
+    size: int = 128,
+    channels: int = 16,
+    points: int = 24,
+    radius: int = 16,
+    iters: int = 30,
+    device: str = 'cpu',
+) -> Dict[str, object]:
     """Time the batched targets against a per-point loop, and the contrastive loss.
 
     Returns:
@@ -77,14 +88,17 @@ def benchmark_propagation(batch: int = 16, size: int = 128, channels: int = 16,
             return generate_point_targets(image, emb, pts, **kw)
 
         def loop():
-            return [generate_point_targets(image, emb, pts[i:i + 1], **kw)
-                    for i in range(pts.shape[0])]
+            return [
+                generate_point_targets(image, emb, pts[i : i + 1], **kw)
+                for i in range(pts.shape[0])
+            ]
 
         same = torch.equal(batched().regions, torch.cat([t.regions for t in loop()]))
         t_batched = timeit(batched, iters, device)
         t_loop = timeit(loop, max(iters // 5, 2), device)
-        results[name] = dict(batched_ms=t_batched, loop_ms=t_loop, speedup=t_loop / t_batched,
-                             same_regions=same)
+        results[name] = dict(
+            batched_ms=t_batched, loop_ms=t_loop, speedup=t_loop / t_batched, same_regions=same
+        )
 
     targets = generate_point_targets(image, emb, pts, radius=radius)
     loss_fn = HardBackgroundContrastiveLoss()
@@ -103,11 +117,14 @@ def propagation_table(results: Dict[str, object]) -> List[str]:
     lines = []
     for name, _ in SETTINGS:
         r = results[name]
-        lines.append(f"{name:>18}: batched {r['batched_ms']:7.2f} ms/call | per-point loop "
-                     f"{r['loop_ms']:7.2f} ms/call | x{r['speedup']:5.1f} | same regions: "
-                     f"{r['same_regions']}")
-    lines.append(f"{'hbc loss':>18}: forward+backward {results['hbc_forward_backward_ms']:7.2f} "
-                 'ms/call')
+        lines.append(
+            f'{name:>18}: batched {r["batched_ms"]:7.2f} ms/call | per-point loop '
+            f'{r["loop_ms"]:7.2f} ms/call | x{r["speedup"]:5.1f} | same regions: '
+            f'{r["same_regions"]}'
+        )
+    lines.append(
+        f'{"hbc loss":>18}: forward+backward {results["hbc_forward_backward_ms"]:7.2f} ms/call'
+    )
     return lines
 
 
@@ -124,10 +141,13 @@ def run_command(args: argparse.Namespace) -> int:
     if args.threads > 0:
         torch.set_num_threads(args.threads)
 
-    print(f'B={args.batch} H=W={args.size} D={args.channels} P={args.points} '
-          f'R={args.radius} device={args.device} threads={torch.get_num_threads()}')
-    results = benchmark_propagation(args.batch, args.size, args.channels, args.points,
-                                    args.radius, args.iters, args.device)
+    print(
+        f'B={args.batch} H=W={args.size} D={args.channels} P={args.points} '
+        f'R={args.radius} device={args.device} threads={torch.get_num_threads()}'
+    )
+    results = benchmark_propagation(
+        args.batch, args.size, args.channels, args.points, args.radius, args.iters, args.device
+    )
     print('\n'.join(propagation_table(results)))
     if args.json:
         write_json(dict(vars(args), results=results), args.json)

@@ -11,6 +11,7 @@ and a markdown table beside it (``quality.md``). The file is rewritten (atomical
 method, so an interrupted benchmark resumes with the methods not yet finished (a method whose
 training was cut short resumes from its last checkpoint).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -58,9 +59,21 @@ CPU_CONFIGS = {
 #: switched to the synthetic set (DATASET_OPTIONS).
 CONFIG_SETS = {
     'cpu': CPU_CONFIGS,
-    'synthetic': {m: CPU_CONFIGS[m] for m in (
-        'full_sup', 'point_only', 'prior_only', 'lesps', 'pal', 'gsacp_base', 'gsacp_ema',
-        'gsacp_hbc', 'gsacp_asg', 'gsacp_final')},
+    'synthetic': {
+        m: CPU_CONFIGS[m]
+        for m in (
+            'full_sup',
+            'point_only',
+            'prior_only',
+            'lesps',
+            'pal',
+            'gsacp_base',
+            'gsacp_ema',
+            'gsacp_hbc',
+            'gsacp_asg',
+            'gsacp_final',
+        )
+    },
 }
 #: --cfg-options that put every config of a set on its data (--data-root then says where).
 DATASET_OPTIONS = {'cpu': [], 'synthetic': synthetic_options()}
@@ -70,8 +83,18 @@ KEYS = ('mIoU', 'nIoU', 'Pd', 'Fa')
 PHASES = ('all', 'train', 'test')
 
 #: what 'all' means: the benchmark's standard methods, in table order.
-DEFAULT_METHODS = ('full_sup', 'point_only', 'prior_only', 'lesps', 'pal', 'gsacp_base',
-                   'gsacp_ema', 'gsacp_hbc', 'gsacp_asg', 'gsacp_final')
+DEFAULT_METHODS = (
+    'full_sup',
+    'point_only',
+    'prior_only',
+    'lesps',
+    'pal',
+    'gsacp_base',
+    'gsacp_ema',
+    'gsacp_hbc',
+    'gsacp_asg',
+    'gsacp_final',
+)
 
 
 def parse_methods(text: str, known: Sequence[str]) -> List[str]:
@@ -80,12 +103,16 @@ def parse_methods(text: str, known: Sequence[str]) -> List[str]:
     Raises:
         InputError: Naming the unknown methods and listing the known ones.
     """
-    names = [m for m in DEFAULT_METHODS if m in known] if text.strip() in ('', 'all') \
+    names = (
+        [m for m in DEFAULT_METHODS if m in known]
+        if text.strip() in ('', 'all')
         else text.replace(',', ' ').split()
+    )
     unknown = [n for n in names if n not in known]
     if unknown:
-        raise InputError(f"unknown method(s) {', '.join(unknown)}; known methods: "
-                         f"{', '.join(known)}")
+        raise InputError(
+            f'unknown method(s) {", ".join(unknown)}; known methods: {", ".join(known)}'
+        )
     return names
 
 
@@ -94,10 +121,12 @@ def check_data_root(root: str, config_set: str) -> None:
     training split of ``config_set``."""
     split = 'img_idx/train_SIRST3.txt' if config_set == 'cpu' else 'img_idx/train_synthetic.txt'
     if not osp.isfile(osp.join(root, split)):
-        where = ('SIRST3 is expected at ../shared/data/SIRST3 (beside the repository); point '
-                 'to it with --data-root DIR or `make bench-quality DATA_ROOT=DIR`'
-                 if config_set == 'cpu' else
-                 'make one with `python tools/dataset_converters/make_synthetic.py DIR`')
+        where = (
+            'SIRST3 is expected at ../shared/data/SIRST3 (beside the repository); point '
+            'to it with --data-root DIR or `make bench-quality DATA_ROOT=DIR`'
+            if config_set == 'cpu'
+            else 'make one with `python tools/dataset_converters/make_synthetic.py DIR`'
+        )
         raise InputError(f'no data set at {root} ({split} missing). {where}')
 
 
@@ -126,12 +155,17 @@ def metrics_by_split(metrics: dict, split_name: str) -> dict:
 def markdown(results: dict, split_name: str) -> str:
     """One row per method: the headline metrics on the split, mIoU per part, training time."""
     splits = [split_name] + [p for p in PARTS if any(p in r for r in results.values())]
-    head = '| method | ' + ' | '.join(
-        f'{s} mIoU / nIoU / Pd / Fa' if s == split_name else f'{s} mIoU' for s in splits) + \
-        ' | train s |'
+    head = (
+        '| method | '
+        + ' | '.join(
+            f'{s} mIoU / nIoU / Pd / Fa' if s == split_name else f'{s} mIoU' for s in splits
+        )
+        + ' | train s |'
+    )
     lines = [head, '|' + '---|' * (len(splits) + 2)]
     order = [m for m in DEFAULT_METHODS if m in results] + sorted(
-        m for m in results if m not in DEFAULT_METHODS)
+        m for m in results if m not in DEFAULT_METHODS
+    )
     for method in order:
         r = results[method]
         if split_name not in r:
@@ -144,8 +178,8 @@ def markdown(results: dict, split_name: str) -> str:
             elif s == split_name:
                 cells.append(' / '.join(f'{m[k]:.2f}' for k in KEYS))
             else:
-                cells.append(f"{m['mIoU']:.2f}")
-        lines.append(f"| {method} | {' | '.join(cells)} | {r.get('train_s', 0):.0f} |")
+                cells.append(f'{m["mIoU"]:.2f}')
+        lines.append(f'| {method} | {" | ".join(cells)} | {r.get("train_s", 0):.0f} |')
     return '\n'.join(lines) + '\n'
 
 
@@ -169,9 +203,15 @@ def save_entry(result_path: str, method: str, entry: dict) -> dict:
     return results
 
 
-def run_quality_benchmark(root: str, methods: str = 'all', data_root: str = '',
-                          work_dir: str = '', config_set: str = 'cpu', phase: str = 'all',
-                          cfg_options: Sequence[str] = ()) -> Dict[str, dict]:
+def run_quality_benchmark(
+    root: str,
+    methods: str = 'all',
+    data_root: str = '',
+    work_dir: str = '',
+    config_set: str = 'cpu',
+    phase: str = 'all',
+    cfg_options: Sequence[str] = (),
+) -> Dict[str, dict]:
     """Train and/or test ``methods`` with ``tools/train.py`` and ``tools/test.py``.
 
     Args:
@@ -199,10 +239,17 @@ def run_quality_benchmark(root: str, methods: str = 'all', data_root: str = '',
     split_name = SPLIT_NAMES[config_set]
     py = sys.executable
     data_options = DATASET_OPTIONS[config_set]
-    train_options = data_options + [f'train_dataloader.dataset.data_root={data_root}'] + \
-        list(cfg_options)
-    test_options = data_options + [f'{loader}.dataset.data_root={data_root}' for loader in
-                                   ('val_dataloader', 'test_dataloader')] + list(cfg_options)
+    train_options = (
+        data_options + [f'train_dataloader.dataset.data_root={data_root}'] + list(cfg_options)
+    )
+    test_options = (
+        data_options
+        + [
+            f'{loader}.dataset.data_root={data_root}'
+            for loader in ('val_dataloader', 'test_dataloader')
+        ]
+        + list(cfg_options)
+    )
 
     for method in names:
         config = configs[method]
@@ -217,8 +264,11 @@ def run_quality_benchmark(root: str, methods: str = 'all', data_root: str = '',
         if phase in ('all', 'train') and not osp.isfile(final_ckpt):
             # No validation while training (the test below is the evaluation), so training
             # needs only the train split, e.g. on a machine that holds nothing else.
-            cmd = [py, 'tools/train.py', config, '--work-dir', method_dir, '--cfg-options'
-                   ] + train_options + list(NO_VALIDATION_OPTIONS)
+            cmd = (
+                [py, 'tools/train.py', config, '--work-dir', method_dir, '--cfg-options']
+                + train_options
+                + list(NO_VALIDATION_OPTIONS)
+            )
             if osp.isfile(osp.join(method_dir, 'last_checkpoint')):
                 cmd.insert(3, '--resume')
             start = time.time()
@@ -234,15 +284,31 @@ def run_quality_benchmark(root: str, methods: str = 'all', data_root: str = '',
                 print(f'{method}: no checkpoint at {final_ckpt}, not tested')
                 continue
             metrics_json = osp.join(method_dir, 'test_metrics.json')
-            run_logged([py, 'tools/test.py', config, final_ckpt, '--work-dir', method_dir,
-                        '--json', metrics_json, '--cfg-options'] + test_options, log, root)
+            run_logged(
+                [
+                    py,
+                    'tools/test.py',
+                    config,
+                    final_ckpt,
+                    '--work-dir',
+                    method_dir,
+                    '--json',
+                    metrics_json,
+                    '--cfg-options',
+                ]
+                + test_options,
+                log,
+                root,
+            )
             with open(metrics_json) as f:
                 entry.update(metrics_by_split(json.load(f), split_name))
             entry.update(config=config, checkpoint=final_ckpt)
             save_entry(result_path, method, entry)
             m = entry[split_name]
-            print(f"{method}: mIoU {m['mIoU']:.2f}  nIoU {m['nIoU']:.2f}  Pd {m['Pd']:.2f}  "
-                  f"Fa {m['Fa']:.2f}")
+            print(
+                f'{method}: mIoU {m["mIoU"]:.2f}  nIoU {m["nIoU"]:.2f}  Pd {m["Pd"]:.2f}  '
+                f'Fa {m["Fa"]:.2f}'
+            )
     results = load_results(result_path)  # with entries other processes wrote meanwhile
     table = markdown(results, split_name)
     atomic_write_text(table, osp.join(work_dir, 'quality.md'))
@@ -254,6 +320,13 @@ def run_command(args: argparse.Namespace) -> int:
     """``tools/benchmarks/bench_quality.py``'s work on its parsed arguments (``args.root``: the
     repository root). Returns the exit status."""
     parse_cfg_options(args.cfg_options)  # a malformed item is refused before any run starts
-    run_quality_benchmark(args.root, args.methods, args.data_root, args.work_dir,
-                          args.config_set, args.phase, args.cfg_options)
+    run_quality_benchmark(
+        args.root,
+        args.methods,
+        args.data_root,
+        args.work_dir,
+        args.config_set,
+        args.phase,
+        args.cfg_options,
+    )
     return 0

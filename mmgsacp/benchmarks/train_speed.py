@@ -17,6 +17,7 @@ hook of the config, gives:
   forward, loss, backward, gradient clipping, optimizer step, EMA teacher update) on a freshly
   built copy of the same model and the same batches, measured in the same run.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -56,13 +57,32 @@ SPEED_METHODS = {
 SPEED_OPTIONS = {'gsacp_final_head': dict(model=dict(teacher=dict(scope='head')))}
 DNANET_BACKBONE = dict(type='DNANet')
 PROJECTED_ITERS = 40000
-KEYS = ('ms_per_iter', 'host_ms_per_iter', 'syncs_per_iter', 'samples_per_s', 'peak_mem_mib',
-        'startup_s', 'projected_40k_s', 'data_ms_per_iter', 'runner_over_bare')
+KEYS = (
+    'ms_per_iter',
+    'host_ms_per_iter',
+    'syncs_per_iter',
+    'samples_per_s',
+    'peak_mem_mib',
+    'startup_s',
+    'projected_40k_s',
+    'data_ms_per_iter',
+    'runner_over_bare',
+)
 
 
-def speed_config(root: str, method: str, data_root: str, work_dir: str, *, batch: int,
-                 crop: int, iters: int, amp: bool = False, dnanet: bool = False,
-                 device: str = 'cpu') -> Config:
+def speed_config(
+    root: str,
+    method: str,
+    data_root: str,
+    work_dir: str,
+    *,
+    batch: int,
+    crop: int,
+    iters: int,
+    amp: bool = False,
+    dnanet: bool = False,
+    device: str = 'cpu',
+) -> Config:
     """``method``'s config on the generated set, for an ``iters``-step run without validation
     or checkpoints (their cost is not the step's); hooks, optimizer and model as configured."""
     if method not in SPEED_METHODS:
@@ -128,8 +148,11 @@ def _bare_loop_ms(cfg: Config, batches: List[dict], device: str, amp: bool) -> f
     optim = build_optim_wrapper(model, cfg.optim_wrapper).optimizer
     clip = (cfg.optim_wrapper.get('clip_grad') or {}).get('max_norm')
     params = [p for p in model.parameters() if p.requires_grad]
-    autocast = (torch.autocast(device_type=device, dtype=torch.bfloat16) if amp
-                else contextlib.nullcontext())
+    autocast = (
+        torch.autocast(device_type=device, dtype=torch.bfloat16)
+        if amp
+        else contextlib.nullcontext()
+    )
     times = []
     for it, batch in enumerate(batches):
         _sync(device)
@@ -151,9 +174,19 @@ def _bare_loop_ms(cfg: Config, batches: List[dict], device: str, amp: bool) -> f
     return 1000 * statistics.median(times)
 
 
-def measure_method(root: str, method: str, data_root: str, *, batch: int = 16, crop: int = 128,
-                   iters: int = 5, warmup: int = 2, device: str = 'cpu', amp: bool = False,
-                   dnanet: bool = False) -> Dict[str, float]:
+def measure_method(
+    root: str,
+    method: str,
+    data_root: str,
+    *,
+    batch: int = 16,
+    crop: int = 128,
+    iters: int = 5,
+    warmup: int = 2,
+    device: str = 'cpu',
+    amp: bool = False,
+    dnanet: bool = False,
+) -> Dict[str, float]:
     """The speed keys (see the module) of one method; ``iters`` timed iterations after one
     startup step, ``warmup`` untimed ones and one counted for synchronisations."""
     if iters < 1 or warmup < 0:
@@ -188,8 +221,18 @@ def measure_method(root: str, method: str, data_root: str, *, batch: int = 16, c
             run()
 
     with tempfile.TemporaryDirectory() as work_dir:
-        cfg = speed_config(root, method, data_root, work_dir, batch=batch, crop=crop,
-                           iters=total, amp=amp, dnanet=dnanet, device=device)
+        cfg = speed_config(
+            root,
+            method,
+            data_root,
+            work_dir,
+            batch=batch,
+            crop=crop,
+            iters=total,
+            amp=amp,
+            dnanet=dnanet,
+            device=device,
+        )
         state['t0'] = time.perf_counter()
         with _patched_run_iter(step):
             runner = Runner.from_cfg(cfg)
@@ -219,10 +262,18 @@ def measure_method(root: str, method: str, data_root: str, *, batch: int = 16, c
     )
 
 
-def benchmark_training_speed(root: str, methods: Optional[List[str]] = None, *,
-                             batch: int = 16, crops=(128, ), iters: int = 5, warmup: int = 2,
-                             device: str = 'cpu', amp: bool = False,
-                             dnanet: bool = False) -> dict:
+def benchmark_training_speed(
+    root: str,
+    methods: Optional[List[str]] = None,
+    *,
+    batch: int = 16,
+    crops=(128,),
+    iters: int = 5,
+    warmup: int = 2,
+    device: str = 'cpu',
+    amp: bool = False,
+    dnanet: bool = False,
+) -> dict:
     """Every method (compact network, and DNANet with ``dnanet``) at every crop size.
 
     Returns:
@@ -236,16 +287,26 @@ def benchmark_training_speed(root: str, methods: Optional[List[str]] = None, *,
     with tempfile.TemporaryDirectory() as tmp:
         data_root = osp.join(tmp, 'synthetic')
         size = max(256, max(crops))
-        make_synthetic_dataset(data_root, num_train=max(8, batch), num_test=1,
-                               size=(size, size), seed=0)
+        make_synthetic_dataset(
+            data_root, num_train=max(8, batch), num_test=1, size=(size, size), seed=0
+        )
         for crop in crops:
-            for net in ([False, True] if dnanet else [False]):
+            for net in [False, True] if dnanet else [False]:
                 for method in methods:
                     torch.manual_seed(0)
-                    name = f"{method}{'_dnanet' if net else ''}@{crop}"
+                    name = f'{method}{"_dnanet" if net else ""}@{crop}'
                     results[name] = measure_method(
-                        root, method, data_root, batch=batch, crop=crop, iters=iters,
-                        warmup=warmup, device=device, amp=amp, dnanet=net)
+                        root,
+                        method,
+                        data_root,
+                        batch=batch,
+                        crop=crop,
+                        iters=iters,
+                        warmup=warmup,
+                        device=device,
+                        amp=amp,
+                        dnanet=net,
+                    )
     notes = [
         'timings are medians of few iterations; on a machine shared with other work they are '
         'indicative only',
@@ -259,11 +320,21 @@ def benchmark_training_speed(root: str, methods: Optional[List[str]] = None, *,
             'host_ms_per_iter equals ms_per_iter on CPU (no device work is queued)',
             'syncs_per_iter on CPU counts the calls that would synchronise on a GPU',
             'peak_mem_mib on CPU is the process maximum RSS so far (it never decreases from '
-            'one method to the next)']
-    return dict(results=results,
-                settings=dict(device=device, amp=amp, batch=batch, crops=list(crops),
-                              iters=iters, warmup=warmup, threads=torch.get_num_threads()),
-                notes=notes)
+            'one method to the next)',
+        ]
+    return dict(
+        results=results,
+        settings=dict(
+            device=device,
+            amp=amp,
+            batch=batch,
+            crops=list(crops),
+            iters=iters,
+            warmup=warmup,
+            threads=torch.get_num_threads(),
+        ),
+        notes=notes,
+    )
 
 
 def speed_table(report: dict) -> List[str]:
@@ -272,21 +343,24 @@ def speed_table(report: dict) -> List[str]:
     ``/full``: the step over full supervision's on the same network and crop, measured in the
     same run (``-`` where full supervision was not measured).
     """
-    head = (f"{'method@crop':<26} {'ms/iter':>9} {'/full':>6} {'host ms':>9} {'syncs':>6} "
-            f"{'samples/s':>10} {'peak MiB':>9} {'start s':>8} {'40k s':>9} {'data ms':>8} "
-            f"{'runner/bare':>12}")
+    head = (
+        f'{"method@crop":<26} {"ms/iter":>9} {"/full":>6} {"host ms":>9} {"syncs":>6} '
+        f'{"samples/s":>10} {"peak MiB":>9} {"start s":>8} {"40k s":>9} {"data ms":>8} '
+        f'{"runner/bare":>12}'
+    )
     lines = [head]
     results = report['results']
     for name, r in results.items():
         method, crop = name.rsplit('@', 1)
         net = '_dnanet' if method.endswith('_dnanet') else ''
         full = results.get(f'full_sup{net}@{crop}')
-        ratio = f"{r['ms_per_iter'] / full['ms_per_iter']:6.2f}" if full else f"{'-':>6}"
+        ratio = f'{r["ms_per_iter"] / full["ms_per_iter"]:6.2f}' if full else f'{"-":>6}'
         lines.append(
-            f"{name:<26} {r['ms_per_iter']:9.1f} {ratio} {r['host_ms_per_iter']:9.1f} "
-            f"{r['syncs_per_iter']:6d} {r['samples_per_s']:10.1f} {r['peak_mem_mib']:9.0f} "
-            f"{r['startup_s']:8.1f} {r['projected_40k_s']:9.0f} {r['data_ms_per_iter']:8.1f} "
-            f"{r['runner_over_bare']:12.3f}")
+            f'{name:<26} {r["ms_per_iter"]:9.1f} {ratio} {r["host_ms_per_iter"]:9.1f} '
+            f'{r["syncs_per_iter"]:6d} {r["samples_per_s"]:10.1f} {r["peak_mem_mib"]:9.0f} '
+            f'{r["startup_s"]:8.1f} {r["projected_40k_s"]:9.0f} {r["data_ms_per_iter"]:8.1f} '
+            f'{r["runner_over_bare"]:12.3f}'
+        )
     return lines
 
 
@@ -301,16 +375,27 @@ def run_command(args: argparse.Namespace) -> int:
         print('\n'.join(train_step_table(result)))
         print('targets: ratio_base <= 1.10, ratio_final <= 1.35')
         if args.dnanet:
-            print(f'DNANet iterations in the time of {cpu_budget_iters(args.root)} compact ones: '
-                  f"{result['dnanet_equal_time_iters']}")
+            print(
+                f'DNANet iterations in the time of {cpu_budget_iters(args.root)} compact ones: '
+                f'{result["dnanet_equal_time_iters"]}'
+            )
     else:
         unknown = set(args.methods or []) - set(SPEED_METHODS)
         if unknown:
-            raise SystemExit(f'error: unknown --methods {sorted(unknown)}; choose among '
-                             f'{sorted(SPEED_METHODS)}')
+            raise SystemExit(
+                f'error: unknown --methods {sorted(unknown)}; choose among {sorted(SPEED_METHODS)}'
+            )
         result = benchmark_training_speed(
-            args.root, args.methods, batch=args.batch, crops=args.crop, iters=args.iters,
-            warmup=args.warmup, device=args.device, amp=args.amp, dnanet=args.dnanet)
+            args.root,
+            args.methods,
+            batch=args.batch,
+            crops=args.crop,
+            iters=args.iters,
+            warmup=args.warmup,
+            device=args.device,
+            amp=args.amp,
+            dnanet=args.dnanet,
+        )
         print('\n'.join(speed_table(result)))
         for note in result['notes']:
             print(f'note: {note}')

@@ -5,6 +5,7 @@ small generated set in place of SIRST3); the EMA teacher update is part of GSACP
 Optionally also full supervision with DNANet in place of the compact network (same data, batch
 and crop), and how many DNANet iterations take as long as the CPU budget's compact ones.
 """
+
 from __future__ import annotations
 
 import os.path as osp
@@ -72,8 +73,9 @@ def train_iteration(model, data, optim, it: int) -> None:
         model.update_teacher(it + 1)
 
 
-def time_method(root: str, method: str, data_root: str, batch: int, iters: int,
-                warmup: int) -> float:
+def time_method(
+    root: str, method: str, data_root: str, batch: int, iters: int, warmup: int
+) -> float:
     """Median milliseconds of one training step of ``method`` (hooks included)."""
     torch.manual_seed(0)
     model, optim, data, hooks = build(root, method, data_root, batch)
@@ -95,8 +97,9 @@ def cpu_budget_iters(root: str) -> int:
     return Config.fromfile(osp.join(root, CPU_BUDGET_CONFIG)).train_cfg.max_iters
 
 
-def benchmark_train_step(root: str, iters: int = 30, warmup: int = 5, batch: int = 16,
-                         dnanet: bool = False) -> Dict[str, float]:
+def benchmark_train_step(
+    root: str, iters: int = 30, warmup: int = 5, batch: int = 16, dnanet: bool = False
+) -> Dict[str, float]:
     """Time every method on one generated synthetic set.
 
     Args:
@@ -123,21 +126,26 @@ def benchmark_train_step(root: str, iters: int = 30, warmup: int = 5, batch: int
         gsacp_final_ms=ms['gsacp_final'],
         ratio_base=ms['gsacp_base'] / ms['full_sup'],
         ratio_final=ms['gsacp_final'] / ms['full_sup'],
-        batch=batch, iters=iters, threads=torch.get_num_threads())
+        batch=batch,
+        iters=iters,
+        threads=torch.get_num_threads(),
+    )
     if dnanet:
         result.update(
             full_sup_dnanet_ms=ms[DNANET_METHOD],
             ratio_dnanet=ms[DNANET_METHOD] / ms['full_sup'],
-            dnanet_equal_time_iters=round(cpu_budget_iters(root) * ms['full_sup']
-                                          / ms[DNANET_METHOD]))
+            dnanet_equal_time_iters=round(
+                cpu_budget_iters(root) * ms['full_sup'] / ms[DNANET_METHOD]
+            ),
+        )
     return result
 
 
 def train_step_table(result: Dict[str, float]) -> List[str]:
     """Lines ``method ms/iter ratio`` for every method in ``result``."""
     methods = list(METHODS) + ([DNANET_METHOD] if f'{DNANET_METHOD}_ms' in result else [])
-    lines = [f"{'method':<15} {'ms/iter':>9} {'ratio':>7}"]
+    lines = [f'{"method":<15} {"ms/iter":>9} {"ratio":>7}']
     for m in methods:
         ms = result[f'{m}_ms']
-        lines.append(f"{m:<15} {ms:9.1f} {ms / result['full_sup_ms']:7.3f}")
+        lines.append(f'{m:<15} {ms:9.1f} {ms / result["full_sup_ms"]:7.3f}')
     return lines

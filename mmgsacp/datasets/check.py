@@ -27,6 +27,7 @@ Notes, which do not make a set fail: point maps of another size that the dataset
 (``point_size_mismatch='rescale'``), and masks holding grey values besides 0 and the maximum
 (read as target where > 127, like the official IRSTD-1K masks).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -123,22 +124,32 @@ def _check_image(path: str, problems: List[Problem]) -> Optional[Tuple[int, int]
         return None
     img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
     if img is None:
-        problems.append(Problem('undecodable', path, 'image does not decode (truncated or not '
-                                'an image file)'))
+        problems.append(
+            Problem('undecodable', path, 'image does not decode (truncated or not an image file)')
+        )
         return None
     if img.dtype not in (np.uint8, np.uint16):
-        problems.append(Problem('undecodable', path, f'image has pixel type {img.dtype}; the '
-                                'loader reads 8 or 16 bit'))
+        problems.append(
+            Problem(
+                'undecodable',
+                path,
+                f'image has pixel type {img.dtype}; the loader reads 8 or 16 bit',
+            )
+        )
         return None
     if img.ndim == 3 and img.shape[2] not in (1, 2, 3, 4):
-        problems.append(Problem('undecodable', path, f'image has {img.shape[2]} channels; the '
-                                'loader reads 1 to 4'))
+        problems.append(
+            Problem(
+                'undecodable', path, f'image has {img.shape[2]} channels; the loader reads 1 to 4'
+            )
+        )
         return None
     return img.shape[:2]
 
 
-def _read_binary(path: str, what: str, mask_scale: str, hint: str,
-                 problems: List[Problem]) -> Tuple[Optional[np.ndarray], Optional[np.ndarray]]:
+def _read_binary(
+    path: str, what: str, mask_scale: str, hint: str, problems: List[Problem]
+) -> Tuple[Optional[np.ndarray], Optional[np.ndarray]]:
     """(grey values, target map) of a mask or point map; (None, None) with the problem
     recorded when missing or undecodable, (values, None) when its values are refused."""
     data = _read(path)
@@ -168,20 +179,24 @@ def _off_target(points: np.ndarray, target: np.ndarray) -> np.ndarray:
     off = ~target[ys, xs]
     if off.any():
         num, _, stats, _ = cv2.connectedComponentsWithStats(
-            target.astype(np.uint8), connectivity=8, ltype=cv2.CV_32S)
+            target.astype(np.uint8), connectivity=8, ltype=cv2.CV_32S
+        )
         x0, y0 = stats[1:, cv2.CC_STAT_LEFT], stats[1:, cv2.CC_STAT_TOP]
         x1 = x0 + stats[1:, cv2.CC_STAT_WIDTH]
         y1 = y0 + stats[1:, cv2.CC_STAT_HEIGHT]
-        in_box = ((xs[:, None] >= x0) & (xs[:, None] < x1) & (ys[:, None] >= y0) &
-                  (ys[:, None] < y1)).any(axis=1)
+        in_box = (
+            (xs[:, None] >= x0) & (xs[:, None] < x1) & (ys[:, None] >= y0) & (ys[:, None] < y1)
+        ).any(axis=1)
         off &= ~in_box
     return off
 
 
-def check_sample(sample: SampleFiles,
-                 mask_scale: str = '255',
-                 point_size_mismatch: str = 'rescale',
-                 hint: str = DATASET_HINT) -> CheckResult:
+def check_sample(
+    sample: SampleFiles,
+    mask_scale: str = '255',
+    point_size_mismatch: str = 'rescale',
+    hint: str = DATASET_HINT,
+) -> CheckResult:
     """Decode and cross-check the files of one sample.
 
     Args:
@@ -203,10 +218,14 @@ def check_sample(sample: SampleFiles,
         if values is not None and _has_grey(values):
             result.grey_masks.append(sample.seg_map_path)
         if values is not None and img_shape is not None and values.shape != img_shape:
-            problems.append(Problem(
-                'size-mismatch', sample.seg_map_path,
-                f'mask is {values.shape[1]}x{values.shape[0]} (WxH) but its image '
-                f'{sample.img_path} is {img_shape[1]}x{img_shape[0]}'))
+            problems.append(
+                Problem(
+                    'size-mismatch',
+                    sample.seg_map_path,
+                    f'mask is {values.shape[1]}x{values.shape[0]} (WxH) but its image '
+                    f'{sample.img_path} is {img_shape[1]}x{img_shape[0]}',
+                )
+            )
             target = None
     for point_type, path in sample.point_paths.items():
         what = f'{point_type} point map'
@@ -218,34 +237,49 @@ def check_sample(sample: SampleFiles,
         outside = (points[:, 0] >= w) | (points[:, 1] >= h)
         if (ph, pw) != (h, w):
             for x, y in points[outside]:
-                problems.append(Problem(
-                    'point-outside', path,
-                    f'point (x={x:g}, y={y:g}) lies outside its image {sample.img_path} '
-                    f'({w}x{h} WxH); the {pw}x{ph} map is in another frame'))
-            msg = (f'{what} is {pw}x{ph} (WxH) but its image {sample.img_path} is {w}x{h}')
+                problems.append(
+                    Problem(
+                        'point-outside',
+                        path,
+                        f'point (x={x:g}, y={y:g}) lies outside its image {sample.img_path} '
+                        f'({w}x{h} WxH); the {pw}x{ph} map is in another frame',
+                    )
+                )
+            msg = f'{what} is {pw}x{ph} (WxH) but its image {sample.img_path} is {w}x{h}'
             if point_size_mismatch == 'error':
                 problems.append(Problem('size-mismatch', path, msg))
                 continue
-            result.notes.append(Problem('point-map-rescaled', path,
-                                        f'{msg}; its points are rescaled into the image frame'))
+            result.notes.append(
+                Problem(
+                    'point-map-rescaled',
+                    path,
+                    f'{msg}; its points are rescaled into the image frame',
+                )
+            )
             points = rescale_points(points, (ph, pw), (h, w))
         # A point already reported outside the frame is not reported again after rescaling.
         points = points[~outside]
         if target is not None and len(points):
             for x, y in points[_off_target(points, target)]:
-                problems.append(Problem(
-                    'point-off-target', path,
-                    f'point (x={x:g}, y={y:g}) is on no target of {sample.seg_map_path} '
-                    '(nor inside any target\'s bounding box)'))
+                problems.append(
+                    Problem(
+                        'point-off-target',
+                        path,
+                        f'point (x={x:g}, y={y:g}) is on no target of {sample.seg_map_path} '
+                        "(nor inside any target's bounding box)",
+                    )
+                )
     result.stem_problems[sample.stem] = len(problems)
     return result
 
 
-def check_samples(samples: Sequence[SampleFiles],
-                  mask_scale: str = '255',
-                  point_size_mismatch: str = 'rescale',
-                  hint: str = DATASET_HINT,
-                  workers: Optional[int] = None) -> CheckResult:
+def check_samples(
+    samples: Sequence[SampleFiles],
+    mask_scale: str = '255',
+    point_size_mismatch: str = 'rescale',
+    hint: str = DATASET_HINT,
+    workers: Optional[int] = None,
+) -> CheckResult:
     """Check many samples, decoding in a thread pool (OpenCV decodes outside the GIL).
 
     Args:
@@ -260,8 +294,9 @@ def check_samples(samples: Sequence[SampleFiles],
     """
     check_mask_scale(mask_scale)
     if point_size_mismatch not in ('rescale', 'error'):
-        raise ValueError("point_size_mismatch must be 'rescale' or 'error', got "
-                         f'{point_size_mismatch!r}')
+        raise ValueError(
+            f"point_size_mismatch must be 'rescale' or 'error', got {point_size_mismatch!r}"
+        )
     workers = workers or min(8, os.cpu_count() or 1)
 
     def one(sample: SampleFiles) -> CheckResult:
@@ -313,8 +348,7 @@ class DataCheckReport:
 
     def lines(self) -> List[str]:
         """One line per problem, then one per note."""
-        return ([str(p) for p in self.result.problems] +
-                [f'note: {p}' for p in self.result.notes])
+        return [str(p) for p in self.result.problems] + [f'note: {p}' for p in self.result.notes]
 
     def summary(self) -> List[str]:
         """Per-split counts, grey masks, and the verdict."""
@@ -323,15 +357,19 @@ class DataCheckReport:
         if grey:
             shown = ', '.join(osp.basename(p) for p in grey[:3])
             more = ', ...' if len(grey) > 3 else ''
-            out.append(f'{len(grey)} masks hold grey values besides 0 and their maximum '
-                       f'({shown}{more}); pixels > 127 are target')
+            out.append(
+                f'{len(grey)} masks hold grey values besides 0 and their maximum '
+                f'({shown}{more}); pixels > 127 are target'
+            )
         n, kinds = len(self.result.problems), {}
         for p in self.result.problems:
             kinds[p.kind] = kinds.get(p.kind, 0) + 1
         by_kind = ', '.join(f'{k} {v}' for k, v in sorted(kinds.items()))
         verdict = 'OK' if n == 0 else f'{n} problems ({by_kind})'
-        out.append(f'{self.data_root}: {self.result.samples} distinct samples in '
-                   f'{len(self.splits)} splits, {len(self.result.notes)} notes: {verdict}')
+        out.append(
+            f'{self.data_root}: {self.result.samples} distinct samples in '
+            f'{len(self.splits)} splits, {len(self.result.notes)} notes: {verdict}'
+        )
         return out
 
 
@@ -343,9 +381,15 @@ def _read_split(path: str) -> Tuple[List[str], List[Problem]]:
     for num, stem in enumerate(lines, 1):
         if stem:
             seen.setdefault(stem, []).append(num)
-    problems = [Problem('duplicate-stem', path, f'{stem!r} is listed {len(nums)} times (lines '
-                        f'{", ".join(map(str, nums))})')
-                for stem, nums in seen.items() if len(nums) > 1]
+    problems = [
+        Problem(
+            'duplicate-stem',
+            path,
+            f'{stem!r} is listed {len(nums)} times (lines {", ".join(map(str, nums))})',
+        )
+        for stem, nums in seen.items()
+        if len(nums) > 1
+    ]
     if not seen:
         problems.append(Problem('empty-split', path, 'the split lists no image'))
     return list(seen), problems
@@ -353,6 +397,7 @@ def _read_split(path: str) -> Tuple[List[str], List[Problem]]:
 
 def _overlap(splits: Mapping[str, Sequence[str]]) -> List[Problem]:
     """A stem in a train split and a test split would score the model on its training data."""
+
     def named(prefix: str) -> Dict[str, str]:
         out: Dict[str, str] = {}
         for path, stems in splits.items():
@@ -362,8 +407,11 @@ def _overlap(splits: Mapping[str, Sequence[str]]) -> List[Problem]:
         return out
 
     train, test = named('train'), named('test')
-    return [Problem('train-test-overlap', test[s], f'{s!r} is also in the training split '
-                    f'{train[s]}') for s in train if s in test]
+    return [
+        Problem('train-test-overlap', test[s], f'{s!r} is also in the training split {train[s]}')
+        for s in train
+        if s in test
+    ]
 
 
 def find_splits(data_root: str) -> List[str]:
@@ -374,17 +422,19 @@ def find_splits(data_root: str) -> List[str]:
     return [osp.join(folder, n) for n in sorted(os.listdir(folder)) if n.endswith('.txt')]
 
 
-def check_dataset(data_root: str,
-                  splits: Optional[Sequence[str]] = None,
-                  img_dir: str = 'images',
-                  mask_dir: Optional[str] = 'masks',
-                  point_dirs: Optional[Mapping[str, str]] = None,
-                  img_suffix: str = '.png',
-                  seg_map_suffix: str = '.png',
-                  mask_scale: str = '255',
-                  point_size_mismatch: str = 'rescale',
-                  hint: str = DATASET_HINT,
-                  workers: Optional[int] = None) -> DataCheckReport:
+def check_dataset(
+    data_root: str,
+    splits: Optional[Sequence[str]] = None,
+    img_dir: str = 'images',
+    mask_dir: Optional[str] = 'masks',
+    point_dirs: Optional[Mapping[str, str]] = None,
+    img_suffix: str = '.png',
+    seg_map_suffix: str = '.png',
+    mask_scale: str = '255',
+    point_size_mismatch: str = 'rescale',
+    hint: str = DATASET_HINT,
+    workers: Optional[int] = None,
+) -> DataCheckReport:
     """Check every split of a SIRST3-layout set (see :class:`PointSIRSTDataset`).
 
     Each distinct stem is decoded once, however many splits list it.
@@ -439,17 +489,21 @@ def check_dataset(data_root: str,
         split_problems += _overlap(split_stems)
     else:
         folder = osp.join(data_root, img_dir)
-        split_stems[folder] = sorted(n[:-len(img_suffix)] for n in os.listdir(folder)
-                                     if n.endswith(img_suffix))
+        split_stems[folder] = sorted(
+            n[: -len(img_suffix)] for n in os.listdir(folder) if n.endswith(img_suffix)
+        )
         if not split_stems[folder]:
-            split_problems.append(Problem('empty-split', folder,
-                                          f'no split file and no *{img_suffix} image'))
+            split_problems.append(
+                Problem('empty-split', folder, f'no split file and no *{img_suffix} image')
+            )
 
     order: Dict[str, None] = {}
     for stems in split_stems.values():
         order.update(dict.fromkeys(stems))
-    samples = [_sample_files(data_root, stem, img_dir, mask_dir, point_dirs, img_suffix,
-                             seg_map_suffix) for stem in order]
+    samples = [
+        _sample_files(data_root, stem, img_dir, mask_dir, point_dirs, img_suffix, seg_map_suffix)
+        for stem in order
+    ]
     result = check_samples(samples, mask_scale, point_size_mismatch, hint, workers)
     result.problems[:0] = split_problems
     own = {p: sum(1 for q in split_problems if q.path == p) for p in split_stems}
@@ -460,16 +514,25 @@ def check_dataset(data_root: str,
     return DataCheckReport(data_root=data_root, splits=summaries, result=result)
 
 
-def _sample_files(data_root: str, stem: str, img_dir: str, mask_dir: Optional[str],
-                  point_dirs: Optional[Mapping[str, str]], img_suffix: str,
-                  seg_map_suffix: str) -> SampleFiles:
+def _sample_files(
+    data_root: str,
+    stem: str,
+    img_dir: str,
+    mask_dir: Optional[str],
+    point_dirs: Optional[Mapping[str, str]],
+    img_suffix: str,
+    seg_map_suffix: str,
+) -> SampleFiles:
     return SampleFiles(
         stem=stem,
         img_path=osp.join(data_root, img_dir, stem + img_suffix),
-        seg_map_path=None if mask_dir is None else osp.join(data_root, mask_dir,
-                                                            stem + seg_map_suffix),
-        point_paths={t: osp.join(data_root, d, stem + seg_map_suffix)
-                     for t, d in (point_dirs or {}).items()})
+        seg_map_path=None
+        if mask_dir is None
+        else osp.join(data_root, mask_dir, stem + seg_map_suffix),
+        point_paths={
+            t: osp.join(data_root, d, stem + seg_map_suffix) for t, d in (point_dirs or {}).items()
+        },
+    )
 
 
 def default_point_dirs(data_root: str, candidates: Iterable[Tuple[str, str]]) -> Dict[str, str]:
@@ -508,10 +571,18 @@ def run_command(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     try:
         report = check_dataset(
-            args.data_root, splits=args.split, img_dir=args.img_dir,
-            mask_dir=None if args.no_masks else args.mask_dir, point_dirs=point_dirs,
-            img_suffix=args.suffix, seg_map_suffix=args.suffix, mask_scale=args.mask_scale,
-            point_size_mismatch=args.point_size_mismatch, hint=CLI_HINT, workers=args.workers)
+            args.data_root,
+            splits=args.split,
+            img_dir=args.img_dir,
+            mask_dir=None if args.no_masks else args.mask_dir,
+            point_dirs=point_dirs,
+            img_suffix=args.suffix,
+            seg_map_suffix=args.suffix,
+            mask_scale=args.mask_scale,
+            point_size_mismatch=args.point_size_mismatch,
+            hint=CLI_HINT,
+            workers=args.workers,
+        )
     except FileNotFoundError as err:  # the data root, a folder or a split file named
         raise InputError(str(err)) from err
     for line in report.lines():

@@ -1,4 +1,5 @@
 """Grey values of decoded images, masks and point maps."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -19,8 +20,12 @@ def bgr_to_luma(img: np.ndarray) -> np.ndarray:
     """
     b, g, r = img[..., 0], img[..., 1], img[..., 2]
     if img.dtype == np.uint8:
-        luma = (r.astype(np.uint32) * 19595 + g.astype(np.uint32) * 38470 +
-                b.astype(np.uint32) * 7471 + 0x8000) >> 16
+        luma = (
+            r.astype(np.uint32) * 19595
+            + g.astype(np.uint32) * 38470
+            + b.astype(np.uint32) * 7471
+            + 0x8000
+        ) >> 16
         return luma.astype(np.uint8)
     return 0.299 * r.astype(np.float64) + 0.587 * g + 0.114 * b
 

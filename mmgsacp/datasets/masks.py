@@ -20,6 +20,7 @@ background when <= 127: the official IRSTD-1K masks hold such values at target b
 (e.g. 64), and the field scores them this way. 16-bit files follow the same table on the
 8-bit scale (value / 257), except that "only 0 and 1" is judged on the raw values.
 """
+
 from __future__ import annotations
 
 from typing import Optional
@@ -47,11 +48,13 @@ def check_mask_scale(mask_scale: str) -> str:
     return mask_scale
 
 
-def binarize_mask(values: np.ndarray,
-                  source: str,
-                  mask_scale: str = '255',
-                  what: str = 'mask',
-                  hint: str = DATASET_HINT) -> np.ndarray:
+def binarize_mask(
+    values: np.ndarray,
+    source: str,
+    mask_scale: str = '255',
+    what: str = 'mask',
+    hint: str = DATASET_HINT,
+) -> np.ndarray:
     """Target pixels of a mask or point map, refusing values the rule would misread.
 
     Args:
@@ -80,17 +83,21 @@ def binarize_mask(values: np.ndarray,
         if mask_scale == '255':
             raise MaskValueError(
                 f'{what} {source} holds only 0 and 1, so under the rule "target where value > '
-                f'127" it would read as empty; if target is 1 in these files, pass {hint}')
+                f'127" it would read as empty; if target is 1 in these files, pass {hint}'
+            )
         return values == 1
     if mask_scale == '01':
-        raise MaskValueError(f'{what} {source} has values up to {top:g} but mask_scale is '
-                             "'01' (only 0 and 1 expected)")
+        raise MaskValueError(
+            f'{what} {source} has values up to {top:g} but mask_scale is '
+            "'01' (only 0 and 1 expected)"
+        )
     # 16-bit values are compared on the 8-bit scale the loaders use (v / 257).
     threshold = FG_THRESHOLD if values.dtype == np.uint8 else FG_THRESHOLD * 257
     if top <= threshold:
         raise MaskValueError(
             f'{what} {source} has values up to {top:g} but none above {threshold} (the target '
-            'threshold), so it would read as empty; save target pixels as 255')
+            'threshold), so it would read as empty; save target pixels as 255'
+        )
     return values > threshold
 
 
@@ -117,11 +124,13 @@ def decode_mask(data: bytes, source: str, what: str = 'mask') -> np.ndarray:
     return to_gray(decoded, source)
 
 
-def read_mask(path: str,
-              mask_scale: str = '255',
-              what: str = 'mask',
-              hint: str = DATASET_HINT,
-              data: Optional[bytes] = None) -> np.ndarray:
+def read_mask(
+    path: str,
+    mask_scale: str = '255',
+    what: str = 'mask',
+    hint: str = DATASET_HINT,
+    data: Optional[bytes] = None,
+) -> np.ndarray:
     """Read a mask or point map file as a boolean target map.
 
     Args:

@@ -28,6 +28,7 @@ key                dtype, shape     content
                                     mask_scale
 =================  ===============  ========================================================
 """
+
 from __future__ import annotations
 
 import os
@@ -58,8 +59,12 @@ class PackedSplitError(InputError, ValueError):
     split; the tools report it as one ``error:`` line (exit status 2)."""
 
 
-def pack_command(data_root: str = 'DATA_ROOT', split: str = 'SPLIT', point_type: str = 'centroid',
-                 out: str = 'OUT.npz') -> str:
+def pack_command(
+    data_root: str = 'DATA_ROOT',
+    split: str = 'SPLIT',
+    point_type: str = 'centroid',
+    out: str = 'OUT.npz',
+) -> str:
     """The command line that (re)writes a packed split."""
     return f'{PACK_COMMAND} {data_root} --split {split} --point-type {point_type} --out {out}'
 
@@ -85,8 +90,9 @@ def load_packed_split(path: str, keys: Sequence[str] = ALL_KEYS) -> Dict[str, np
             the message names the file and the command that writes it.
     """
     if not osp.isfile(path):
-        raise PackedSplitError(f'packed split {path} does not exist; write it with: '
-                               f'{_rewrite_hint(path)}')
+        raise PackedSplitError(
+            f'packed split {path} does not exist; write it with: {_rewrite_hint(path)}'
+        )
     try:
         with np.load(path, allow_pickle=False) as data:
             source = data['source'].tolist() if 'source' in data.files else None
@@ -95,26 +101,32 @@ def load_packed_split(path: str, keys: Sequence[str] = ALL_KEYS) -> Dict[str, np
                 raise PackedSplitError(
                     f'packed split {path} has format version {version}, this mmgsacp reads '
                     f'version {PACK_FORMAT_VERSION}; rewrite it with: '
-                    f'{_rewrite_hint(path, source)}')
+                    f'{_rewrite_hint(path, source)}'
+                )
             missing = [k for k in keys if k not in data.files]
             if missing:
-                raise PackedSplitError(f'packed split {path} lacks {missing}; rewrite it with: '
-                                       f'{_rewrite_hint(path, source)}')
+                raise PackedSplitError(
+                    f'packed split {path} lacks {missing}; rewrite it with: '
+                    f'{_rewrite_hint(path, source)}'
+                )
             return {k: data[k] for k in keys}
     except (OSError, ValueError) as err:
         if isinstance(err, PackedSplitError):
             raise
-        raise PackedSplitError(f'cannot read packed split {path} ({err}); rewrite it with: '
-                               f'{_rewrite_hint(path)}') from err
+        raise PackedSplitError(
+            f'cannot read packed split {path} ({err}); rewrite it with: {_rewrite_hint(path)}'
+        ) from err
 
 
-def pack_split(data_root: str,
-               ann_file: str,
-               out: str,
-               point_type: str = 'centroid',
-               mask_scale: str = '255',
-               with_masks: bool = True,
-               **dataset_kwargs) -> Dict[str, object]:
+def pack_split(
+    data_root: str,
+    ann_file: str,
+    out: str,
+    point_type: str = 'centroid',
+    mask_scale: str = '255',
+    with_masks: bool = True,
+    **dataset_kwargs,
+) -> Dict[str, object]:
     """Decode one split of a SIRST3-layout dataset and write it as a packed ``.npz``.
 
     Images, masks and points are read by :class:`PointSIRSTDataset` and the ordinary loading
@@ -142,14 +154,20 @@ def pack_split(data_root: str,
     """
     from .point_sirst import PointSIRSTDataset
     from .transforms import LoadIRAnnotations, LoadIRImageFromFile
+
     if point_type is None:
         raise ValueError('point_type must name the point labels to pack, got None')
     if not with_masks:
         dataset_kwargs.setdefault('data_prefix', dict(img_path='images', seg_map_path=None))
     dataset = PointSIRSTDataset(
-        data_root=data_root, ann_file=ann_file, point_type=point_type, mask_scale=mask_scale,
+        data_root=data_root,
+        ann_file=ann_file,
+        point_type=point_type,
+        mask_scale=mask_scale,
         pipeline=[LoadIRImageFromFile(), LoadIRAnnotations(with_mask=with_masks)],
-        serialize_data=False, **dataset_kwargs)
+        serialize_data=False,
+        **dataset_kwargs,
+    )
     images: List[np.ndarray] = []
     masks: List[np.ndarray] = []
     index, points = [], []
@@ -160,15 +178,19 @@ def pack_split(data_root: str,
         img = sample['img'][..., 0]
         pixels = img.astype(np.uint8)
         if not np.array_equal(pixels, img):
-            raise ValueError(f"image {sample['img_path']} is not 8-bit; packed splits hold "
-                             'uint8 pixels, train on it with the ordinary pipeline')
+            raise ValueError(
+                f'image {sample["img_path"]} is not 8-bit; packed splits hold '
+                'uint8 pixels, train on it with the ordinary pipeline'
+            )
         h, w = pixels.shape
         images.append(pixels.ravel())
         if with_masks and 'gt_seg_map' in sample:
             masks.append(sample['gt_seg_map'].astype(np.uint8).ravel())
         elif with_masks:
-            raise ValueError(f"sample {sample['stem']} has no mask; pass with_masks=False "
-                             '(--no-masks) to pack a split without masks')
+            raise ValueError(
+                f'sample {sample["stem"]} has no mask; pass with_masks=False '
+                '(--no-masks) to pack a split without masks'
+            )
         pts = np.asarray(sample['gt_points'], np.float32).reshape(-1, 2)
         points.append(np.concatenate([np.full((len(pts), 1), i, np.float32), pts], axis=1))
         index.append((offset, h, w))
@@ -185,11 +207,18 @@ def pack_split(data_root: str,
         names=np.asarray(names, dtype=str),
         parts=np.asarray(parts, dtype=str),
         img_paths=np.asarray(img_paths, dtype=str),
-        source=np.asarray([osp.realpath(data_root), str(ann_file), str(point_type),
-                            str(mask_scale)]))
+        source=np.asarray(
+            [osp.realpath(data_root), str(ann_file), str(point_type), str(mask_scale)]
+        ),
+    )
     _write_npz_atomic(out, arrays)
-    return dict(out=out, num_images=len(names), num_points=len(arrays['points']),
-                num_pixels=offset, bytes=osp.getsize(out))
+    return dict(
+        out=out,
+        num_images=len(names),
+        num_points=len(arrays['points']),
+        num_pixels=offset,
+        bytes=osp.getsize(out),
+    )
 
 
 def _write_npz_atomic(path: str, arrays: Dict[str, np.ndarray]) -> None:
@@ -242,27 +271,35 @@ class PackedPointDataset(BaseDataset):
         PackedSplitError: The file is missing, of another format version, or packed from
             another split; the message names it and the command that writes it.
     """
+
     METAINFO = dict(classes=('background', 'target'), palette=[[0, 0, 0], [255, 255, 255]])
 
-    def __init__(self,
-                 pack_file: str,
-                 data_root: Optional[str] = None,
-                 ann_file: str = '',
-                 point_type: Optional[str] = None,
-                 **kwargs) -> None:
+    def __init__(
+        self,
+        pack_file: str,
+        data_root: Optional[str] = None,
+        ann_file: str = '',
+        point_type: Optional[str] = None,
+        **kwargs,
+    ) -> None:
         self.pack_file = osp.abspath(pack_file)
         self.split_root, self.split_file, self.point_type = data_root, ann_file, point_type
         super().__init__(ann_file=ann_file, data_root=data_root, **kwargs)
 
     def _command(self) -> str:
-        return pack_command(self.split_root or 'DATA_ROOT', self.split_file or 'SPLIT',
-                            self.point_type or 'centroid', self.pack_file)
+        return pack_command(
+            self.split_root or 'DATA_ROOT',
+            self.split_file or 'SPLIT',
+            self.point_type or 'centroid',
+            self.pack_file,
+        )
 
     def _check_source(self, source: List[str]) -> None:
         packed_root, packed_split, packed_points = source[:3]
         wanted = []
-        if self.split_root is not None and \
-                osp.realpath(self.split_root) != osp.realpath(packed_root):
+        if self.split_root is not None and osp.realpath(self.split_root) != osp.realpath(
+            packed_root
+        ):
             wanted.append(f'data_root {self.split_root} (file: {packed_root})')
         if self.split_file and osp.normpath(self.split_file) != osp.normpath(packed_split):
             wanted.append(f'ann_file {self.split_file} (file: {packed_split})')
@@ -271,26 +308,39 @@ class PackedPointDataset(BaseDataset):
         if wanted:
             raise PackedSplitError(
                 f'packed split {self.pack_file} was packed from another split: the config '
-                f"names {', '.join(wanted)}; rewrite it with: {self._command()}")
+                f'names {", ".join(wanted)}; rewrite it with: {self._command()}'
+            )
 
     def load_data_list(self) -> List[dict]:
         """One data info per packed image, in split order."""
         if not osp.isfile(self.pack_file):
-            raise PackedSplitError(f'packed split {self.pack_file} does not exist; write it '
-                                   f'with: {self._command()}')
+            raise PackedSplitError(
+                f'packed split {self.pack_file} does not exist; write it with: {self._command()}'
+            )
         arrays = load_packed_split(self.pack_file, INDEX_KEYS)
         source = arrays['source'].tolist()
         self._check_source(source)
-        counts = np.bincount(arrays['points'][:, 0].astype(np.int64),
-                             minlength=len(arrays['names']))
+        counts = np.bincount(
+            arrays['points'][:, 0].astype(np.int64), minlength=len(arrays['names'])
+        )
         data_list = [
-            dict(pack_idx=i, stem=str(stem), part=str(part) or None, img_path=str(path),
-                 ori_shape=(int(h), int(w)), num_points=int(n), pack_file=self.pack_file)
+            dict(
+                pack_idx=i,
+                stem=str(stem),
+                part=str(part) or None,
+                img_path=str(path),
+                ori_shape=(int(h), int(w)),
+                num_points=int(n),
+                pack_file=self.pack_file,
+            )
             for i, (stem, part, path, (_, h, w), n) in enumerate(
-                zip(arrays['names'], arrays['parts'], arrays['img_paths'], arrays['index'],
-                    counts))
+                zip(arrays['names'], arrays['parts'], arrays['img_paths'], arrays['index'], counts)
+            )
         ]
-        print_log(f'{self.__class__.__name__} {self.pack_file}: {len(data_list)} images, '
-                  f'{int(counts.sum())} {source[2]} points (packed from {source[0]} '
-                  f'{source[1]})', logger='current')
+        print_log(
+            f'{self.__class__.__name__} {self.pack_file}: {len(data_list)} images, '
+            f'{int(counts.sum())} {source[2]} points (packed from {source[0]} '
+            f'{source[1]})',
+            logger='current',
+        )
         return data_list

@@ -10,6 +10,7 @@ evaluation tools all import it.
 | NUDT-SIRST    | six digits (``000001``)  |
 | IRSTD-1K      | ``XDU*``                 |
 """
+
 from __future__ import annotations
 
 import re

@@ -1,4 +1,5 @@
 """SIRST3-layout dataset with single-point labels."""
+
 from __future__ import annotations
 
 import os
@@ -79,28 +80,34 @@ class PointSIRSTDataset(BaseSegDataset):
     :class:`LoadIRAnnotations`), ``label_map``, ``reduce_zero_label=False`` and
     ``seg_fields=[]``.
     """
+
     METAINFO = dict(classes=('background', 'target'), palette=[[0, 0, 0], [255, 255, 255]])
 
-    def __init__(self,
-                 data_root: str,
-                 ann_file: str,
-                 data_prefix: dict = dict(img_path='images', seg_map_path='masks'),
-                 point_type: Optional[str] = 'centroid',
-                 point_dirs: Optional[Dict[str, str]] = None,
-                 point_size_mismatch: str = 'rescale',
-                 part_map: Optional[Union[str, Dict[str, str]]] = None,
-                 img_suffix: str = '.png',
-                 seg_map_suffix: str = '.png',
-                 mask_scale: str = '255',
-                 check_files: bool = False,
-                 **kwargs) -> None:
+    def __init__(
+        self,
+        data_root: str,
+        ann_file: str,
+        data_prefix: dict = dict(img_path='images', seg_map_path='masks'),
+        point_type: Optional[str] = 'centroid',
+        point_dirs: Optional[Dict[str, str]] = None,
+        point_size_mismatch: str = 'rescale',
+        part_map: Optional[Union[str, Dict[str, str]]] = None,
+        img_suffix: str = '.png',
+        seg_map_suffix: str = '.png',
+        mask_scale: str = '255',
+        check_files: bool = False,
+        **kwargs,
+    ) -> None:
         self.point_dirs = dict(DEFAULT_POINT_DIRS if point_dirs is None else point_dirs)
         if point_type is not None and point_type != 'mask' and point_type not in self.point_dirs:
-            raise ValueError(f"point_type must be None, 'mask' or one of "
-                             f'{sorted(self.point_dirs)}, got {point_type!r}')
+            raise ValueError(
+                f"point_type must be None, 'mask' or one of "
+                f'{sorted(self.point_dirs)}, got {point_type!r}'
+            )
         if point_size_mismatch not in ('rescale', 'error'):
-            raise ValueError("point_size_mismatch must be 'rescale' or 'error', got "
-                             f'{point_size_mismatch!r}')
+            raise ValueError(
+                f"point_size_mismatch must be 'rescale' or 'error', got {point_size_mismatch!r}"
+            )
         self.mask_scale = check_mask_scale(mask_scale)
         self.check_files = check_files
         self._whole_folder = not ann_file
@@ -114,7 +121,8 @@ class PointSIRSTDataset(BaseSegDataset):
             data_root=data_root,
             data_prefix=data_prefix,
             reduce_zero_label=False,
-            **kwargs)
+            **kwargs,
+        )
 
     def _read_split(self) -> List[str]:
         if self._whole_folder:
@@ -122,7 +130,7 @@ class PointSIRSTDataset(BaseSegDataset):
             if not osp.isdir(folder):
                 raise FileNotFoundError(f'image folder {folder} does not exist')
             suffix = self.img_suffix
-            stems = sorted(f[:-len(suffix)] for f in os.listdir(folder) if f.endswith(suffix))
+            stems = sorted(f[: -len(suffix)] for f in os.listdir(folder) if f.endswith(suffix))
             if not stems:
                 raise ValueError(f'image folder {folder} holds no *{suffix} image')
             return stems
@@ -141,15 +149,16 @@ class PointSIRSTDataset(BaseSegDataset):
             return self.part_map.get(stem)
         # Imported here so the module stays importable on its own.
         from .parts import part_of
+
         return part_of(stem)
 
     def _check_file(self, path: str, stem: str, what: str) -> None:
         if not osp.isfile(path):
-            raise FileNotFoundError(f'split {self.ann_file} lists {stem!r} but its {what} {path} '
-                                    'does not exist')
+            raise FileNotFoundError(
+                f'split {self.ann_file} lists {stem!r} but its {what} {path} does not exist'
+            )
 
-    def _load_points(self, stem: str, img_path: str,
-                     seg_map_path: Optional[str]) -> np.ndarray:
+    def _load_points(self, stem: str, img_path: str, seg_map_path: Optional[str]) -> np.ndarray:
         """(K, 2) float32 (x, y) points of one image, in the image's pixel frame."""
         if self.point_type is None:
             return empty_points()
@@ -169,8 +178,10 @@ class PointSIRSTDataset(BaseSegDataset):
         with Image.open(img_path) as im:
             w, h = im.size
         if src_shape != (h, w):
-            msg = (f'{src_path} is {src_shape[1]}x{src_shape[0]} (WxH) but its image '
-                   f'{img_path} is {w}x{h}')
+            msg = (
+                f'{src_path} is {src_shape[1]}x{src_shape[0]} (WxH) but its image '
+                f'{img_path} is {w}x{h}'
+            )
             if self.point_size_mismatch == 'error' or self.point_type == 'mask':
                 raise ValueError(msg)
             warnings.warn(f'{msg}; rescaling its points into the image frame', UserWarning)
@@ -189,8 +200,9 @@ class PointSIRSTDataset(BaseSegDataset):
         ann_dir = self.data_prefix.get('seg_map_path', None)
         if self.point_type not in (None, 'mask'):
             point_dir = self.point_dirs[self.point_type]
-            self._point_dir = point_dir if self.data_root is None else osp.join(
-                self.data_root, point_dir)
+            self._point_dir = (
+                point_dir if self.data_root is None else osp.join(self.data_root, point_dir)
+            )
         self._num_rescaled = 0
         data_list = []
         num_points = num_empty = 0
@@ -214,14 +226,20 @@ class PointSIRSTDataset(BaseSegDataset):
                     mask_scale=self.mask_scale,
                     label_map=self.label_map,
                     reduce_zero_label=False,
-                    seg_fields=[]))
+                    seg_fields=[],
+                )
+            )
         if self.point_type is None:
             summary = 'no points (point_type=None)'
         else:
-            summary = (f'{num_points} {self.point_type} points, {num_empty} images without '
-                       f'points (kept as background), {self._num_rescaled} point maps rescaled')
-        print_log(f'{self.__class__.__name__} {self.ann_file}: {len(data_list)} images, '
-                  f'{summary}', logger='current')
+            summary = (
+                f'{num_points} {self.point_type} points, {num_empty} images without '
+                f'points (kept as background), {self._num_rescaled} point maps rescaled'
+            )
+        print_log(
+            f'{self.__class__.__name__} {self.ann_file}: {len(data_list)} images, {summary}',
+            logger='current',
+        )
         if self.check_files:
             self._check_files(data_list)
         return data_list
@@ -230,24 +248,37 @@ class PointSIRSTDataset(BaseSegDataset):
         """Decode every file of the split; raise one error listing all problems."""
         # Imported here: the checker builds on this module's layout rules.
         from .check import LABEL_KINDS, SampleFiles, check_samples
+
         point_dir = None if self.point_type in (None, 'mask') else self._point_dir
         samples = [
             SampleFiles(
-                stem=d['stem'], img_path=d['img_path'], seg_map_path=d['seg_map_path'],
-                point_paths={} if point_dir is None else
-                {self.point_type: osp.join(point_dir, d['stem'] + self.seg_map_suffix)})
+                stem=d['stem'],
+                img_path=d['img_path'],
+                seg_map_path=d['seg_map_path'],
+                point_paths={}
+                if point_dir is None
+                else {self.point_type: osp.join(point_dir, d['stem'] + self.seg_map_suffix)},
+            )
             for d in data_list
         ]
-        result = check_samples(samples, mask_scale=self.mask_scale,
-                               point_size_mismatch=self.point_size_mismatch)
+        result = check_samples(
+            samples, mask_scale=self.mask_scale, point_size_mismatch=self.point_size_mismatch
+        )
         errors = [p for p in result.problems if p.kind not in LABEL_KINDS]
         labels = [p for p in result.problems if p.kind in LABEL_KINDS]
         if labels:
-            warnings.warn(f'{self.ann_file}: {len(labels)} point label(s) miss their target:\n'
-                          + '\n'.join(map(str, labels)), UserWarning)
+            warnings.warn(
+                f'{self.ann_file}: {len(labels)} point label(s) miss their target:\n'
+                + '\n'.join(map(str, labels)),
+                UserWarning,
+            )
         if errors:
-            raise ValueError(f'{self.ann_file}: {len(errors)} problem(s) in the files of '
-                             f'{len(data_list)} samples (check_files=True):\n'
-                             + '\n'.join(map(str, errors)))
-        print_log(f'{self.__class__.__name__} {self.ann_file}: every file decodes and agrees '
-                  '(check_files=True)', logger='current')
+            raise ValueError(
+                f'{self.ann_file}: {len(errors)} problem(s) in the files of '
+                f'{len(data_list)} samples (check_files=True):\n' + '\n'.join(map(str, errors))
+            )
+        print_log(
+            f'{self.__class__.__name__} {self.ann_file}: every file decodes and agrees '
+            '(check_files=True)',
+            logger='current',
+        )

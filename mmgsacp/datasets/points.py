@@ -14,6 +14,7 @@ and point-map reading) and ``tools/dataset_converters/make_point_labels.py``:
 Points are always ``float32`` arrays of shape (K, 2) holding integer-valued **(x, y)** = (col, row)
 pixel coordinates.
 """
+
 from __future__ import annotations
 
 import os
@@ -40,7 +41,8 @@ def empty_points() -> np.ndarray:
 def _components(binary: np.ndarray) -> Tuple[int, np.ndarray, np.ndarray, np.ndarray]:
     """8-connected components of a boolean map, as ``cv2.connectedComponentsWithStats``."""
     return cv2.connectedComponentsWithStats(
-        binary.astype(np.uint8), connectivity=8, ltype=cv2.CV_32S)
+        binary.astype(np.uint8), connectivity=8, ltype=cv2.CV_32S
+    )
 
 
 def centroid_points(mask: np.ndarray) -> np.ndarray:
@@ -63,11 +65,13 @@ def centroid_points(mask: np.ndarray) -> np.ndarray:
     return np.floor(centroids[1:]).astype(np.float32)
 
 
-def coarse_points(mask: np.ndarray,
-                  rng: np.random.Generator,
-                  sigma_scale: float = 0.15,
-                  min_sigma: float = 0.5,
-                  max_tries: int = 32) -> np.ndarray:
+def coarse_points(
+    mask: np.ndarray,
+    rng: np.random.Generator,
+    sigma_scale: float = 0.15,
+    min_sigma: float = 0.5,
+    max_tries: int = 32,
+) -> np.ndarray:
     """Coarse points: each target's centroid plus Gaussian jitter, kept on the target.
 
     The default spread follows SIRST3's own ``masks_coarse`` (offset std about 0.6 px for
@@ -106,7 +110,7 @@ def coarse_points(mask: np.ndarray,
             # Thin or hollow targets can reject every draw; the nearest pixel of the target
             # keeps the point on it without biasing towards its first raster pixel.
             ys, xs = np.nonzero(labels == k)
-            i = int(np.argmin((xs - x)**2 + (ys - y)**2))
+            i = int(np.argmin((xs - x) ** 2 + (ys - y) ** 2))
             x, y = int(xs[i]), int(ys[i])
         out[k - 1] = (x, y)
     return out
@@ -125,8 +129,9 @@ def points_from_map(point_map: np.ndarray) -> np.ndarray:
     return centroid_points(point_map)
 
 
-def rescale_points(points: np.ndarray, src_shape: Tuple[int, int],
-                   dst_shape: Tuple[int, int]) -> np.ndarray:
+def rescale_points(
+    points: np.ndarray, src_shape: Tuple[int, int], dst_shape: Tuple[int, int]
+) -> np.ndarray:
     """Map points from one pixel frame into another of a different size.
 
     Pixel centre to pixel centre, so a point stays on the same content: ``floor((p + 0.5) *
@@ -172,9 +177,9 @@ def stem_rng(seed: int, stem: str) -> np.random.Generator:
     return np.random.default_rng([seed, zlib.crc32(stem.encode('utf-8'))])
 
 
-def point_labels_from_mask(mask: np.ndarray,
-                           rng: Optional[np.random.Generator] = None,
-                           sigma_scale: float = 0.15) -> Tuple[np.ndarray, np.ndarray]:
+def point_labels_from_mask(
+    mask: np.ndarray, rng: Optional[np.random.Generator] = None, sigma_scale: float = 0.15
+) -> Tuple[np.ndarray, np.ndarray]:
     """Centroid and coarse point maps of a mask, as written to ``masks_centroid/`` and
     ``masks_coarse/``.
 
@@ -194,15 +199,17 @@ def point_labels_from_mask(mask: np.ndarray,
     return centroid, coarse
 
 
-def write_point_label_dirs(data_root: str,
-                           mask_dir: str = 'masks',
-                           centroid_dir: str = 'masks_centroid',
-                           coarse_dir: str = 'masks_coarse',
-                           seed: int = 0,
-                           sigma_scale: float = 0.15,
-                           suffix: str = '.png',
-                           overwrite: bool = False,
-                           mask_scale: str = '255') -> int:
+def write_point_label_dirs(
+    data_root: str,
+    mask_dir: str = 'masks',
+    centroid_dir: str = 'masks_centroid',
+    coarse_dir: str = 'masks_coarse',
+    seed: int = 0,
+    sigma_scale: float = 0.15,
+    suffix: str = '.png',
+    overwrite: bool = False,
+    mask_scale: str = '255',
+) -> int:
     """Build centroid and coarse point-map folders from a folder of masks.
 
     Each output folder is written beside its destination and renamed into place when
@@ -233,6 +240,7 @@ def write_point_label_dirs(data_root: str,
     """
     # Imported here: the mask module builds on this one's threshold.
     from .masks import check_mask_scale, read_mask
+
     check_mask_scale(mask_scale)
     src = osp.join(data_root, mask_dir)
     if not osp.isdir(src):
@@ -247,7 +255,7 @@ def write_point_label_dirs(data_root: str,
     tmps = [tempfile.mkdtemp(prefix=f'.{osp.basename(d)}.tmp_', dir=data_root) for d in dests]
     try:
         for name in names:
-            stem = name[:-len(suffix)]
+            stem = name[: -len(suffix)]
             path = osp.join(src, name)
             mask = read_mask(path, mask_scale)
             maps = point_labels_from_mask(mask, stem_rng(seed, stem), sigma_scale)

@@ -16,6 +16,7 @@ The output folder matches SIRST3 (``images/``, ``masks/``, ``masks_centroid/``,
 :class:`~mmgsacp.datasets.PointSIRSTDataset` reads it unchanged. Same seed and arguments give
 byte-identical files.
 """
+
 from __future__ import annotations
 
 import os
@@ -48,8 +49,9 @@ def _radial_frequency(h: int, w: int) -> np.ndarray:
     return f
 
 
-def power_law_fields(rng: np.random.Generator, shape: Size, beta: float) -> Tuple[np.ndarray,
-                                                                                 np.ndarray]:
+def power_law_fields(
+    rng: np.random.Generator, shape: Size, beta: float
+) -> Tuple[np.ndarray, np.ndarray]:
     """Two independent zero-mean, unit-std fields with power spectrum ~ 1/f^beta.
 
     The real and imaginary parts of one complex inverse FFT are independent fields with the
@@ -64,7 +66,7 @@ def power_law_fields(rng: np.random.Generator, shape: Size, beta: float) -> Tupl
         tuple[np.ndarray, np.ndarray]: Two (H, W) float64 fields.
     """
     h, w = shape
-    amp = _radial_frequency(h, w)**(-beta / 2.0)
+    amp = _radial_frequency(h, w) ** (-beta / 2.0)
     spec = (rng.standard_normal((h, w)) + 1j * rng.standard_normal((h, w))) * amp
     field = np.fft.ifft2(spec)
     out = []
@@ -75,8 +77,7 @@ def power_law_fields(rng: np.random.Generator, shape: Size, beta: float) -> Tupl
 
 
 def _blur(img: np.ndarray, sigma: float) -> np.ndarray:
-    return cv2.GaussianBlur(img, (0, 0), sigmaX=sigma, sigmaY=sigma,
-                            borderType=cv2.BORDER_REFLECT)
+    return cv2.GaussianBlur(img, (0, 0), sigmaX=sigma, sigmaY=sigma, borderType=cv2.BORDER_REFLECT)
 
 
 def _clouds(rng: np.random.Generator, shape: Size) -> np.ndarray:
@@ -97,8 +98,7 @@ def _lines(rng: np.random.Generator, shape: Size) -> np.ndarray:
     for _ in range(rng.integers(1, 5)):
         p0 = (int(rng.integers(-w // 4, w + w // 4)), int(rng.integers(-h // 4, h + h // 4)))
         p1 = (int(rng.integers(-w // 4, w + w // 4)), int(rng.integers(-h // 4, h + h // 4)))
-        cv2.line(canvas, p0, p1, float(rng.uniform(10, 60)), int(rng.integers(1, 4)),
-                 cv2.LINE_AA)
+        cv2.line(canvas, p0, p1, float(rng.uniform(10, 60)), int(rng.integers(1, 4)), cv2.LINE_AA)
     return _blur(canvas, 0.7).astype(np.float64)
 
 
@@ -112,8 +112,13 @@ def _buildings(rng: np.random.Generator, shape: Size) -> np.ndarray:
         cv2.fillPoly(canvas, [np.round(box).astype(np.int32)], float(rng.uniform(10, 80)))
         # Hot corners are target-sized bright spots on a structure: hard negatives.
         for corner in box[rng.random(4) < 0.3]:
-            cv2.circle(canvas, (int(corner[0]), int(corner[1])), int(rng.integers(1, 3)),
-                       float(rng.uniform(40, 120)), -1)
+            cv2.circle(
+                canvas,
+                (int(corner[0]), int(corner[1])),
+                int(rng.integers(1, 3)),
+                float(rng.uniform(40, 120)),
+                -1,
+            )
     return _blur(canvas, rng.uniform(0.6, 1.5)).astype(np.float64)
 
 
@@ -131,8 +136,7 @@ def _glint(rng: np.random.Generator, shape: Size) -> np.ndarray:
 
 
 def _largest_component(mask: np.ndarray) -> np.ndarray:
-    num, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8),
-                                                             connectivity=8)
+    num, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
     if num <= 2:
         return mask
     keep = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
@@ -141,7 +145,7 @@ def _largest_component(mask: np.ndarray) -> np.ndarray:
 
 def _grid(radius: int, offset: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
     """Pixel-centre coordinates of a (2r+1)^2 patch relative to a sub-pixel centre."""
-    v, u = np.mgrid[-radius:radius + 1, -radius:radius + 1].astype(np.float64)
+    v, u = np.mgrid[-radius : radius + 1, -radius : radius + 1].astype(np.float64)
     return u - offset[0], v - offset[1]
 
 
@@ -150,8 +154,9 @@ def _rotated(u: np.ndarray, v: np.ndarray, angle: float) -> Tuple[np.ndarray, np
     return c * u + s * v, -s * u + c * v
 
 
-def _target_patch(rng: np.random.Generator, area: float,
-                  kind: str) -> Tuple[np.ndarray, np.ndarray]:
+def _target_patch(
+    rng: np.random.Generator, area: float, kind: str
+) -> Tuple[np.ndarray, np.ndarray]:
     """One target, as a square patch.
 
     Args:
@@ -174,7 +179,7 @@ def _target_patch(rng: np.random.Generator, area: float,
         sy = sx / aspect
         radius = int(np.ceil(3 * sx)) + 2
         u, v = _rotated(*_grid(radius, offset), angle)
-        profile = np.exp(-0.5 * ((u / sx)**2 + (v / sy)**2))
+        profile = np.exp(-0.5 * ((u / sx) ** 2 + (v / sy) ** 2))
         mask = profile >= 0.3 * profile.max()
     else:
         a = np.sqrt(area / np.pi * aspect)
@@ -187,19 +192,26 @@ def _target_patch(rng: np.random.Generator, area: float,
             blobs = []
             for _ in range(n):
                 r = a * rng.uniform(0.35, 0.75)
-                blobs.append((*rng.uniform(-0.6, 0.6, size=2) * a, r,
-                              r / rng.uniform(1.0, 2.0), rng.uniform(0, np.pi)))
+                blobs.append(
+                    (
+                        *rng.uniform(-0.6, 0.6, size=2) * a,
+                        r,
+                        r / rng.uniform(1.0, 2.0),
+                        rng.uniform(0, np.pi),
+                    )
+                )
         mask = np.zeros(u0.shape, bool)
         for bx, by, ra, rb, ang in blobs:
             u, v = _rotated(u0 - bx, v0 - by, ang)
-            mask |= (u / ra)**2 + (v / rb)**2 <= 1.0
+            mask |= (u / ra) ** 2 + (v / rb) ** 2 <= 1.0
         if not mask.any():
             mask[radius, radius] = True
         mask = _largest_component(mask)
         # Plateau with a hotter core, softened by the optics.
-        core = np.exp(-0.5 * (u0**2 + v0**2) / max(a, 0.5)**2)
-        profile = _blur((mask * (0.6 + 0.4 * core)).astype(np.float32),
-                        rng.uniform(0.5, 1.2)).astype(np.float64)
+        core = np.exp(-0.5 * (u0**2 + v0**2) / max(a, 0.5) ** 2)
+        profile = _blur(
+            (mask * (0.6 + 0.4 * core)).astype(np.float32), rng.uniform(0.5, 1.2)
+        ).astype(np.float64)
     if not mask.any():
         mask[np.unravel_index(np.argmax(profile), profile.shape)] = True
     # A thin, tilted raster can fall apart into diagonal-free pieces; one target must be one
@@ -212,16 +224,18 @@ def _target_patch(rng: np.random.Generator, area: float,
 def _sample_num_targets(rng: np.random.Generator, empty_prob: float, max_targets: int) -> int:
     if max_targets <= 0 or rng.random() < empty_prob:
         return 0
-    weights = 0.5**np.arange(max_targets)
+    weights = 0.5 ** np.arange(max_targets)
     return 1 + int(rng.choice(max_targets, p=weights / weights.sum()))
 
 
-def synthesize_frame(rng: np.random.Generator,
-                     size: Size = (256, 256),
-                     empty_prob: float = 0.1,
-                     max_targets: int = 5,
-                     target_area: Tuple[float, float] = (1, 150),
-                     min_gap: int = 3) -> Tuple[np.ndarray, np.ndarray]:
+def synthesize_frame(
+    rng: np.random.Generator,
+    size: Size = (256, 256),
+    empty_prob: float = 0.1,
+    max_targets: int = 5,
+    target_area: Tuple[float, float] = (1, 150),
+    min_gap: int = 3,
+) -> Tuple[np.ndarray, np.ndarray]:
     """Render one frame and its mask.
 
     Args:
@@ -247,7 +261,7 @@ def synthesize_frame(rng: np.random.Generator,
             img += layer(rng, size)
     if rng.random() < 0.5:
         yy, xx = np.mgrid[0:h, 0:w]
-        r2 = ((yy - h / 2) / h)**2 + ((xx - w / 2) / w)**2
+        r2 = ((yy - h / 2) / h) ** 2 + ((xx - w / 2) / w) ** 2
         img *= 1.0 - rng.uniform(0.0, 0.6) * r2
 
     noise_std = rng.uniform(1.0, 6.0)
@@ -270,16 +284,21 @@ def synthesize_frame(rng: np.random.Generator,
             y0 = int(rng.integers(1, h - p))
             x0 = int(rng.integers(1, w - p))
             box = (x0 + xs.min(), y0 + ys.min(), x0 + xs.max(), y0 + ys.max())
-            if all(box[0] > b[2] + min_gap or box[2] < b[0] - min_gap or box[1] > b[3] + min_gap
-                   or box[3] < b[1] - min_gap for b in boxes):
+            if all(
+                box[0] > b[2] + min_gap
+                or box[2] < b[0] - min_gap
+                or box[1] > b[3] + min_gap
+                or box[3] < b[1] - min_gap
+                for b in boxes
+            ):
                 break
         else:
             continue
         boxes.append(box)
         snr = np.exp(rng.uniform(np.log(2.5), np.log(40.0)))
         amp = float(np.clip(snr * max(noise_std, 2.0), 6.0, 200.0))
-        img[y0:y0 + p, x0:x0 + p] += amp * profile
-        mask[y0:y0 + p, x0:x0 + p] |= tmask
+        img[y0 : y0 + p, x0 : x0 + p] += amp * profile
+        mask[y0 : y0 + p, x0 : x0 + p] |= tmask
 
     img += rng.normal(0.0, noise_std, size=size)
     if rng.random() < 0.3:
@@ -311,16 +330,18 @@ def _write_png(path: str, img: np.ndarray) -> None:
         raise OSError(f'could not write {path}')
 
 
-def make_synthetic_dataset(out_dir: str,
-                           num_train: int = 160,
-                           num_test: int = 40,
-                           size: Union[int, Size, Sequence[Size]] = (256, 256),
-                           seed: int = 0,
-                           empty_prob: float = 0.1,
-                           max_targets: int = 5,
-                           target_area: Tuple[float, float] = (1, 150),
-                           coarse_sigma_scale: float = 0.15,
-                           overwrite: bool = False) -> Dict[str, object]:
+def make_synthetic_dataset(
+    out_dir: str,
+    num_train: int = 160,
+    num_test: int = 40,
+    size: Union[int, Size, Sequence[Size]] = (256, 256),
+    seed: int = 0,
+    empty_prob: float = 0.1,
+    max_targets: int = 5,
+    target_area: Tuple[float, float] = (1, 150),
+    coarse_sigma_scale: float = 0.15,
+    overwrite: bool = False,
+) -> Dict[str, object]:
     """Write a synthetic IRSTD set in the SIRST3 layout.
 
     The folder is built beside ``out_dir`` and renamed into place only when complete, so a
@@ -358,7 +379,7 @@ def make_synthetic_dataset(out_dir: str,
     os.makedirs(parent, exist_ok=True)
     tmp = tempfile.mkdtemp(prefix=f'.{osp.basename(out_dir)}.tmp_', dir=parent)
     try:
-        for d in LAYOUT_DIRS + ('img_idx', ):
+        for d in LAYOUT_DIRS + ('img_idx',):
             os.makedirs(osp.join(tmp, d))
         splits = {'train': [], 'test': []}
         num_targets = num_empty = 0
@@ -376,8 +397,9 @@ def make_synthetic_dataset(out_dir: str,
             name = stem + '.png'
             _write_png(osp.join(tmp, 'images', name), img)
             _write_png(osp.join(tmp, 'masks', name), mask)
-            _write_png(osp.join(tmp, 'masks_centroid', name),
-                       render_point_map(centroids, frame_size))
+            _write_png(
+                osp.join(tmp, 'masks_centroid', name), render_point_map(centroids, frame_size)
+            )
             _write_png(osp.join(tmp, 'masks_coarse', name), render_point_map(coarse, frame_size))
             splits['train' if i < num_train else 'test'].append(stem)
         for split, stems in splits.items():
@@ -387,5 +409,10 @@ def make_synthetic_dataset(out_dir: str,
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return dict(out_dir=out_dir, train=splits['train'], test=splits['test'],
-                num_targets=num_targets, num_empty=num_empty)
+    return dict(
+        out_dir=out_dir,
+        train=splits['train'],
+        test=splits['test'],
+        num_targets=num_targets,
+        num_empty=num_empty,
+    )

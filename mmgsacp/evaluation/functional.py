@@ -21,6 +21,7 @@ Conventions (the field's, see docs/en/evaluation.md):
   Fa = (predicted pixels - pixels of matched predicted components) / all pixels, reported in
   units of 1e-6 (the value is Fa * 1e6).
 """
+
 from __future__ import annotations
 
 import math
@@ -109,8 +110,9 @@ def mask_from_logits(logits: np.ndarray, threshold: float = 0.5) -> np.ndarray:
     elif logits.ndim == 3 and logits.shape[0] == 1:
         logits = logits[0]
     elif logits.ndim != 2:
-        raise ValueError(f'expected logits of shape (H, W), (1, H, W) or (2, H, W), got '
-                         f'{logits.shape}')
+        raise ValueError(
+            f'expected logits of shape (H, W), (1, H, W) or (2, H, W), got {logits.shape}'
+        )
     return logits > math.log(threshold / (1.0 - threshold))
 
 
@@ -139,8 +141,10 @@ def mask_from_label_map(gt: np.ndarray) -> np.ndarray:
         return gt > 0
     values = np.unique(gt)
     if np.isin(values, (0, 1, 255)).all() and 1 in values:
-        raise ValueError('ground truth mixes label 1 with 255: a 0/1 label map with padding or '
-                         'ignore pixels; pass the map cropped to the original image size')
+        raise ValueError(
+            'ground truth mixes label 1 with 255: a 0/1 label map with padding or '
+            'ignore pixels; pass the map cropped to the original image size'
+        )
     return gt > 127
 
 
@@ -155,8 +159,10 @@ def _as_mask(mask: np.ndarray, name: str) -> np.ndarray:
     if mask.ndim != 2:
         raise ValueError(f'{name} must be a 2-D (H, W) mask, got shape {mask.shape}')
     if mask.dtype != bool and not ((mask == 0) | (mask == 1)).all():
-        raise ValueError(f'{name} must be bool or 0/1; binarise it first (mask_from_png, '
-                         'mask_from_logits, mask_from_label_map)')
+        raise ValueError(
+            f'{name} must be bool or 0/1; binarise it first (mask_from_png, '
+            'mask_from_logits, mask_from_label_map)'
+        )
     return mask.astype(bool, copy=False)
 
 
@@ -171,11 +177,13 @@ def label_components(mask: np.ndarray) -> Components:
     """
     mask = _as_mask(mask, 'mask')
     count, cv_labels = cv2.connectedComponents(
-        np.ascontiguousarray(mask, dtype=np.uint8), connectivity=8, ltype=cv2.CV_32S)
+        np.ascontiguousarray(mask, dtype=np.uint8), connectivity=8, ltype=cv2.CV_32S
+    )
     n = count - 1
     if n == 0:
-        return Components(np.zeros(mask.shape, np.int32), np.zeros(0, np.int64),
-                          np.zeros((0, 2), np.int64))
+        return Components(
+            np.zeros(mask.shape, np.int32), np.zeros(0, np.int64), np.zeros((0, 2), np.int64)
+        )
     rows, cols = np.nonzero(cv_labels)  # raster order
     fg = cv_labels[rows, cols]
     # cv2's block-based labelling does not number components in raster order; renumber them by
@@ -196,13 +204,13 @@ def label_components(mask: np.ndarray) -> Components:
 def _exact_within(gt: Components, i: int, pred: Components, j: int, radius: float) -> bool:
     """Decide ``|centroid_i - centroid_j| < radius`` in exact rational arithmetic."""
     a_g, a_p = int(gt.areas[i]), int(pred.areas[j])
-    num = sum((int(gt.coord_sums[i, k]) * a_p - int(pred.coord_sums[j, k]) * a_g) ** 2
-              for k in range(2))
+    num = sum(
+        (int(gt.coord_sums[i, k]) * a_p - int(pred.coord_sums[j, k]) * a_g) ** 2 for k in range(2)
+    )
     return Fraction(num, (a_g * a_p) ** 2) < Fraction(radius) ** 2
 
 
-def match_components(gt: Components, pred: Components,
-                     radius: float = MATCH_RADIUS) -> np.ndarray:
+def match_components(gt: Components, pred: Components, radius: float = MATCH_RADIUS) -> np.ndarray:
     """Match truth to predicted components with the field's greedy centroid rule.
 
     Each truth component, in order, takes the first still-unused predicted component (in
@@ -266,9 +274,12 @@ def stratum_names(size_bins: Sequence[int] = DEFAULT_SIZE_BINS) -> List[str]:
     return names
 
 
-def image_stats(pred: np.ndarray, gt: np.ndarray,
-                size_bins: Sequence[int] = DEFAULT_SIZE_BINS,
-                radius: float = MATCH_RADIUS) -> Dict[str, Any]:
+def image_stats(
+    pred: np.ndarray,
+    gt: np.ndarray,
+    size_bins: Sequence[int] = DEFAULT_SIZE_BINS,
+    radius: float = MATCH_RADIUS,
+) -> Dict[str, Any]:
     """Reduce one image to the counts the metrics need.
 
     Args:
@@ -312,8 +323,9 @@ def image_stats(pred: np.ndarray, gt: np.ndarray,
     p_of = pc.labels[both].astype(np.int64)
     inter_g = np.bincount(g_of, minlength=gc.num + 1)[1:]
     pairs = np.unique(g_of * (pc.num + 1) + p_of)
-    touch_area = np.bincount(pairs // (pc.num + 1), weights=pc.areas[pairs % (pc.num + 1) - 1],
-                             minlength=gc.num + 1)[1:]
+    touch_area = np.bincount(
+        pairs // (pc.num + 1), weights=pc.areas[pairs % (pc.num + 1) - 1], minlength=gc.num + 1
+    )[1:]
     ciou = inter_g / (gc.areas + touch_area - inter_g) if gc.num else np.zeros(0)
     bin_ciou = np.bincount(stratum, weights=ciou, minlength=n_strata)
 
@@ -390,8 +402,9 @@ def ordered_parts(parts: Iterable[Optional[str]]) -> List[str]:
     return [p for p in PARTS if p in present] + sorted(present - set(PARTS))
 
 
-def summarize(stats: Sequence[Mapping[str, Any]]
-              ) -> Tuple[Dict[str, float], Dict[str, Dict[str, float]]]:
+def summarize(
+    stats: Sequence[Mapping[str, Any]],
+) -> Tuple[Dict[str, float], Dict[str, Dict[str, float]]]:
     """Aggregate a set and each of its parts.
 
     Args:
@@ -408,10 +421,12 @@ def summarize(stats: Sequence[Mapping[str, Any]]
     return aggregate(stats), per_part
 
 
-def evaluate_masks(preds: Sequence[np.ndarray], gts: Sequence[np.ndarray],
-                   parts: Optional[Sequence[Optional[str]]] = None,
-                   size_bins: Sequence[int] = DEFAULT_SIZE_BINS
-                   ) -> Tuple[Dict[str, float], Dict[str, Dict[str, float]]]:
+def evaluate_masks(
+    preds: Sequence[np.ndarray],
+    gts: Sequence[np.ndarray],
+    parts: Optional[Sequence[Optional[str]]] = None,
+    size_bins: Sequence[int] = DEFAULT_SIZE_BINS,
+) -> Tuple[Dict[str, float], Dict[str, Dict[str, float]]]:
     """Score binary predictions against binary truths in one call.
 
     Args:

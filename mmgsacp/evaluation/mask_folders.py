@@ -7,6 +7,7 @@ and 1, or nothing above 127, is refused naming it unless ``mask_scale`` says the
 Grey values besides 0 and the maximum are accepted (official IRSTD-1K masks hold them at
 target boundaries) and the files holding them are counted for the caller to report.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -35,8 +36,13 @@ class EvalError(InputError):
     """
 
 
-def read_mask_file(path: Path, mask_scale: str = '255', what: str = 'mask',
-                   hint: str = DATASET_HINT, grey: Optional[List[str]] = None) -> np.ndarray:
+def read_mask_file(
+    path: Path,
+    mask_scale: str = '255',
+    what: str = 'mask',
+    hint: str = DATASET_HINT,
+    grey: Optional[List[str]] = None,
+) -> np.ndarray:
     """Target pixels of a saved mask or prediction.
 
     Args:
@@ -72,14 +78,21 @@ def read_mask_file(path: Path, mask_scale: str = '255', what: str = 'mask',
 def _missing(stems: Sequence[str], folder: Path, what: str) -> None:
     missing = [s for s in stems if not (folder / f'{s}.png').is_file()]
     if missing:
-        raise EvalError(f'{len(missing)} of {len(stems)} {what} missing from {folder}: '
-                        f'{listed(missing)}')
+        raise EvalError(
+            f'{len(missing)} of {len(stems)} {what} missing from {folder}: {listed(missing)}'
+        )
 
 
-def collect_stats(pred_dir: Path, gt_dir: Path, stems: Sequence[str], use_parts: bool,
-                  size_bins: Sequence[int] = DEFAULT_SIZE_BINS, mask_scale: str = '255',
-                  hint: str = DATASET_HINT,
-                  grey: Optional[List[str]] = None) -> List[Dict[str, Any]]:
+def collect_stats(
+    pred_dir: Path,
+    gt_dir: Path,
+    stems: Sequence[str],
+    use_parts: bool,
+    size_bins: Sequence[int] = DEFAULT_SIZE_BINS,
+    mask_scale: str = '255',
+    hint: str = DATASET_HINT,
+    grey: Optional[List[str]] = None,
+) -> List[Dict[str, Any]]:
     """Per-image stats (:func:`image_stats`) for every stem, after checking that all files
     exist.
 
@@ -109,9 +122,11 @@ def collect_stats(pred_dir: Path, gt_dir: Path, stems: Sequence[str], use_parts:
         pred = read_mask_file(pred_path, mask_scale, 'prediction', hint, grey)
         gt = read_mask_file(gt_path, mask_scale, 'mask', hint, grey)
         if pred.shape != gt.shape:
-            raise EvalError(f'size mismatch: prediction {pred_path} is {pred.shape[1]}x'
-                            f'{pred.shape[0]} (WxH) but mask {gt_path} is {gt.shape[1]}x'
-                            f'{gt.shape[0]}; predictions must be at the original image size')
+            raise EvalError(
+                f'size mismatch: prediction {pred_path} is {pred.shape[1]}x'
+                f'{pred.shape[0]} (WxH) but mask {gt_path} is {gt.shape[1]}x'
+                f'{gt.shape[0]}; predictions must be at the original image size'
+            )
         s = image_stats(pred, gt, size_bins)
         s['part'] = part_of(stem) if use_parts else None
         s['stem'] = stem
@@ -125,8 +140,9 @@ def _json_number(v: Any) -> Any:
     return v
 
 
-def build_report(stats: Sequence[Dict[str, Any]],
-                 size_bins: Sequence[int] = DEFAULT_SIZE_BINS) -> Dict[str, Any]:
+def build_report(
+    stats: Sequence[Dict[str, Any]], size_bins: Sequence[int] = DEFAULT_SIZE_BINS
+) -> Dict[str, Any]:
     """The JSON report: headline metrics and image count overall, per part and per stratum.
 
     Returns:
@@ -145,9 +161,11 @@ def build_report(stats: Sequence[Dict[str, Any]],
     report = headline(overall)
     report['parts'] = {part: headline(agg) for part, agg in per_part.items()}
     report['strata'] = {
-        name: dict(targets=int(overall[f'targets_{name}']),
-                   Pd=_json_number(float(overall[f'Pd_{name}'])),
-                   cIoU=_json_number(float(overall[f'cIoU_{name}'])))
+        name: dict(
+            targets=int(overall[f'targets_{name}']),
+            Pd=_json_number(float(overall[f'Pd_{name}'])),
+            cIoU=_json_number(float(overall[f'cIoU_{name}'])),
+        )
         for name in stratum_names(size_bins)
     }
     return report
@@ -167,12 +185,21 @@ def run_command(args: argparse.Namespace) -> int:
         raise InputError(f'--split {args.split} is not a file')
     grey: List[str] = []
     # a refused file raises EvalError, an InputError naming it: one error line, exit status 2
-    stats = collect_stats(args.pred_dir, args.gt_dir, read_stems(args.gt_dir, args.split),
-                          args.part_map == 'auto', mask_scale=args.mask_scale, hint=CLI_HINT,
-                          grey=grey)
+    stats = collect_stats(
+        args.pred_dir,
+        args.gt_dir,
+        read_stems(args.gt_dir, args.split),
+        args.part_map == 'auto',
+        mask_scale=args.mask_scale,
+        hint=CLI_HINT,
+        grey=grey,
+    )
     if grey:
-        print(f'note: {len(grey)} files hold grey values besides 0 and their maximum (e.g. '
-              f'{grey[0]}); pixels > 127 are target', file=sys.stderr)
+        print(
+            f'note: {len(grey)} files hold grey values besides 0 and their maximum (e.g. '
+            f'{grey[0]}); pixels > 127 are target',
+            file=sys.stderr,
+        )
     overall, per_part = summarize(stats)
     set_name = args.split.stem if args.split is not None else 'all'
     print(summary_tables(overall, per_part, DEFAULT_SIZE_BINS, set_name=set_name))

@@ -13,6 +13,7 @@ Two pieces, both pure:
   that thresholds the intensity once per point and keeps the blob holding the point can score
   above it (up to the ladder's resolution), so it bounds every prior-gate setting.
 """
+
 from __future__ import annotations
 
 from typing import Dict, Optional, Sequence
@@ -27,9 +28,14 @@ from ..models.pseudo_labels import IGNORE_INDEX, center_seed, point_peak, propag
 DEFAULT_FRACTIONS = tuple(float(f) for f in np.round(np.linspace(0.05, 0.95, 19), 2))
 
 
-def relative_threshold_regions(intensity: Tensor, inside: Tensor, support: Tensor,
-                               ring: Tensor, radius: int,
-                               fractions: Sequence[float] = DEFAULT_FRACTIONS) -> Tensor:
+def relative_threshold_regions(
+    intensity: Tensor,
+    inside: Tensor,
+    support: Tensor,
+    ring: Tensor,
+    radius: int,
+    fractions: Sequence[float] = DEFAULT_FRACTIONS,
+) -> Tensor:
     """Blobs holding each point for a ladder of contrast fractions, all at once.
 
     Args:
@@ -46,8 +52,9 @@ def relative_threshold_regions(intensity: Tensor, inside: Tensor, support: Tenso
     """
     mu, _ = ring_statistics(intensity, support, ring)
     peak = point_peak(intensity, inside, radius)
-    f = torch.as_tensor(list(fractions), dtype=intensity.dtype,
-                        device=intensity.device).view(1, -1, 1, 1)
+    f = torch.as_tensor(list(fractions), dtype=intensity.dtype, device=intensity.device).view(
+        1, -1, 1, 1
+    )
     cand = support.unsqueeze(1) & ((intensity - mu).unsqueeze(1) >= f * (peak - mu).unsqueeze(1))
     return propagate(center_seed(intensity.shape[0], radius, intensity.device), cand, radius)
 
@@ -90,13 +97,13 @@ class PseudoMaskScore:
             ValueError: If the shapes differ.
         """
         if labels.shape != truth.shape:
-            raise ValueError(f'pseudo labels {labels.shape} and mask {truth.shape} differ in '
-                             'size')
+            raise ValueError(f'pseudo labels {labels.shape} and mask {truth.shape} differ in size')
         valid = labels != IGNORE_INDEX
         pseudo = (labels == 1) & valid
         true = truth.astype(bool) & valid
-        row = np.array([(pseudo & true).sum(), (pseudo | true).sum(), pseudo.sum(), true.sum()],
-                       dtype=np.int64)
+        row = np.array(
+            [(pseudo & true).sum(), (pseudo | true).sum(), pseudo.sum(), true.sum()], dtype=np.int64
+        )
         for key in {'all', group or 'all'}:
             self.counts[key] = self.counts.get(key, np.zeros(4, np.int64)) + row
 
@@ -105,12 +112,18 @@ class PseudoMaskScore:
         out = {}
         for key in sorted(self.counts, key=lambda k: (k == 'all', k)):
             inter, union, pseudo, true = (float(v) for v in self.counts[key])
-            out[key] = dict(IoU=inter / union if union else 1.0,
-                            precision=inter / pseudo if pseudo else 1.0,
-                            recall=inter / true if true else 1.0,
-                            area_ratio=pseudo / true if true else float('nan'))
+            out[key] = dict(
+                IoU=inter / union if union else 1.0,
+                precision=inter / pseudo if pseudo else 1.0,
+                recall=inter / true if true else 1.0,
+                area_ratio=pseudo / true if true else float('nan'),
+            )
         return out
 
 
-__all__ = ['DEFAULT_FRACTIONS', 'relative_threshold_regions', 'oracle_threshold_regions',
-           'PseudoMaskScore']
+__all__ = [
+    'DEFAULT_FRACTIONS',
+    'relative_threshold_regions',
+    'oracle_threshold_regions',
+    'PseudoMaskScore',
+]

@@ -11,6 +11,7 @@ value between them give the same mask, and a minimum area that removes no compon
 mask unchanged. Trained models saturate most pixels near 0 or 1, so an image usually has only a
 few distinct masks over a whole sweep.
 """
+
 from __future__ import annotations
 
 import math
@@ -81,8 +82,9 @@ def parse_thresholds(spec: Union[str, Sequence[Union[str, float]]]) -> np.ndarra
             continue
         for text in re.split(r'[,\s]+', item.strip()):
             if text:
-                chunks.append(_range(text) if ':' in text else
-                              np.asarray([float(text)], np.float64))
+                chunks.append(
+                    _range(text) if ':' in text else np.asarray([float(text)], np.float64)
+                )
     values = np.unique(np.concatenate(chunks)) if chunks else np.empty(0)
     if values.size == 0:
         raise ValueError('no thresholds given')
@@ -105,8 +107,9 @@ def threshold_levels(prob: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
         (H, W) int64 levels in [0, T].
     """
     # side='left' counts the thresholds strictly below each value: prob > t, never >=.
-    return np.searchsorted(np.asarray(thresholds, np.float64),
-                           np.asarray(prob, np.float64), side='left')
+    return np.searchsorted(
+        np.asarray(thresholds, np.float64), np.asarray(prob, np.float64), side='left'
+    )
 
 
 def remove_small_components(mask: np.ndarray, min_area: int) -> np.ndarray:
@@ -124,10 +127,13 @@ def remove_small_components(mask: np.ndarray, min_area: int) -> np.ndarray:
     return keep[comps.labels]
 
 
-def sweep_image_stats(prob: np.ndarray, gt: np.ndarray, thresholds: np.ndarray,
-                      min_areas: Sequence[int] = (0,),
-                      size_bins: Sequence[int] = DEFAULT_SIZE_BINS
-                      ) -> List[List[Dict[str, Any]]]:
+def sweep_image_stats(
+    prob: np.ndarray,
+    gt: np.ndarray,
+    thresholds: np.ndarray,
+    min_areas: Sequence[int] = (0,),
+    size_bins: Sequence[int] = DEFAULT_SIZE_BINS,
+) -> List[List[Dict[str, Any]]]:
     """Per-image stats of one image at every (threshold, min_area) operating point.
 
     Args:
@@ -170,9 +176,12 @@ def sweep_image_stats(prob: np.ndarray, gt: np.ndarray, thresholds: np.ndarray,
     return out
 
 
-def sweep(pairs: Iterable[Tuple[np.ndarray, np.ndarray]], thresholds: np.ndarray,
-          min_areas: Sequence[int] = (0,),
-          size_bins: Sequence[int] = DEFAULT_SIZE_BINS) -> List[SweepPoint]:
+def sweep(
+    pairs: Iterable[Tuple[np.ndarray, np.ndarray]],
+    thresholds: np.ndarray,
+    min_areas: Sequence[int] = (0,),
+    size_bins: Sequence[int] = DEFAULT_SIZE_BINS,
+) -> List[SweepPoint]:
     """Score a set of probability maps at every (threshold, min_area) operating point.
 
     Pairs are consumed one at a time, so a generator keeps only one image in memory; for
@@ -207,13 +216,22 @@ def sweep(pairs: Iterable[Tuple[np.ndarray, np.ndarray]], thresholds: np.ndarray
     for k, t in enumerate(thresholds):
         for j, area in enumerate(min_areas):
             agg = aggregate(per_point[k * n_areas + j])
-            points.append(SweepPoint(float(t), int(area), float(agg['mIoU']),
-                                     float(agg['nIoU']), float(agg['Pd']), float(agg['Fa'])))
+            points.append(
+                SweepPoint(
+                    float(t),
+                    int(area),
+                    float(agg['mIoU']),
+                    float(agg['nIoU']),
+                    float(agg['Pd']),
+                    float(agg['Fa']),
+                )
+            )
     return points
 
 
-def choose_operating_point(points: Sequence[SweepPoint], max_fa: float,
-                           select: str = 'mIoU') -> Optional[SweepPoint]:
+def choose_operating_point(
+    points: Sequence[SweepPoint], max_fa: float, select: str = 'mIoU'
+) -> Optional[SweepPoint]:
     """The best operating point whose false-alarm rate stays within a budget.
 
     Among the points with ``Fa <= max_fa`` the one with the highest ``select`` metric wins;
@@ -238,5 +256,13 @@ def choose_operating_point(points: Sequence[SweepPoint], max_fa: float,
     feasible = [p for p in points if not math.isnan(p.Fa) and p.Fa <= max_fa]
     if not feasible:
         return None
-    return min(feasible, key=lambda p: (-score(getattr(p, select)), p.Fa,
-                                        -score(getattr(p, other)), p.min_area, p.threshold))
+    return min(
+        feasible,
+        key=lambda p: (
+            -score(getattr(p, select)),
+            p.Fa,
+            -score(getattr(p, other)),
+            p.min_area,
+            p.threshold,
+        ),
+    )

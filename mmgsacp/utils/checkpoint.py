@@ -15,6 +15,7 @@ for test and inference, where a partly loaded model would give silently wrong sc
 only a training-time model carries are the one exception; the rule is
 :data:`TRAINING_ONLY_PREFIXES`.
 """
+
 from __future__ import annotations
 
 import logging
@@ -44,8 +45,13 @@ UNSAFE_ENV = 'MMGSACP_UNSAFE_LOAD_CHECKPOINT'
 #: projection the first form of the online targets measured affinity on (the teacher's copy of
 #: it too): it only ever fed the targets, so a first-form checkpoint tests under the current
 #: head, which has none.
-TRAINING_ONLY_PREFIXES: Sequence[str] = ('teacher.', 'ema_teacher.', 'auxiliary_head.',
-                                         'decode_head.embed.', 'teacher.decode_head.embed.')
+TRAINING_ONLY_PREFIXES: Sequence[str] = (
+    'teacher.',
+    'ema_teacher.',
+    'auxiliary_head.',
+    'decode_head.embed.',
+    'teacher.decode_head.embed.',
+)
 
 #: How many key names an error message lists per kind of mismatch.
 SHOWN_KEYS = 5
@@ -74,7 +80,8 @@ class UnsafeCheckpointError(CheckpointError):
             f'refusing to load checkpoint {filename}: it references {listed}, which is not '
             'plain data (tensors, numbers, strings, lists, dicts), and unpickling it could run '
             'arbitrary code. If you trust this file, pass --unsafe-load-checkpoint (or set '
-            f'{UNSAFE_ENV}=1) to load it fully.')
+            f'{UNSAFE_ENV}=1) to load it fully.'
+        )
 
 
 class CheckpointMismatchError(CheckpointError):
@@ -93,9 +100,12 @@ def allow_unsafe_checkpoints(enabled: bool = True) -> None:
     global _unsafe_allowed
     _unsafe_allowed = enabled
     if enabled:
-        print_log('unsafe checkpoint loading is enabled: checkpoints that are not plain data '
-                  'will be fully unpickled, which runs any code they contain',
-                  logger='current', level=logging.WARNING)
+        print_log(
+            'unsafe checkpoint loading is enabled: checkpoints that are not plain data '
+            'will be fully unpickled, which runs any code they contain',
+            logger='current',
+            level=logging.WARNING,
+        )
 
 
 def unsafe_checkpoints_allowed() -> bool:
@@ -150,8 +160,10 @@ def load_checkpoint_file(filename: str, map_location=None) -> dict:
     if not os.path.isfile(filename):
         raise FileNotFoundError(f'checkpoint file not found: {filename}')
     if os.path.getsize(filename) == 0:
-        raise CheckpointError(f'checkpoint {filename} is empty (0 bytes); an interrupted save '
-                              'or copy leaves such files')
+        raise CheckpointError(
+            f'checkpoint {filename} is empty (0 bytes); an interrupted save '
+            'or copy leaves such files'
+        )
     try:
         with _builtin_allow_list_only():
             return torch.load(filename, map_location=map_location, weights_only=True)
@@ -159,13 +171,18 @@ def load_checkpoint_file(filename: str, map_location=None) -> dict:
         names = _offending_globals(filename, err)
         if not unsafe_checkpoints_allowed():
             raise UnsafeCheckpointError(filename, names) from None
-        print_log(f'loading {filename} with full unpickling (unsafe loading opted in); it '
-                  f'references {", ".join(names) or "non-plain objects"}',
-                  logger='current', level=logging.WARNING)
+        print_log(
+            f'loading {filename} with full unpickling (unsafe loading opted in); it '
+            f'references {", ".join(names) or "non-plain objects"}',
+            logger='current',
+            level=logging.WARNING,
+        )
         return torch.load(filename, map_location=map_location, weights_only=False)
     except (RuntimeError, EOFError, ValueError, zipfile.BadZipFile) as err:
-        raise CheckpointError(f'checkpoint {filename} cannot be read (truncated or not a torch '
-                              f'checkpoint): {str(err).splitlines()[0]}') from err
+        raise CheckpointError(
+            f'checkpoint {filename} cannot be read (truncated or not a torch '
+            f'checkpoint): {str(err).splitlines()[0]}'
+        ) from err
 
 
 def _load_from_local(filename: str, map_location=None) -> dict:
@@ -206,8 +223,9 @@ def _has_prefix(keys, prefix: str) -> bool:
     return any(k.startswith(prefix) for k in keys)
 
 
-def state_dict_for_model(checkpoint: Mapping, model_state: Mapping[str, torch.Tensor],
-                         filename: str) -> 'OrderedDict[str, torch.Tensor]':
+def state_dict_for_model(
+    checkpoint: Mapping, model_state: Mapping[str, torch.Tensor], filename: str
+) -> 'OrderedDict[str, torch.Tensor]':
     """The checkpoint's weights for a model at test time, checked key by key.
 
     ``module.`` prefixes (distributed wrappers) are stripped. Keys under
@@ -227,23 +245,31 @@ def state_dict_for_model(checkpoint: Mapping, model_state: Mapping[str, torch.Te
             the message lists the first few of each and their counts.
     """
     if not isinstance(checkpoint, Mapping):
-        raise CheckpointMismatchError(f'checkpoint {filename} holds a {type(checkpoint).__name__}, '
-                                      'not a dict of weights')
+        raise CheckpointMismatchError(
+            f'checkpoint {filename} holds a {type(checkpoint).__name__}, not a dict of weights'
+        )
     state = checkpoint.get('state_dict', checkpoint)
     if not isinstance(state, Mapping) or not state:
-        raise CheckpointMismatchError(f'checkpoint {filename} holds no weights (empty state '
-                                      f'dict); top-level keys: {sorted(checkpoint)}')
+        raise CheckpointMismatchError(
+            f'checkpoint {filename} holds no weights (empty state '
+            f'dict); top-level keys: {sorted(checkpoint)}'
+        )
     metadata = getattr(state, '_metadata', None)
     state = OrderedDict((re.sub(r'^module\.', '', k), v) for k, v in state.items())
-    ignored = [k for k in state
-               if any(k.startswith(p) and not _has_prefix(model_state, p)
-                      for p in TRAINING_ONLY_PREFIXES)]
+    ignored = [
+        k
+        for k in state
+        if any(k.startswith(p) and not _has_prefix(model_state, p) for p in TRAINING_ONLY_PREFIXES)
+    ]
     for k in ignored:
         del state[k]
     missing = [k for k in model_state if k not in state]
     unexpected = [k for k in state if k not in model_state]
-    shapes = [f'{k} {tuple(state[k].shape)} vs {tuple(v.shape)}' for k, v in model_state.items()
-              if k in state and hasattr(state[k], 'shape') and state[k].shape != v.shape]
+    shapes = [
+        f'{k} {tuple(state[k].shape)} vs {tuple(v.shape)}'
+        for k, v in model_state.items()
+        if k in state and hasattr(state[k], 'shape') and state[k].shape != v.shape
+    ]
     if missing or unexpected or shapes:
         parts = []
         if missing:
@@ -254,11 +280,14 @@ def state_dict_for_model(checkpoint: Mapping, model_state: Mapping[str, torch.Te
             parts.append(f'shape mismatches (checkpoint vs model) {_show(shapes)}')
         raise CheckpointMismatchError(
             f'checkpoint {filename} does not fit the model (another architecture or config?): '
-            + '; '.join(parts))
+            + '; '.join(parts)
+        )
     if ignored:
-        print_log(f'{filename}: ignored {len(ignored)} training-only keys the test model does '
-                  f'not have ({", ".join(sorted({k.split(".")[0] for k in ignored}))}.*)',
-                  logger='current')
+        print_log(
+            f'{filename}: ignored {len(ignored)} training-only keys the test model does '
+            f'not have ({", ".join(sorted({k.split(".")[0] for k in ignored}))}.*)',
+            logger='current',
+        )
     if metadata is not None:
         state._metadata = metadata  # type: ignore[attr-defined]
     return state
@@ -267,13 +296,22 @@ def state_dict_for_model(checkpoint: Mapping, model_state: Mapping[str, torch.Te
 def load_state_dict_strict(model: torch.nn.Module, checkpoint: Mapping, filename: str) -> None:
     """Load a checkpoint's weights into ``model``, refusing any mismatch
     (see :func:`state_dict_for_model`)."""
-    model.load_state_dict(state_dict_for_model(checkpoint, model.state_dict(), filename),
-                          strict=True)
+    model.load_state_dict(
+        state_dict_for_model(checkpoint, model.state_dict(), filename), strict=True
+    )
 
 
 __all__: List[str] = [
-    'UNSAFE_ENV', 'TRAINING_ONLY_PREFIXES', 'CheckpointError', 'UnsafeCheckpointError',
-    'CheckpointMismatchError', 'CheckpointSaveError', 'allow_unsafe_checkpoints',
-    'unsafe_checkpoints_allowed', 'load_checkpoint_file', 'is_complete_checkpoint',
-    'state_dict_for_model', 'load_state_dict_strict'
+    'UNSAFE_ENV',
+    'TRAINING_ONLY_PREFIXES',
+    'CheckpointError',
+    'UnsafeCheckpointError',
+    'CheckpointMismatchError',
+    'CheckpointSaveError',
+    'allow_unsafe_checkpoints',
+    'unsafe_checkpoints_allowed',
+    'load_checkpoint_file',
+    'is_complete_checkpoint',
+    'state_dict_for_model',
+    'load_state_dict_strict',
 ]

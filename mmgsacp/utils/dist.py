@@ -1,4 +1,5 @@
 """Distributed runs on machines without GPUs (torchrun + gloo)."""
+
 from __future__ import annotations
 
 import torch
@@ -24,9 +25,14 @@ def setup_cpu_distributed(cfg, launcher: str) -> bool:
         return False
     if not dist.is_initialized():
         dist.init_process_group(backend='gloo')
-    wrapper = dict(cfg.get('model_wrapper_cfg') or dict(
-        type='MMDistributedDataParallel', broadcast_buffers=False,
-        find_unused_parameters=cfg.get('find_unused_parameters', False)))
+    wrapper = dict(
+        cfg.get('model_wrapper_cfg')
+        or dict(
+            type='MMDistributedDataParallel',
+            broadcast_buffers=False,
+            find_unused_parameters=cfg.get('find_unused_parameters', False),
+        )
+    )
     wrapper['device_ids'] = None
     cfg.model_wrapper_cfg = wrapper
     return True

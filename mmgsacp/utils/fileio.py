@@ -8,6 +8,7 @@ the owner only) and get, when they take their final name, the permissions a plai
 ``AtomicLocalBackend`` is registered as MMEngine file backend ``'atomic_local'``; configs select it
 with ``default_hooks.checkpoint.backend_args = dict(backend='atomic_local')``.
 """
+
 from __future__ import annotations
 
 import os

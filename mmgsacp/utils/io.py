@@ -12,6 +12,7 @@ JSON is written strictly (:func:`write_json`): a NaN or infinite number, e.g. a 
 empty set, is written as ``null``, and nothing else a strict JSON reader would refuse can slip
 into a file.
 """
+
 from __future__ import annotations
 
 import difflib
@@ -41,8 +42,12 @@ def report_error(err: Exception, status: int = USER_ERROR) -> int:
     return status
 
 
-def run_tool(fn: Callable[..., Any], *args: Any, exit: bool = False,
-             also: Tuple[Type[BaseException], ...] = ()) -> Any:
+def run_tool(
+    fn: Callable[..., Any],
+    *args: Any,
+    exit: bool = False,
+    also: Tuple[Type[BaseException], ...] = (),
+) -> Any:
     """Run a tool's work, turning the problems a user must fix into one line and status 2.
 
     Args:
@@ -57,6 +62,7 @@ def run_tool(fn: Callable[..., Any], *args: Any, exit: bool = False,
         What ``fn`` returns, or :data:`USER_ERROR` after printing ``error: <message>``.
     """
     from .checkpoint import CheckpointError  # the package is loaded by now; torch with it
+
     try:
         return fn(*args)
     except (InputError, CheckpointError) + tuple(also) as err:
@@ -99,8 +105,9 @@ def check_out_dir(out_dir: Path, overwrite: bool, flag: str = '--out-dir') -> No
     if out_dir.exists() and not out_dir.is_dir():
         raise InputError(f'{flag} {out_dir} exists and is not a folder')
     if out_dir.is_dir() and any(out_dir.iterdir()) and not overwrite:
-        raise InputError(f'{flag} {out_dir} exists and is not empty; pass --overwrite to '
-                         'replace it')
+        raise InputError(
+            f'{flag} {out_dir} exists and is not empty; pass --overwrite to replace it'
+        )
 
 
 def json_safe(obj: Any) -> Any:
@@ -145,12 +152,38 @@ def write_json(obj: Any, path: Union[str, Path], final_newline: bool = True) -> 
 
 #: Top-level config keys MMEngine's Runner reads whether or not a config sets them, so
 #: ``--cfg-options`` may add them.
-RUNNER_KEYS = frozenset((
-    'work_dir', 'load_from', 'resume', 'launcher', 'randomness', 'env_cfg', 'log_processor',
-    'log_level', 'visualizer', 'default_scope', 'default_hooks', 'custom_hooks',
-    'experiment_name', 'cfg', 'auto_scale_lr', 'compile', 'data_preprocessor', 'optim_wrapper',
-    'param_scheduler', 'train_cfg', 'val_cfg', 'test_cfg', 'train_dataloader',
-    'val_dataloader', 'test_dataloader', 'val_evaluator', 'test_evaluator', 'model'))
+RUNNER_KEYS = frozenset(
+    (
+        'work_dir',
+        'load_from',
+        'resume',
+        'launcher',
+        'randomness',
+        'env_cfg',
+        'log_processor',
+        'log_level',
+        'visualizer',
+        'default_scope',
+        'default_hooks',
+        'custom_hooks',
+        'experiment_name',
+        'cfg',
+        'auto_scale_lr',
+        'compile',
+        'data_preprocessor',
+        'optim_wrapper',
+        'param_scheduler',
+        'train_cfg',
+        'val_cfg',
+        'test_cfg',
+        'train_dataloader',
+        'val_dataloader',
+        'test_dataloader',
+        'val_evaluator',
+        'test_evaluator',
+        'model',
+    )
+)
 
 
 def parse_cfg_options(items: Optional[Sequence[str]]) -> Dict[str, Any]:
@@ -164,6 +197,7 @@ def parse_cfg_options(items: Optional[Sequence[str]]) -> Dict[str, Any]:
         InputError: An item without ``KEY=`` or with an unreadable value.
     """
     from mmengine.config import DictAction
+
     options: Dict[str, Any] = {}
     for item in items or ():
         key, sep, value = item.partition('=')
@@ -195,25 +229,29 @@ def check_cfg_option_keys(cfg: Any, options: Dict[str, Any]) -> None:
             where = '.'.join(parts[:depth]) or 'the config'
             if isinstance(node, (list, tuple)):
                 if not part.isdigit() or int(part) >= len(node):
-                    raise InputError(f'--cfg-options {key}: {where} is a list of {len(node)} '
-                                     f'items, {part!r} is not one of its indices')
+                    raise InputError(
+                        f'--cfg-options {key}: {where} is a list of {len(node)} '
+                        f'items, {part!r} is not one of its indices'
+                    )
                 node = node[int(part)]
                 continue
             if not hasattr(node, 'keys'):
-                raise InputError(f'--cfg-options {key}: {where} is {node!r}, not a dict, so '
-                                 f'it has no key {part!r}')
+                raise InputError(
+                    f'--cfg-options {key}: {where} is {node!r}, not a dict, so '
+                    f'it has no key {part!r}'
+                )
             if part not in node:
                 if depth == 0 and part not in RUNNER_KEYS:
                     close = difflib.get_close_matches(part, [str(k) for k in node.keys()], n=3)
                     hint = f' (did you mean {" or ".join(close)}?)' if close else ''
-                    raise InputError(f'--cfg-options {key}: the config has no key {part!r}'
-                                     f'{hint}')
+                    raise InputError(f'--cfg-options {key}: the config has no key {part!r}{hint}')
                 break
             node = node[part]
 
 
-def load_config(path: Union[str, Path], cfg_options: Optional[Sequence[str]] = None,
-                what: str = 'config') -> Any:
+def load_config(
+    path: Union[str, Path], cfg_options: Optional[Sequence[str]] = None, what: str = 'config'
+) -> Any:
     """Read a config file and apply ``--cfg-options`` items, as the tools do.
 
     Args:
@@ -230,6 +268,7 @@ def load_config(path: Union[str, Path], cfg_options: Optional[Sequence[str]] = N
             or an override is unreadable or names a key the config cannot have.
     """
     from mmengine.config import Config
+
     path = str(path)
     if not osp.isfile(path):
         raise InputError(f'{what} file not found: {path}')
@@ -238,8 +277,7 @@ def load_config(path: Union[str, Path], cfg_options: Optional[Sequence[str]] = N
     except (SyntaxError, FileNotFoundError, KeyError, NameError, ImportError) as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise InputError(f'cannot read {what} {path}: {type(err).__name__}: {first}') from err
-    options = (dict(cfg_options) if isinstance(cfg_options, dict)
-               else parse_cfg_options(cfg_options))
+    options = dict(cfg_options) if isinstance(cfg_options, dict) else parse_cfg_options(cfg_options)
     if options:
         check_cfg_option_keys(cfg, options)
         try:
@@ -284,16 +322,21 @@ def check_data_paths(cfg: Any, loaders: Sequence[str]) -> None:
             root = ds.get('data_root')
             if not root:
                 continue
-            fix = (f'set {key}.data_root with --cfg-options, or link your copy of the data '
-                   '(e.g. ln -sfn /path/to/SIRST3 data/SIRST3, or `make data`)')
+            fix = (
+                f'set {key}.data_root with --cfg-options, or link your copy of the data '
+                '(e.g. ln -sfn /path/to/SIRST3 data/SIRST3, or `make data`)'
+            )
             if not osp.isdir(root):
                 where = '' if osp.isabs(root) else f', i.e. {osp.abspath(root)}'
-                raise InputError(f'data root {root} ({key}.data_root{where}) is not a folder: '
-                                 f'{fix}')
+                raise InputError(
+                    f'data root {root} ({key}.data_root{where}) is not a folder: {fix}'
+                )
             ann = ds.get('ann_file')
             if ann:
                 split = ann if osp.isabs(ann) else osp.join(root, ann)
                 if not osp.isfile(split):
-                    raise InputError(f'split file {split} ({key}.ann_file = {ann!r} under '
-                                     f'data root {root}) does not exist: change {key}.ann_file '
-                                     f'or {key}.data_root with --cfg-options')
+                    raise InputError(
+                        f'split file {split} ({key}.ann_file = {ann!r} under '
+                        f'data root {root}) does not exist: change {key}.ann_file '
+                        f'or {key}.data_root with --cfg-options'
+                    )

@@ -14,6 +14,7 @@ Example::
         model.train_step(data, optim_wrapper)
     print(syncs.total, syncs.by_kind(), syncs.by_site())
 """
+
 from __future__ import annotations
 
 import collections
@@ -66,13 +67,13 @@ _INDEXING = {Tensor.__getitem__: 'bool_index', Tensor.__setitem__: 'bool_index_p
 _TORCH_DIR = osp.dirname(torch.__file__)
 # The optimizers' step counters are host tensors on every device (unless ``capturable`` or
 # ``fused``), so their reads never wait for a GPU.
-_HOST_SIDE_DIRS = (osp.join(_TORCH_DIR, 'optim') + osp.sep, )
+_HOST_SIDE_DIRS = (osp.join(_TORCH_DIR, 'optim') + osp.sep,)
 
 
 def _has_bool_mask(index) -> bool:
     """Whether an index expression holds a boolean tensor (a mask: its selection count is
     data-dependent; a 0-dim bool is a plain condition and needs no count)."""
-    items = index if isinstance(index, tuple) else (index, )
+    items = index if isinstance(index, tuple) else (index,)
     return any(isinstance(i, Tensor) and i.dtype == torch.bool and i.dim() > 0 for i in items)
 
 
@@ -98,8 +99,12 @@ class _CountingMode(TorchFunctionMode):
         kwargs = kwargs or {}
         kind = _READ_BACK.get(func)
         if kind is not None:
-            if kind == 'cpu' and args and args[0].device.type == 'cpu' and \
-                    torch.cuda.is_available():
+            if (
+                kind == 'cpu'
+                and args
+                and args[0].device.type == 'cpu'
+                and torch.cuda.is_available()
+            ):
                 kind = None  # already on the host, a no-op even on a CUDA machine
             elif not (args and isinstance(args[0], Tensor) and args[0].numel() > 0):
                 kind = None
@@ -141,8 +146,10 @@ class SyncCounter:
         if device not in ('cpu', 'cuda'):
             raise ValueError(f"SyncCounter: device must be 'cpu' or 'cuda', got {device!r}")
         if device == 'cuda' and not torch.cuda.is_available():
-            raise RuntimeError("SyncCounter(device='cuda'): CUDA is not available here; "
-                               "use device='cpu' to count the calls that would synchronise")
+            raise RuntimeError(
+                "SyncCounter(device='cuda'): CUDA is not available here; "
+                "use device='cpu' to count the calls that would synchronise"
+            )
         self.device = device
         self.record_sites = sites
         self.kinds: collections.Counter = collections.Counter()

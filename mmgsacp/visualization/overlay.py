@@ -1,4 +1,5 @@
 """Overlays that show, at a glance, what a detector hit, missed and falsely alarmed on."""
+
 from __future__ import annotations
 
 from typing import Optional
@@ -14,8 +15,9 @@ FALSE_ALARM = (0, 0, 255)
 MISS = (0, 220, 255)
 
 
-def draw_detections(gray: np.ndarray, pred: np.ndarray, gt: Optional[np.ndarray] = None,
-                    alpha: float = 0.6) -> np.ndarray:
+def draw_detections(
+    gray: np.ndarray, pred: np.ndarray, gt: Optional[np.ndarray] = None, alpha: float = 0.6
+) -> np.ndarray:
     """Colour an image's predicted components by the field's matching rule.
 
     The rule is described in docs/en/evaluation.md, 'Pd and Fa'.

@@ -1,4 +1,5 @@
 """Mean, spread and paired differences of benchmark results over repeated runs."""
+
 import json
 
 import pytest
@@ -65,8 +66,21 @@ def test_cli_reads_folders_and_files_and_writes_outputs(tmp_path, capsys):
         (folder / 'quality.json').write_text(json.dumps(run))
         paths.append(str(folder) if i else str(folder / 'quality.json'))
     out, js = tmp_path / 's.md', tmp_path / 's.json'
-    assert run_tool('analysis_tools/aggregate_quality.py', *paths, '--methods', 'a b', '--ref',
-                    'a', '--out', out, '--json', js) == 0
+    assert (
+        run_tool(
+            'analysis_tools/aggregate_quality.py',
+            *paths,
+            '--methods',
+            'a b',
+            '--ref',
+            'a',
+            '--out',
+            out,
+            '--json',
+            js,
+        )
+        == 0
+    )
     printed = capsys.readouterr().out
     assert printed == out.read_text() and '| a | 3 | 44.00 ± 4.00 |' in printed
     assert json.loads(js.read_text())['b']['d_Fa']['mean'] == pytest.approx(-50.0)

@@ -1,5 +1,6 @@
 """Target pixels that crops cut off from their point (mmgsacp.analysis.crops,
 tools/analysis_tools/analyze_crops.py)."""
+
 import numpy as np
 import pytest
 
@@ -12,10 +13,10 @@ from ..utils import config_path, run_tool
 
 def test_unpointed_targets_by_hand():
     mask = np.zeros((10, 12), np.uint8)
-    mask[1:3, 1:3] = 1      # 4 px, its point one pixel off (diagonal): counts as pointed
-    mask[6:9, 8:11] = 1     # 9 px, no point
-    mask[0, 11] = 1         # 1 px, the point on it
-    mask[5, 0:2] = 255      # padding is not target
+    mask[1:3, 1:3] = 1  # 4 px, its point one pixel off (diagonal): counts as pointed
+    mask[6:9, 8:11] = 1  # 9 px, no point
+    mask[0, 11] = 1  # 1 px, the point on it
+    mask[5, 0:2] = 255  # padding is not target
     points = np.array([[3, 3], [11, 0]], np.float32)
     assert unpointed_targets(mask, points) == (3, 1, 14, 9)
     # Two pixels off is too far; no target at all counts nothing.
@@ -27,8 +28,11 @@ def test_unpointed_targets_by_hand():
 def test_margin_removes_cut_targets_on_sirst3(sirst3_root):
     cfg = load_config(config_path('prior_only/prior-only_1k_sirst3.py'))
     rows, images = count_crops(cfg, crops=400, point_margins=[0, 8], data_root=str(sirst3_root))
-    whole, plain, margin = (rows['whole images'], rows['crop, point_margin=0'],
-                            rows['crop, point_margin=8'])
+    whole, plain, margin = (
+        rows['whole images'],
+        rows['crop, point_margin=0'],
+        rows['crop, point_margin=8'],
+    )
     # SIRST3's labels give every component a point; crops cut some off, the margin fewer.
     assert whole['unpointed_components'] == 0 and whole['components'] > 0
     assert plain['crops'] == margin['crops'] == 400
@@ -46,9 +50,11 @@ def test_bad_input_is_named(tmp_path, capsys):
     with pytest.raises(InputError, match='cannot read the training set'):
         count_crops(cfg, data_root=str(tmp_path / 'empty'))
     no_crop = tmp_path / 'no_crop.py'
-    no_crop.write_text(f"_base_ = {config!r}\n"
-                       "train_dataloader = dict(\n"
-                       "    dataset=dict(pipeline=[dict(type='LoadIRImageFromFile')]))\n")
+    no_crop.write_text(
+        f'_base_ = {config!r}\n'
+        'train_dataloader = dict(\n'
+        "    dataset=dict(pipeline=[dict(type='LoadIRImageFromFile')]))\n"
+    )
     with pytest.raises(InputError, match='no TargetAwareRandomCrop'):
         count_crops(load_config(str(no_crop)))
     # The tool reports them with exit status 2.

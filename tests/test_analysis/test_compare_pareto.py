@@ -1,5 +1,6 @@
 """Methods compared at the same false-alarm budget (mmgsacp.analysis.compare,
 tools/analysis_tools/compare_pareto.py)."""
+
 import json
 
 import pytest
@@ -16,23 +17,33 @@ HEADER = 'threshold,min_area,mIoU,nIoU,Pd,Fa\n'
 
 def write_sweep(folder, rows):
     folder.mkdir(parents=True)
-    (folder / 'pareto.csv').write_text(HEADER + ''.join(','.join(map(str, r)) + '\n'
-                                                        for r in rows))
+    (folder / 'pareto.csv').write_text(HEADER + ''.join(','.join(map(str, r)) + '\n' for r in rows))
     return folder
 
 
 def test_best_within_budget_per_sweep(tmp_path, capsys):
     # A: higher mIoU at every Fa it reaches; B: reaches lower Fa only.
-    a = write_sweep(tmp_path / 'a' / 'pareto', [
-        (0.5, 0, 45.0, 55.0, 91.0, 230.0), (0.9, 0, 48.0, 57.0, 90.0, 180.0),
-        (0.9, 2, 49.0, 57.0, 89.0, 90.0)])  # another min_area: ignored by default
-    b = write_sweep(tmp_path / 'b', [
-        (0.5, 0, 44.0, 54.0, 93.0, 150.0), (0.9, 0, 44.5, 54.0, 92.0, 110.0),
-        (0.95, 0, 44.5, 53.0, 91.0, 100.0)])
+    a = write_sweep(
+        tmp_path / 'a' / 'pareto',
+        [
+            (0.5, 0, 45.0, 55.0, 91.0, 230.0),
+            (0.9, 0, 48.0, 57.0, 90.0, 180.0),
+            (0.9, 2, 49.0, 57.0, 89.0, 90.0),
+        ],
+    )  # another min_area: ignored by default
+    b = write_sweep(
+        tmp_path / 'b',
+        [
+            (0.5, 0, 44.0, 54.0, 93.0, 150.0),
+            (0.9, 0, 44.5, 54.0, 92.0, 110.0),
+            (0.95, 0, 44.5, 53.0, 91.0, 100.0),
+        ],
+    )
     out = tmp_path / 'cmp.json'
     png = tmp_path / 'cmp.png'
-    assert run_tool(TOOL, a, b / 'pareto.csv', '--fa', '200', '120', '--json', out, '--out',
-                    png) == 0
+    assert (
+        run_tool(TOOL, a, b / 'pareto.csv', '--fa', '200', '120', '--json', out, '--out', png) == 0
+    )
     best = json.loads(out.read_text())['best']
     assert set(best) == {'a', 'b'}  # labels from folder names, 'pareto' skipped
     assert best['a']['200']['threshold'] == 0.9 and best['a']['200']['mIoU'] == 48.0

@@ -1,5 +1,6 @@
 """Drift curves (mmgsacp.analysis.drift, tools/analysis_tools/plot_drift.py): several runs,
 legend names."""
+
 import json
 
 import pytest
@@ -12,8 +13,12 @@ from ..utils import run_tool
 
 def _run(folder, scale):
     folder.mkdir()
-    rows = [dict(iter=10 * i, pseudo_iou=scale * i / 10, area_ratio=1.0, collapsed=0.0,
-                 ignore_share=0.1) for i in range(1, 8)]
+    rows = [
+        dict(
+            iter=10 * i, pseudo_iou=scale * i / 10, area_ratio=1.0, collapsed=0.0, ignore_share=0.1
+        )
+        for i in range(1, 8)
+    ]
     (folder / 'drift.jsonl').write_text('\n'.join(json.dumps(r) for r in rows) + '\n')
     return str(folder)
 
@@ -36,8 +41,16 @@ def test_plots_runs_with_labels_and_checks_their_count(tmp_path, capsys):
 
 def test_panels_follow_the_logged_scalars(tmp_path):
     old = [dict(iter=10, pseudo_iou=0.5, area_ratio=1.0, collapsed=0.0, ignore_share=0.1)]
-    new = [dict(old[0], region_core_ratio=1.2, band_precision=0.7, fp_pixels=3.0,
-                target_as_background=0.1, negative_target_share=0.0)]
+    new = [
+        dict(
+            old[0],
+            region_core_ratio=1.2,
+            band_precision=0.7,
+            fp_pixels=3.0,
+            target_as_background=0.1,
+            negative_target_share=0.0,
+        )
+    ]
     keys = [key for key, _ in present_panels([old])]
     assert keys == ['pseudo_iou', 'area_ratio', 'collapsed', 'ignore_share']
     both = [key for key, _ in present_panels([old, new])]

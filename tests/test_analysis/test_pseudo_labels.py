@@ -1,5 +1,6 @@
 """Pseudo-mask scoring, the oracle-threshold ceiling, and the pseudo-label analysis
 (mmgsacp.analysis.pseudo_labels, tools/analysis_tools/analyze_pseudo_labels.py)."""
+
 import json
 
 import numpy as np
@@ -29,8 +30,8 @@ TOOL = 'analysis_tools/analyze_pseudo_labels.py'
 def graded_blob(radius=6):
     """One window: a bright core (value 10) inside a dimmer halo (value 4) on a 0 background."""
     img = torch.zeros(1, 1, 2 * radius + 1, 2 * radius + 1)
-    img[..., radius - 3:radius + 4, radius - 3:radius + 4] = 4.0
-    img[..., radius - 1:radius + 2, radius - 1:radius + 2] = 10.0
+    img[..., radius - 3 : radius + 4, radius - 3 : radius + 4] = 4.0
+    img[..., radius - 1 : radius + 2, radius - 1 : radius + 2] = 10.0
     points = torch.tensor([[0, radius, radius]])
     win, inside = gather_windows(img, points, radius)
     half = torch.full((1, 2), radius)
@@ -40,8 +41,9 @@ def graded_blob(radius=6):
 
 def test_threshold_ladder_is_nested_and_the_oracle_finds_the_true_extent():
     intensity, inside, support, ring, r = graded_blob()
-    ladder = relative_threshold_regions(intensity, inside, support, ring, r,
-                                        fractions=(0.1, 0.3, 0.5, 0.9))
+    ladder = relative_threshold_regions(
+        intensity, inside, support, ring, r, fractions=(0.1, 0.3, 0.5, 0.9)
+    )
     areas = ladder.flatten(2).sum(2)[0].tolist()
     assert areas == [49, 49, 9, 9]  # halo+core below 4/10 of the contrast, core above
     for lo, hi in zip(ladder[0, :-1], ladder[0, 1:]):
@@ -108,22 +110,31 @@ def test_cli_with_a_checkpoint_scores_its_affinity(tmp_path):
     ckpt = tmp_path / 'model.pth'
     torch.save(dict(state_dict=model.state_dict(), meta=dict()), ckpt)
     out = tmp_path / 'pl.json'
-    assert run_tool(TOOL, config, ckpt, '--json', out, '--cfg-options',
-                    *synthetic_options(str(root))) == 0
+    assert (
+        run_tool(TOOL, config, ckpt, '--json', out, '--cfg-options', *synthetic_options(str(root)))
+        == 0
+    )
     rows = json.loads(out.read_text())['rows']
     assert {'affinity (checkpoint)', 'prediction > 0.5 (checkpoint)'} <= set(rows)
     assert 0.0 <= rows['affinity (checkpoint)']['all']['IoU'] <= 1.0
 
     # a looser gate, set through the config, can only add affinity targets
     loose = score_pseudo_labels(
-        use_synthetic(load_config(config, {'model.decode_head.target_cfg.kappa': 1,
-                                           'model.decode_head.target_cfg.beta': 0.1}),
-                      str(root)),
-        str(ckpt))
+        use_synthetic(
+            load_config(
+                config,
+                {'model.decode_head.target_cfg.kappa': 1, 'model.decode_head.target_cfg.beta': 0.1},
+            ),
+            str(root),
+        ),
+        str(ckpt),
+    )
     assert (loose['target_cfg']['kappa'], loose['target_cfg']['beta']) == (1, 0.1)
     assert 'prior kappa=1 beta=0.1' in loose['rows']
-    assert loose['rows']['affinity (checkpoint)']['all']['area_ratio'] >= \
-        rows['affinity (checkpoint)']['all']['area_ratio']
+    assert (
+        loose['rows']['affinity (checkpoint)']['all']['area_ratio']
+        >= rows['affinity (checkpoint)']['all']['area_ratio']
+    )
 
 
 def test_bad_paths_are_named(tmp_path, capsys):

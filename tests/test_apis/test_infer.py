@@ -1,4 +1,5 @@
 """Inference on raw frames (mmgsacp.apis) and tools/infer.py, against tools/test.py."""
+
 from __future__ import annotations
 
 import csv
@@ -52,8 +53,14 @@ infer_tool = _load_tool('infer')
 
 def run_tool(name: str, *args, cwd: Path) -> subprocess.CompletedProcess:
     env = dict(os.environ, OMP_NUM_THREADS='1')
-    return subprocess.run([sys.executable, str(TOOLS / f'{name}.py'), *map(str, args)],
-                          cwd=cwd, capture_output=True, text=True, timeout=180, env=env)
+    return subprocess.run(
+        [sys.executable, str(TOOLS / f'{name}.py'), *map(str, args)],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env=env,
+    )
 
 
 pytestmark = pytest.mark.usefixtures('one_torch_thread')
@@ -65,8 +72,14 @@ def trained(tmp_path_factory):
     root = tmp_path_factory.mktemp('infer')
     data = root / 'syn'
     make_synthetic_dataset(str(data), num_train=8, num_test=6, size=(64, 64), seed=0)
-    cfg = tiny_config('full_sup/full-sup_1k_sirst3.py', str(data), str(root / 'work'),
-                      iters=20, batch=4, val=False)
+    cfg = tiny_config(
+        'full_sup/full-sup_1k_sirst3.py',
+        str(data),
+        str(root / 'work'),
+        iters=20,
+        batch=4,
+        val=False,
+    )
     cfg.optim_wrapper.optimizer.lr = 1e-2
     Runner.from_cfg(cfg).train()
     config = root / 'config.py'
@@ -141,8 +154,16 @@ def test_load_frames_reads_sorted_images_and_flags_bad_ones(tmp_path):
 
 def test_image_loader_follows_the_test_pipeline():
     step = dict(type='LoadIRImageFromFile', bit16='minmax')
-    cfg = Config(dict(test_dataloader=dict(dataset=dict(
-        type='ConcatDataset', datasets=[dict(pipeline=[step, dict(type='PackIRInputs')])]))))
+    cfg = Config(
+        dict(
+            test_dataloader=dict(
+                dataset=dict(
+                    type='ConcatDataset',
+                    datasets=[dict(pipeline=[step, dict(type='PackIRInputs')])],
+                )
+            )
+        )
+    )
     assert image_loader_from_config(cfg).bit16 == 'minmax'
     assert image_loader_from_config(Config(dict())).bit16 == 'scale'
 
@@ -157,7 +178,7 @@ def test_run_on_frames_keeps_order_sizes_and_skips(model, trained):
     out = list(run_on_frames(model, frames, batch_size=3))
     assert [f.name for f, _ in out] == ['f0', 'f1', 'bad', 'f2', 'f3']
     assert out[2][1] is None
-    for (frame, prob) in out[:2] + out[3:]:
+    for frame, prob in out[:2] + out[3:]:
         assert prob.shape == frame.image.shape and prob.dtype == np.float32
         single = predict_probabilities(model, [frame.image])[0]
         np.testing.assert_allclose(prob, single, atol=1e-6)
@@ -168,8 +189,7 @@ def test_large_frame_runs_in_windows(monkeypatch):
     """Above the config's max_whole_pixels a frame goes through slide inference: the network
     only ever sees window-sized batches, and the frame still comes back whole."""
     init_default_scope('mmseg')
-    cfg = Config.fromfile(os.path.join(REPO_ROOT, 'configs', 'full_sup',
-                                       'full-sup_1k_sirst3.py'))
+    cfg = Config.fromfile(os.path.join(REPO_ROOT, 'configs', 'full_sup', 'full-sup_1k_sirst3.py'))
     test_cfg = cfg.model.test_cfg
     assert test_cfg.mode == 'whole' and 2000 * 2000 > test_cfg.max_whole_pixels
     # a narrow network: the windows matter here, not the features
@@ -191,8 +211,9 @@ def test_large_frame_runs_in_windows(monkeypatch):
     assert np.isfinite(prob).all() and 0.0 <= prob.min() and prob.max() <= 1.0
     crop_h, crop_w = test_cfg.crop_size
     assert len(seen) > 1
-    assert all(n <= test_cfg.crop_batch_size and h <= crop_h and w <= crop_w
-               for n, _, h, w in seen), seen
+    assert all(
+        n <= test_cfg.crop_batch_size and h <= crop_h and w <= crop_w for n, _, h, w in seen
+    ), seen
 
 
 # ---------------------------------------------------------------------------------------------
@@ -205,17 +226,32 @@ def test_infer_folder_matches_test_py(trained, model, tmp_path):
     stems = sorted(p.stem for p in (data / 'images').glob('*.png'))
     test_stems = (data / 'img_idx' / 'test_synthetic.txt').read_text().split()
     loader = image_loader_from_config(model.cfg)
-    probs = {s: predict_probabilities(model, [read_ir_frame(data / 'images' / f'{s}.png',
-                                                            loader)])[0] for s in stems}
+    probs = {
+        s: predict_probabilities(model, [read_ir_frame(data / 'images' / f'{s}.png', loader)])[0]
+        for s in stems
+    }
     thr = upper_tail_threshold([probs[s] for s in test_stems])
 
     inputs = tmp_path / 'frames'
     shutil.copytree(data / 'images', inputs)
     (inputs / 'zz_corrupt.png').write_bytes(b'\x89PNG\r\n\x1a\n truncated')
     out = tmp_path / 'out'
-    res = run_tool('infer', trained['config'], trained['ckpt'], '--input', inputs,
-                   '--out-dir', out, '--batch-size', 1, '--device', 'cpu', '--threshold',
-                   repr(thr), cwd=tmp_path)
+    res = run_tool(
+        'infer',
+        trained['config'],
+        trained['ckpt'],
+        '--input',
+        inputs,
+        '--out-dir',
+        out,
+        '--batch-size',
+        1,
+        '--device',
+        'cpu',
+        '--threshold',
+        repr(thr),
+        cwd=tmp_path,
+    )
     assert res.returncode == 0, res.stderr[-3000:]
     assert 'zz_corrupt.png' in res.stderr
     assert f'processed {len(stems)} frames, skipped 1' in res.stdout
@@ -240,16 +276,34 @@ def test_infer_folder_matches_test_py(trained, model, tmp_path):
             assert float(r['peak_score']) == pytest.approx(peak, abs=1e-6)
 
     ref = tmp_path / 'test_out'
-    res = run_tool('test', trained['config'], trained['ckpt'], '--out', ref, '--work-dir',
-                   tmp_path / 'test_work', '--cfg-options',
-                   f'model.decode_head.threshold={thr!r}', cwd=tmp_path)
+    res = run_tool(
+        'test',
+        trained['config'],
+        trained['ckpt'],
+        '--out',
+        ref,
+        '--work-dir',
+        tmp_path / 'test_work',
+        '--cfg-options',
+        f'model.decode_head.threshold={thr!r}',
+        cwd=tmp_path,
+    )
     assert res.returncode == 0, res.stderr[-3000:]
     reports = []
     for pred_dir in (out / 'masks', ref):
         js = tmp_path / f'{pred_dir.name}.json'
-        res = run_tool('analysis_tools/eval_masks', '--pred-dir', pred_dir, '--gt-dir',
-                       data / 'masks', '--split', data / 'img_idx' / 'test_synthetic.txt',
-                       '--json', js, cwd=tmp_path)
+        res = run_tool(
+            'analysis_tools/eval_masks',
+            '--pred-dir',
+            pred_dir,
+            '--gt-dir',
+            data / 'masks',
+            '--split',
+            data / 'img_idx' / 'test_synthetic.txt',
+            '--json',
+            js,
+            cwd=tmp_path,
+        )
         assert res.returncode == 0, res.stderr[-3000:]
         reports.append(json.loads(js.read_text()))
     assert reports[0] == reports[1]
@@ -280,8 +334,17 @@ def test_infer_video_and_out_dir_rules(trained, tmp_path, capsys):
     out = tmp_path / 'out'
     out.mkdir()
     (out / 'old.txt').write_text('x')
-    args = [str(trained['config']), str(trained['ckpt']), '--input', str(video), '--out-dir',
-            str(out), '--device', 'cpu', '--no-progress']
+    args = [
+        str(trained['config']),
+        str(trained['ckpt']),
+        '--input',
+        str(video),
+        '--out-dir',
+        str(out),
+        '--device',
+        'cpu',
+        '--no-progress',
+    ]
     assert infer_tool.main(args) == 2
     assert 'not empty' in capsys.readouterr().err
     assert (out / 'old.txt').is_file()
@@ -297,8 +360,13 @@ def test_infer_video_and_out_dir_rules(trained, tmp_path, capsys):
 
     bad = tmp_path / 'broken.avi'
     bad.write_bytes(b'RIFF0000AVI junk')
-    assert infer_tool.main(args[:3] + [str(bad), '--out-dir', str(tmp_path / 'o2'),
-                                       '--device', 'cpu', '--no-progress']) == 1
+    assert (
+        infer_tool.main(
+            args[:3]
+            + [str(bad), '--out-dir', str(tmp_path / 'o2'), '--device', 'cpu', '--no-progress']
+        )
+        == 1
+    )
     err = capsys.readouterr().err
     assert 'broken.avi' in err and 'skipped' in err
     assert not (tmp_path / 'o2').exists()
@@ -306,8 +374,14 @@ def test_infer_video_and_out_dir_rules(trained, tmp_path, capsys):
 
 @pytest.mark.slow
 def test_load_model_uses_ema_teacher_when_config_tests_with_it(trained, tmp_path):
-    cfg = tiny_config('gsacp/gsacp-final_1k_sirst3.py', str(trained['data']),
-                      str(tmp_path / 'work'), iters=3, batch=4, val=False)
+    cfg = tiny_config(
+        'gsacp/gsacp-final_1k_sirst3.py',
+        str(trained['data']),
+        str(tmp_path / 'work'),
+        iters=3,
+        batch=4,
+        val=False,
+    )
     ema_hooks = [h for h in hook_configs(cfg) if h['type'] == 'EMATeacherHook']
     assert ema_hooks and cfg.model.teacher, 'gsacp_final has an EMA teacher'
     cfg.model.teacher.momentum = 0.5  # a teacher clearly apart from the student after 3 steps
@@ -324,6 +398,8 @@ def test_load_model_uses_ema_teacher_when_config_tests_with_it(trained, tmp_path
         assert torch.equal(value, ckpt['state_dict'][f'teacher.decode_head.{name}']), name
     for name, value in teacher.backbone.state_dict().items():
         assert torch.equal(value, ckpt['state_dict'][f'teacher.backbone.{name}']), name
-    p_s, p_t = predict_probabilities(student, [frame])[0], predict_probabilities(teacher,
-                                                                                 [frame])[0]
+    p_s, p_t = (
+        predict_probabilities(student, [frame])[0],
+        predict_probabilities(teacher, [frame])[0],
+    )
     assert p_s.shape == p_t.shape == frame.shape and not np.array_equal(p_s, p_t)

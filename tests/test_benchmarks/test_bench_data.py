@@ -1,4 +1,5 @@
 """The data-path benchmark: both paths run on one split and their ratio is reported."""
+
 import pytest
 
 from mmgsacp.benchmarks.data_path import benchmark_data_path
@@ -18,15 +19,25 @@ def split(tmp_path_factory):
 
 def test_both_paths_timed(split):
     root, pack = split
-    result = benchmark_data_path(REPO_ROOT, str(root), 'img_idx/train_synthetic.txt', pack,
-                                 batches=1, batch_size=2, warmup=0)
+    result = benchmark_data_path(
+        REPO_ROOT, str(root), 'img_idx/train_synthetic.txt', pack, batches=1, batch_size=2, warmup=0
+    )
     assert result['per_sample_ms'] > 0 and result['packed_ms'] > 0
     assert result['ratio'] == pytest.approx(result['per_sample_ms'] / result['packed_ms'])
 
 
 def test_pack_of_another_split_refused(split, capsys):
     root, pack = split
-    status = run_tool('benchmarks/bench_data.py', '--data-root', root, '--split',
-                      'img_idx/test_synthetic.txt', '--pack-file', pack, '--batches', 1)
+    status = run_tool(
+        'benchmarks/bench_data.py',
+        '--data-root',
+        root,
+        '--split',
+        'img_idx/test_synthetic.txt',
+        '--pack-file',
+        pack,
+        '--batches',
+        1,
+    )
     assert status != 0
     assert 'test_synthetic.txt' in capsys.readouterr().err

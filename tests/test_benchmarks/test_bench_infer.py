@@ -1,5 +1,6 @@
 """The inference benchmark's report: interleaved rounds, the ONNX Runtime column and the
 throughput ratios."""
+
 import json
 
 import pytest
@@ -16,10 +17,18 @@ from ..utils import run_tool
 
 
 def test_ratio_by_hand():
-    fast = dict(images_per_s=1 / 0.002, times_ms=[1.0, 2.0, 3.0],
-                ort_images_per_s=1 / 0.001, ort_times_ms=[1.0, 1.0, 1.0])
-    slow = dict(images_per_s=1 / 0.005, times_ms=[4.0, 4.0, 9.0],
-                ort_images_per_s=1 / 0.004, ort_times_ms=[4.0, 2.0, 8.0])
+    fast = dict(
+        images_per_s=1 / 0.002,
+        times_ms=[1.0, 2.0, 3.0],
+        ort_images_per_s=1 / 0.001,
+        ort_times_ms=[1.0, 1.0, 1.0],
+    )
+    slow = dict(
+        images_per_s=1 / 0.005,
+        times_ms=[4.0, 4.0, 9.0],
+        ort_images_per_s=1 / 0.004,
+        ort_times_ms=[4.0, 2.0, 8.0],
+    )
     r = throughput_ratio(fast, slow)
     assert r['ratio'] == pytest.approx(2.5)
     # Round by round: 4/1, 4/2, 9/3.
@@ -32,7 +41,7 @@ def test_ratio_by_hand():
 def test_sizes():
     assert as_hw(32) == (32, 32) and as_hw((512, 640)) == (512, 640)
     assert size_label((512, 640)) == '640x512' and size_label(256) == '256x256'
-    for bad in (0, (512, ), (512, 0), (1.5, 2)):
+    for bad in (0, (512,), (512, 0), (1.5, 2)):
         with pytest.raises(ValueError, match='frame size'):
             as_hw(bad)
 
@@ -61,7 +70,8 @@ def test_report_on_tiny_inputs():
     ratio = pairs['CompactUNet', 'DNANet']
     assert ratio['runtime'] == 'torch'
     assert ratio['ratio'] == pytest.approx(
-        rows['CompactUNet']['images_per_s'] / rows['DNANet']['images_per_s'])
+        rows['CompactUNet']['images_per_s'] / rows['DNANet']['images_per_s']
+    )
     assert ratio['per_round_min'] <= ratio['per_round_median'] <= ratio['per_round_max']
     assert json.loads(json.dumps(report)) == report  # plain JSON types only
     text = format_report(report)
@@ -72,8 +82,15 @@ def test_report_on_tiny_inputs():
 def test_onnxruntime_column_on_a_non_square_frame():
     pytest.importorskip('onnx')
     pytest.importorskip('onnxruntime')
-    report = benchmark_inference(sizes=[(32, 64)], repeats=2, warmup=1, device='cpu',
-                                 onnx=True, threads=1, networks=['CompactUNet', 'LiteUNet'])
+    report = benchmark_inference(
+        sizes=[(32, 64)],
+        repeats=2,
+        warmup=1,
+        device='cpu',
+        onnx=True,
+        threads=1,
+        networks=['CompactUNet', 'LiteUNet'],
+    )
     assert report['env']['ort_threads'] == 1
     for r in report['results']:
         assert (r['size'], r['height'], r['width']) == ('64x32', 32, 64)
@@ -81,8 +98,9 @@ def test_onnxruntime_column_on_a_non_square_frame():
         assert r['ort_images_per_s'] == pytest.approx(1e3 / r['ort_ms_per_image'])
         assert r['ort_over_torch'] == pytest.approx(r['ort_images_per_s'] / r['images_per_s'])
     assert {r['runtime'] for r in report['ratios']} == {'torch', 'ort'}
-    assert all((r['numerator'], r['denominator']) == ('LiteUNet', 'CompactUNet')
-               for r in report['ratios'])
+    assert all(
+        (r['numerator'], r['denominator']) == ('LiteUNet', 'CompactUNet') for r in report['ratios']
+    )
     assert 'ONNX Runtime' in format_report(report)
 
 
@@ -91,6 +109,10 @@ def test_bad_arguments_named(capsys):
     assert '--repeats' in capsys.readouterr().err
     assert run_tool('benchmarks/bench_infer.py', '--sizes', '640x', '--device', 'cpu') == 2
     assert "'640x'" in capsys.readouterr().err
-    assert run_tool('benchmarks/bench_infer.py', '--sizes', '32', '--device', 'cpu',
-                    '--networks', 'ResNet') == 2
+    assert (
+        run_tool(
+            'benchmarks/bench_infer.py', '--sizes', '32', '--device', 'cpu', '--networks', 'ResNet'
+        )
+        == 2
+    )
     assert 'ResNet' in capsys.readouterr().err

@@ -1,4 +1,5 @@
 """The quality benchmark's plumbing on a tiny synthetic set."""
+
 import json
 import os
 import os.path as osp
@@ -11,16 +12,28 @@ from mmgsacp.benchmarks.quality import CPU_CONFIGS, save_entry
 
 from ..utils import REPO_ROOT, synthetic_root
 
-TINY = ['train_cfg.max_iters=2', 'train_dataloader.batch_size=2',
-        'train_dataloader.num_workers=0', 'train_dataloader.persistent_workers=False',
-        'test_dataloader.num_workers=0', 'test_dataloader.persistent_workers=False',
-        'val_dataloader.num_workers=0', 'val_dataloader.persistent_workers=False']
+TINY = [
+    'train_cfg.max_iters=2',
+    'train_dataloader.batch_size=2',
+    'train_dataloader.num_workers=0',
+    'train_dataloader.persistent_workers=False',
+    'test_dataloader.num_workers=0',
+    'test_dataloader.persistent_workers=False',
+    'val_dataloader.num_workers=0',
+    'val_dataloader.persistent_workers=False',
+]
 
 
 def _bench(*args):
     env = dict(os.environ, OMP_NUM_THREADS='1')
-    return subprocess.run([sys.executable, 'tools/benchmarks/bench_quality.py', *args],
-                          cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        [sys.executable, 'tools/benchmarks/bench_quality.py', *args],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
 
 @pytest.fixture(scope='module')
@@ -31,8 +44,16 @@ def syn_root(tmp_path_factory):
 @pytest.mark.slow
 def test_benchmark_writes_results_and_resumes(syn_root, tmp_path):
     work = str(tmp_path / 'bench')
-    common = ['--config-set', 'synthetic', '--data-root', syn_root, '--work-dir', work,
-              '--cfg-options', *TINY]
+    common = [
+        '--config-set',
+        'synthetic',
+        '--data-root',
+        syn_root,
+        '--work-dir',
+        work,
+        '--cfg-options',
+        *TINY,
+    ]
     res = _bench('--methods', 'full_sup gsacp_base', *common)
     assert res.returncode == 0, res.stderr[-3000:]
     results = json.load(open(osp.join(work, 'quality.json')))
@@ -54,16 +75,30 @@ def test_benchmark_writes_results_and_resumes(syn_root, tmp_path):
 
 @pytest.mark.slow
 def test_unknown_method_lists_known_ones(syn_root, tmp_path):
-    res = _bench('--config-set', 'synthetic', '--methods', 'gsacp_magic', '--data-root',
-                 syn_root, '--work-dir', str(tmp_path))
+    res = _bench(
+        '--config-set',
+        'synthetic',
+        '--methods',
+        'gsacp_magic',
+        '--data-root',
+        syn_root,
+        '--work-dir',
+        str(tmp_path),
+    )
     assert res.returncode != 0
     assert 'gsacp_magic' in res.stderr and 'gsacp_final' in res.stderr and 'lesps' in res.stderr
 
 
 @pytest.mark.slow
 def test_missing_data_root_says_where(tmp_path):
-    res = _bench('--methods', 'full_sup', '--data-root', str(tmp_path / 'nowhere'),
-                 '--work-dir', str(tmp_path / 'w'))
+    res = _bench(
+        '--methods',
+        'full_sup',
+        '--data-root',
+        str(tmp_path / 'nowhere'),
+        '--work-dir',
+        str(tmp_path / 'w'),
+    )
     assert res.returncode != 0
     assert 'nowhere' in res.stderr and '--data-root' in res.stderr
 

@@ -1,4 +1,5 @@
 """The training-step benchmark's report, and DNANet's equal-time iteration count."""
+
 import os.path as osp
 
 import pytest
@@ -27,7 +28,8 @@ def test_report_with_dnanet():
         assert result[key] > 0
     assert result['ratio_base'] == pytest.approx(result['gsacp_base_ms'] / result['full_sup_ms'])
     assert result['ratio_dnanet'] == pytest.approx(
-        result['full_sup_dnanet_ms'] / result['full_sup_ms'])
+        result['full_sup_dnanet_ms'] / result['full_sup_ms']
+    )
     assert result['dnanet_equal_time_iters'] == round(1000 / result['ratio_dnanet'])
 
 
@@ -36,8 +38,7 @@ def test_teacher_update_is_the_configured_models(tmp_path):
     root = str(tmp_path / 'synthetic')
     make_synthetic_dataset(root, num_train=4, num_test=1, size=(64, 64), seed=0)
     model, optim, data, _ = build(REPO_ROOT, 'gsacp_final', root, 2)
-    teacher_cfg = Config.fromfile(
-        osp.join(REPO_ROOT, METHODS['gsacp_final'])).model.teacher
+    teacher_cfg = Config.fromfile(osp.join(REPO_ROOT, METHODS['gsacp_final'])).model.teacher
     assert model.teacher.scope == teacher_cfg['scope']
     before = model.teacher.decode_head.conv_seg.weight.clone()
     train_iteration(model, data, optim, 0)
@@ -53,13 +54,15 @@ def test_speed_report_through_the_runner(tmp_path):
     synchronisation of mmgsacp's own in full supervision's iteration (MMEngine's loss logging
     and gradient-norm reads remain)."""
     from mmgsacp.benchmarks.train_speed import KEYS, measure_method
+
     root = str(tmp_path / 'synthetic')
     make_synthetic_dataset(root, num_train=4, num_test=1, size=(64, 64), seed=0)
     result = measure_method(REPO_ROOT, 'full_sup', root, batch=2, crop=32, iters=1, warmup=0)
     assert set(KEYS) <= set(result)
     assert result['host_ms_per_iter'] == result['ms_per_iter'] > 0
     assert result['runner_over_bare'] == pytest.approx(
-        result['ms_per_iter'] / result['bare_ms_per_iter'])
+        result['ms_per_iter'] / result['bare_ms_per_iter']
+    )
     assert result['projected_40k_s'] > 40 * result['ms_per_iter']
     assert 'bool_index' not in result['syncs_by_kind']
     assert result['syncs_per_iter'] <= 4
@@ -67,8 +70,17 @@ def test_speed_report_through_the_runner(tmp_path):
 
 def test_speed_table_gives_each_step_over_full_supervision_of_its_network():
     from mmgsacp.benchmarks.train_speed import speed_table
-    row = dict(host_ms_per_iter=0.0, syncs_per_iter=0, samples_per_s=1.0, peak_mem_mib=1.0,
-               startup_s=1.0, projected_40k_s=1.0, data_ms_per_iter=1.0, runner_over_bare=1.0)
+
+    row = dict(
+        host_ms_per_iter=0.0,
+        syncs_per_iter=0,
+        samples_per_s=1.0,
+        peak_mem_mib=1.0,
+        startup_s=1.0,
+        projected_40k_s=1.0,
+        data_ms_per_iter=1.0,
+        runner_over_bare=1.0,
+    )
     results = {
         'full_sup@128': dict(row, ms_per_iter=100.0),
         'gsacp_final@128': dict(row, ms_per_iter=140.0),
@@ -78,17 +90,21 @@ def test_speed_table_gives_each_step_over_full_supervision_of_its_network():
     }
     lines = speed_table(dict(results=results))
     ratio = {line.split()[0]: line.split()[2] for line in lines[1:]}
-    assert ratio == {'full_sup@128': '1.00', 'gsacp_final@128': '1.40',
-                     'full_sup_dnanet@128': '1.00', 'gsacp_final_dnanet@128': '1.25',
-                     'gsacp_final@256': '-'}
+    assert ratio == {
+        'full_sup@128': '1.00',
+        'gsacp_final@128': '1.40',
+        'full_sup_dnanet@128': '1.00',
+        'gsacp_final_dnanet@128': '1.25',
+        'gsacp_final@256': '-',
+    }
 
 
 def test_head_teacher_variant_changes_only_the_teachers_scope(tmp_path):
     from mmgsacp.benchmarks.train_speed import speed_config
+
     kwargs = dict(batch=2, crop=32, iters=1)
     full = speed_config(REPO_ROOT, 'gsacp_final', str(tmp_path), str(tmp_path / 'a'), **kwargs)
-    head = speed_config(REPO_ROOT, 'gsacp_final_head', str(tmp_path), str(tmp_path / 'b'),
-                        **kwargs)
+    head = speed_config(REPO_ROOT, 'gsacp_final_head', str(tmp_path), str(tmp_path / 'b'), **kwargs)
     assert full.model.teacher.scope == 'full' and head.model.teacher.scope == 'head'
     head.model.teacher.scope = 'full'
     assert head.model.to_dict() == full.model.to_dict()

@@ -1,6 +1,7 @@
 """mmgsacp.datasets.check and tools/analysis_tools/check_data.py: every injected fault of a
 SIRST3-layout set is reported naming its file, a clean set passes, and so does the real
 SIRST3 test split."""
+
 from __future__ import annotations
 
 import shutil
@@ -21,15 +22,21 @@ POINTS = {'centroid': 'masks_centroid', 'coarse': 'masks_coarse'}
 
 
 def run_cli(*args, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(TOOL), *map(str, args)], cwd=cwd,
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, str(TOOL), *map(str, args)],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 @pytest.fixture(scope='module')
 def clean(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp('check') / 'set'
-    make_synthetic_dataset(str(root), num_train=10, num_test=4, size=(40, 48), seed=3,
-                           empty_prob=0.2)
+    make_synthetic_dataset(
+        str(root), num_train=10, num_test=4, size=(40, 48), seed=3, empty_prob=0.2
+    )
     return root
 
 
@@ -74,7 +81,9 @@ def test_clean_set_passes(clean):
     report = check_dataset(str(clean), point_dirs=POINTS, workers=2)
     assert report.ok, report.lines()
     assert [(Path(s.path).name, s.images, s.problems) for s in report.splits] == [
-        ('test_synthetic.txt', 4, 0), ('train_synthetic.txt', 10, 0)]
+        ('test_synthetic.txt', 4, 0),
+        ('train_synthetic.txt', 10, 0),
+    ]
     assert report.result.samples == 14 and not report.result.notes
 
 
@@ -88,8 +97,12 @@ def test_every_fault_is_reported_naming_its_file(damaged):
     # one problem per fault, nothing else (the point map is also noted as rescaled)
     assert len(report.result.problems) == len(faults)
     assert [n.kind for n in report.result.notes] == ['point-map-rescaled']
-    assert next(p for p in report.result.problems if p.kind == 'mask-values').detail.count(
-        'only 0 and 1') == 1
+    assert (
+        next(p for p in report.result.problems if p.kind == 'mask-values').detail.count(
+            'only 0 and 1'
+        )
+        == 1
+    )
     train = next(s for s in report.splits if s.path.endswith('train_synthetic.txt'))
     assert train.problems == 5
 
@@ -112,8 +125,9 @@ def test_cli_exit_status_and_lines(damaged, clean, tmp_path):
 
 def test_options(damaged, tmp_path):
     root, faults = damaged
-    report = check_dataset(str(root), splits=[TRAIN], point_dirs=POINTS, mask_scale='auto',
-                           point_size_mismatch='error')
+    report = check_dataset(
+        str(root), splits=[TRAIN], point_dirs=POINTS, mask_scale='auto', point_size_mismatch='error'
+    )
     kinds = [(p.kind, Path(p.path)) for p in report.result.problems]
     assert ('mask-values', faults['mask-values']) not in kinds  # 0/1 accepted with 'auto'
     assert ('size-mismatch', faults['point-outside']) in kinds and not report.result.notes
@@ -129,7 +143,7 @@ def test_point_off_target_and_grey_masks(clean, tmp_path):
     stem = next(s for s in stems if cv2.imread(str(root / 'masks' / f'{s}.png'), 0).any())
     mask = cv2.imread(str(root / 'masks' / f'{stem}.png'), 0)
     ys, xs = np.nonzero(mask == 0)
-    far = int(np.argmax((ys - ys.mean())**2 + (xs - xs.mean())**2))  # background, far away
+    far = int(np.argmax((ys - ys.mean()) ** 2 + (xs - xs.mean()) ** 2))  # background, far away
     pmap = cv2.imread(str(root / 'masks_centroid' / f'{stem}.png'), 0)
     pmap[ys[far], xs[far]] = 255
     cv2.imwrite(str(root / 'masks_centroid' / f'{stem}.png'), pmap)
@@ -138,17 +152,18 @@ def test_point_off_target_and_grey_masks(clean, tmp_path):
     cv2.imwrite(str(root / 'masks' / f'{stem}.png'), grey)
     report = check_dataset(str(root), splits=[TRAIN], point_dirs=POINTS)
     assert [(p.kind, Path(p.path).parent.name) for p in report.result.problems] == [
-        ('point-off-target', 'masks_centroid')]
+        ('point-off-target', 'masks_centroid')
+    ]
     assert f'x={xs[far]}, y={ys[far]}' in report.result.problems[0].detail
     assert report.result.grey_masks == [str(root / 'masks' / f'{stem}.png')]
 
 
 @pytest.mark.slow
 def test_real_sirst3_test_split_passes(sirst3_root):
-    report = check_dataset(str(sirst3_root), splits=['img_idx/test_SIRST3.txt'],
-                           point_dirs=POINTS)
+    report = check_dataset(str(sirst3_root), splits=['img_idx/test_SIRST3.txt'], point_dirs=POINTS)
     assert report.ok, report.lines()[:20]
     assert report.result.samples == 1079
     # the public release's coarse map of Misc_111 is in an older, larger frame: rescaled
     assert [(n.kind, Path(n.path).name) for n in report.result.notes] == [
-        ('point-map-rescaled', 'Misc_111.png')]
+        ('point-map-rescaled', 'Misc_111.png')
+    ]

@@ -1,4 +1,5 @@
 """PointSIRSTDataset on a synthetic set, on bad input, and on the real SIRST3."""
+
 import shutil
 import warnings
 from pathlib import Path
@@ -22,8 +23,9 @@ TEST = 'img_idx/test_synthetic.txt'
 @pytest.fixture(scope='module')
 def syn(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp('ds') / 'set'
-    make_synthetic_dataset(root, num_train=16, num_test=4, size=[(48, 64), (64, 48)], seed=1,
-                           empty_prob=0.3)
+    make_synthetic_dataset(
+        root, num_train=16, num_test=4, size=[(48, 64), (64, 48)], seed=1, empty_prob=0.3
+    )
     return root
 
 
@@ -89,18 +91,32 @@ def test_point_types(syn):
 def test_custom_point_dirs_and_part_map(syn):
     stems = (syn / TRAIN).read_text().split()
     ds = PointSIRSTDataset(
-        data_root=str(syn), ann_file=TRAIN, point_type='clicks',
-        point_dirs={'clicks': 'masks_coarse'}, part_map={stems[0]: 'A'})
+        data_root=str(syn),
+        ann_file=TRAIN,
+        point_type='clicks',
+        point_dirs={'clicks': 'masks_coarse'},
+        part_map={stems[0]: 'A'},
+    )
     assert ds.get_data_info(0)['part'] == 'A' and ds.get_data_info(1)['part'] is None
 
 
 def test_build_from_registry_with_pipeline(syn):
     ds = DATASETS.build(
-        dict(type='PointSIRSTDataset', data_root=str(syn), ann_file=TRAIN,
-             pipeline=[dict(type='LoadIRImageFromFile'), dict(type='LoadIRAnnotations'),
-                       dict(type='TargetAwareRandomCrop', crop_size=(32, 32), target_prob=1.0),
-                       dict(type='RandomFlipIR'), dict(type='RandomTranspose'),
-                       dict(type='RandomRot90'), dict(type='PackIRInputs')]))
+        dict(
+            type='PointSIRSTDataset',
+            data_root=str(syn),
+            ann_file=TRAIN,
+            pipeline=[
+                dict(type='LoadIRImageFromFile'),
+                dict(type='LoadIRAnnotations'),
+                dict(type='TargetAwareRandomCrop', crop_size=(32, 32), target_prob=1.0),
+                dict(type='RandomFlipIR'),
+                dict(type='RandomTranspose'),
+                dict(type='RandomRot90'),
+                dict(type='PackIRInputs'),
+            ],
+        )
+    )
     np.random.seed(0)
     for i in range(len(ds)):
         out = ds[i]
@@ -119,10 +135,16 @@ def test_build_from_registry_with_pipeline(syn):
 
 def test_test_time_dataset(syn):
     ds = PointSIRSTDataset(
-        data_root=str(syn), ann_file=TEST, point_type=None, test_mode=True,
-        pipeline=[dict(type='LoadIRImageFromFile'),
-                  dict(type='LoadIRAnnotations', with_points=False),
-                  dict(type='PackIRInputs')])
+        data_root=str(syn),
+        ann_file=TEST,
+        point_type=None,
+        test_mode=True,
+        pipeline=[
+            dict(type='LoadIRImageFromFile'),
+            dict(type='LoadIRAnnotations', with_points=False),
+            dict(type='PackIRInputs'),
+        ],
+    )
     out = ds[0]
     sample = out['data_samples']
     assert 'gt_points' not in sample
@@ -132,9 +154,11 @@ def test_test_time_dataset(syn):
 
 def test_missing_files_name_stem_file_and_split(syn_copy):
     stems = (syn_copy / TRAIN).read_text().split()
-    for folder, point_type, what in (('masks_coarse', 'coarse', 'coarse point map'),
-                                     ('masks', 'centroid', 'mask'),
-                                     ('images', 'centroid', 'image')):
+    for folder, point_type, what in (
+        ('masks_coarse', 'coarse', 'coarse point map'),
+        ('masks', 'centroid', 'mask'),
+        ('images', 'centroid', 'image'),
+    ):
         (syn_copy / folder / f'{stems[3]}.png').unlink()
         with pytest.raises(FileNotFoundError) as err:
             PointSIRSTDataset(data_root=str(syn_copy), ann_file=TRAIN, point_type=point_type)
@@ -151,8 +175,9 @@ def test_bad_split_files(syn_copy):
         PointSIRSTDataset(data_root=str(syn_copy), ann_file='img_idx/empty.txt')
 
     # no split list: every image of the folder, e.g. for evaluating a folder as it is
-    whole = PointSIRSTDataset(data_root=str(syn_copy), ann_file='', point_type=None,
-                              part_map='site')
+    whole = PointSIRSTDataset(
+        data_root=str(syn_copy), ann_file='', point_type=None, part_map='site'
+    )
     stems = sorted(p.stem for p in (syn_copy / 'images').glob('*.png'))
     infos = [whole.get_data_info(i) for i in range(len(whole))]
     assert [d['stem'] for d in infos] == stems
@@ -180,8 +205,11 @@ def test_grey_mask_values(syn_copy):
     mask[30, 10] = 128
     cv2.imwrite(str(syn_copy / 'masks' / f'{stem}.png'), mask)
     ds = PointSIRSTDataset(
-        data_root=str(syn_copy), ann_file=TRAIN, point_type='mask',
-        pipeline=[dict(type='LoadIRImageFromFile'), dict(type='LoadIRAnnotations')])
+        data_root=str(syn_copy),
+        ann_file=TRAIN,
+        point_type='mask',
+        pipeline=[dict(type='LoadIRImageFromFile'), dict(type='LoadIRAnnotations')],
+    )
     assert _points_set(ds.get_data_info(0)['gt_points']) == {(6, 6), (10, 30)}
     seg = ds[0]['gt_seg_map']
     assert seg.dtype == np.uint8 and set(np.unique(seg)) == {0, 1}
@@ -190,12 +218,13 @@ def test_grey_mask_values(syn_copy):
 
 def test_point_map_size_mismatch(syn_copy):
     stems = (syn_copy / TRAIN).read_text().split()
-    stem = next(s for s in stems
-                if cv2.imread(str(syn_copy / 'masks_centroid' / f'{s}.png'), 0).any())
+    stem = next(
+        s for s in stems if cv2.imread(str(syn_copy / 'masks_centroid' / f'{s}.png'), 0).any()
+    )
     path = syn_copy / 'masks_coarse' / f'{stem}.png'
     small = cv2.imread(str(path), 0)
     h, w = small.shape
-    (y, x), = np.argwhere(small > 127)[:1]
+    ((y, x),) = np.argwhere(small > 127)[:1]
     big = np.zeros((2 * h, 3 * w), np.uint8)
     big[2 * y + 1, 3 * x + 2] = 255  # same place, old larger frame
     cv2.imwrite(str(path), big)
@@ -218,20 +247,24 @@ PIPE = [dict(type='LoadIRImageFromFile'), dict(type='LoadIRAnnotations')]
 
 
 def test_01_masks_need_mask_scale(syn, syn_copy):
-    want = PointSIRSTDataset(data_root=str(syn), ann_file=TRAIN, point_type='mask',
-                             pipeline=PIPE)
+    want = PointSIRSTDataset(data_root=str(syn), ann_file=TRAIN, point_type='mask', pipeline=PIPE)
     _as_01(syn_copy / 'masks')
     # Reading points from a 0/1 mask, or loading it in the pipeline, is refused naming the file
     # and the option instead of giving an image without targets.
-    with pytest.raises(MaskValueError, match=r"masks/.*\.png holds only 0 and 1.*mask_scale"):
+    with pytest.raises(MaskValueError, match=r'masks/.*\.png holds only 0 and 1.*mask_scale'):
         PointSIRSTDataset(data_root=str(syn_copy), ann_file=TRAIN, point_type='mask')
     ds = PointSIRSTDataset(data_root=str(syn_copy), ann_file=TRAIN, pipeline=PIPE)
     first_target = next(i for i in range(len(ds)) if len(ds.get_data_info(i)['gt_points']))
     with pytest.raises(MaskValueError, match='mask_scale'):
         ds[first_target]
     for scale in ('01', 'auto'):
-        got = PointSIRSTDataset(data_root=str(syn_copy), ann_file=TRAIN, point_type='mask',
-                                mask_scale=scale, pipeline=PIPE)
+        got = PointSIRSTDataset(
+            data_root=str(syn_copy),
+            ann_file=TRAIN,
+            point_type='mask',
+            mask_scale=scale,
+            pipeline=PIPE,
+        )
         n_empty = 0
         for i in range(len(want)):
             a, b = want.get_data_info(i), got.get_data_info(i)
@@ -272,8 +305,9 @@ def test_check_files_finds_a_corrupt_image_before_training(syn_copy):
 
 @pytest.fixture(scope='module')
 def sirst3_train(sirst3_root):
-    return PointSIRSTDataset(data_root=str(sirst3_root), ann_file='img_idx/train_SIRST3.txt',
-                             serialize_data=False)
+    return PointSIRSTDataset(
+        data_root=str(sirst3_root), ann_file='img_idx/train_SIRST3.txt', serialize_data=False
+    )
 
 
 def test_sirst3_train(sirst3_root, sirst3_train):
@@ -284,8 +318,13 @@ def test_sirst3_train(sirst3_root, sirst3_train):
     for i in range(0, len(ds), 97):
         info = ds.get_data_info(i)
         stem = info['stem']
-        expect = ('NUAA-SIRST' if stem.startswith('Misc_') else
-                  'IRSTD-1K' if stem.startswith('XDU') else 'NUDT-SIRST')
+        expect = (
+            'NUAA-SIRST'
+            if stem.startswith('Misc_')
+            else 'IRSTD-1K'
+            if stem.startswith('XDU')
+            else 'NUDT-SIRST'
+        )
         assert info['part'] == expect
     counts = [len(ds.get_data_info(i)['gt_points']) for i in range(len(ds))]
     assert min(counts) >= 1 and max(counts) <= 8
@@ -303,8 +342,9 @@ def test_sirst3_train(sirst3_root, sirst3_train):
 
 def test_sirst3_points_per_image(sirst3_root, sirst3_train):
     test = PointSIRSTDataset(data_root=str(sirst3_root), ann_file='img_idx/test_SIRST3.txt')
-    counts = [len(d.get_data_info(i)['gt_points']) for d in (sirst3_train, test)
-              for i in range(len(d))]
+    counts = [
+        len(d.get_data_info(i)['gt_points']) for d in (sirst3_train, test) for i in range(len(d))
+    ]
     assert len(counts) == 2755
     assert np.mean(counts) == pytest.approx(1.41, abs=0.01)
 
@@ -331,11 +371,16 @@ def test_sirst3_misc111_coarse_mismatch(sirst3_root, tmp_path):
 
 def test_sirst3_test_time(sirst3_root):
     ds = PointSIRSTDataset(
-        data_root=str(sirst3_root), ann_file='img_idx/test_SIRST3.txt', point_type=None,
+        data_root=str(sirst3_root),
+        ann_file='img_idx/test_SIRST3.txt',
+        point_type=None,
         test_mode=True,
-        pipeline=[dict(type='LoadIRImageFromFile'),
-                  dict(type='LoadIRAnnotations', with_points=False),
-                  dict(type='PackIRInputs')])
+        pipeline=[
+            dict(type='LoadIRImageFromFile'),
+            dict(type='LoadIRAnnotations', with_points=False),
+            dict(type='PackIRInputs'),
+        ],
+    )
     assert len(ds) == 1079
     assert all(ds.get_data_info(i)['gt_points'].shape == (0, 2) for i in range(len(ds)))
     sample = ds[0]['data_samples']

@@ -1,4 +1,5 @@
 """Packed splits, the in-memory dataset and batched augmentation on the model's device."""
+
 import json
 import os.path as osp
 from pathlib import Path
@@ -49,8 +50,9 @@ def mmseg_scope():
 def syn(tmp_path_factory) -> Path:
     # One size smaller than the crop, so padding is exercised.
     root = tmp_path_factory.mktemp('packed') / 'set'
-    make_synthetic_dataset(root, num_train=12, num_test=2, size=[(40, 56), (24, 20)], seed=3,
-                           empty_prob=0.2)
+    make_synthetic_dataset(
+        root, num_train=12, num_test=2, size=[(40, 56), (24, 20)], seed=3, empty_prob=0.2
+    )
     return root
 
 
@@ -62,13 +64,21 @@ def packed(syn) -> str:
 
 
 def _dataset(syn, packed, **kw) -> PackedPointDataset:
-    return PackedPointDataset(pack_file=packed, data_root=str(syn), ann_file=SPLIT,
-                              point_type='centroid', pipeline=[PackSampleIndex()], **kw)
+    return PackedPointDataset(
+        pack_file=packed,
+        data_root=str(syn),
+        ann_file=SPLIT,
+        point_type='centroid',
+        pipeline=[PackSampleIndex()],
+        **kw,
+    )
 
 
 def _preprocessor(**kw) -> PackedPointDataPreProcessor:
-    kw = dict(dict(crop_size=CROP, mean=[90.6], std=[59.6], size_divisor=32, pad_val=0,
-                   seg_pad_val=255), **kw)
+    kw = dict(
+        dict(crop_size=CROP, mean=[90.6], std=[59.6], size_divisor=32, pad_val=0, seg_pad_val=255),
+        **kw,
+    )
     return PackedPointDataPreProcessor(**kw)
 
 
@@ -81,8 +91,12 @@ def _batch(dataset, indices):
 
 def test_pack_round_trip(syn, packed):
     folder = PointSIRSTDataset(
-        data_root=str(syn), ann_file=SPLIT, point_type='centroid', serialize_data=False,
-        pipeline=[LoadIRImageFromFile(), LoadIRAnnotations(with_mask=True)])
+        data_root=str(syn),
+        ann_file=SPLIT,
+        point_type='centroid',
+        serialize_data=False,
+        pipeline=[LoadIRImageFromFile(), LoadIRAnnotations(with_mask=True)],
+    )
     arrays = load_packed_split(packed)
     assert arrays['images'].dtype == np.uint8 and arrays['masks'].dtype == np.uint8
     assert len(arrays['names']) == len(folder) == 12
@@ -90,10 +104,11 @@ def test_pack_round_trip(syn, packed):
         sample = folder[i]
         off, h, w = arrays['index'][i]
         assert arrays['names'][i] == sample['stem']
-        img = arrays['images'][off:off + h * w].reshape(h, w)
+        img = arrays['images'][off : off + h * w].reshape(h, w)
         assert np.array_equal(img, sample['img'][..., 0])
-        assert np.array_equal(arrays['masks'][off:off + h * w].reshape(h, w),
-                              sample['gt_seg_map'])
+        assert np.array_equal(
+            arrays['masks'][off : off + h * w].reshape(h, w), sample['gt_seg_map']
+        )
         pts = arrays['points'][arrays['points'][:, 0] == i]
         assert np.array_equal(pts[:, 1:], sample['gt_points'])
     assert sum(len(folder[i]['gt_points']) for i in range(len(folder))) == len(arrays['points'])
@@ -101,39 +116,63 @@ def test_pack_round_trip(syn, packed):
 
 def test_pack_tool_writes_and_refuses(syn, tmp_path, capsys):
     out = tmp_path / 'sub' / 'p.npz'
-    assert run_tool('dataset_converters/pack_split.py', syn, '--split', SPLIT, '--out', out,
-                    '--point-type', 'coarse') == 0
-    assert load_packed_split(str(out), ('source', ))['source'][2] == 'coarse'
+    assert (
+        run_tool(
+            'dataset_converters/pack_split.py',
+            syn,
+            '--split',
+            SPLIT,
+            '--out',
+            out,
+            '--point-type',
+            'coarse',
+        )
+        == 0
+    )
+    assert load_packed_split(str(out), ('source',))['source'][2] == 'coarse'
     assert [p.name for p in out.parent.iterdir()] == ['p.npz']  # no temporary file left
     good = out.read_bytes()
-    assert run_tool('dataset_converters/pack_split.py', syn, '--split', 'img_idx/nope.txt',
-                    '--out', out) == 2
+    assert (
+        run_tool(
+            'dataset_converters/pack_split.py', syn, '--split', 'img_idx/nope.txt', '--out', out
+        )
+        == 2
+    )
     assert 'nope.txt' in capsys.readouterr().err
     assert out.read_bytes() == good  # a failed run leaves the good file alone
 
 
 def test_missing_stale_and_wrong_version_files(syn, packed, tmp_path):
     missing = tmp_path / 'absent.npz'
-    with pytest.raises(PackedSplitError, match=r'absent\.npz does not exist.*pack_split\.py '
-                       rf'{syn} --split {SPLIT} --point-type centroid --out'):
+    with pytest.raises(
+        PackedSplitError,
+        match=r'absent\.npz does not exist.*pack_split\.py '
+        rf'{syn} --split {SPLIT} --point-type centroid --out',
+    ):
         _dataset(syn, str(missing))
-    with pytest.raises(PackedSplitError, match=r"point_type coarse \(file: centroid\)"):
-        PackedPointDataset(pack_file=packed, data_root=str(syn), ann_file=SPLIT,
-                           point_type='coarse')
+    with pytest.raises(PackedSplitError, match=r'point_type coarse \(file: centroid\)'):
+        PackedPointDataset(
+            pack_file=packed, data_root=str(syn), ann_file=SPLIT, point_type='coarse'
+        )
     with pytest.raises(PackedSplitError, match='ann_file img_idx/test_synthetic.txt'):
-        PackedPointDataset(pack_file=packed, data_root=str(syn),
-                           ann_file='img_idx/test_synthetic.txt')
+        PackedPointDataset(
+            pack_file=packed, data_root=str(syn), ann_file='img_idx/test_synthetic.txt'
+        )
     arrays = load_packed_split(packed)
     arrays['version'] = np.int64(0)
     old = tmp_path / 'old.npz'
     np.savez_compressed(old, **arrays)
-    with pytest.raises(PackedSplitError, match=r'old\.npz has format version 0.*reads version '
-                       r'1.*pack_split\.py'):
+    with pytest.raises(
+        PackedSplitError,
+        match=r'old\.npz has format version 0.*reads version '
+        r'1.*pack_split\.py',
+    ):
         _dataset(syn, str(old))
     with pytest.raises(PackedSplitError, match='old.npz'):
         _preprocessor(pack_file=str(old))(
-            dict(inputs=[torch.tensor(0)], data_samples=[_dataset(syn, packed)[0]
-                                                         ['data_samples']]), True)
+            dict(inputs=[torch.tensor(0)], data_samples=[_dataset(syn, packed)[0]['data_samples']]),
+            True,
+        )
 
 
 # --------------------------------------------------------------------------- batched ops
@@ -145,7 +184,7 @@ def _reference(img, y0, x0, crop, pad, hflip, vflip, transpose):
     out = np.full((crop, crop), pad, dtype=np.int64)
     ys, ye, xs, xe = max(y0, 0), min(y0 + crop, h), max(x0, 0), min(x0 + crop, w)
     if ye > ys and xe > xs:
-        out[ys - y0:ye - y0, xs - x0:xe - x0] = img[ys:ye, xs:xe]
+        out[ys - y0 : ye - y0, xs - x0 : xe - x0] = img[ys:ye, xs:xe]
     if hflip:
         out = out[:, ::-1]
     if vflip:
@@ -167,16 +206,19 @@ def test_gather_and_points_follow_the_pixels(data):
     offsets = np.cumsum([0] + [h * w for h, w in shapes])[:-1]
     index = torch.tensor([(o, h, w) for o, (h, w) in zip(offsets, shapes)])
     draws = BatchDraws(
-        y0=torch.tensor([int(rng.integers(min(h - crop, 0), max(h - crop, 0) + 1))
-                         for h, _ in shapes]),
-        x0=torch.tensor([int(rng.integers(min(w - crop, 0), max(w - crop, 0) + 1))
-                         for _, w in shapes]),
-        hflip=torch.tensor(rng.random(num) < 0.5), vflip=torch.tensor(rng.random(num) < 0.5),
-        transpose=torch.tensor(rng.random(num) < 0.5))
+        y0=torch.tensor(
+            [int(rng.integers(min(h - crop, 0), max(h - crop, 0) + 1)) for h, _ in shapes]
+        ),
+        x0=torch.tensor(
+            [int(rng.integers(min(w - crop, 0), max(w - crop, 0) + 1)) for _, w in shapes]
+        ),
+        hflip=torch.tensor(rng.random(num) < 0.5),
+        vflip=torch.tensor(rng.random(num) < 0.5),
+        transpose=torch.tensor(rng.random(num) < 0.5),
+    )
     bank_img = torch.from_numpy(np.concatenate([i.ravel() for i in imgs]))
     bank_mask = torch.from_numpy(np.concatenate([m.ravel() for m in masks]))
-    out_img, out_mask = gather_crops((bank_img, bank_mask), (7.0, 255), index, draws,
-                                     (crop, crop))
+    out_img, out_mask = gather_crops((bank_img, bank_mask), (7.0, 255), index, draws, (crop, crop))
     assert out_img.dtype == torch.float32 and out_mask.dtype == torch.int64
     # every pixel of every image as a point
     pts, batch = [], []
@@ -184,12 +226,23 @@ def test_gather_and_points_follow_the_pixels(data):
         ys, xs = np.mgrid[:h, :w]
         pts.append(np.stack([xs.ravel(), ys.ravel()], 1))
         batch += [b] * (h * w)
-    moved, keep = move_points(torch.tensor(np.concatenate(pts), dtype=torch.float32),
-                              torch.tensor(batch), draws, (crop, crop))
+    moved, keep = move_points(
+        torch.tensor(np.concatenate(pts), dtype=torch.float32),
+        torch.tensor(batch),
+        draws,
+        (crop, crop),
+    )
     start = 0
     for b, (h, w) in enumerate(shapes):
-        args = (int(draws.y0[b]), int(draws.x0[b]), crop, None, bool(draws.hflip[b]),
-                bool(draws.vflip[b]), bool(draws.transpose[b]))
+        args = (
+            int(draws.y0[b]),
+            int(draws.x0[b]),
+            crop,
+            None,
+            bool(draws.hflip[b]),
+            bool(draws.vflip[b]),
+            bool(draws.transpose[b]),
+        )
         ref_img = _reference(imgs[b], *args[:3], 7, *args[4:])
         ref_mask = _reference(masks[b], *args[:3], 255, *args[4:])
         assert np.array_equal(out_img[b].numpy(), ref_img)
@@ -198,19 +251,28 @@ def test_gather_and_points_follow_the_pixels(data):
         start += h * w
         src = np.concatenate(pts)[sl]
         # survivors are exactly the pixels inside the window
-        inside = ((src[:, 0] >= args[1]) & (src[:, 0] < args[1] + crop) &
-                  (src[:, 1] >= args[0]) & (src[:, 1] < args[0] + crop))
+        inside = (
+            (src[:, 0] >= args[1])
+            & (src[:, 0] < args[1] + crop)
+            & (src[:, 1] >= args[0])
+            & (src[:, 1] < args[0] + crop)
+        )
         assert np.array_equal(keep[sl].numpy(), inside)
         kept = moved[sl][keep[sl]].long().numpy()
         # each survivor lands on its own pixel: same value in image and mask
-        assert np.array_equal(out_img[b].numpy()[kept[:, 1], kept[:, 0]],
-                              imgs[b][src[inside, 1], src[inside, 0]])
-        assert np.array_equal(out_mask[b].numpy()[kept[:, 1], kept[:, 0]],
-                              masks[b][src[inside, 1], src[inside, 0]])
+        assert np.array_equal(
+            out_img[b].numpy()[kept[:, 1], kept[:, 0]], imgs[b][src[inside, 1], src[inside, 0]]
+        )
+        assert np.array_equal(
+            out_mask[b].numpy()[kept[:, 1], kept[:, 0]], masks[b][src[inside, 1], src[inside, 0]]
+        )
         # and agrees with the per-sample point mapping
         shifted = (src[inside] - [args[1], args[0]]).astype(np.float32)
-        direction = {(True, True): 'diagonal', (True, False): 'horizontal',
-                     (False, True): 'vertical'}.get(args[4:6])
+        direction = {
+            (True, True): 'diagonal',
+            (True, False): 'horizontal',
+            (False, True): 'vertical',
+        }.get(args[4:6])
         if direction:
             shifted = flip_points(shifted, (crop, crop), direction)
         if args[6]:
@@ -250,13 +312,16 @@ def test_preprocessor_batches_like_the_pipeline(syn, packed):
             under = mask[pts[:, 1].long(), pts[:, 0].long()]
             assert set(under.tolist()) <= set(on_target.tolist())
         # padding where a 24x20 image sits inside the 32x32 window
-        small = [i for i in range(len(dataset)) if dataset.get_data_info(i)['ori_shape'] ==
-                 (24, 20)]
-        assert small and all((samples[i].gt_sem_seg.data == 255).sum() == CROP**2 - 24 * 20
-                             for i in small)
+        small = [
+            i for i in range(len(dataset)) if dataset.get_data_info(i)['ori_shape'] == (24, 20)
+        ]
+        assert small and all(
+            (samples[i].gt_sem_seg.data == 255).sum() == CROP**2 - 24 * 20 for i in small
+        )
         pad = (0 - 90.6) / 59.6
-        assert all(torch.isclose(inputs[i], torch.tensor(pad)).sum() >= CROP**2 - 24 * 20
-                   for i in small)
+        assert all(
+            torch.isclose(inputs[i], torch.tensor(pad)).sum() >= CROP**2 - 24 * 20 for i in small
+        )
 
 
 def test_preprocessor_is_deterministic_under_a_seed(syn, packed):
@@ -266,8 +331,10 @@ def test_preprocessor_is_deterministic_under_a_seed(syn, packed):
         torch.manual_seed(seed)  # what MMEngine's randomness.seed does
         pre = _preprocessor()
         outs = [pre(_batch(dataset, [0, 3, 5, 7]), True) for _ in range(3)]
-        return (torch.cat([o['inputs'] for o in outs]),
-                [s.gt_points for o in outs for s in o['data_samples']])
+        return (
+            torch.cat([o['inputs'] for o in outs]),
+            [s.gt_points for o in outs for s in o['data_samples']],
+        )
 
     a, b, c = run(0), run(0), run(1)
     assert torch.equal(a[0], b[0]) and all(torch.equal(p, q) for p, q in zip(a[1], b[1]))
@@ -295,13 +362,18 @@ def test_packed_configs_match_their_methods():
     pre = packed.model.pop('data_preprocessor')
     plain_pre = plain.model.pop('data_preprocessor')
     assert packed.model == plain.model
-    assert packed.default_hooks == plain.default_hooks and packed.val_dataloader == \
-        plain.val_dataloader and packed.train_cfg == plain.train_cfg
+    assert (
+        packed.default_hooks == plain.default_hooks
+        and packed.val_dataloader == plain.val_dataloader
+        and packed.train_cfg == plain.train_cfg
+    )
     # the preprocessor adds the augmentation of the per-sample pipeline to the plain one
-    assert {k: v for k, v in pre.items() if k in plain_pre and k != 'type'} == \
-        {k: v for k, v in plain_pre.items() if k != 'type'}
-    crop, = [t for t in plain.train_dataloader.dataset.pipeline
-             if t['type'] == 'TargetAwareRandomCrop']
+    assert {k: v for k, v in pre.items() if k in plain_pre and k != 'type'} == {
+        k: v for k, v in plain_pre.items() if k != 'type'
+    }
+    (crop,) = [
+        t for t in plain.train_dataloader.dataset.pipeline if t['type'] == 'TargetAwareRandomCrop'
+    ]
     assert tuple(pre.crop_size) == tuple(crop.crop_size) and pre.target_prob == crop.target_prob
     full = Config.fromfile(config_path('full_sup/full-sup-packed_1k_sirst3.py'))
     assert full.model.data_preprocessor == pre
@@ -310,8 +382,14 @@ def test_packed_configs_match_their_methods():
 
 @pytest.mark.slow
 def test_packed_config_trains(syn, packed, tmp_path):
-    cfg = tiny_config('gsacp/gsacp-final-packed_1k_sirst3.py', str(syn), str(tmp_path / 'w'),
-                      iters=3, batch=4, val=False)
+    cfg = tiny_config(
+        'gsacp/gsacp-final-packed_1k_sirst3.py',
+        str(syn),
+        str(tmp_path / 'w'),
+        iters=3,
+        batch=4,
+        val=False,
+    )
     cfg.train_dataloader.dataset.pack_file = packed
     cfg.model.data_preprocessor.crop_size = (CROP, CROP)
     runner = Runner.from_cfg(cfg)

@@ -1,4 +1,5 @@
 """Synthetic IR generator and the points-from-masks rules."""
+
 import os
 from pathlib import Path
 
@@ -25,8 +26,9 @@ EIGHT = np.ones((3, 3), bool)
 
 
 def _files(root: Path) -> dict:
-    return {str(p.relative_to(root)): p.read_bytes()
-            for p in sorted(root.rglob('*')) if p.is_file()}
+    return {
+        str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob('*')) if p.is_file()
+    }
 
 
 def _reference_centroids(mask: np.ndarray) -> set:
@@ -104,7 +106,8 @@ def test_targets_stand_out_locally():
         for k in range(1, num + 1):
             blob = labels == k
             ring = ndimage.binary_dilation(blob, EIGHT, iterations=4) & ~ndimage.binary_dilation(
-                blob, EIGHT, iterations=2)
+                blob, EIGHT, iterations=2
+            )
             contrasts.append(img[blob].astype(float).max() - img[ring].mean())
     assert np.median(contrasts) > 10 and np.mean(np.array(contrasts) > 0) > 0.9
 
@@ -156,14 +159,15 @@ def test_full_size_set(tmp_path):
     # a set of the size the synthetic configs train on; no wall-clock bound (machines differ)
     root = tmp_path / 'big'
     make_synthetic_dataset(root, num_train=160, num_test=40, size=(256, 256))
-    idx = {split: (root / 'img_idx' / f'{split}_synthetic.txt').read_text().split()
-           for split in ('train', 'test')}
+    idx = {
+        split: (root / 'img_idx' / f'{split}_synthetic.txt').read_text().split()
+        for split in ('train', 'test')
+    }
     assert (len(idx['train']), len(idx['test'])) == (160, 40)
     assert not set(idx['train']) & set(idx['test'])
     for sub in ('images', 'masks'):
-        assert sorted(p.stem for p in (root / sub).iterdir()) == sorted(idx['train'] +
-                                                                        idx['test'])
-    last = cv2.imread(str(root / 'images' / f"{idx['test'][-1]}.png"), cv2.IMREAD_UNCHANGED)
+        assert sorted(p.stem for p in (root / sub).iterdir()) == sorted(idx['train'] + idx['test'])
+    last = cv2.imread(str(root / 'images' / f'{idx["test"][-1]}.png'), cv2.IMREAD_UNCHANGED)
     assert last.shape[:2] == (256, 256)
 
 
@@ -221,6 +225,7 @@ def test_make_point_labels_reproduces_generator(tmp_path):
         write_point_label_dirs(str(root), seed=5)
     write_point_label_dirs(str(root), seed=6, overwrite=True)
     assert _files(root) != before
-    assert sorted(os.listdir(root)) == sorted(['images', 'masks', 'masks_centroid',
-                                               'masks_coarse', 'img_idx'])
+    assert sorted(os.listdir(root)) == sorted(
+        ['images', 'masks', 'masks_centroid', 'masks_coarse', 'img_idx']
+    )
     assert stem_rng(1, 'a').random() == stem_rng(1, 'a').random() != stem_rng(1, 'b').random()

@@ -1,4 +1,5 @@
 """Loading, point-moving augmentations and packing."""
+
 from pathlib import Path
 
 import cv2
@@ -79,8 +80,7 @@ def test_load_16bit(tmp_path):
     cv2.imwrite(str(tmp_path / 'flat.png'), np.full((3, 3), 900, np.uint16))
     assert not _load(tmp_path / 'flat.png', bit16='minmax')['img'].any()
     cv2.imwrite(str(tmp_path / 'rgb16.png'), np.dstack([v, v, v]))
-    assert np.allclose(_load(tmp_path / 'rgb16.png')['img'][..., 0], v * 255.0 / 65535.0,
-                       atol=1e-3)
+    assert np.allclose(_load(tmp_path / 'rgb16.png')['img'][..., 0], v * 255.0 / 65535.0, atol=1e-3)
     with pytest.raises(ValueError, match='bit16'):
         LoadIRImageFromFile(bit16='clip')
 
@@ -120,12 +120,14 @@ def test_load_annotations(tmp_path):
     for bad in ([7, 0], [0, 6], [-1, 2]):
         with pytest.raises(ValueError, match=r'sample\.png.*outside'):
             LoadIRAnnotations(with_mask=False)(
-                dict(img_path='sample.png', img_shape=(6, 7), gt_points=np.array([bad])))
+                dict(img_path='sample.png', img_shape=(6, 7), gt_points=np.array([bad]))
+            )
 
     cv2.imwrite(str(tmp_path / 'm_big.png'), np.zeros((8, 7), np.uint8))
     with pytest.raises(ValueError, match='m_big.png'):
-        LoadIRAnnotations()(dict(img_path='i.png', img_shape=(6, 7),
-                                 seg_map_path=str(tmp_path / 'm_big.png')))
+        LoadIRAnnotations()(
+            dict(img_path='i.png', img_shape=(6, 7), seg_map_path=str(tmp_path / 'm_big.png'))
+        )
 
 
 # --------------------------------------------------------------------------- geometry
@@ -134,8 +136,13 @@ def test_load_annotations(tmp_path):
 def _sample(h, w, points, mask=None):
     img = (np.arange(h * w, dtype=np.float32) + 1).reshape(h, w, 1)
     mask = np.zeros((h, w), np.uint8) if mask is None else mask
-    return dict(img=img, gt_seg_map=mask, seg_fields=['gt_seg_map'], img_shape=(h, w),
-                gt_points=np.asarray(points, np.float32).reshape(-1, 2))
+    return dict(
+        img=img,
+        gt_seg_map=mask,
+        seg_fields=['gt_seg_map'],
+        img_shape=(h, w),
+        gt_points=np.asarray(points, np.float32).reshape(-1, 2),
+    )
 
 
 def test_point_maps_match_numpy():
@@ -144,8 +151,11 @@ def test_point_maps_match_numpy():
     grid = np.zeros((h, w), int)
     for i, (x, y) in enumerate(pts.astype(int)):
         grid[y, x] = i + 1
-    for direction, arr in (('horizontal', grid[:, ::-1]), ('vertical', grid[::-1]),
-                           ('diagonal', grid[::-1, ::-1])):
+    for direction, arr in (
+        ('horizontal', grid[:, ::-1]),
+        ('vertical', grid[::-1]),
+        ('diagonal', grid[::-1, ::-1]),
+    ):
         for i, (x, y) in enumerate(flip_points(pts, (h, w), direction).astype(int)):
             assert arr[y, x] == i + 1
     for k in range(5):
@@ -181,7 +191,7 @@ def test_crop_pads_small_images():
         assert img.shape == (8, 9) and seg.shape == (8, 9) and res['img_shape'] == (8, 9)
         assert (img > 0).sum() == 20  # the whole image is inside
         assert np.array_equal(img == 0, seg == 255)  # padding: img 0, seg ignore
-        (x, y), = res['gt_points'].astype(int)
+        ((x, y),) = res['gt_points'].astype(int)
         assert img[y, x] == 10 and seg[y, x] == 1  # pixel (row 2, col 1) of a 4-wide image
 
 
@@ -212,9 +222,23 @@ def test_cuts_near_points_by_hand():
     y0 = np.array([6, 11, 13, 14, 6, 3, 0])
     x0 = np.array([6, 6, 6, 6, 11, 0, 0])
     assert cuts_near_points(pts, y0, x0, (8, 8), margin=3).tolist() == [
-        False, True, True, False, True, True, True]
+        False,
+        True,
+        True,
+        False,
+        True,
+        True,
+        True,
+    ]
     assert cuts_near_points(pts, y0, x0, (8, 8), margin=2).tolist() == [
-        False, True, False, False, True, False, False]
+        False,
+        True,
+        False,
+        False,
+        True,
+        False,
+        False,
+    ]
 
 
 def test_crop_point_margin_avoids_cut_targets():
@@ -223,7 +247,7 @@ def test_crop_point_margin_avoids_cut_targets():
     mask = np.zeros((h, w), np.uint8)
     points = [[20, 20], [40, 20]]
     for x, y in points:
-        mask[y - 1:y + 2, x - 1:x + 2] = 1
+        mask[y - 1 : y + 2, x - 1 : x + 2] = 1
 
     def unpointed_pixels(crop):
         res = crop(_sample(h, w, points, mask))
@@ -234,8 +258,10 @@ def test_crop_point_margin_avoids_cut_targets():
     np.random.seed(0)
     plain = sum(unpointed_pixels(TargetAwareRandomCrop(24, target_prob=1.0)) for _ in range(200))
     np.random.seed(0)
-    margin = sum(unpointed_pixels(TargetAwareRandomCrop(24, target_prob=1.0, point_margin=2))
-                 for _ in range(200))
+    margin = sum(
+        unpointed_pixels(TargetAwareRandomCrop(24, target_prob=1.0, point_margin=2))
+        for _ in range(200)
+    )
     assert plain > 0 and margin == 0
     # Off by default; a bad option is named.
     assert TargetAwareRandomCrop(24).point_margin == 0
@@ -255,19 +281,28 @@ def scenes(draw):
     for _ in range(draw(st.integers(0, 4))):
         bh, bw = draw(st.integers(1, min(6, h))), draw(st.integers(1, min(6, w)))
         y0, x0 = draw(st.integers(0, h - bh)), draw(st.integers(0, w - bw))
-        mask[y0:y0 + bh, x0:x0 + bw] = 1
+        mask[y0 : y0 + bh, x0 : x0 + bw] = 1
         points.append((x0 + draw(st.integers(0, bw - 1)), y0 + draw(st.integers(0, bh - 1))))
     steps = draw(
         st.lists(
             st.one_of(
-                st.tuples(st.just('crop'), st.integers(1, 48), st.integers(1, 48),
-                          st.sampled_from([0.0, 0.5, 1.0])),
-                st.tuples(st.just('flip'), st.sampled_from([0.5, 1.0]),
-                          st.sampled_from([('horizontal', ), ('vertical', ),
-                                           ('horizontal', 'vertical')])),
+                st.tuples(
+                    st.just('crop'),
+                    st.integers(1, 48),
+                    st.integers(1, 48),
+                    st.sampled_from([0.0, 0.5, 1.0]),
+                ),
+                st.tuples(
+                    st.just('flip'),
+                    st.sampled_from([0.5, 1.0]),
+                    st.sampled_from([('horizontal',), ('vertical',), ('horizontal', 'vertical')]),
+                ),
                 st.tuples(st.just('transpose'), st.sampled_from([0.5, 1.0])),
-                st.tuples(st.just('rot'), st.sampled_from([0.5, 1.0]))),
-            max_size=6))
+                st.tuples(st.just('rot'), st.sampled_from([0.5, 1.0])),
+            ),
+            max_size=6,
+        )
+    )
     return mask, np.array(points, np.float32).reshape(-1, 2), steps, draw(st.integers(0, 2**31))
 
 
@@ -312,7 +347,7 @@ def test_points_follow_pixels(scene):
     assert sorted(kept) == sorted(v for v in value_of_point if v in set(img.ravel().tolist()))
 
     packed = PackIRInputs()(res)
-    assert packed['inputs'].shape == (1, ) + img.shape and packed['inputs'].is_contiguous()
+    assert packed['inputs'].shape == (1,) + img.shape and packed['inputs'].is_contiguous()
     assert torch.equal(packed['inputs'][0], torch.from_numpy(img))
     assert torch.equal(packed['data_samples'].gt_points, torch.tensor(pts))
 
@@ -323,8 +358,14 @@ def test_points_follow_pixels(scene):
 def test_pack_contract():
     res = _sample(5, 6, [[1, 2]])
     res['gt_seg_map'][2, 1] = 1
-    res.update(img_path='a/x.png', seg_map_path='m/x.png', ori_shape=(5, 6), stem='x',
-               part='NUAA-SIRST', reduce_zero_label=False)
+    res.update(
+        img_path='a/x.png',
+        seg_map_path='m/x.png',
+        ori_shape=(5, 6),
+        stem='x',
+        part='NUAA-SIRST',
+        reduce_zero_label=False,
+    )
     res = RandomRot90(prob=1.0, ks=[3])(RandomFlipIR(prob=1.0)(res))
     out = PackIRInputs()(res)
     inputs, ds = out['inputs'], out['data_samples']
@@ -335,13 +376,24 @@ def test_pack_contract():
     x, y = ds.gt_points[0].long()
     assert ds.gt_sem_seg.data[0, y, x] == 1
     meta = ds.metainfo
-    for key in ('img_path', 'seg_map_path', 'ori_shape', 'img_shape', 'stem', 'part', 'flip',
-                'flip_direction', 'rot90', 'reduce_zero_label'):
+    for key in (
+        'img_path',
+        'seg_map_path',
+        'ori_shape',
+        'img_shape',
+        'stem',
+        'part',
+        'flip',
+        'flip_direction',
+        'rot90',
+        'reduce_zero_label',
+    ):
         assert key in meta, key
     assert meta['img_shape'] == (6, 5) and meta['ori_shape'] == (5, 6) and meta['rot90'] == 3
     assert 'transpose' not in meta
-    empty = PackIRInputs()(dict(img=np.zeros((3, 4), np.float32),
-                                gt_points=np.zeros((0, 2), np.float32)))
+    empty = PackIRInputs()(
+        dict(img=np.zeros((3, 4), np.float32), gt_points=np.zeros((0, 2), np.float32))
+    )
     assert empty['inputs'].shape == (1, 3, 4)
     assert empty['data_samples'].gt_points.shape == (0, 2)
     assert 'gt_sem_seg' not in empty['data_samples']
@@ -349,6 +401,7 @@ def test_pack_contract():
 
 def test_config_pipelines_on_real_files(tmp_path, repo_root: Path):
     from mmengine.config import Config
+
     cfg = Config.fromfile(str(repo_root / 'configs' / '_base_' / 'datasets' / 'sirst3.py'))
     h, w = 20, 30
     g = _gray(h, w)
@@ -356,9 +409,15 @@ def test_config_pipelines_on_real_files(tmp_path, repo_root: Path):
     mask[10:13, 20:22] = 255
     cv2.imwrite(str(tmp_path / 'i.png'), g)
     cv2.imwrite(str(tmp_path / 'm.png'), mask)
-    info = dict(img_path=str(tmp_path / 'i.png'), seg_map_path=str(tmp_path / 'm.png'),
-                stem='i', part=None, gt_points=np.array([[20, 11]], np.float32),
-                reduce_zero_label=False, seg_fields=[])
+    info = dict(
+        img_path=str(tmp_path / 'i.png'),
+        seg_map_path=str(tmp_path / 'm.png'),
+        stem='i',
+        part=None,
+        gt_points=np.array([[20, 11]], np.float32),
+        reduce_zero_label=False,
+        seg_fields=[],
+    )
     np.random.seed(0)
     train = Compose(cfg.train_pipeline)(dict(info, seg_fields=[]))
     ch, cw = cfg.crop_size

@@ -1,5 +1,6 @@
 """Checkpoints: refused when unsafe or mismatched, written so that a crash or a full disk never
 leaves a run without one ``--resume`` can load."""
+
 from __future__ import annotations
 
 import errno
@@ -41,8 +42,9 @@ from ..utils import REPO_ROOT, config_path, synthetic_root, tiny_config
 
 
 def _load_tool(name: str):
-    spec = importlib.util.spec_from_file_location(f'_{name}_ckpt_tool',
-                                                  osp.join(REPO_ROOT, 'tools', f'{name}.py'))
+    spec = importlib.util.spec_from_file_location(
+        f'_{name}_ckpt_tool', osp.join(REPO_ROOT, 'tools', f'{name}.py')
+    )
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod
@@ -95,8 +97,17 @@ def _test_args(cfg_file, ckpt, tmp_path):
 
 
 def _infer_args(cfg_file, ckpt, syn_root, tmp_path):
-    return [cfg_file, str(ckpt), '--input', osp.join(syn_root, 'images'), '--out-dir',
-            str(tmp_path / 'infer_out'), '--device', 'cpu', '--no-progress']
+    return [
+        cfg_file,
+        str(ckpt),
+        '--input',
+        osp.join(syn_root, 'images'),
+        '--out-dir',
+        str(tmp_path / 'infer_out'),
+        '--device',
+        'cpu',
+        '--no-progress',
+    ]
 
 
 def _with_payload(ckpt: str, payload, dst) -> str:
@@ -107,6 +118,7 @@ def _with_payload(ckpt: str, payload, dst) -> str:
 
 
 # ---------------------------------------------------------------------------------- loading
+
 
 @pytest.mark.parametrize('payload', [TouchOnLoad, ShellOnLoad])
 def test_code_running_checkpoint_is_refused_before_it_runs(payload, trained, tmp_path):
@@ -192,25 +204,34 @@ def test_empty_and_truncated_files_are_named(trained, tmp_path):
         load_checkpoint_file(str(empty))
     cut = tmp_path / 'cut.pth'
     data = open(trained[1], 'rb').read()
-    cut.write_bytes(data[:len(data) // 2])
+    cut.write_bytes(data[: len(data) // 2])
     with pytest.raises(CheckpointError, match=r'cut\.pth cannot be read'):
         load_checkpoint_file(str(cut))
 
 
 # --------------------------------------------------------------------------------- matching
 
+
 def test_key_rule_ignores_training_only_prefixes_and_nothing_else():
     model = OrderedDict([('backbone.w', torch.zeros(2, 3)), ('decode_head.b', torch.zeros(1))])
-    ckpt = {'state_dict': OrderedDict(
-        [('module.backbone.w', torch.ones(2, 3)), ('decode_head.b', torch.ones(1)),
-         ('auxiliary_head.w', torch.ones(4)), ('teacher.decode_head.b', torch.ones(1)),
-         ('ema_teacher.backbone.w', torch.ones(2, 3))])}
+    ckpt = {
+        'state_dict': OrderedDict(
+            [
+                ('module.backbone.w', torch.ones(2, 3)),
+                ('decode_head.b', torch.ones(1)),
+                ('auxiliary_head.w', torch.ones(4)),
+                ('teacher.decode_head.b', torch.ones(1)),
+                ('ema_teacher.backbone.w', torch.ones(2, 3)),
+            ]
+        )
+    }
     state = state_dict_for_model(ckpt, model, 'a.pth')
     assert list(state) == ['backbone.w', 'decode_head.b']
 
     ckpt['state_dict']['backbone.extra'] = torch.ones(1)
-    with pytest.raises(CheckpointMismatchError,
-                       match=r'a\.pth.*unexpected keys 1: backbone\.extra'):
+    with pytest.raises(
+        CheckpointMismatchError, match=r'a\.pth.*unexpected keys 1: backbone\.extra'
+    ):
         state_dict_for_model(ckpt, model, 'a.pth')
     del ckpt['state_dict']['backbone.extra']
     ckpt['state_dict']['decode_head.b'] = torch.ones(3)
@@ -265,13 +286,16 @@ def _other_architecture(dst) -> str:
 
 @pytest.mark.slow
 def test_other_architecture_or_empty_weights_are_refused_by_test_and_infer(
-        trained, syn_root, tmp_path, capsys):
+    trained, syn_root, tmp_path, capsys
+):
     cfg_file, _ = trained
     other = _other_architecture(tmp_path / 'dnanet.pth')
     empty = str(tmp_path / 'empty_sd.pth')
     torch.save({'state_dict': {}, 'meta': {}}, empty)
-    for ckpt, expected in ((other, ('missing keys', 'unexpected keys', 'more)')),
-                           (empty, ('holds no weights',))):
+    for ckpt, expected in (
+        (other, ('missing keys', 'unexpected keys', 'more)')),
+        (empty, ('holds no weights',)),
+    ):
         with pytest.raises(SystemExit) as exit_info:
             test_tool.main(_test_args(cfg_file, ckpt, tmp_path))
         assert exit_info.value.code == 2
@@ -293,6 +317,7 @@ def test_checkpoint_of_a_normal_run_loads_in_test_and_infer(trained, syn_root, t
 
 
 # --------------------------------------------------------------------------------- writing
+
 
 def _tmp_files(folder) -> list:
     return [n for n in os.listdir(folder) if n.startswith('.tmp_')]
@@ -324,8 +349,14 @@ def test_failed_save_keeps_last_good_checkpoint_and_pointer(syn_root, tmp_path, 
     work = osp.realpath(str(tmp_path / 'w'))
 
     def cfg_for(iters):
-        cfg = tiny_config('full_sup/full-sup_1k_sirst3.py', syn_root, work, iters=iters,
-                          val=False, checkpoint_interval=2)
+        cfg = tiny_config(
+            'full_sup/full-sup_1k_sirst3.py',
+            syn_root,
+            work,
+            iters=iters,
+            val=False,
+            checkpoint_interval=2,
+        )
         cfg.default_hooks.checkpoint.max_keep_ckpts = 1
         return cfg
 
@@ -360,7 +391,7 @@ def test_failed_save_keeps_last_good_checkpoint_and_pointer(syn_root, tmp_path, 
     assert not osp.exists(osp.join(work, 'iter_2.pth'))  # max_keep_ckpts=1, once 4 is safe
 
 
-_KILLED_CHILD = r'''
+_KILLED_CHILD = r"""
 import os, sys, time
 from mmengine.runner import Runner
 import mmgsacp
@@ -383,16 +414,21 @@ os.fsync = slow_fsync
 cfg = tiny_config('full_sup/full-sup_1k_sirst3.py', data, work, iters=4, val=False,
                   checkpoint_interval=2)
 Runner.from_cfg(cfg).train()
-'''
+"""
 
 
 @pytest.mark.slow
 def test_kill_during_save_then_resume(syn_root, tmp_path):
     work = str(tmp_path / 'w')
     env = dict(os.environ, PYTHONPATH=REPO_ROOT, OMP_NUM_THREADS='1')
-    child = subprocess.Popen([sys.executable, '-c', _KILLED_CHILD, work, syn_root],
-                             cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE,
-                             stderr=subprocess.STDOUT, text=True)
+    child = subprocess.Popen(
+        [sys.executable, '-c', _KILLED_CHILD, work, syn_root],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     watchdog = threading.Timer(300, child.kill)
     watchdog.start()
     output = []
@@ -409,8 +445,16 @@ def test_kill_during_save_then_resume(syn_root, tmp_path):
     assert _tmp_files(work), 'the killed save left its temporary file'
     assert _pointer(work).endswith('iter_2.pth')
 
-    _resume_to_4_from_2(tiny_config('full_sup/full-sup_1k_sirst3.py', syn_root, work, iters=4,
-                                     val=False, checkpoint_interval=2))
+    _resume_to_4_from_2(
+        tiny_config(
+            'full_sup/full-sup_1k_sirst3.py',
+            syn_root,
+            work,
+            iters=4,
+            val=False,
+            checkpoint_interval=2,
+        )
+    )
     assert not _tmp_files(work)
     assert load_checkpoint_file(_pointer(work))['meta']['iter'] == 4
 
@@ -427,7 +471,7 @@ def test_resume_pointer_rules(tmp_path):
     for step in (2, 4, 6):
         torch.save({'meta': {'iter': step}}, tmp_path / f'iter_{step}.pth')
     data = (tmp_path / 'iter_6.pth').read_bytes()
-    (tmp_path / 'iter_6.pth').write_bytes(data[:len(data) // 2])  # truncated by a crash
+    (tmp_path / 'iter_6.pth').write_bytes(data[: len(data) // 2])  # truncated by a crash
     assert find_resume_checkpoint(work, work) == str(tmp_path / 'iter_4.pth')
     pointer.write_text('')
     assert find_resume_checkpoint(work, work) == str(tmp_path / 'iter_4.pth')

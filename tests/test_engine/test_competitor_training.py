@@ -1,4 +1,5 @@
 """The competitors' configs build and train a few iterations on the synthetic set."""
+
 import json
 import os.path as osp
 
@@ -16,9 +17,16 @@ def syn_root(tmp_path_factory):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize('config', [
-    'point_only/point-only_1k_sirst3.py', 'lesps/lesps_1k_sirst3.py', 'pal/pal_1k_sirst3.py',
-    'pal/pal-coarse_1k_sirst3.py', 'gsacp/gsacp-final-coarse_1k_sirst3.py'])
+@pytest.mark.parametrize(
+    'config',
+    [
+        'point_only/point-only_1k_sirst3.py',
+        'lesps/lesps_1k_sirst3.py',
+        'pal/pal_1k_sirst3.py',
+        'pal/pal-coarse_1k_sirst3.py',
+        'gsacp/gsacp-final-coarse_1k_sirst3.py',
+    ],
+)
 def test_competitor_configs_train(config, syn_root, tmp_path):
     init_default_scope('mmseg')
     cfg = tiny_config(config, syn_root, str(tmp_path / 'w'), iters=4, batch=4, val=False)

@@ -1,4 +1,5 @@
 """The GPU speed switches build and train on CPU (fused AdamW off)."""
+
 import argparse
 
 import pytest
@@ -32,8 +33,7 @@ def test_gpu_fast_fragment_matches_its_cfg_options():
 
 def test_bf16_wrapper_autocasts_without_a_scaler_and_trains():
     init_default_scope('mmseg')
-    cfg = use_gpu_fast(Config.fromfile(config_path('full_sup/full-sup_1k_sirst3.py')),
-                       fused=False)
+    cfg = use_gpu_fast(Config.fromfile(config_path('full_sup/full-sup_1k_sirst3.py')), fused=False)
     torch.manual_seed(0)
     model = MODELS.build(cfg.model)
     model.train()
@@ -49,7 +49,8 @@ def test_bf16_wrapper_autocasts_without_a_scaler_and_trains():
     x = torch.randn(2, 1, 32, 32)
     with wrapper.optim_context(model):
         losses = model.decode_head.losses_from_labels(
-            model.decode_head(model.backbone(x)), torch.randint(0, 2, (2, 32, 32)))
+            model.decode_head(model.backbone(x)), torch.randint(0, 2, (2, 32, 32))
+        )
     loss = sum(losses.values())
     assert loss.dtype == torch.float32 and torch.isfinite(loss)
     wrapper.update_params(loss)

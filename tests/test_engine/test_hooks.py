@@ -1,4 +1,5 @@
 """Hooks' own behaviour: safe checkpoints, drift statistics, the NaN guard's message."""
+
 import io
 
 import numpy as np
@@ -15,9 +16,14 @@ def test_safe_checkpoint_round_trip_loads_with_weights_only():
     buf = HistoryBuffer()
     for v in (1.0, 2.5, 4.0):
         buf.update(v)
-    ckpt = {'state_dict': {'w': torch.ones(2)},
-            'message_hub': {'log_scalars': {'train/loss': buf}, 'runtime_info': {'iter': 3},
-                            'resumed_keys': {'train/loss': True}}}
+    ckpt = {
+        'state_dict': {'w': torch.ones(2)},
+        'message_hub': {
+            'log_scalars': {'train/loss': buf},
+            'runtime_info': {'iter': 3},
+            'resumed_keys': {'train/loss': True},
+        },
+    }
     hook = SafeCheckpointHook()
     hook.before_save_checkpoint(None, ckpt)
     stream = io.BytesIO()
@@ -62,6 +68,7 @@ def _teacher_model(scope='head', momentum=0.5):
     from mmseg.registry import MODELS
 
     from ..utils import config_path
+
     init_default_scope('mmseg')
     cfg = Config.fromfile(config_path('gsacp/gsacp-final_1k_sirst3.py'))
     cfg.model.teacher = dict(scope=scope, momentum=momentum)
@@ -71,6 +78,7 @@ def _teacher_model(scope='head', momentum=0.5):
 
 def _runner(model, it=0):
     from types import SimpleNamespace
+
     warnings = []
     logger = SimpleNamespace(warning=warnings.append)
     return SimpleNamespace(model=model, iter=it, logger=logger, warnings=warnings)
@@ -85,6 +93,7 @@ def _shift_student(model, by):
 
 def test_ema_hook_updates_the_model_teacher_after_each_iteration():
     from mmgsacp.engine.hooks import EMATeacherHook
+
     model = _teacher_model(momentum=0.5)
     t0 = model.teacher.decode_head.conv_seg.weight.clone()
     _shift_student(model, 1.0)
@@ -98,6 +107,7 @@ def test_ema_hook_updates_the_model_teacher_after_each_iteration():
 
 def test_ema_hook_points_old_options_to_the_model():
     from mmgsacp.engine.hooks import EMATeacherHook
+
     with pytest.raises(TypeError, match=r'model = dict\(teacher=.*0\.01'):
         EMATeacherHook(momentum=0.99, scope='head')
     with pytest.raises(TypeError, match='unexpected options: interval'):
@@ -106,6 +116,7 @@ def test_ema_hook_points_old_options_to_the_model():
 
 def test_validate_with_teacher_swaps_weights_for_the_loop_only():
     from mmgsacp.engine.hooks import EMATeacherHook
+
     model = _teacher_model(scope='full')
     _shift_student(model, 0.5)
     student = {k: v.clone() for k, v in model.state_dict().items() if not k.startswith('teach')}
@@ -122,13 +133,16 @@ def test_validate_with_teacher_swaps_weights_for_the_loop_only():
         assert torch.equal(model.state_dict()[k], v), k
 
 
-@pytest.mark.parametrize('saved_scope,model_scope', [
-    ('head', 'head'), ('full', 'full'), ('head', 'full'), ('full', 'head')])
+@pytest.mark.parametrize(
+    'saved_scope,model_scope',
+    [('head', 'head'), ('full', 'full'), ('head', 'full'), ('full', 'head')],
+)
 def test_checkpoint_with_top_level_ema_teacher_loads(saved_scope, model_scope):
     """Checkpoints that kept the teacher apart ('ema_teacher' + meta scope) still resume."""
     from mmengine.runner.checkpoint import _load_checkpoint_to_model
 
     from mmgsacp.engine.hooks import EMATeacherHook
+
     old = _teacher_model()
     _shift_student(old, 0.25)
     student_state = {k: v for k, v in old.state_dict().items() if not k.startswith('teacher.')}
@@ -136,10 +150,16 @@ def test_checkpoint_with_top_level_ema_teacher_loads(saved_scope, model_scope):
     legacy_teacher = _teacher_model(scope='head')
     legacy_teacher.teacher = None
     _shift_student(legacy_teacher, -0.75)
-    legacy = legacy_teacher.state_dict() if saved_scope == 'full' else \
-        legacy_teacher.decode_head.state_dict()
-    ckpt = dict(state_dict=dict(student_state), ema_teacher=legacy,
-                meta=dict(iter=4, ema_teacher_scope=saved_scope))
+    legacy = (
+        legacy_teacher.state_dict()
+        if saved_scope == 'full'
+        else legacy_teacher.decode_head.state_dict()
+    )
+    ckpt = dict(
+        state_dict=dict(student_state),
+        ema_teacher=legacy,
+        meta=dict(iter=4, ema_teacher_scope=saved_scope),
+    )
 
     model = _teacher_model(scope=model_scope)
     EMATeacherHook().after_load_checkpoint(_runner(model), ckpt)
@@ -157,9 +177,10 @@ def test_checkpoint_with_top_level_ema_teacher_loads(saved_scope, model_scope):
 
 def test_drift_statistics_of_the_band_and_the_negatives():
     from mmgsacp.models.losses import HardBackgroundContrastiveLoss
+
     size, c = 48, 24
     yy, xx = torch.meshgrid(torch.arange(size), torch.arange(size), indexing='ij')
-    r2 = (yy - c)**2 + (xx - c)**2
+    r2 = (yy - c) ** 2 + (xx - c) ** 2
     core, rim = r2 <= 9, (r2 > 9) & (r2 <= 25)
     image = 0.02 * torch.randn(1, 1, size, size, generator=torch.Generator().manual_seed(0))
     image[0, 0][core] += 1.0
@@ -179,8 +200,7 @@ def test_drift_statistics_of_the_band_and_the_negatives():
     stats = drift_statistics(targets, truth, negatives=negatives)
     n_acc = int(accepted.sum())
     assert stats['band_precision'] == pytest.approx(int((accepted & (yy < c)).sum()) / n_acc)
-    assert stats['region_core_ratio'] == pytest.approx((int(core.sum()) + n_acc) /
-                                                       int(core.sum()))
+    assert stats['region_core_ratio'] == pytest.approx((int(core.sum()) + n_acc) / int(core.sum()))
     assert stats['target_as_background'] == pytest.approx(16 / int(truth.sum()))
     assert stats['fp_pixels'] == 16.0
     assert stats['negative_target_share'] == 1.0  # all 8 picks are the missed target's pixels
@@ -197,6 +217,7 @@ def test_invalid_loss_guard_names_first_bad_iteration_and_key(tmp_path):
     the iteration and the term that went bad first, and stops before a checkpoint."""
     from mmgsacp.engine.hooks import InvalidLossGuardHook
     from mmgsacp.utils.sync_counter import SyncCounter
+
     hook = InvalidLossGuardHook(interval=4)
     runner = _FakeRunner(tmp_path)
     good = dict(loss=torch.tensor(0.5), loss_bce=torch.tensor(0.2))
@@ -208,19 +229,27 @@ def test_invalid_loss_guard_names_first_bad_iteration_and_key(tmp_path):
     runner.iter = 3  # iteration 4: read, all finite
     hook.after_train_iter(runner, 3, outputs=good)
     runner.iter = 4  # iteration 5 goes bad, not read yet
-    hook.after_train_iter(runner, 4, outputs=dict(loss=torch.tensor(float('nan')),
-                                                 loss_bce=torch.tensor(0.2)))
+    hook.after_train_iter(
+        runner, 4, outputs=dict(loss=torch.tensor(float('nan')), loss_bce=torch.tensor(0.2))
+    )
     runner.iter = 5
-    hook.after_train_iter(runner, 5, outputs=dict(loss=torch.tensor(float('inf')),
-                                                 loss_bce=torch.tensor(float('inf'))))
+    hook.after_train_iter(
+        runner,
+        5,
+        outputs=dict(loss=torch.tensor(float('inf')), loss_bce=torch.tensor(float('inf'))),
+    )
     (tmp_path / 'last_checkpoint').write_text(str(tmp_path / 'iter_4.pth'))
-    with pytest.raises(RuntimeError, match=r'iteration 5 .*loss=nan .*then also loss_bce'
-                                           r'.*iter_4\.pth'):
+    with pytest.raises(
+        RuntimeError,
+        match=r'iteration 5 .*loss=nan .*then also loss_bce'
+        r'.*iter_4\.pth',
+    ):
         hook.before_save_checkpoint(runner, {})
 
 
 def test_invalid_loss_guard_interval_one_reads_every_step(tmp_path):
     from mmgsacp.engine.hooks import InvalidLossGuardHook
+
     hook = InvalidLossGuardHook(interval=1)
     runner = _FakeRunner(tmp_path)
     with pytest.raises(RuntimeError, match='iteration 1 .*loss_x=-inf.*no checkpoint'):

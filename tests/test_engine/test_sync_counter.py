@@ -1,4 +1,5 @@
 """Counting the calls that would make the host wait for a GPU, on CPU."""
+
 import pytest
 import torch
 
@@ -16,8 +17,14 @@ def test_counts_read_backs_and_data_dependent_shapes():
         torch.nonzero(mask)
         x.tolist()
         torch.equal(x, x)
-    assert syncs.by_kind() == {'float': 1, 'bool_index': 1, 'bool': 1, 'nonzero': 1,
-                               'tolist': 1, 'equal': 1}
+    assert syncs.by_kind() == {
+        'float': 1,
+        'bool_index': 1,
+        'bool': 1,
+        'nonzero': 1,
+        'tolist': 1,
+        'equal': 1,
+    }
     assert syncs.total == 6
     assert all(site.startswith(__file__) for site, _ in syncs.by_site())
 

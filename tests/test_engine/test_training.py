@@ -1,4 +1,5 @@
 """End to end on a tiny synthetic set: train, checkpoint, resume, test, score, distribute."""
+
 import json
 import os
 import os.path as osp
@@ -24,8 +25,9 @@ def _losses(runner):
     return np.asarray(runner.message_hub.get_scalar('train/loss').data[0])
 
 
-@pytest.mark.parametrize('config', ['full_sup/full-sup_1k_sirst3.py',
-                                    'gsacp/gsacp-final_1k_sirst3.py'])
+@pytest.mark.parametrize(
+    'config', ['full_sup/full-sup_1k_sirst3.py', 'gsacp/gsacp-final_1k_sirst3.py']
+)
 @pytest.mark.slow
 def test_short_training_loss_falls(config, syn_root, tmp_path):
     cfg = tiny_config(config, syn_root, str(tmp_path / 'w'), iters=40, batch=8, val=False)
@@ -45,8 +47,9 @@ def test_short_training_loss_falls(config, syn_root, tmp_path):
 @pytest.mark.slow
 def test_ladder_configs_train_a_few_iterations(syn_root, tmp_path):
     for rung in ('base', 'ema', 'hbc', 'asg', 'final'):
-        cfg = tiny_config(f'gsacp/gsacp-{rung}_1k_sirst3.py', syn_root,
-                          str(tmp_path / rung), iters=4, val=False)
+        cfg = tiny_config(
+            f'gsacp/gsacp-{rung}_1k_sirst3.py', syn_root, str(tmp_path / rung), iters=4, val=False
+        )
         runner = Runner.from_cfg(cfg)
         runner.train()
         assert np.isfinite(_losses(runner)).all(), rung
@@ -61,8 +64,9 @@ def test_ladder_configs_train_a_few_iterations(syn_root, tmp_path):
 @pytest.mark.slow
 def test_resume_continues_from_saved_iteration(syn_root, tmp_path):
     work = str(tmp_path / 'w')
-    cfg = tiny_config('gsacp/gsacp-final_1k_sirst3.py', syn_root, work, iters=4,
-                      val=False, checkpoint_interval=2)
+    cfg = tiny_config(
+        'gsacp/gsacp-final_1k_sirst3.py', syn_root, work, iters=4, val=False, checkpoint_interval=2
+    )
     first = Runner.from_cfg(cfg)
     first.train()
     ckpt = osp.join(work, 'iter_4.pth')
@@ -70,8 +74,9 @@ def test_resume_continues_from_saved_iteration(syn_root, tmp_path):
     # loads with the safe unpickler: no weights_only=False needed on torch >= 2.6
     saved = torch.load(ckpt, map_location='cpu', weights_only=True)
     assert saved['meta']['iter'] == 4
-    teacher_saved = {k[len('teacher.'):]: v for k, v in saved['state_dict'].items()
-                     if k.startswith('teacher.')}
+    teacher_saved = {
+        k[len('teacher.') :]: v for k, v in saved['state_dict'].items() if k.startswith('teacher.')
+    }
     assert teacher_saved and 'ema_teacher' not in saved  # the teacher is part of the model
 
     student_head = saved['state_dict']['decode_head.conv_seg.weight']
@@ -85,10 +90,12 @@ def test_resume_continues_from_saved_iteration(syn_root, tmp_path):
 
     # The same checkpoint in the earlier layout (teacher under a top-level 'ema_teacher' key,
     # not in the state dict) resumes to the same teacher, optimizer state included.
-    legacy = dict(saved, state_dict={k: v for k, v in saved['state_dict'].items()
-                                     if not k.startswith('teacher.')},
-                  ema_teacher=teacher_saved,
-                  meta=dict(saved['meta'], ema_teacher_scope='full'))
+    legacy = dict(
+        saved,
+        state_dict={k: v for k, v in saved['state_dict'].items() if not k.startswith('teacher.')},
+        ema_teacher=teacher_saved,
+        meta=dict(saved['meta'], ema_teacher_scope='full'),
+    )
     old_work = str(tmp_path / 'old')
     os.makedirs(old_work)
     torch.save(legacy, osp.join(old_work, 'iter_4.pth'))
@@ -103,8 +110,9 @@ def _resume(syn_root, work, load_from=None):
     """Resume gsacp_final in ``work`` to iteration 6; what the model held when it restarted."""
     from mmengine.hooks import Hook
 
-    cfg = tiny_config('gsacp/gsacp-final_1k_sirst3.py', syn_root, work, iters=6,
-                      val=False, checkpoint_interval=2)
+    cfg = tiny_config(
+        'gsacp/gsacp-final_1k_sirst3.py', syn_root, work, iters=6, val=False, checkpoint_interval=2
+    )
     cfg.resume = True
     cfg.load_from = load_from
     runner = Runner.from_cfg(cfg)
@@ -126,16 +134,18 @@ def _resume(syn_root, work, load_from=None):
 
 def _run(args, **kw):
     env = dict(os.environ, PYTHONPATH=REPO_ROOT, OMP_NUM_THREADS='1')
-    return subprocess.run([sys.executable] + args, cwd=REPO_ROOT, env=env, capture_output=True,
-                          text=True, **kw)
+    return subprocess.run(
+        [sys.executable] + args, cwd=REPO_ROOT, env=env, capture_output=True, text=True, **kw
+    )
 
 
 @pytest.fixture(scope='module')
 def trained(syn_root, tmp_path_factory):
     """A tiny trained model and its config as a file."""
     work = str(tmp_path_factory.mktemp('trained'))
-    cfg = tiny_config('gsacp/gsacp-final_1k_sirst3.py', syn_root, work, iters=20,
-                      batch=8, val=False)
+    cfg = tiny_config(
+        'gsacp/gsacp-final_1k_sirst3.py', syn_root, work, iters=20, batch=8, val=False
+    )
     runner = Runner.from_cfg(cfg)
     runner.train()
     cfg_file = osp.join(work, 'tiny.py')
@@ -148,17 +158,40 @@ def test_test_out_scores_like_in_run_metric(trained, syn_root, tmp_path):
     cfg_file, ckpt, _ = trained
     out, show = str(tmp_path / 'pred'), str(tmp_path / 'show')
     metrics_json = str(tmp_path / 'm.json')
-    res = _run(['tools/test.py', cfg_file, ckpt, '--work-dir', str(tmp_path / 'tw'), '--out',
-                out, '--show-dir', show, '--json', metrics_json])
+    res = _run(
+        [
+            'tools/test.py',
+            cfg_file,
+            ckpt,
+            '--work-dir',
+            str(tmp_path / 'tw'),
+            '--out',
+            out,
+            '--show-dir',
+            show,
+            '--json',
+            metrics_json,
+        ]
+    )
     assert res.returncode == 0, res.stderr[-3000:]
     in_run = json.load(open(metrics_json))
     stems = open(osp.join(syn_root, 'img_idx', 'test_synthetic.txt')).read().split()
     assert sorted(os.listdir(out)) == sorted(s + '.png' for s in stems)
     assert sorted(os.listdir(show)) == sorted(s + '.png' for s in stems)
     eval_json = str(tmp_path / 'e.json')
-    res = _run(['tools/analysis_tools/eval_masks.py', '--pred-dir', out, '--gt-dir',
-                osp.join(syn_root, 'masks'), '--split',
-                osp.join(syn_root, 'img_idx', 'test_synthetic.txt'), '--json', eval_json])
+    res = _run(
+        [
+            'tools/analysis_tools/eval_masks.py',
+            '--pred-dir',
+            out,
+            '--gt-dir',
+            osp.join(syn_root, 'masks'),
+            '--split',
+            osp.join(syn_root, 'img_idx', 'test_synthetic.txt'),
+            '--json',
+            eval_json,
+        ]
+    )
     assert res.returncode == 0, res.stderr[-3000:]
     offline = json.load(open(eval_json))
     for key in ('mIoU', 'nIoU', 'Pd', 'Fa'):
@@ -176,18 +209,44 @@ def test_test_out_scores_like_in_run_metric(trained, syn_root, tmp_path):
 def test_distributed_two_processes_match_single(trained, syn_root, tmp_path):
     cfg_file, ckpt, _ = trained
     torchrun = ['-m', 'torch.distributed.run', '--nproc_per_node=2', '--master_port=29531']
-    res = _run(torchrun + ['tools/train.py', cfg_file, '--launcher', 'pytorch', '--work-dir',
-                           str(tmp_path / 'dist_train'), '--cfg-options', 'train_cfg.max_iters=3',
-                           'default_hooks.checkpoint.interval=3'], timeout=300)
+    res = _run(
+        torchrun
+        + [
+            'tools/train.py',
+            cfg_file,
+            '--launcher',
+            'pytorch',
+            '--work-dir',
+            str(tmp_path / 'dist_train'),
+            '--cfg-options',
+            'train_cfg.max_iters=3',
+            'default_hooks.checkpoint.interval=3',
+        ],
+        timeout=300,
+    )
     assert res.returncode == 0, res.stderr[-3000:]
     assert osp.isfile(tmp_path / 'dist_train' / 'iter_3.pth')
 
     single, dist = str(tmp_path / 's.json'), str(tmp_path / 'd.json')
-    res = _run(['tools/test.py', cfg_file, ckpt, '--work-dir', str(tmp_path / 'ts'), '--json',
-                single])
+    res = _run(
+        ['tools/test.py', cfg_file, ckpt, '--work-dir', str(tmp_path / 'ts'), '--json', single]
+    )
     assert res.returncode == 0, res.stderr[-3000:]
-    res = _run(torchrun + ['tools/test.py', cfg_file, ckpt, '--launcher', 'pytorch',
-                           '--work-dir', str(tmp_path / 'td'), '--json', dist], timeout=300)
+    res = _run(
+        torchrun
+        + [
+            'tools/test.py',
+            cfg_file,
+            ckpt,
+            '--launcher',
+            'pytorch',
+            '--work-dir',
+            str(tmp_path / 'td'),
+            '--json',
+            dist,
+        ],
+        timeout=300,
+    )
     assert res.returncode == 0, res.stderr[-3000:]
     a, b = json.load(open(single)), json.load(open(dist))
     for key in ('mIoU', 'nIoU', 'Pd', 'Fa'):
@@ -218,28 +277,40 @@ def test_cross_dataset_evaluation_in_one_run(trained, syn_root, tmp_path):
     """`--data-roots` scores several SIRST3-layout folders (no split lists, no point maps)
     in one run, one part per folder."""
     import shutil
+
     cfg_file, ckpt, _ = trained
     roots = []
     for name, stems in (('site_a', slice(0, 3)), ('site_b', slice(3, 6))):
         root = tmp_path / name
         (root / 'images').mkdir(parents=True)
         (root / 'masks').mkdir()
-        for stem in open(osp.join(syn_root, 'img_idx', 'test_synthetic.txt')).read().split()[
-                stems]:
+        for stem in open(osp.join(syn_root, 'img_idx', 'test_synthetic.txt')).read().split()[stems]:
             for sub in ('images', 'masks'):
                 shutil.copy(osp.join(syn_root, sub, stem + '.png'), root / sub)
         roots.append(str(root))
     out = str(tmp_path / 'm.json')
-    res = _run(['tools/test.py', cfg_file, ckpt, '--work-dir', str(tmp_path / 'w'),
-                '--data-roots', *roots, '--json', out])
+    res = _run(
+        [
+            'tools/test.py',
+            cfg_file,
+            ckpt,
+            '--work-dir',
+            str(tmp_path / 'w'),
+            '--data-roots',
+            *roots,
+            '--json',
+            out,
+        ]
+    )
     assert res.returncode == 0, res.stderr[-3000:]
     metrics = json.load(open(out))
     for name in ('site_a', 'site_b'):
         for key in ('mIoU', 'nIoU', 'Pd', 'Fa'):
             assert f'{name}/{key}' in metrics
     whole = str(tmp_path / 'whole.json')
-    res = _run(['tools/test.py', cfg_file, ckpt, '--work-dir', str(tmp_path / 'w2'), '--json',
-                whole])
+    res = _run(
+        ['tools/test.py', cfg_file, ckpt, '--work-dir', str(tmp_path / 'w2'), '--json', whole]
+    )
     assert res.returncode == 0, res.stderr[-3000:]
     # the two folders together are the synthetic test list: same overall numbers
     assert metrics['mIoU'] == pytest.approx(json.load(open(whole))['mIoU'], abs=1e-9)
@@ -251,8 +322,13 @@ def test_warmup_ratio_follows_the_runs_length(syn_root, tmp_path):
     from mmengine.hooks import Hook
 
     for iters, (start, end) in ((10, (1, 4)), (20, (2, 8))):
-        cfg = tiny_config('gsacp/gsacp-base_1k_sirst3.py', syn_root, str(tmp_path / str(iters)),
-                          iters=iters, val=False)
+        cfg = tiny_config(
+            'gsacp/gsacp-base_1k_sirst3.py',
+            syn_root,
+            str(tmp_path / str(iters)),
+            iters=iters,
+            val=False,
+        )
         cfg.model.decode_head.update(warmup_ratio=(0.1, 0.4), warmup_iters=None)
         runner = Runner.from_cfg(cfg)
         weights = []

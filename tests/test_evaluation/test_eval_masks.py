@@ -1,6 +1,7 @@
 """tools/analysis_tools/eval_masks.py and mmgsacp.evaluation.mask_folders: scoring folders of
 saved masks, the value rule (0/1 files), its errors, and its numbers on real SIRST3 masks
 against the reference implementation of tests/test_metrics.py."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -40,8 +41,13 @@ ref = _load('_metrics_reference', TESTS / 'test_metrics.py')
 
 
 def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(TOOL), *map(str, args)], cwd=cwd,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, str(TOOL), *map(str, args)],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def save_png(path: Path, mask: np.ndarray, on: int = 255) -> None:
@@ -51,8 +57,10 @@ def save_png(path: Path, mask: np.ndarray, on: int = 255) -> None:
 
 def strict_json(path: Path):
     """Parse JSON, failing on the NaN / Infinity that Python's json writes by default."""
+
     def refuse(name: str):
         raise AssertionError(f'{path} holds a bare {name}')
+
     return json.loads(path.read_text(), parse_constant=refuse)
 
 
@@ -124,8 +132,19 @@ def test_split_file_and_no_parts(folders):
     split = root / 'split.txt'
     split.write_text('Misc_1\n\n  000007 \n\n')
     out = root / 'eval.json'
-    res = run_cli('--pred-dir', root / 'pred', '--gt-dir', root / 'gt', '--split', split,
-                  '--json', out, '--part-map', 'none', cwd=root)
+    res = run_cli(
+        '--pred-dir',
+        root / 'pred',
+        '--gt-dir',
+        root / 'gt',
+        '--split',
+        split,
+        '--json',
+        out,
+        '--part-map',
+        'none',
+        cwd=root,
+    )
     assert res.returncode == 0, res.stderr
     report = json.loads(out.read_text())
     assert report['images'] == 2 and report['parts'] == {}
@@ -141,23 +160,26 @@ def _resave(folder: Path, on: int) -> None:
 def test_01_masks_are_refused_without_the_option(folders):
     root, _, _ = folders
     _resave(root / 'gt', on=1)
-    res = run_cli('--pred-dir', root / 'pred', '--gt-dir', root / 'gt', '--json',
-                  root / 'e.json', cwd=root)
+    res = run_cli(
+        '--pred-dir', root / 'pred', '--gt-dir', root / 'gt', '--json', root / 'e.json', cwd=root
+    )
     assert res.returncode == 2
     assert '--mask-scale' in res.stderr and 'only 0 and 1' in res.stderr
     assert str(root / 'gt') in res.stderr and 'Traceback' not in res.stderr
     assert not (root / 'e.json').exists()
 
 
-@pytest.mark.parametrize('scale,folders_01', [('01', ('gt', 'pred')), ('auto', ('gt',)),
-                                              ('auto', ('pred',))])
+@pytest.mark.parametrize(
+    'scale,folders_01', [('01', ('gt', 'pred')), ('auto', ('gt',)), ('auto', ('pred',))]
+)
 def test_01_masks_with_the_option_score_like_0_255(folders, scale, folders_01):
     root, _, _ = folders
 
     def report(mask_scale: str) -> dict:
         stems = read_stems(root / 'gt', None)
-        return build_report(collect_stats(root / 'pred', root / 'gt', stems, True,
-                                          mask_scale=mask_scale))
+        return build_report(
+            collect_stats(root / 'pred', root / 'gt', stems, True, mask_scale=mask_scale)
+        )
 
     want = report('255')
     for name in folders_01:
@@ -217,8 +239,9 @@ def test_missing_predictions_are_listed(folders):
     for k in range(25):
         save_png(root / 'gt' / f'{100 + k:06d}.png', np.zeros((4, 4), bool))
     (root / 'pred' / 'Misc_2.png').unlink()
-    res = run_cli('--pred-dir', root / 'pred', '--gt-dir', root / 'gt', '--json',
-                  root / 'e.json', cwd=root)
+    res = run_cli(
+        '--pred-dir', root / 'pred', '--gt-dir', root / 'gt', '--json', root / 'e.json', cwd=root
+    )
     assert res.returncode != 0
     assert '26 of 29 predictions missing' in res.stderr
     assert '000100' in res.stderr and 'and 6 more' in res.stderr
@@ -242,15 +265,17 @@ def test_png_reading_modes(tmp_path, capsys):
     Image.fromarray(grey > 127).save(tmp_path / 'one.png')
     Image.fromarray((grey.astype(np.uint16) * 257)).save(tmp_path / 'i16.png')
     for name in ('l', 'rgb', 'one', 'i16'):
-        assert read_mask_file(tmp_path / f'{name}.png').tolist() == [
-            [False, False, True, True]], name
+        assert read_mask_file(tmp_path / f'{name}.png').tolist() == [[False, False, True, True]], (
+            name
+        )
     (tmp_path / 'bad.png').write_bytes(b'not a png')
     with pytest.raises(EvalError, match='bad.png'):
         read_mask_file(tmp_path / 'bad.png')
     # the tools report it as a user error: one line naming the file, exit status 2
     assert run_tool(read_mask_file, tmp_path / 'bad.png') == USER_ERROR
-    assert capsys.readouterr().err == (f"error: cannot decode mask {tmp_path / 'bad.png'} as an "
-                                       '8- or 16-bit image\n')
+    assert capsys.readouterr().err == (
+        f'error: cannot decode mask {tmp_path / "bad.png"} as an 8- or 16-bit image\n'
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -284,7 +309,7 @@ def _perturb(gt: np.ndarray, kind: str, rng: np.random.Generator) -> np.ndarray:
         for _ in range(int(rng.integers(1, 4))):
             bh, bw = rng.integers(1, 5, size=2)
             y, x = int(rng.integers(0, h - bh)), int(rng.integers(0, w - bw))
-            pred[y:y + bh, x:x + bw] = True
+            pred[y : y + bh, x : x + bw] = True
         return pred
     if kind == 'drop':
         n, lab = cv2.connectedComponents(gt.astype(np.uint8), connectivity=8)
@@ -300,8 +325,9 @@ KINDS = ('same', 'dilate', 'erode', 'shift', 'blobs', 'drop', 'empty', 'specks')
 
 
 def _reference(preds: Sequence[np.ndarray], gts: Sequence[np.ndarray]) -> Dict[str, float]:
-    return ref.ref_metrics([ref.ref_image(p, g, label=ref.ref_label_scipy)
-                            for p, g in zip(preds, gts)])
+    return ref.ref_metrics(
+        [ref.ref_image(p, g, label=ref.ref_label_scipy) for p, g in zip(preds, gts)]
+    )
 
 
 @pytest.mark.slow
@@ -319,8 +345,17 @@ def test_real_masks_perturbed_match_reference(sirst3_root: Path, tmp_path: Path)
     split = tmp_path / 'split.txt'
     split.write_text('\n'.join(stems) + '\n')
     out = tmp_path / 'eval.json'
-    res = run_cli('--pred-dir', tmp_path / 'pred', '--gt-dir', sirst3_root / 'masks',
-                  '--split', split, '--json', out, cwd=tmp_path)
+    res = run_cli(
+        '--pred-dir',
+        tmp_path / 'pred',
+        '--gt-dir',
+        sirst3_root / 'masks',
+        '--split',
+        split,
+        '--json',
+        out,
+        cwd=tmp_path,
+    )
     assert res.returncode == 0, res.stderr
     report = json.loads(out.read_text())
 
@@ -344,8 +379,9 @@ def test_real_masks_perfect_prediction(sirst3_root: Path, tmp_path: Path):
     split.write_text('\n'.join(_pick_stems(sirst3_root)) + '\n')
     out = tmp_path / 'eval.json'
     masks = sirst3_root / 'masks'
-    res = run_cli('--pred-dir', masks, '--gt-dir', masks, '--split', split, '--json', out,
-                  cwd=tmp_path)
+    res = run_cli(
+        '--pred-dir', masks, '--gt-dir', masks, '--split', split, '--json', out, cwd=tmp_path
+    )
     assert res.returncode == 0, res.stderr
     report = strict_json(out)
     assert (report['mIoU'], report['nIoU'], report['Pd'], report['Fa']) == (100, 100, 100, 0)

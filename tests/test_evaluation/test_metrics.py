@@ -1,5 +1,6 @@
 """IRSTD metrics (mIoU, nIoU, Pd, Fa): hand-worked traps, a property test against a deliberately
 plain reference implementation, distributed-style aggregation and the MMEngine metric."""
+
 from __future__ import annotations
 
 import math
@@ -66,9 +67,12 @@ def ref_label_scipy(mask: np.ndarray) -> Tuple[np.ndarray, int]:
     return out, n
 
 
-def ref_image(pred: np.ndarray, gt: np.ndarray,
-              label: Callable[[np.ndarray], Tuple[np.ndarray, int]] = ref_label_flood,
-              bins: Sequence[int] = (10, 50, 200)) -> Dict:
+def ref_image(
+    pred: np.ndarray,
+    gt: np.ndarray,
+    label: Callable[[np.ndarray], Tuple[np.ndarray, int]] = ref_label_flood,
+    bins: Sequence[int] = (10, 50, 200),
+) -> Dict:
     pred, gt = pred.astype(bool), gt.astype(bool)
     pl, pn = label(pred)
     gl, gn = label(gt)
@@ -76,8 +80,10 @@ def ref_image(pred: np.ndarray, gt: np.ndarray,
     gcs = [np.argwhere(gl == k) for k in range(1, gn + 1)]
 
     def centroid(coords):
-        return (Fraction(int(coords[:, 0].sum()), len(coords)),
-                Fraction(int(coords[:, 1].sum()), len(coords)))
+        return (
+            Fraction(int(coords[:, 0].sum()), len(coords)),
+            Fraction(int(coords[:, 1].sum()), len(coords)),
+        )
 
     available = list(range(pn))
     matched_gt, matched_pred = [], []
@@ -100,10 +106,17 @@ def ref_image(pred: np.ndarray, gt: np.ndarray,
         touching = set(int(v) for v in pl[g]) - {0}
         u = np.isin(pl, list(touching)) if touching else np.zeros_like(g)
         bin_iou[b] += (g & u).sum() / (g | u).sum()
-    return dict(inter=int((pred & gt).sum()), union=int((pred | gt).sum()),
-                false=int(pred.sum()) - sum(len(pcs[p]) for p in matched_pred),
-                total=pred.size, targets=gn, matched=len(matched_gt),
-                bin_t=bin_t, bin_m=bin_m, bin_iou=bin_iou)
+    return dict(
+        inter=int((pred & gt).sum()),
+        union=int((pred | gt).sum()),
+        false=int(pred.sum()) - sum(len(pcs[p]) for p in matched_pred),
+        total=pred.size,
+        targets=gn,
+        matched=len(matched_gt),
+        bin_t=bin_t,
+        bin_m=bin_m,
+        bin_iou=bin_iou,
+    )
 
 
 def ref_metrics(refs: List[Dict]) -> Dict[str, float]:
@@ -111,10 +124,12 @@ def ref_metrics(refs: List[Dict]) -> Dict[str, float]:
     union = sum(r['union'] for r in refs)
     targets = sum(r['targets'] for r in refs)
     ious = [r['inter'] / r['union'] if r['union'] else 0.0 for r in refs]
-    return dict(mIoU=100 * inter / union if union else 0.0,
-                nIoU=100 * sum(ious) / len(refs),
-                Pd=100 * sum(r['matched'] for r in refs) / targets if targets else math.nan,
-                Fa=1e6 * sum(r['false'] for r in refs) / sum(r['total'] for r in refs))
+    return dict(
+        mIoU=100 * inter / union if union else 0.0,
+        nIoU=100 * sum(ious) / len(refs),
+        Pd=100 * sum(r['matched'] for r in refs) / targets if targets else math.nan,
+        Fa=1e6 * sum(r['false'] for r in refs) / sum(r['total'] for r in refs),
+    )
 
 
 def same(a: float, b: float) -> bool:
@@ -291,7 +306,8 @@ def test_binarisation_rules():
     assert mask_from_logits(logits, threshold=0.9).tolist() == [[False, False, False, True]]
     assert mask_from_label_map(np.array([[0, 1]])).tolist() == [[False, True]]
     assert mask_from_label_map(np.array([[0, 64, 128, 255, 1]])).tolist() == [
-        [False, False, True, True, False]]
+        [False, False, True, True, False]
+    ]
     with pytest.raises(ValueError, match='255'):
         mask_from_label_map(np.array([[0, 1, 255]]))
     with pytest.raises(ValueError, match='binarise'):
@@ -342,7 +358,11 @@ def test_image_stats_match_reference(pair):
     s = image_stats(pred, gt)
     r = ref_image(pred, gt)
     assert (s['intersection'], s['union'], s['false_pixels'], s['total_pixels']) == (
-        r['inter'], r['union'], r['false'], r['total'])
+        r['inter'],
+        r['union'],
+        r['false'],
+        r['total'],
+    )
     assert (s['gt_components'], s['matched_components']) == (r['targets'], r['matched'])
     assert s['bin_targets'] == r['bin_t'] and s['bin_matched'] == r['bin_m']
     assert s['bin_ciou_sum'] == pytest.approx(r['bin_iou'])
@@ -387,8 +407,9 @@ def test_aggregation_is_independent_of_split_and_order():
         got = aggregate(other)
         assert got.keys() == whole.keys()
         # bit-identical: integer sums and fsum do not depend on the order
-        assert all(got[k] == whole[k] or (math.isnan(got[k]) and math.isnan(whole[k]))
-                   for k in whole)
+        assert all(
+            got[k] == whole[k] or (math.isnan(got[k]) and math.isnan(whole[k])) for k in whole
+        )
 
 
 def test_aggregate_matches_reference_formulas():
@@ -415,9 +436,12 @@ def test_aggregate_rejects_mixed_bins():
 
 
 def _sample(pred: np.ndarray, gt: np.ndarray, path: str, part=None, logits=None) -> Dict:
-    s = dict(img_path=path, ori_shape=gt.shape,
-             pred_sem_seg=dict(data=torch.from_numpy(pred.astype(np.int64))[None]),
-             gt_sem_seg=dict(data=torch.from_numpy(gt.astype(np.int64))[None]))
+    s = dict(
+        img_path=path,
+        ori_shape=gt.shape,
+        pred_sem_seg=dict(data=torch.from_numpy(pred.astype(np.int64))[None]),
+        gt_sem_seg=dict(data=torch.from_numpy(gt.astype(np.int64))[None]),
+    )
     if part is not None:
         s['part'] = part
     if logits is not None:
@@ -447,10 +471,20 @@ def test_metric_process_and_compute_with_parts():
     metric.process({}, samples[4:])
     assert len(metric.results) == 7
     assert [r['part'] for r in metric.results] == [
-        NUAA_SIRST, NUAA_SIRST, NUDT_SIRST, NUDT_SIRST, IRSTD_1K, IRSTD_1K, None]
+        NUAA_SIRST,
+        NUAA_SIRST,
+        NUDT_SIRST,
+        NUDT_SIRST,
+        IRSTD_1K,
+        IRSTD_1K,
+        None,
+    ]
     assert metric.results[0]['stem'] == 'Misc_1'
-    assert all(isinstance(v, (int, float, str, tuple, list, type(None)))
-               for r in metric.results for v in r.values())
+    assert all(
+        isinstance(v, (int, float, str, tuple, list, type(None)))
+        for r in metric.results
+        for v in r.values()
+    )
     out = metric.compute_metrics(metric.results)
 
     want = ref_metrics([ref_image(p, g) for p, g in zip(preds, gts)])
@@ -463,8 +497,9 @@ def test_metric_process_and_compute_with_parts():
     assert parts_keys == {NUAA_SIRST, NUDT_SIRST, IRSTD_1K}
     for name in stratum_names((10, 50, 200)):
         assert f'Pd_{name}' in out and f'cIoU_{name}' in out
-    assert metric.evaluate_arrays(preds, gts, [part_of(f.split('/')[-1][:-4]) for f in paths]
-                                  ) == pytest.approx(out, nan_ok=True)
+    assert metric.evaluate_arrays(
+        preds, gts, [part_of(f.split('/')[-1][:-4]) for f in paths]
+    ) == pytest.approx(out, nan_ok=True)
 
 
 def test_metric_split_across_ranks_equals_single_rank():

@@ -1,5 +1,6 @@
 """Threshold / min-area sweeps (mmgsacp.evaluation.sweep), the folder analysis
 (mmgsacp.analysis.pareto) and tools/analysis_tools/analyze_pareto.py."""
+
 from __future__ import annotations
 
 import csv
@@ -31,7 +32,7 @@ HEADLINE = ('mIoU', 'nIoU', 'Pd', 'Fa')
 
 
 def _square(img: np.ndarray, r: int, c: int, size: int, value) -> None:
-    img[r:r + size, c:c + size] = value
+    img[r : r + size, c : c + size] = value
 
 
 def make_set() -> Tuple[Dict[str, np.ndarray], Dict[str, np.ndarray]]:
@@ -46,17 +47,17 @@ def make_set() -> Tuple[Dict[str, np.ndarray], Dict[str, np.ndarray]]:
     g = np.zeros((32, 32), bool)
     _square(g, 4, 4, 3, True)
     _square(p, 4, 4, 3, 60000)
-    p[20, 20] = 50000                      # 1-px false blob
-    p[25, 5:7] = 40000                     # 2-px false blob
-    _square(p, 10, 24, 2, 46000)           # 4-px false blob, p ~ 0.70
+    p[20, 20] = 50000  # 1-px false blob
+    p[25, 5:7] = 40000  # 2-px false blob
+    _square(p, 10, 24, 2, 46000)  # 4-px false blob, p ~ 0.70
     probs['a'], gts['a'] = p, g
 
     p = np.full((32, 32), 1000, np.uint16)
     g = np.zeros((32, 32), bool)
     _square(g, 15, 15, 4, True)
-    _square(p, 15, 15, 4, 26000)           # p ~ 0.40: found below 0.4 only
-    p[15, 15] = 32768                      # 0.500008 > 0.5
-    p[18, 18] = 32767                      # 0.499992, not > 0.5
+    _square(p, 15, 15, 4, 26000)  # p ~ 0.40: found below 0.4 only
+    p[15, 15] = 32768  # 0.500008 > 0.5
+    p[18, 18] = 32767  # 0.499992, not > 0.5
     probs['b'], gts['b'] = p, g
 
     p = np.zeros((32, 32), np.uint16)
@@ -142,16 +143,19 @@ def test_min_area_drops_small_false_blobs():
     assert by_area[3].Fa < by_area[0].Fa
     assert by_area[5].Fa < by_area[3].Fa
     assert (by_area[0].Pd, by_area[3].Pd, by_area[5].Pd) == (100.0, 50.0, 50.0)
-    ref, _ = evaluate_masks([remove_small_components(m > 0.5, 3) for m in maps],
-                            [gts[s] for s in stems])
+    ref, _ = evaluate_masks(
+        [remove_small_components(m > 0.5, 3) for m in maps], [gts[s] for s in stems]
+    )
     assert all(getattr(by_area[3], k) == ref[k] for k in HEADLINE)
 
 
 def test_operating_point_respects_fa_budget():
-    pts = [SweepPoint(0.3, 0, 60.0, 55.0, 100.0, 30.0),
-           SweepPoint(0.5, 0, 70.0, 60.0, 90.0, 12.0),
-           SweepPoint(0.7, 0, 65.0, 58.0, 95.0, 8.0),
-           SweepPoint(0.9, 0, 50.0, 45.0, 80.0, 2.0)]
+    pts = [
+        SweepPoint(0.3, 0, 60.0, 55.0, 100.0, 30.0),
+        SweepPoint(0.5, 0, 70.0, 60.0, 90.0, 12.0),
+        SweepPoint(0.7, 0, 65.0, 58.0, 95.0, 8.0),
+        SweepPoint(0.9, 0, 50.0, 45.0, 80.0, 2.0),
+    ]
     assert choose_operating_point(pts, 10.0).threshold == 0.7  # 0.5 has more mIoU, too much Fa
     assert choose_operating_point(pts, 12.0).threshold == 0.5  # the budget is inclusive
     assert choose_operating_point(pts, 10.0, select='Pd').threshold == 0.7
@@ -173,9 +177,23 @@ def test_empty_sweep_is_an_error():
 def test_cli_writes_csv_plot_and_chosen_point(folders, tmp_path, capsys):
     probs, gts, prob_dir, gt_dir = folders
     out = tmp_path / 'pareto'
-    rc = run_tool(TOOL, '--prob-dir', prob_dir, '--gt-dir', gt_dir, '--thresholds',
-                  '0.1:0.9:0.1', '--min-areas', '0', '3', '--target-fa', '3000',
-                  '--out-dir', out, '--no-progress')
+    rc = run_tool(
+        TOOL,
+        '--prob-dir',
+        prob_dir,
+        '--gt-dir',
+        gt_dir,
+        '--thresholds',
+        '0.1:0.9:0.1',
+        '--min-areas',
+        '0',
+        '3',
+        '--target-fa',
+        '3000',
+        '--out-dir',
+        out,
+        '--no-progress',
+    )
     assert rc == 0
     rows = read_csv(out / 'pareto.csv')
     assert len(rows) == 9 * 2 and list(rows[0]) == list(CSV_COLUMNS)
@@ -189,15 +207,25 @@ def test_cli_writes_csv_plot_and_chosen_point(folders, tmp_path, capsys):
     assert chosen['Fa'] <= 3000
     assert chosen['mIoU'] == max(r['mIoU'] for r in feasible)
     printed = capsys.readouterr().out
-    assert f"threshold {chosen['threshold']:g}, min_area {chosen['min_area']}" in printed
+    assert f'threshold {chosen["threshold"]:g}, min_area {chosen["min_area"]}' in printed
     plot = cv2.imread(str(out / 'pareto.png'))
     assert plot is not None and plot.shape[0] > 100
-    assert sorted(p.name for p in out.iterdir()) == ['operating_point.json', 'pareto.csv',
-                                                     'pareto.png']
+    assert sorted(p.name for p in out.iterdir()) == [
+        'operating_point.json',
+        'pareto.csv',
+        'pareto.png',
+    ]
     assert not [p for p in tmp_path.iterdir() if p.name.startswith('.pareto')]
     # The sweep file re-reads as the points the analysis returned.
-    report = analyze_pareto(prob_dir, gt_dir, out, thresholds=['0.1:0.9:0.1'],
-                            min_areas=[0, 3], overwrite=True, progress=False)
+    report = analyze_pareto(
+        prob_dir,
+        gt_dir,
+        out,
+        thresholds=['0.1:0.9:0.1'],
+        min_areas=[0, 3],
+        overwrite=True,
+        progress=False,
+    )
     assert read_sweep_csv(out / 'pareto.csv') == report.points
 
 
@@ -220,8 +248,23 @@ def test_reads_npy_and_8bit_like_16bit(folders, tmp_path):
 def test_no_point_within_budget(folders, tmp_path, capsys):
     _, _, prob_dir, gt_dir = folders
     out = tmp_path / 'p'
-    assert run_tool(TOOL, '--prob-dir', prob_dir, '--gt-dir', gt_dir, '--thresholds', '0.5',
-                    '--target-fa', '0', '--out-dir', out, '--no-progress') == 0
+    assert (
+        run_tool(
+            TOOL,
+            '--prob-dir',
+            prob_dir,
+            '--gt-dir',
+            gt_dir,
+            '--thresholds',
+            '0.5',
+            '--target-fa',
+            '0',
+            '--out-dir',
+            out,
+            '--no-progress',
+        )
+        == 0
+    )
     assert 'no operating point has Fa <= 0' in capsys.readouterr().out
     assert json.loads((out / 'operating_point.json').read_text())['point'] is None
 
@@ -239,8 +282,12 @@ def test_empty_set_is_an_error(folders, tmp_path, capsys):
         analyze_pareto(prob_dir, gt_dir, out, split=split, progress=False)
     assert not out.exists()
     # The tool reports it with exit status 2.
-    assert run_tool(TOOL, '--prob-dir', empty_probs, '--gt-dir', gt_dir, '--out-dir', out,
-                    '--no-progress') == 2
+    assert (
+        run_tool(
+            TOOL, '--prob-dir', empty_probs, '--gt-dir', gt_dir, '--out-dir', out, '--no-progress'
+        )
+        == 2
+    )
     assert 'error: empty prediction set' in capsys.readouterr().err
 
 

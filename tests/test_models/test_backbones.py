@@ -1,6 +1,7 @@
 """Backbones: output contract, size, trainability, registry builds (CompactUNet, DNANet,
 LiteUNet and MMSeg's ResNetV1c on single-channel input). Inputs are tiny so the file runs in
 seconds."""
+
 from typing import Callable
 
 import pytest
@@ -29,6 +30,7 @@ def _seed_and_one_thread():
 
 
 # --------------------------------------------------------------------------- CompactUNet
+
 
 @pytest.mark.parametrize('shape', [(1, 1, 37, 53), (2, 1, 64, 64), (1, 1, 5, 3)])
 def test_compact_unet_shapes(shape):
@@ -60,6 +62,7 @@ def test_compact_unet_param_count():
 
 # --------------------------------------------------------------------------------- DNANet
 
+
 @pytest.mark.parametrize('shape', [(1, 1, 37, 53), (2, 1, 64, 64)])
 def test_dnanet_shapes(shape):
     model = DNANet().eval()
@@ -80,8 +83,9 @@ def test_dnanet_deep_supervision_outputs():
 
 
 def test_dnanet_small_config_and_no_fusion():
-    model = DNANet(nb_filter=(4, 8, 16), num_blocks=(1, 1), deep_supervision=True,
-                   pyramid_fusion=False).eval()
+    model = DNANet(
+        nb_filter=(4, 8, 16), num_blocks=(1, 1), deep_supervision=True, pyramid_fusion=False
+    ).eval()
     with torch.no_grad():
         outs = model(torch.randn(1, 1, 9, 14))
     assert len(outs) == 3 and all(o.shape == (1, 4, 9, 14) for o in outs)
@@ -96,6 +100,7 @@ def test_dnanet_param_count():
 
 
 # ------------------------------------------------------------------------------- LiteUNet
+
 
 @pytest.mark.parametrize('shape', [(1, 1, 37, 53), (2, 1, 64, 64), (1, 1, 5, 3)])
 def test_lite_unet_shapes(shape):
@@ -113,14 +118,15 @@ def test_lite_unet_shapes(shape):
 
 
 def test_lite_unet_variants_and_errors():
-    model = LiteUNet(in_channels=3, detail_channels=4, channels=(8, 16), num_blocks=(0, 1),
-                     deep_dilation=1).eval()
+    model = LiteUNet(
+        in_channels=3, detail_channels=4, channels=(8, 16), num_blocks=(0, 1), deep_dilation=1
+    ).eval()
     with torch.no_grad():
         outs = model(torch.randn(1, 3, 21, 30))
     assert len(outs) == 3 and model.out_channels == 4
     assert outs[-1].shape == (1, 4, 21, 30)
     with pytest.raises(ValueError, match='channels'):
-        LiteUNet(channels=(16, ))
+        LiteUNet(channels=(16,))
     with pytest.raises(ValueError, match='num_blocks'):
         LiteUNet(num_blocks=(1, 2))
     with pytest.raises(ValueError, match='num_blocks'):
@@ -156,6 +162,7 @@ def test_lite_unet_keeps_full_resolution_detail():
 
 # ------------------------------------------------------------------------------- training
 
+
 def _train_steps(backbone: nn.Module, steps: int = 3):
     """SGD steps of backbone + 1x1 conv head with BCE against a fixed random mask."""
     head = nn.Conv2d(backbone.out_channels, 1, 1)
@@ -181,9 +188,11 @@ def _first_conv(backbone: nn.Module) -> nn.Conv2d:
     return next(m for m in backbone.modules() if isinstance(m, nn.Conv2d))
 
 
-@pytest.mark.parametrize('factory',
-                         [CompactUNet, lambda: DNANet(deep_supervision=True), LiteUNet],
-                         ids=['CompactUNet', 'DNANet', 'LiteUNet'])
+@pytest.mark.parametrize(
+    'factory',
+    [CompactUNet, lambda: DNANet(deep_supervision=True), LiteUNet],
+    ids=['CompactUNet', 'DNANet', 'LiteUNet'],
+)
 def test_training_steps(factory: Callable[[], nn.Module]):
     backbone = factory()
     assert _first_conv(backbone).in_channels == 1
@@ -194,6 +203,7 @@ def test_training_steps(factory: Callable[[], nn.Module]):
 
 
 # ------------------------------------------------------------------------------- registry
+
 
 def test_registry_build():
     unet = MODELS.build(dict(type='CompactUNet', base_channels=8))
@@ -207,15 +217,26 @@ def test_registry_build():
 def test_mmseg_resnet18_single_channel():
     """MMSeg's own backbone + FPN mixed in by config on 1-channel input. Its features are at
     strides 4..32 (so is FPN's finest output): a head on them predicts at 1/4 resolution."""
-    backbone = MODELS.build(dict(type='mmseg.ResNetV1c', depth=18, in_channels=1,
-                                 norm_cfg=dict(type='BN', requires_grad=True)))
+    backbone = MODELS.build(
+        dict(
+            type='mmseg.ResNetV1c',
+            depth=18,
+            in_channels=1,
+            norm_cfg=dict(type='BN', requires_grad=True),
+        )
+    )
     # ResNet overrides train() without returning self, so .eval() cannot be chained.
     backbone.eval()
-    neck = MODELS.build(dict(type='mmseg.FPN', in_channels=[64, 128, 256, 512],
-                             out_channels=32, num_outs=4)).eval()
+    neck = MODELS.build(
+        dict(type='mmseg.FPN', in_channels=[64, 128, 256, 512], out_channels=32, num_outs=4)
+    ).eval()
     with torch.no_grad():
         feats = backbone(torch.randn(1, 1, 64, 64))
         outs = neck(feats)
-    assert [tuple(f.shape[1:]) for f in feats] == [(64, 16, 16), (128, 8, 8), (256, 4, 4),
-                                                   (512, 2, 2)]
+    assert [tuple(f.shape[1:]) for f in feats] == [
+        (64, 16, 16),
+        (128, 8, 8),
+        (256, 4, 4),
+        (512, 2, 2),
+    ]
     assert tuple(outs[0].shape) == (1, 32, 16, 16)

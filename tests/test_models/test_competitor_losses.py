@@ -1,4 +1,5 @@
 """The competitors' losses against hand-computed values."""
+
 import math
 
 import pytest
@@ -19,9 +20,11 @@ def test_gaussian_focal_loss_hand_values():
     probs = [0.8, 0.4, 0.1, 0.9]
     logits = torch.tensor([[[_logit(p) for p in probs]]], requires_grad=True)
     target = torch.tensor([[[1.0, 0.5, 0.0, 255.0]]])
-    expected = (-(0.2**2) * math.log(0.8)
-                - (0.5**4) * (0.4**2) * math.log(0.6)
-                - (1.0**4) * (0.1**2) * math.log(0.9))
+    expected = (
+        -(0.2**2) * math.log(0.8)
+        - (0.5**4) * (0.4**2) * math.log(0.6)
+        - (1.0**4) * (0.1**2) * math.log(0.9)
+    )
     loss = GaussianFocalLoss()(logits.unsqueeze(1), target)
     assert loss.item() == pytest.approx(expected, rel=1e-5)
     loss.backward()

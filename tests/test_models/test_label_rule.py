@@ -1,5 +1,6 @@
 """The two-level label rule on synthetic blobs with ideal embeddings, fixed-step growth, and the
 first form reproduced."""
+
 import os.path as osp
 from collections import deque
 
@@ -24,7 +25,7 @@ FIXTURE = osp.join(osp.dirname(osp.dirname(__file__)), 'data', 'first_form_targe
 
 def disc(h, w, cy, cx, r):
     yy, xx = torch.meshgrid(torch.arange(h), torch.arange(w), indexing='ij')
-    return (yy - cy)**2 + (xx - cx)**2 <= r * r
+    return (yy - cy) ** 2 + (xx - cx) ** 2 <= r * r
 
 
 def rim_scene(core_r, rim_r, size=64, noise=0.02, core_amp=1.0, rim_amp=0.25, seed=0):
@@ -62,8 +63,9 @@ def test_core_is_never_background():
     seen_abstain = False
     for w in (0.3, 0.7, 1.0):
         for adaptive in (False, True):
-            t = generate_point_targets(img, emb, points, radius=8, affinity_weight=w,
-                                       adaptive=adaptive)
+            t = generate_point_targets(
+                img, emb, points, radius=8, affinity_weight=w, adaptive=adaptive
+            )
             assert not bool((t.core & ~t.regions & ~t.ignore).any())
             core_label = window_of(t.labels.unsqueeze(1), t)[:, 0]
             assert not bool(((core_label == 0) & t.core).any())
@@ -92,7 +94,7 @@ def test_band_in_between_is_ignored_and_unreached_band_is_background():
     emb = embedding_from(core)
     # Rim pixels with cosine 0.65 to the anchor: neither target (< 0.8) nor background (> 0.5).
     unsure = rim & (torch.arange(64).view(-1, 1) < 32)
-    emb[0][:, unsure] = torch.tensor([0.0, 0.65, (1 - 0.65**2)**0.5, 0.0]).view(4, 1)
+    emb[0][:, unsure] = torch.tensor([0.0, 0.65, (1 - 0.65**2) ** 0.5, 0.0]).view(4, 1)
     t = generate_point_targets(img, emb, points)
     labels = t.labels[0]
     assert bool((labels[unsure] == IGNORE_INDEX).all())
@@ -109,7 +111,7 @@ def test_ring_scale_rejects_a_rim_that_only_crowded_cosines_admit():
     img, core, rim, points = rim_scene(core_r=3, rim_r=5)
     left = rim & (torch.arange(64).view(1, -1) < 32)
     emb = embedding_from(core | left)
-    crowded = torch.tensor([(1 - 0.85**2)**0.5, 0.85, 0.0, 0.0]).view(1, 4, 1, 1)
+    crowded = torch.tensor([(1 - 0.85**2) ** 0.5, 0.85, 0.0, 0.0]).view(1, 4, 1, 1)
     emb = torch.where(emb[:, 1:2] > 0.5, emb, crowded.expand_as(emb))
     raw = generate_point_targets(img, emb, points, affinity_scale='cosine')
     # The raw scale cannot reject the clutter (it joins, and the leak then ignores the band).
@@ -133,8 +135,9 @@ def test_ring_scaled_affinity_maps_ring_to_0_and_core_to_1():
     assert torch.allclose(out[0][ring[0]], torch.zeros(16), atol=1e-5)
     assert float(out[1].max()) <= 0.21
     with pytest.raises(ValueError, match='affinity_scale'):
-        generate_point_targets(torch.zeros(1, 1, 8, 8), None, torch.tensor([[0, 4, 4]]),
-                               affinity_scale='nope')
+        generate_point_targets(
+            torch.zeros(1, 1, 8, 8), None, torch.tensor([[0, 4, 4]]), affinity_scale='nope'
+        )
 
 
 def test_region_over_twice_the_core_ignores_its_band():
@@ -157,8 +160,9 @@ def test_warm_up_blends_from_the_prior():
     assert torch.equal(start.labels, prior.labels)
     assert torch.equal(prior.labels[0] == 1, core)
     # band_prior=1 makes the whole band target before the affinity fades in.
-    eager = generate_point_targets(img, None, points, affinity_weight=0.0, band_prior=1.0,
-                                   band_limit=4.0)
+    eager = generate_point_targets(
+        img, None, points, affinity_weight=0.0, band_prior=1.0, band_limit=4.0
+    )
     assert torch.equal(eager.labels[0] == 1, core | rim)
 
 
@@ -171,8 +175,9 @@ def test_prediction_decides_the_band_when_asked():
     prob = torch.zeros(1, 1, 64, 64)
     prob[0, 0][core | top] = 0.9
     prob[0, 0][rim & ~top & ~left] = 0.3  # between band_tau's two thresholds
-    t = generate_point_targets(img, emb, points, band_source='prediction',
-                               band_evidence=prob, band_tau=(0.5, 0.2))
+    t = generate_point_targets(
+        img, emb, points, band_source='prediction', band_evidence=prob, band_tau=(0.5, 0.2)
+    )
     labels = t.labels[0]
     assert bool((labels[core] == 1).all())
     assert bool((labels[top] == 1).all())
@@ -182,8 +187,9 @@ def test_prediction_decides_the_band_when_asked():
     by_affinity = generate_point_targets(img, emb, points, band_evidence=prob)
     assert bool((by_affinity.labels[0][left] == 1).all())
     # Before the warm-up the band is background whatever the evidence says.
-    start = generate_point_targets(img, emb, points, band_source='prediction',
-                                   band_evidence=prob, affinity_weight=0.0)
+    start = generate_point_targets(
+        img, emb, points, band_source='prediction', band_evidence=prob, affinity_weight=0.0
+    )
     assert torch.equal(start.labels[0] == 1, core)
 
 
@@ -194,8 +200,14 @@ def test_prediction_band_needs_its_evidence():
     with pytest.raises(ValueError, match='band_source'):
         generate_point_targets(img, embedding_from(core), points, band_source='teacher')
     with pytest.raises(ValueError, match='band_tau'):
-        generate_point_targets(img, embedding_from(core), points, band_source='prediction',
-                               band_evidence=torch.zeros(1, 1, 64, 64), band_tau=(0.2, 0.5))
+        generate_point_targets(
+            img,
+            embedding_from(core),
+            points,
+            band_source='prediction',
+            band_evidence=torch.zeros(1, 1, 64, 64),
+            band_tau=(0.2, 0.5),
+        )
 
 
 # --------------------------------------------------------------------------------------------
@@ -233,15 +245,16 @@ def test_fixed_steps_equal_early_exit_and_reach_the_fixed_point():
         dist = geodesic_component(cand[k].numpy(), (R, R))
         radius = max(dist.values())
         component = torch.zeros(S, S, dtype=torch.bool)
-        for (i, j) in dist:
+        for i, j in dist:
             component[i, j] = True
-        full = propagate(seed[k:k + 1], cand[k:k + 1].unsqueeze(1), radius)[0, 0]
+        full = propagate(seed[k : k + 1], cand[k : k + 1].unsqueeze(1), radius)[0, 0]
         assert torch.equal(full, component)
         # ... and more steps change nothing (the fixed point is absorbing).
-        assert torch.equal(propagate(seed[k:k + 1], cand[k:k + 1].unsqueeze(1), radius + 5)
-                           [0, 0], component)
+        assert torch.equal(
+            propagate(seed[k : k + 1], cand[k : k + 1].unsqueeze(1), radius + 5)[0, 0], component
+        )
         if radius > 1:
-            short = propagate(seed[k:k + 1], cand[k:k + 1].unsqueeze(1), radius - 1)[0, 0]
+            short = propagate(seed[k : k + 1], cand[k : k + 1].unsqueeze(1), radius - 1)[0, 0]
             assert not torch.equal(short, component)
             checked += 1
     assert checked >= 3  # the data holds blobs that need several steps
@@ -274,19 +287,28 @@ def test_targets_carry_no_gradient_v2():
 # --------------------------------------------------------------------------------------------
 # The first form behind rule='v1'
 # --------------------------------------------------------------------------------------------
-@pytest.mark.parametrize('name,kwargs', [
-    ('affinity', dict(affinity_weight=1.0)),
-    ('partial', dict(affinity_weight=0.6)),
-    ('adaptive', dict(affinity_weight=1.0, adaptive=True, r_min=3)),
-    ('prior', dict(mode='prior')),
-])
+@pytest.mark.parametrize(
+    'name,kwargs',
+    [
+        ('affinity', dict(affinity_weight=1.0)),
+        ('partial', dict(affinity_weight=0.6)),
+        ('adaptive', dict(affinity_weight=1.0, adaptive=True, r_min=3)),
+        ('prior', dict(mode='prior')),
+    ],
+)
 def test_first_form_reproduces_its_saved_targets(name, kwargs):
     """Labels saved from the first form's own implementation on a fixed input."""
     data = np.load(FIXTURE)
-    t = generate_point_targets(torch.from_numpy(data['image']),
-                               torch.from_numpy(data['embedding']),
-                               torch.from_numpy(data['points']), rule='v1', radius=8,
-                               kappa=1.0, beta=0.2, **kwargs)
+    t = generate_point_targets(
+        torch.from_numpy(data['image']),
+        torch.from_numpy(data['embedding']),
+        torch.from_numpy(data['points']),
+        rule='v1',
+        radius=8,
+        kappa=1.0,
+        beta=0.2,
+        **kwargs,
+    )
     expected = torch.from_numpy(data[f'labels_{name}'].astype(np.int64))
     assert bool((expected == 1).any())
     assert torch.equal(t.labels, expected)
@@ -294,5 +316,6 @@ def test_first_form_reproduces_its_saved_targets(name, kwargs):
 
 def test_unknown_rule_is_named():
     with pytest.raises(ValueError, match='rule'):
-        generate_point_targets(torch.zeros(1, 1, 8, 8), None, torch.tensor([[0, 3, 3]]),
-                               mode='prior', rule='v3')
+        generate_point_targets(
+            torch.zeros(1, 1, 8, 8), None, torch.tensor([[0, 3, 3]]), mode='prior', rule='v3'
+        )

@@ -1,4 +1,5 @@
 """LESPS label evolution: the update rule, coordinates through augmentation, training, resume."""
+
 import itertools
 import os.path as osp
 
@@ -74,8 +75,9 @@ def test_threshold_value_and_cap():
     # the published form Tb*m + k*(m - Tb*m)*size/(0.0015*HW), uncapped while below m
     assert t[1].item() == pytest.approx(0.4 + 0.5 * 0.4 * 2 / 1.5)
     assert t[2].item() == pytest.approx(0.8)  # capped: T <= max
-    assert evolution_threshold(peak[:1], torch.tensor([1]), 1000.0, tb=0.3,
-                               k=0.0).item() == pytest.approx(0.24)
+    assert evolution_threshold(
+        peak[:1], torch.tensor([1]), 1000.0, tb=0.3, k=0.0
+    ).item() == pytest.approx(0.24)
 
     # in the rule: 41 x 41 image, one point, neighbourhood max 0.9 -> T = 0.9 * 0.5 * (1 + 0.5
     # / (0.0015 * 1681)) = 0.5392...
@@ -115,11 +117,14 @@ def test_a_lone_blob_is_kept_even_away_from_the_centroid():
     new = evolve_label(_point_label(41, 41, [(20, 20)]), pred, [(20, 20)])
     assert int((new > 0).sum()) == 1
     # the patch form applies the same rule
-    for pr, expect in ((pred, 0), (torch.where(torch.arange(41).view(-1, 1) == 10, 0.0, pred),
-                                   9)):
-        p = evolve_patches(_point_label(41, 41, [(20, 20)])[None], pr[None],
-                           torch.ones(1, 41, 41, dtype=torch.bool),
-                           torch.zeros(1, 41, 41, dtype=torch.bool), 41.0 * 41)
+    for pr, expect in ((pred, 0), (torch.where(torch.arange(41).view(-1, 1) == 10, 0.0, pred), 9)):
+        p = evolve_patches(
+            _point_label(41, 41, [(20, 20)])[None],
+            pr[None],
+            torch.ones(1, 41, 41, dtype=torch.bool),
+            torch.zeros(1, 41, 41, dtype=torch.bool),
+            41.0 * 41,
+        )
         assert int(((p[0] - 0.45).abs() < 1e-6).sum()) == expect
 
 
@@ -130,8 +135,13 @@ def test_pixels_equal_to_one_stay_at_one():
     pred[20, 20:23] = 0.6
     new = evolve_label(label, pred, [(20, 20)])
     assert new[20, 21] == 1.0 and new[20, 22] == pytest.approx(0.3)
-    p = evolve_patches(label[None], pred[None], torch.ones(1, 41, 41, dtype=torch.bool),
-                       torch.zeros(1, 41, 41, dtype=torch.bool), 41.0 * 41)
+    p = evolve_patches(
+        label[None],
+        pred[None],
+        torch.ones(1, 41, 41, dtype=torch.bool),
+        torch.zeros(1, 41, 41, dtype=torch.bool),
+        41.0 * 41,
+    )
     assert p[0, 20, 21] == 1.0 and p[0, 20, 22] == pytest.approx(0.3)
 
 
@@ -181,7 +191,7 @@ def test_patch_form_matches_the_full_map():
     pred = torch.from_numpy(rng.random((h, w)).astype(np.float32)) * 0.3
     for x, y in points:
         y0, x0 = max(y - 3, 0), max(x - 4, 0)
-        pred[y0:y + 4, x0:x + 3] += 0.6
+        pred[y0 : y + 4, x0 : x + 3] += 0.6
     coords = torch.stack(torch.meshgrid(torch.arange(w), torch.arange(h), indexing='xy'), -1)
     valid = torch.ones(h, w, dtype=torch.bool)
     store = PatchLabelStore(['a'], [np.array(points)], patch_size=49)
@@ -195,8 +205,9 @@ def test_patch_form_matches_the_full_map():
 
 
 def test_close_points_stay_labelled_in_each_others_patches():
-    store = PatchLabelStore(['a', 'b'], [np.array([[10, 10], [13, 11]]), np.zeros((0, 2))],
-                            patch_size=9)
+    store = PatchLabelStore(
+        ['a', 'b'], [np.array([[10, 10], [13, 11]]), np.zeros((0, 2))], patch_size=9
+    )
     assert len(store) == 2 and store.rows('b').numel() == 0
     assert store.patches[0, 4, 4] == 1 and store.patches[0, 5, 7] == 1  # (13, 11) in patch 0
     assert store.patches[1, 3, 1] == 1 and store.patches.sum() == 4
@@ -214,17 +225,23 @@ def _sample(h=40, w=50, seed=0):
     img = rng.random((h, w, 1)).astype(np.float32) * 255
     mask = (rng.random((h, w)) > 0.7).astype(np.uint8)
     points = np.array([[3, 5], [40, 33], [25, 20], [49, 0]], dtype=np.float32)
-    return dict(img=img, img_shape=(h, w), ori_shape=(h, w), gt_seg_map=mask,
-                seg_fields=['gt_seg_map'], gt_points=points, stem='s')
+    return dict(
+        img=img,
+        img_shape=(h, w),
+        ori_shape=(h, w),
+        gt_seg_map=mask,
+        seg_fields=['gt_seg_map'],
+        gt_points=points,
+        stem='s',
+    )
 
 
 @pytest.mark.parametrize('crop', [(24, 32), (48, 60)])  # inside the image / padded around it
 def test_coordinates_follow_every_transform(crop):
     orig = _sample()
     h, w = orig['img_shape']
-    flips = [None, ('horizontal', ), ('vertical', ), ('horizontal', 'vertical')]
-    for seed, flip, transpose, k in itertools.product(range(2), flips, (False, True),
-                                                      (0, 1, 2, 3)):
+    flips = [None, ('horizontal',), ('vertical',), ('horizontal', 'vertical')]
+    for seed, flip, transpose, k in itertools.product(range(2), flips, (False, True), (0, 1, 2, 3)):
         np.random.seed(seed)
         steps = [LoadPixelCoordinates(), TargetAwareRandomCrop(crop, target_prob=0.5)]
         if flip:
@@ -232,9 +249,10 @@ def test_coordinates_follow_every_transform(crop):
         if transpose:
             steps.append(RandomTranspose(prob=1.0))
         if k:
-            steps.append(RandomRot90(prob=1.0, ks=(k, )))
-        res = Compose(steps)({key: (v.copy() if isinstance(v, np.ndarray) else v)
-                              for key, v in orig.items()})
+            steps.append(RandomRot90(prob=1.0, ks=(k,)))
+        res = Compose(steps)(
+            {key: (v.copy() if isinstance(v, np.ndarray) else v) for key, v in orig.items()}
+        )
         assert res['pixel_coords'].dtype == np.int32
         packed = PackIRInputsWithCoords()(res)
         coords, valid = split_pixel_coords(packed['data_samples'].pixel_coords)
@@ -264,12 +282,14 @@ def test_coordinates_follow_every_transform(crop):
 
 
 def test_validity_survives_any_pad_value():
-    res = LoadPixelCoordinates()(dict(img=np.ones((4, 4, 1), np.float32), img_shape=(4, 4),
-                                      seg_fields=[]))
+    res = LoadPixelCoordinates()(
+        dict(img=np.ones((4, 4, 1), np.float32), img_shape=(4, 4), seg_fields=[])
+    )
     for pad in (0, 1, 255, -1):
         np.random.seed(0)
         out = TargetAwareRandomCrop((6, 6), seg_pad_val=pad)(
-            {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in res.items()})
+            {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in res.items()}
+        )
         assert int((out['pixel_coords'][..., 2] == VALID_MARK).sum()) == 16
 
 
@@ -287,8 +307,9 @@ def _pipeline_batch(syn_root, model, n=4, seed=0):
     # images with targets; RandomFlipIR / RandomTranspose are in the pipeline
     idx = [i for i in range(len(dataset)) if len(dataset.get_data_info(i)['gt_points'])][:n]
     items = [dataset[i] for i in idx]
-    batch = dict(inputs=[it['inputs'] for it in items],
-                 data_samples=[it['data_samples'] for it in items])
+    batch = dict(
+        inputs=[it['inputs'] for it in items], data_samples=[it['data_samples'] for it in items]
+    )
     return dataset, model.data_preprocessor(batch, True)
 
 
@@ -365,7 +386,8 @@ def test_label_statistics_see_soft_growth_below_one_half():
     assert LabelEvolutionSegmentor._label_iou(labels, [SegDataSample()]) == {}
     # the drift monitor reads the same figures, plus the pseudo / true area (1 of 2 px)
     assert label_drift_stats(labels, [sample]) == pytest.approx(
-        dict(pseudo_iou=0.5, soft_iou=0.7, area_ratio=0.5))
+        dict(pseudo_iou=0.5, soft_iou=0.7, area_ratio=0.5)
+    )
     assert label_drift_stats(labels, [SegDataSample()]) == {}
 
 
@@ -386,8 +408,15 @@ def test_start_is_an_epoch_or_a_share_of_the_run():
 
 
 def _lesps_cfg(syn_root, work, iters, ckpt=None):
-    cfg = tiny_config('lesps/lesps_1k_sirst3.py', syn_root, work, iters=iters, batch=4,
-                      val=False, checkpoint_interval=ckpt)
+    cfg = tiny_config(
+        'lesps/lesps_1k_sirst3.py',
+        syn_root,
+        work,
+        iters=iters,
+        batch=4,
+        val=False,
+        checkpoint_interval=ckpt,
+    )
     # 24 images / batch 4 = 6 iterations an epoch: updates on iterations 7..12 (1-based)
     cfg.default_hooks.label_evolution.update(start_epoch=1, start_ratio=None, interval=1)
     cfg.optim_wrapper.optimizer.lr = 3e-3
@@ -402,12 +431,14 @@ class _Spy(Hook):
 
     def before_train(self, runner):
         store = runner.model.label_store
-        self.seen.update(iter=runner.iter, patches=store.patches.clone(),
-                         updates=store.num_updates.clone())
+        self.seen.update(
+            iter=runner.iter, patches=store.patches.clone(), updates=store.num_updates.clone()
+        )
 
     def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None):
         self.seen.setdefault('flags', []).append(
-            bool(runner.model.label_store.num_updates.sum() > 0))
+            bool(runner.model.label_store.num_updates.sum() > 0)
+        )
 
 
 def _soft_on_and_off_target(store, syn_root):
@@ -417,13 +448,15 @@ def _soft_on_and_off_target(store, syn_root):
     on = off = n_on = n_off = 0.0
     for r in range(len(store)):
         img = int(torch.searchsorted(store.row_start, torch.tensor(r), right=True)) - 1
-        mask = cv2.imread(osp.join(syn_root, 'masks', store.stems[img] + '.png'),
-                          cv2.IMREAD_GRAYSCALE) > 127
+        mask = (
+            cv2.imread(osp.join(syn_root, 'masks', store.stems[img] + '.png'), cv2.IMREAD_GRAYSCALE)
+            > 127
+        )
         h, w = mask.shape
         padded = np.zeros((h + 2 * c, w + 2 * c), bool)
-        padded[c:c + h, c:c + w] = mask
+        padded[c : c + h, c : c + w] = mask
         x, y = store.points[r].tolist()
-        m = torch.from_numpy(padded[y:y + 2 * c + 1, x:x + 2 * c + 1])
+        m = torch.from_numpy(padded[y : y + 2 * c + 1, x : x + 2 * c + 1])
         soft = store.patches[r].float() * ~store.anchors[r]
         on, n_on = on + float(soft[m].sum()), n_on + float(m.sum())
         off, n_off = off + float(soft[~m].sum()), n_off + float((~m).sum())

@@ -1,4 +1,5 @@
 """Ignore-aware segmentation losses and the hard-background contrastive loss."""
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -28,8 +29,9 @@ def loss_and_grad(loss_fn, logits, labels):
     return loss.detach(), logits.grad
 
 
-@pytest.mark.parametrize('loss_fn', [IgnoreBCELoss(), IgnoreBCELoss(use_focal=True, alpha=0.25),
-                                     SoftIoULoss()])
+@pytest.mark.parametrize(
+    'loss_fn', [IgnoreBCELoss(), IgnoreBCELoss(use_focal=True, alpha=0.25), SoftIoULoss()]
+)
 def test_ignored_pixels_change_neither_loss_nor_gradient(loss_fn):
     labels = labels_with_ignore()
     g = torch.Generator().manual_seed(1)
@@ -56,8 +58,7 @@ def test_bce_is_mean_over_valid_pixels():
     assert torch.allclose(IgnoreBCELoss(loss_weight=2.0)(logits, labels), 2 * ref)
 
 
-@pytest.mark.parametrize('loss_fn', [IgnoreBCELoss(), IgnoreBCELoss(use_focal=True),
-                                     SoftIoULoss()])
+@pytest.mark.parametrize('loss_fn', [IgnoreBCELoss(), IgnoreBCELoss(use_focal=True), SoftIoULoss()])
 def test_all_ignored_gives_zero_with_gradient(loss_fn):
     logits = torch.randn(2, 1, 6, 6, requires_grad=True)
     labels = torch.full((2, 6, 6), IGNORE_INDEX, dtype=torch.long)
@@ -110,12 +111,14 @@ def test_soft_iou_batch_reduction_and_point_labels():
     # per image, predicting nothing on a one-pixel label already scores 0.5 ...
     assert torch.allclose(SoftIoULoss()(empty, labels), torch.tensor(0.5), atol=1e-6)
     # ... summed over the batch the points outweigh the smoothing term
-    assert torch.allclose(SoftIoULoss(reduction='batch')(empty, labels),
-                          torch.tensor(1 - 1 / 3), atol=1e-6)
+    assert torch.allclose(
+        SoftIoULoss(reduction='batch')(empty, labels), torch.tensor(1 - 1 / 3), atol=1e-6
+    )
     pred = torch.full((2, 1, 8, 8), -30.0)
     pred[0, 0, 2, 2:4] = 30.0  # 1 hit + 1 extra in image 0, nothing in image 1
-    assert torch.allclose(SoftIoULoss(reduction='batch')(pred, labels),
-                          torch.tensor(1 - (1 + 1) / (3 + 1)), atol=1e-5)
+    assert torch.allclose(
+        SoftIoULoss(reduction='batch')(pred, labels), torch.tensor(1 - (1 + 1) / (3 + 1)), atol=1e-5
+    )
     with pytest.raises(ValueError, match='reduction'):
         SoftIoULoss(reduction='sum')
 
@@ -124,10 +127,10 @@ def test_registry_and_names():
     bce = MODELS.build(dict(type='IgnoreBCELoss', use_focal=True))
     iou = MODELS.build(dict(type='SoftIoULoss'))
     hbc = MODELS.build(dict(type='HardBackgroundContrastiveLoss', mode='margin'))
-    assert (bce.loss_name, iou.loss_name, hbc.loss_name) == ('loss_bce', 'loss_softiou',
-                                                            'loss_hbc')
-    assert MODELS.build(dict(type='IgnoreBCELoss', loss_name='loss_focal')).loss_name == \
-        'loss_focal'
+    assert (bce.loss_name, iou.loss_name, hbc.loss_name) == ('loss_bce', 'loss_softiou', 'loss_hbc')
+    assert (
+        MODELS.build(dict(type='IgnoreBCELoss', loss_name='loss_focal')).loss_name == 'loss_focal'
+    )
     with pytest.raises(ValueError):
         IgnoreBCELoss()(torch.zeros(1, 2, 4, 4), torch.zeros(1, 4, 4, dtype=torch.long))
 
@@ -165,8 +168,9 @@ def test_contrastive_loss_falls_as_embeddings_separate(mode, rule):
     assert int(targets.regions.sum()) > 20
     emb = torch.randn(2, 8, 32, 32, generator=torch.Generator().manual_seed(1))
     emb.requires_grad_(True)
-    loss_fn = HardBackgroundContrastiveLoss(rule=rule, mode=mode, num_negatives=16,
-                                            num_beyond=32, loss_weight=1.0)
+    loss_fn = HardBackgroundContrastiveLoss(
+        rule=rule, mode=mode, num_negatives=16, num_beyond=32, loss_weight=1.0
+    )
     opt = torch.optim.SGD([emb], lr=5.0)
 
     def evaluate():
@@ -189,8 +193,9 @@ def test_contrastive_loss_falls_as_embeddings_separate(mode, rule):
 def test_contrastive_no_points_is_zero_and_backprops():
     emb = torch.randn(2, 8, 16, 16, requires_grad=True)
     img = torch.randn(2, 1, 16, 16)
-    targets = generate_point_targets(img, None, torch.zeros(0, 3, dtype=torch.long),
-                                     mode='prior', radius=4)
+    targets = generate_point_targets(
+        img, None, torch.zeros(0, 3, dtype=torch.long), mode='prior', radius=4
+    )
     loss = HardBackgroundContrastiveLoss()(emb, img, targets)
     loss.backward()
     assert float(loss.detach()) == 0.0
@@ -202,12 +207,13 @@ def test_contrastive_border_points_and_adaptive_support_are_finite():
     img[0, 0, :3, :3] += 4
     emb = torch.randn(2, 8, 20, 20, requires_grad=True)
     points = torch.tensor([[0, 0, 0], [1, 19, 19], [1, 10, 0]])
-    targets = generate_point_targets(img, F.normalize(emb.detach(), dim=1), points, radius=8,
-                                     adaptive=True, r_min=2)
-    for rule, mode in (('v2', 'infonce'), ('v2', 'margin'), ('v1', 'infonce'),
-                       ('v1', 'margin')):
-        loss = HardBackgroundContrastiveLoss(rule=rule, mode=mode, num_beyond=500)(emb, img,
-                                                                                  targets)
+    targets = generate_point_targets(
+        img, F.normalize(emb.detach(), dim=1), points, radius=8, adaptive=True, r_min=2
+    )
+    for rule, mode in (('v2', 'infonce'), ('v2', 'margin'), ('v1', 'infonce'), ('v1', 'margin')):
+        loss = HardBackgroundContrastiveLoss(rule=rule, mode=mode, num_beyond=500)(
+            emb, img, targets
+        )
         loss.backward()
         assert torch.isfinite(loss) and torch.isfinite(emb.grad).all()
 
@@ -222,7 +228,8 @@ def test_first_form_pull_blob_pulls_the_prior_blob_beyond_the_region():
     for pull_blob in (False, True):
         emb = emb0.clone().requires_grad_(True)
         HardBackgroundContrastiveLoss(rule='v1', pull_blob=pull_blob, num_beyond=64)(
-            emb, img, targets).backward()
+            emb, img, targets
+        ).backward()
         grads[pull_blob] = emb.grad[0, :, 13, 13].abs().sum()  # in the square, off the anchor
     assert float(grads[False]) == 0.0
     assert float(grads[True]) > 0.0
@@ -303,8 +310,9 @@ def test_positives_are_core_and_region_and_the_anchor_is_detached():
     emb.requires_grad_(True)
     # regions collapsed to the points: the core blob is still pulled
     point_targets = targets._replace(regions=torch.zeros_like(targets.regions))
-    loss = HardBackgroundContrastiveLoss()(emb, img, point_targets,
-                                           negatives=None, affinity_weight=1.0)
+    loss = HardBackgroundContrastiveLoss()(
+        emb, img, point_targets, negatives=None, affinity_weight=1.0
+    )
     loss.backward()
     assert float(emb.grad[0, :, 13, 13].abs().sum()) > 0  # core pixel off the anchor cell
     # with only the point as positive, the rest of its 3x3 cell gets gradient only through
@@ -312,11 +320,13 @@ def test_positives_are_core_and_region_and_the_anchor_is_detached():
     only_point = torch.zeros_like(targets.core)
     only_point[:, 8, 8] = True
     emb.grad = None
-    HardBackgroundContrastiveLoss()(emb, img, targets._replace(core=only_point,
-                                                               regions=only_point)).backward()
+    HardBackgroundContrastiveLoss()(
+        emb, img, targets._replace(core=only_point, regions=only_point)
+    ).backward()
     assert float(emb.grad[0, :, 11, 11].abs().sum()) > 0
     assert float(emb.grad[0, :, 10:13, 10:13].abs().sum()) == pytest.approx(
-        float(emb.grad[0, :, 11, 11].abs().sum()))
+        float(emb.grad[0, :, 11, 11].abs().sum())
+    )
     with pytest.raises(ValueError, match='detach'):
         HardBackgroundContrastiveLoss(detach_anchor=False)
 
@@ -356,6 +366,7 @@ def test_bce_masked_equals_the_selected_pixels_mean_without_syncs(focal):
     """The loss over valid pixels, with weights, computed without a data-dependent selection;
     ignored pixels get exactly zero gradient even for huge logits."""
     from mmgsacp.utils.sync_counter import SyncCounter
+
     g = torch.Generator().manual_seed(0)
     logits = torch.randn(2, 1, 8, 8, generator=g) * 3
     logits[0, 0, 0, 0] = 1e30

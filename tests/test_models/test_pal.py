@@ -1,4 +1,5 @@
 """PAL: initial labels, easy/hard split, activation, decayed update, sampler, training."""
+
 import glob
 import os.path as osp
 
@@ -32,7 +33,7 @@ def _frame(size=40, square=None, level=200.0):
     img = np.full((size, size), 50.0, np.float32)
     if square is not None:
         y0, x0, side = square
-        img[y0:y0 + side, x0:x0 + side] = level
+        img[y0 : y0 + side, x0 : x0 + side] = level
     return img
 
 
@@ -109,7 +110,7 @@ def test_activation_false_component_limit():
     pred[y, x] = 0.9
     check = activation_check(pred, [(9, 9)], tolerance=0.2)
     assert check['false'] == 6 and not check['active']
-    assert (check['label'][20, 20] == 0)  # false components are not labelled
+    assert check['label'][20, 20] == 0  # false components are not labelled
     # an unobserved false component does not count
     seen = np.ones_like(pred, bool)
     seen[y, x] = False
@@ -156,8 +157,9 @@ def test_update_schedule_and_windows():
 def test_store_crop_and_state_round_trip():
     labels = [np.zeros((5, 6), np.uint8), np.zeros((4, 4), np.uint8)]
     labels[0][2, 3] = 255
-    store = ImageLabelStore(['a', 'b'], [np.array([[3, 2]]), np.zeros((0, 2))], labels,
-                            [True, False])
+    store = ImageLabelStore(
+        ['a', 'b'], [np.array([[3, 2]]), np.zeros((0, 2))], labels, [True, False]
+    )
     coords = torch.tensor([[[3, 2], [0, 0]]])  # (1, 2, 2): crop pixels from (3, 2), (0, 0)
     valid = torch.tensor([[True, False]])
     assert store.crop('a', coords, valid).tolist() == [[255, 0]]
@@ -191,6 +193,7 @@ def test_sampler_follows_the_active_set():
 
 class _Record(Hook):
     """Checks that every drawn image was active when it was drawn."""
+
     priority = 'LOWEST'
 
     def __init__(self):
@@ -213,8 +216,9 @@ def test_pal_trains_only_on_active_images_through_every_phase(tmp_path):
     init_default_scope('mmseg')
     root = str(tmp_path / 'syn')
     make_synthetic_dataset(root, num_train=16, num_test=4, size=(64, 64), seed=3)
-    cfg = tiny_config('pal/pal_1k_sirst3.py', root, str(tmp_path / 'w'), iters=10, batch=4,
-                      val=False)
+    cfg = tiny_config(
+        'pal/pal_1k_sirst3.py', root, str(tmp_path / 'w'), iters=10, batch=4, val=False
+    )
     # generous initial contours so some images start easy on the synthetic frames
     cfg.default_hooks.pal.update(infer_window=None, initial_cfg=dict(max_area=400))
     runner = Runner.from_cfg(cfg)
@@ -232,6 +236,12 @@ def test_pal_trains_only_on_active_images_through_every_phase(tmp_path):
     assert store.active.sum() > record.initial_active.sum()
     assert store.num_updates[record.initial_active].min() >= 1
     log = open(glob.glob(osp.join(runner.log_dir, '*.log'))[0]).read()
-    for text in ('easy, ', 'phase 1 (easy images only)', 'phase 2 (updates + activation)',
-                 'phase 3 (updates only)', 'hard images activated', 'pal_active'):
+    for text in (
+        'easy, ',
+        'phase 1 (easy images only)',
+        'phase 2 (updates + activation)',
+        'phase 3 (updates only)',
+        'hard images activated',
+        'pal_active',
+    ):
         assert text in log, text

@@ -1,5 +1,6 @@
 """Online point-to-mask targets: synthetic blobs, and the first form (``rule='v1'``) batched
 against a per-point loop."""
+
 import math
 from collections import deque
 
@@ -25,7 +26,7 @@ FG_VEC = (0.0, 1.0, 0.0, 0.0)
 
 def ellipse(h, w, cy, cx, ry, rx):
     yy, xx = torch.meshgrid(torch.arange(h), torch.arange(w), indexing='ij')
-    return ((yy - cy) / ry)**2 + ((xx - cx) / rx)**2 <= 1.0
+    return ((yy - cy) / ry) ** 2 + ((xx - cx) / rx) ** 2 <= 1.0
 
 
 def scene(masks, h=64, w=64, amp=1.0, noise=0.05, seed=0):
@@ -96,8 +97,9 @@ def test_prior_mode_bright_blob_on_noise():
 
 def test_point_mode_only_points():
     blob = ellipse(64, 64, 20, 40, 3, 5)
-    t = generate_point_targets(scene([blob, blob]), None, pts([0, 40, 20], [1, 3, 60]),
-                               mode='point')
+    t = generate_point_targets(
+        scene([blob, blob]), None, pts([0, 40, 20], [1, 3, 60]), mode='point'
+    )
     assert int((t.labels == 1).sum()) == 2
     assert int(t.labels[0, 20, 40]) == 1 and int(t.labels[1, 60, 3]) == 1
     assert not bool((t.labels == IGNORE_INDEX).any())
@@ -162,11 +164,12 @@ def test_no_points():
     img = torch.randn(2, 1, 16, 16)
     emb = F.normalize(torch.randn(2, 4, 16, 16), dim=1)
     for adaptive in (False, True):
-        t = generate_point_targets(img, emb, torch.zeros(0, 3, dtype=torch.long), radius=4,
-                                   adaptive=adaptive)
+        t = generate_point_targets(
+            img, emb, torch.zeros(0, 3, dtype=torch.long), radius=4, adaptive=adaptive
+        )
         assert t.labels.shape == (2, 16, 16) and not bool(t.labels.any())
         assert t.regions.shape == (0, 9, 9) and t.half_sizes.shape == (0, 2)
-        assert region_area(t).shape == (0, ) and touches_support_edge(t).shape == (0, )
+        assert region_area(t).shape == (0,) and touches_support_edge(t).shape == (0,)
 
 
 @pytest.mark.parametrize('rule', ['v2', 'v1'])
@@ -224,8 +227,25 @@ def test_dilate3x3_matches_max_pool():
 # --------------------------------------------------------------------------------------------
 # Batched vs an independent per-point reference (pixel loops, BFS, float64)
 # --------------------------------------------------------------------------------------------
-def reference_targets(image, emb, points, *, R, kappa, beta, tau_pos, tau_neg, ring_width, w,
-                      mode, adaptive, r_min, r_max, scale, pad):
+def reference_targets(
+    image,
+    emb,
+    points,
+    *,
+    R,
+    kappa,
+    beta,
+    tau_pos,
+    tau_neg,
+    ring_width,
+    w,
+    mode,
+    adaptive,
+    r_min,
+    r_max,
+    scale,
+    pad,
+):
     img = image[:, 0].double().numpy()
     E = emb.double().numpy()
     E = E / np.linalg.norm(E, axis=1, keepdims=True)
@@ -243,16 +263,29 @@ def reference_targets(image, emb, points, *, R, kappa, beta, tau_pos, tau_neg, r
             return 0 <= yy < H and 0 <= xx < W
 
         def gate_for(ry, rx):
-            sup = {(i, j) for i in range(S) for j in range(S)
-                   if inside(i, j) and abs(i - R) <= ry and abs(j - R) <= rx}
-            ring = [p for p in sup if abs(p[0] - R) > ry - ring_width or
-                    abs(p[1] - R) > rx - ring_width] or list(sup)
-            vals = np.array([img[(b, ) + pixel(*p)] for p in ring])
+            sup = {
+                (i, j)
+                for i in range(S)
+                for j in range(S)
+                if inside(i, j) and abs(i - R) <= ry and abs(j - R) <= rx
+            }
+            ring = [
+                p for p in sup if abs(p[0] - R) > ry - ring_width or abs(p[1] - R) > rx - ring_width
+            ] or list(sup)
+            vals = np.array([img[(b,) + pixel(*p)] for p in ring])
             mu, sigma = vals.mean(), vals.std()
-            peak = max(img[(b, ) + pixel(i, j)] for i in range(R - 1, R + 2)
-                       for j in range(R - 1, R + 2) if inside(i, j))
-            gate = {p for p in sup if img[(b, ) + pixel(*p)] >= mu + kappa * sigma and
-                    img[(b, ) + pixel(*p)] - mu >= beta * (peak - mu)}
+            peak = max(
+                img[(b,) + pixel(i, j)]
+                for i in range(R - 1, R + 2)
+                for j in range(R - 1, R + 2)
+                if inside(i, j)
+            )
+            gate = {
+                p
+                for p in sup
+                if img[(b,) + pixel(*p)] >= mu + kappa * sigma
+                and img[(b,) + pixel(*p)] - mu >= beta * (peak - mu)
+            }
             return sup, gate
 
         def grow(cands, steps):
@@ -283,12 +316,15 @@ def reference_targets(image, emb, points, *, R, kappa, beta, tau_pos, tau_neg, r
         if mode == 'point':
             reg, ign = {(R, R)}, set()
         elif mode == 'affinity' and w > 0:
-            cell = [E[(b, slice(None)) + pixel(i, j)] for i in range(R - 1, R + 2)
-                    for j in range(R - 1, R + 2) if inside(i, j)]
+            cell = [
+                E[(b, slice(None)) + pixel(i, j)]
+                for i in range(R - 1, R + 2)
+                for j in range(R - 1, R + 2)
+                if inside(i, j)
+            ]
             anchor = np.mean(cell, axis=0)
             anchor /= np.linalg.norm(anchor)
-            score = {p: 1 - w * (1 - float(E[(b, slice(None)) + pixel(*p)] @ anchor))
-                     for p in gate}
+            score = {p: 1 - w * (1 - float(E[(b, slice(None)) + pixel(*p)] @ anchor)) for p in gate}
             tc = {p for p in gate if score[p] >= tau_pos}
             mc = tc | {p for p in gate if score[p] > tau_neg}
             reg = grow(tc, R)
@@ -303,9 +339,9 @@ def reference_targets(image, emb, points, *, R, kappa, beta, tau_pos, tau_neg, r
             return m
 
         for i, j in ign:
-            prio[(b, ) + pixel(i, j)] = max(prio[(b, ) + pixel(i, j)], 1)
+            prio[(b,) + pixel(i, j)] = max(prio[(b,) + pixel(i, j)], 1)
         for i, j in reg:
-            prio[(b, ) + pixel(i, j)] = 2
+            prio[(b,) + pixel(i, j)] = 2
         out['regions'].append(to_mask(reg))
         out['ignore'].append(to_mask(ign))
         out['support'].append(to_mask(sup))
@@ -316,28 +352,57 @@ def reference_targets(image, emb, points, *, R, kappa, beta, tau_pos, tau_neg, r
 
 
 @pytest.mark.parametrize('adaptive', [False, True])
-@pytest.mark.parametrize('mode,w', [('affinity', 1.0), ('affinity', 0.6), ('prior', 0.0),
-                                    ('point', 1.0)])
+@pytest.mark.parametrize(
+    'mode,w', [('affinity', 1.0), ('affinity', 0.6), ('prior', 0.0), ('point', 1.0)]
+)
 def test_first_form_batched_equals_per_point_reference(adaptive, mode, w):
     g = torch.Generator().manual_seed(7)
     B, D, H, W, R = 3, 4, 24, 28, 6
     img = 0.3 * torch.randn(B, 1, H, W, generator=g)
     for _ in range(6):
-        b, cy, cx = (int(torch.randint(0, n, (1, ), generator=g)) for n in (B, H, W))
+        b, cy, cx = (int(torch.randint(0, n, (1,), generator=g)) for n in (B, H, W))
         img[b, 0] += 2.0 * ellipse(H, W, cy, cx, 1 + cy % 3, 1 + cx % 4)
     # Smooth random embedding: affinities spread over the whole [tau_neg, tau_pos] range.
     emb = F.avg_pool2d(torch.randn(B, D, H, W, generator=g), 5, 1, 2)
     emb = F.normalize(emb + 0.2, dim=1)
     P = 10
-    points = torch.stack([torch.randint(0, B, (P, ), generator=g),
-                          torch.randint(0, W, (P, ), generator=g),
-                          torch.randint(0, H, (P, ), generator=g)], 1)
+    points = torch.stack(
+        [
+            torch.randint(0, B, (P,), generator=g),
+            torch.randint(0, W, (P,), generator=g),
+            torch.randint(0, H, (P,), generator=g),
+        ],
+        1,
+    )
     points[:3, 1:] = torch.tensor([[0, 0], [W - 1, 5], [3, H - 1]])  # clipped windows
     cfg = dict(kappa=0.5, beta=0.2, tau_pos=0.85, tau_neg=0.4, ring_width=2)
-    t = generate_point_targets(img, emb, points, radius=R, affinity_weight=w, mode=mode,
-                               adaptive=adaptive, r_min=2, r_max=R, rule='v1', **cfg)
-    labels, ref = reference_targets(img, emb, points, R=R, w=w, mode=mode, adaptive=adaptive,
-                                    r_min=2, r_max=R, scale=2.0, pad=2, **cfg)
+    t = generate_point_targets(
+        img,
+        emb,
+        points,
+        radius=R,
+        affinity_weight=w,
+        mode=mode,
+        adaptive=adaptive,
+        r_min=2,
+        r_max=R,
+        rule='v1',
+        **cfg,
+    )
+    labels, ref = reference_targets(
+        img,
+        emb,
+        points,
+        R=R,
+        w=w,
+        mode=mode,
+        adaptive=adaptive,
+        r_min=2,
+        r_max=R,
+        scale=2.0,
+        pad=2,
+        **cfg,
+    )
     np.testing.assert_array_equal(t.half_sizes.numpy(), ref['half'])
     np.testing.assert_array_equal(t.support.numpy(), ref['support'])
     np.testing.assert_array_equal(t.gate.numpy(), ref['gate'])
@@ -362,8 +427,7 @@ def test_cuda_matches_cpu():
     p = pts([0, 31, 22], [1, 31, 22], [2, 0, 63], [3, 10, 10])
     for adaptive, rule in ((False, 'v2'), (True, 'v2'), (False, 'v1'), (True, 'v1')):
         cpu = generate_point_targets(img, emb, p, adaptive=adaptive, rule=rule)
-        gpu = generate_point_targets(img.cuda(), emb.cuda(), p.cuda(), adaptive=adaptive,
-                                     rule=rule)
+        gpu = generate_point_targets(img.cuda(), emb.cuda(), p.cuda(), adaptive=adaptive, rule=rule)
         assert gpu.labels.is_cuda
         assert torch.equal(gpu.labels.cpu(), cpu.labels)
         assert torch.equal(gpu.regions.cpu(), cpu.regions)

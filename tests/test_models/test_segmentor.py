@@ -1,5 +1,6 @@
 """The segmentors: what reaches the head, empty batches, bad points, the EMA teacher (scopes,
 update rule, freezing, state dict); whole and sliding-window inference."""
+
 import pytest
 import torch
 from mmengine.config import Config
@@ -35,10 +36,11 @@ def _batch(points_per_image, size=48, path='img{}.png'):
         img = torch.rand(1, size, size, generator=g) * 40 + 80
         mask = torch.zeros(1, size, size, dtype=torch.long)
         for x, y in pts:
-            img[0, max(y - 1, 0):y + 2, max(x - 1, 0):x + 2] += 120
-            mask[0, max(y - 1, 0):y + 2, max(x - 1, 0):x + 2] = 1
-        s = SegDataSample(metainfo=dict(img_path=path.format(b), img_shape=(size, size),
-                                        ori_shape=(size, size)))
+            img[0, max(y - 1, 0) : y + 2, max(x - 1, 0) : x + 2] += 120
+            mask[0, max(y - 1, 0) : y + 2, max(x - 1, 0) : x + 2] = 1
+        s = SegDataSample(
+            metainfo=dict(img_path=path.format(b), img_shape=(size, size), ori_shape=(size, size))
+        )
         s.gt_sem_seg = PixelData(data=mask)
         s.gt_points = torch.tensor(pts, dtype=torch.float32).reshape(-1, 2)
         inputs.append(img)
@@ -160,15 +162,16 @@ def test_scopes_build_the_expected_module_trees():
     assert [n for n, _ in head.teacher.named_children()] == ['decode_head']
     for model in (full, head):
         state = model.state_dict()
-        mirrored = {k[len('teacher.'):] for k in state if k.startswith('teacher.')}
+        mirrored = {k[len('teacher.') :] for k in state if k.startswith('teacher.')}
         student = {k for k in state if not k.startswith('teacher.')}
         assert mirrored <= student
         assert any(k.startswith('decode_head.') for k in mirrored)
         assert any(k.startswith('backbone.') for k in mirrored) == (model is full)
         # copies, not shared modules
         assert model.teacher.decode_head is not model.decode_head
-        assert not any(p is q for p in model.teacher.parameters()
-                       for q in model.decode_head.parameters())
+        assert not any(
+            p is q for p in model.teacher.parameters() for q in model.decode_head.parameters()
+        )
 
 
 def test_full_teacher_sees_its_own_backbone_head_teacher_the_students():
@@ -219,8 +222,9 @@ def test_teacher_round_trips_through_the_state_dict():
     fresh.load_state_dict(state, strict=True)
     for k, v in model.teacher.state_dict().items():
         assert torch.equal(fresh.teacher.state_dict()[k], v), k
-    assert not torch.equal(fresh.teacher.decode_head.conv_seg.weight,
-                           fresh.decode_head.conv_seg.weight)
+    assert not torch.equal(
+        fresh.teacher.decode_head.conv_seg.weight, fresh.decode_head.conv_seg.weight
+    )
 
 
 def test_checkpoint_without_teacher_starts_the_teacher_from_the_loaded_student():
@@ -239,6 +243,7 @@ def test_checkpoint_without_teacher_starts_the_teacher_from_the_loaded_student()
 def test_teacher_targets_are_used():
     """With a teacher, targets come from the teacher's embedding, not the student's."""
     from mmgsacp.models.decode_heads import stack_points
+
     model, _ = _with_teacher(scope='head')
     head = model.decode_head
     head.num_updates.fill_(10**6)  # warm-up over: the affinity decides
@@ -280,8 +285,7 @@ def test_prediction_band_comes_from_the_teachers_probability():
         points = stack_points(data['data_samples'])
         expected = head.make_targets(inputs, emb, points, band_evidence=torch.sigmoid(logits))
         s_emb, s_logits = head.embedding_and_logits(model.extract_feat(inputs), size)
-        students = head.make_targets(inputs, emb, points,
-                                     band_evidence=torch.sigmoid(s_logits))
+        students = head.make_targets(inputs, emb, points, band_evidence=torch.sigmoid(s_logits))
     assert torch.equal(head.last_targets.labels, expected.labels)
     assert bool(expected.band.any())
     assert not torch.equal(expected.labels, students.labels)
@@ -290,8 +294,11 @@ def test_prediction_band_comes_from_the_teachers_probability():
 # ---------------------------------------------------------------------------------------------
 # Inference: whole, sliding windows, and the switch between them
 
-SEGMENTOR_CONFIGS = ('full_sup/full-sup_1k_sirst3.py', 'gsacp/gsacp-final_1k_sirst3.py',
-                     'lesps/lesps_40k_sirst3.py')
+SEGMENTOR_CONFIGS = (
+    'full_sup/full-sup_1k_sirst3.py',
+    'gsacp/gsacp-final_1k_sirst3.py',
+    'lesps/lesps_40k_sirst3.py',
+)
 
 
 def _eval_model(rel='full_sup/full-sup_1k_sirst3.py', **test_cfg):
@@ -308,15 +315,17 @@ def _images(batch, h, w, seed=0):
     """Preprocessed-scale inputs with a few bright blobs, so the logits vary over the image."""
     g = torch.Generator().manual_seed(seed)
     x = torch.randn(batch, 1, h, w, generator=g)
-    ys, xs = torch.randint(0, h, (6, ), generator=g), torch.randint(0, w, (6, ), generator=g)
+    ys, xs = torch.randint(0, h, (6,), generator=g), torch.randint(0, w, (6,), generator=g)
     for y, xx in zip(ys.tolist(), xs.tolist()):
-        x[:, :, max(y - 2, 0):y + 3, max(xx - 2, 0):xx + 3] += 3.0
+        x[:, :, max(y - 2, 0) : y + 3, max(xx - 2, 0) : xx + 3] += 3.0
     return x
 
 
 def _metas(batch, h, w):
-    return [dict(ori_shape=(h, w), img_shape=(h, w), pad_shape=(h, w),
-                 padding_size=[0, 0, 0, 0]) for _ in range(batch)]
+    return [
+        dict(ori_shape=(h, w), img_shape=(h, w), pad_shape=(h, w), padding_size=[0, 0, 0, 0])
+        for _ in range(batch)
+    ]
 
 
 def _logits(model, x, **test_cfg):
@@ -377,9 +386,9 @@ def test_slide_equals_whole_away_from_window_seams():
     # window edges inside the image: rows 32, 64; columns 32, 64, 96
     far = torch.ones(96, 128, dtype=torch.bool)
     for edge in (32, 64):
-        far[edge - 16:edge + 16, :] = False
+        far[edge - 16 : edge + 16, :] = False
     for edge in (32, 64, 96):
-        far[:, edge - 16:edge + 16] = False
+        far[:, edge - 16 : edge + 16] = False
     assert far.sum() > 500
     torch.testing.assert_close(slide[0, 0][far], whole[0, 0][far], rtol=1e-5, atol=1e-4)
     # the seams themselves do differ: the comparison above is not vacuous
@@ -391,8 +400,9 @@ def test_max_whole_pixels_switches_to_slide_above_the_size():
     model = _eval_model(**windows)
     auto = dict(mode='whole', max_whole_pixels=64 * 64, **windows)
     small, large = _images(1, 64, 64), _images(1, 64, 96)
-    torch.testing.assert_close(_logits(model, small, **auto), _logits(model, small, mode='whole'),
-                               rtol=0, atol=0)
+    torch.testing.assert_close(
+        _logits(model, small, **auto), _logits(model, small, mode='whole'), rtol=0, atol=0
+    )
     slide = _logits(model, large, mode='slide', **windows)
     torch.testing.assert_close(_logits(model, large, **auto), slide, rtol=0, atol=0)
     assert not torch.allclose(slide, _logits(model, large, mode='whole'), atol=1e-3)
@@ -414,15 +424,18 @@ def test_default_configs_keep_sirst3_frames_whole():
         assert model.inference_mode((1024, 1056)) == 'slide', rel
 
 
-@pytest.mark.parametrize('test_cfg, match', [
-    (dict(mode='tiles'), 'test_cfg.mode'),
-    (dict(mode='slide', stride=(8, 8)), 'test_cfg.crop_size'),
-    (dict(mode='whole', max_whole_pixels=100, crop_size=(8, 8)), 'test_cfg.stride'),
-    (dict(mode='slide', crop_size=(8, 8), stride=(4, 9)), 'must not exceed'),
-    (dict(mode='slide', crop_size=(0, 8), stride=(4, 4)), 'test_cfg.crop_size'),
-    (dict(mode='whole', max_whole_pixels=-1), 'max_whole_pixels'),
-    (dict(mode='slide', crop_size=8, stride=4, crop_batch_size=0), 'crop_batch_size'),
-])
+@pytest.mark.parametrize(
+    'test_cfg, match',
+    [
+        (dict(mode='tiles'), 'test_cfg.mode'),
+        (dict(mode='slide', stride=(8, 8)), 'test_cfg.crop_size'),
+        (dict(mode='whole', max_whole_pixels=100, crop_size=(8, 8)), 'test_cfg.stride'),
+        (dict(mode='slide', crop_size=(8, 8), stride=(4, 9)), 'must not exceed'),
+        (dict(mode='slide', crop_size=(0, 8), stride=(4, 4)), 'test_cfg.crop_size'),
+        (dict(mode='whole', max_whole_pixels=-1), 'max_whole_pixels'),
+        (dict(mode='slide', crop_size=8, stride=4, crop_batch_size=0), 'crop_batch_size'),
+    ],
+)
 def test_bad_test_cfg_names_the_option(test_cfg, match):
     init_default_scope('mmseg')
     cfg = Config.fromfile(config_path('full_sup/full-sup_1k_sirst3.py'))
@@ -476,8 +489,10 @@ def test_head_step_count_follows_loads_and_writes_without_reading_each_step():
     whenever it is written from outside (a resumed state dict, a fill)."""
     from mmgsacp.models.decode_heads import AffinityPropagationHead
     from mmgsacp.utils.sync_counter import SyncCounter
-    head = AffinityPropagationHead(in_channels=4, channels=4, num_classes=1, out_channels=1,
-                                   warmup_iters=(2, 12))
+
+    head = AffinityPropagationHead(
+        in_channels=4, channels=4, num_classes=1, out_channels=1, warmup_iters=(2, 12)
+    )
     assert head.training_steps() == 0
     state = head.state_dict()
     state['num_updates'] = torch.tensor(7)
@@ -503,8 +518,11 @@ def test_stack_points_checks_the_batch_at_once_and_names_the_sample():
         s.gt_points = torch.tensor(points, dtype=torch.float32).reshape(-1, 2)
         return s
 
-    good = [sample([[1.2, 3.0], [23.0, 15.0]], 'a.png'), sample([], 'b.png'),
-            sample([[5.0, 6.0]], 'c.png')]
+    good = [
+        sample([[1.2, 3.0], [23.0, 15.0]], 'a.png'),
+        sample([], 'b.png'),
+        sample([[5.0, 6.0]], 'c.png'),
+    ]
     assert stack_points(good).tolist() == [[0, 1, 3], [0, 23, 15], [2, 5, 6]]
     bad = good[:2] + [sample([[5.0, 6.0], [24.0, 2.0]], 'c.png')]
     with pytest.raises(ValueError, match=r'x=24, y=2\) of sample 2 \(c\.png\).*16x24'):

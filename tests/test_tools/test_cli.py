@@ -1,6 +1,7 @@
 """The command-line tools as a user meets them: fast ``--help``, one-line user errors with exit
 status 2, quiet imports, output permissions that follow the umask, strict JSON, and the
 requirement files ``make install`` reads."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -38,8 +39,7 @@ HEAVY = ('torch', 'mmengine', 'mmseg', 'mmcv', 'cv2', 'matplotlib', 'mmgsacp')
 
 def _env() -> dict:
     env = dict(os.environ)
-    env['PYTHONPATH'] = os.pathsep.join([str(REPO), env.get('PYTHONPATH', '')]).rstrip(
-        os.pathsep)
+    env['PYTHONPATH'] = os.pathsep.join([str(REPO), env.get('PYTHONPATH', '')]).rstrip(os.pathsep)
     return env
 
 
@@ -60,8 +60,14 @@ def test_every_tool_is_listed():
 
 @pytest.mark.parametrize('tool', TOOLS)
 def test_help_exits_0_with_usage(tool):
-    res = subprocess.run([sys.executable, tool, '--help'], cwd=REPO, env=_env(),
-                         capture_output=True, text=True, timeout=120)
+    res = subprocess.run(
+        [sys.executable, tool, '--help'],
+        cwd=REPO,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert res.returncode == 0, res.stderr
     assert res.stdout.startswith('usage: ') and '--help' in res.stdout
     assert res.stderr == ''
@@ -70,7 +76,7 @@ def test_help_exits_0_with_usage(tool):
 def test_parsing_arguments_imports_nothing_heavy():
     """Importing every tool and parsing its arguments (up to ``--help``) loads none of torch,
     MMEngine, MMSeg, mmcv, OpenCV, matplotlib or the mmgsacp package."""
-    script = textwrap.dedent(f'''
+    script = textwrap.dedent(f"""
         import importlib.util, io, contextlib, sys
         for rel in {TOOLS!r}:
             spec = importlib.util.spec_from_file_location('t', rel)
@@ -83,9 +89,15 @@ def test_parsing_arguments_imports_nothing_heavy():
                 except SystemExit:
                     pass
         print(sorted(m for m in {HEAVY!r} if m in sys.modules))
-    ''')
-    res = subprocess.run([sys.executable, '-c', script], cwd=REPO, env=_env(),
-                         capture_output=True, text=True, timeout=120)
+    """)
+    res = subprocess.run(
+        [sys.executable, '-c', script],
+        cwd=REPO,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert res.returncode == 0, res.stderr
     assert res.stdout.strip() == '[]', res.stdout
 
@@ -95,6 +107,7 @@ def test_choices_kept_in_tools_match_the_library():
     from mmgsacp.datasets.masks import MASK_SCALES
     from mmgsacp.datasets.point_sirst import DEFAULT_POINT_DIRS
     from mmgsacp.evaluation.sweep import SELECT_KEYS
+
     check = _load_tool('tools/analysis_tools/check_data.py')
     assert check.MASK_SCALES == MASK_SCALES and check.DEFAULT_POINT_DIRS == DEFAULT_POINT_DIRS
     assert _load_tool('tools/analysis_tools/eval_masks.py').MASK_SCALES == MASK_SCALES
@@ -124,8 +137,10 @@ def test_run_tool_reports_user_errors_and_keeps_internal_tracebacks(capsys):
         run_tool(broken)
     with pytest.raises(FileExistsError):  # not a user error unless the tool says so
         run_tool(lambda: (_ for _ in ()).throw(FileExistsError('out')))
-    assert run_tool(lambda: (_ for _ in ()).throw(FileExistsError('out')),
-                    also=(FileExistsError, )) == USER_ERROR
+    assert (
+        run_tool(lambda: (_ for _ in ()).throw(FileExistsError('out')), also=(FileExistsError,))
+        == USER_ERROR
+    )
     assert run_tool(lambda x: x * 10, 3) == 30  # the work's own result passes through
 
 
@@ -158,8 +173,15 @@ def test_test_names_a_missing_checkpoint(tmp_path, capsys):
 def test_train_names_the_data_root_and_the_key_to_change(tmp_path, capsys):
     module = _load_tool('tools/train.py')
     with pytest.raises(SystemExit) as info:
-        module.main([str(CONFIG), '--work-dir', str(tmp_path / 'w'), '--cfg-options',
-                     f'train_dataloader.dataset.data_root={tmp_path / "no_data"}'])
+        module.main(
+            [
+                str(CONFIG),
+                '--work-dir',
+                str(tmp_path / 'w'),
+                '--cfg-options',
+                f'train_dataloader.dataset.data_root={tmp_path / "no_data"}',
+            ]
+        )
     assert info.value.code == 2
     line = _one_error_line(capsys)
     assert str(tmp_path / 'no_data') in line and 'train_dataloader.dataset.data_root' in line
@@ -172,18 +194,27 @@ def test_test_names_a_missing_split_file(tmp_path, capsys):
     ckpt.write_bytes(b'x')
     module = _load_tool('tools/test.py')
     with pytest.raises(SystemExit):
-        module.main([str(CONFIG), str(ckpt), '--cfg-options',
-                     f'test_dataloader.dataset.data_root={tmp_path / "data"}'])
+        module.main(
+            [
+                str(CONFIG),
+                str(ckpt),
+                '--cfg-options',
+                f'test_dataloader.dataset.data_root={tmp_path / "data"}',
+            ]
+        )
     line = _one_error_line(capsys)
     assert 'test_SIRST3.txt' in line and 'test_dataloader.dataset.ann_file' in line
 
 
-@pytest.mark.parametrize('option,expected', [
-    ('trian_cfg.max_iters=10', "no key 'trian_cfg' (did you mean train_cfg"),
-    ('train_cfg.max_iters.x=1', 'train_cfg.max_iters is 1000, not a dict'),
-    ('train_cfg', 'expects KEY=VALUE'),
-    ('model.backbone.depths=[1,2', 'cannot read the value'),
-])
+@pytest.mark.parametrize(
+    'option,expected',
+    [
+        ('trian_cfg.max_iters=10', "no key 'trian_cfg' (did you mean train_cfg"),
+        ('train_cfg.max_iters.x=1', 'train_cfg.max_iters is 1000, not a dict'),
+        ('train_cfg', 'expects KEY=VALUE'),
+        ('model.backbone.depths=[1,2', 'cannot read the value'),
+    ],
+)
 def test_bad_cfg_options_are_named(option, expected, tmp_path, capsys):
     module = _load_tool('tools/train.py')
     with pytest.raises(SystemExit) as info:
@@ -196,8 +227,18 @@ def test_infer_names_an_unreadable_input(tmp_path, capsys):
     module = _load_tool('tools/infer.py')
     ckpt = tmp_path / 'a.pth'
     ckpt.write_bytes(b'x')
-    status = module.main([str(CONFIG), str(ckpt), '--input', str(tmp_path / 'nothing'),
-                          '--out-dir', str(tmp_path / 'out'), '--device', 'cpu'])
+    status = module.main(
+        [
+            str(CONFIG),
+            str(ckpt),
+            '--input',
+            str(tmp_path / 'nothing'),
+            '--out-dir',
+            str(tmp_path / 'out'),
+            '--device',
+            'cpu',
+        ]
+    )
     assert status == 2
     assert 'nothing' in _one_error_line(capsys)
 
@@ -212,10 +253,17 @@ def test_a_config_that_does_not_parse_is_a_user_error(tmp_path):
 
 
 def test_cfg_option_keys():
-    cfg = Config(dict(model=dict(backbone=dict(depth=3), heads=[dict(a=1)]),
-                      train_cfg=dict(max_iters=5)))
-    options = parse_cfg_options(['model.backbone.width=8', 'model.heads.0.a=2',
-                                 'randomness.seed=1', 'train_cfg.val_interval=2'])
+    cfg = Config(
+        dict(model=dict(backbone=dict(depth=3), heads=[dict(a=1)]), train_cfg=dict(max_iters=5))
+    )
+    options = parse_cfg_options(
+        [
+            'model.backbone.width=8',
+            'model.heads.0.a=2',
+            'randomness.seed=1',
+            'train_cfg.val_interval=2',
+        ]
+    )
     check_cfg_option_keys(cfg, options)  # new nested keys and Runner keys are allowed
     assert options['model.backbone.width'] == 8
     for bad in ('modle.backbone.depth=1', 'model.heads.3.a=1', 'model.backbone.depth.x=1'):
@@ -228,10 +276,18 @@ def test_data_paths_are_checked_through_dataset_wrappers(tmp_path):
     (root / 'img_idx').mkdir(parents=True)
     (root / 'img_idx' / 'train.txt').write_text('a\n')
     leaf = dict(type='PointSIRSTDataset', data_root=str(root), ann_file='img_idx/train.txt')
-    cfg = Config(dict(train_dataloader=dict(dataset=dict(
-        type='RepeatDataset', times=2, dataset=dict(type='ConcatDataset',
-                                                    datasets=[leaf, dict(leaf)]))),
-        val_dataloader=None))
+    cfg = Config(
+        dict(
+            train_dataloader=dict(
+                dataset=dict(
+                    type='RepeatDataset',
+                    times=2,
+                    dataset=dict(type='ConcatDataset', datasets=[leaf, dict(leaf)]),
+                )
+            ),
+            val_dataloader=None,
+        )
+    )
     check_data_paths(cfg, ['train_dataloader', 'val_dataloader', 'test_dataloader'])
     cfg.train_dataloader.dataset.dataset.datasets[1]['ann_file'] = 'img_idx/test.txt'
     with pytest.raises(InputError) as info:
@@ -277,13 +333,23 @@ def _reject_constant(name):
 
 
 def test_json_writes_nan_and_infinity_as_null(tmp_path):
-    metrics = {'mIoU': 0.5, 'Pd': float('nan'), 'Fa': float('inf'), 'parts': [np.float32('nan'),
-               np.float64(0.25), np.int64(3)], 'arr': np.array([1.0, np.nan])}
+    metrics = {
+        'mIoU': 0.5,
+        'Pd': float('nan'),
+        'Fa': float('inf'),
+        'parts': [np.float32('nan'), np.float64(0.25), np.int64(3)],
+        'arr': np.array([1.0, np.nan]),
+    }
     write_json(metrics, tmp_path / 'm.json')
     text = (tmp_path / 'm.json').read_text()
     loaded = json.loads(text, parse_constant=_reject_constant)
-    assert loaded == {'mIoU': 0.5, 'Pd': None, 'Fa': None, 'parts': [None, 0.25, 3],
-                      'arr': [1.0, None]}
+    assert loaded == {
+        'mIoU': 0.5,
+        'Pd': None,
+        'Fa': None,
+        'parts': [None, 0.25, 3],
+        'arr': [1.0, None],
+    }
     assert text.endswith('}\n')
 
 
@@ -298,10 +364,18 @@ def test_json_refuses_what_it_cannot_represent(tmp_path):
 
 @pytest.mark.slow
 def test_importing_the_package_prints_no_third_party_notices():
-    script = ('import warnings; warnings.simplefilter("always"); import mmgsacp; '
-              'warnings.warn("a real warning")')
-    res = subprocess.run([sys.executable, '-c', script], cwd=REPO, env=_env(),
-                         capture_output=True, text=True, timeout=300)
+    script = (
+        'import warnings; warnings.simplefilter("always"); import mmgsacp; '
+        'warnings.warn("a real warning")'
+    )
+    res = subprocess.run(
+        [sys.executable, '-c', script],
+        cwd=REPO,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert res.returncode == 0, res.stderr
     assert 'OneDL' not in res.stdout + res.stderr
     assert 'MultiScaleDeformableAttention' not in res.stderr
@@ -313,6 +387,7 @@ def test_line_filter_drops_only_the_named_lines():
     import io
 
     import mmgsacp
+
     out = io.StringIO()
     stream = mmgsacp._LineFilter(out, frozenset({'Could not import OneDL'}))
     stream.write('Could not import OneDL\nkept line\nCould not import One')
@@ -334,8 +409,11 @@ def _requirement_lines(path: Path):
 
 def test_requirement_files_split_as_mmseg_does():
     top = list(_requirement_lines(REPO / 'requirements.txt'))
-    assert top == ['-r requirements/runtime.txt', '-r requirements/tests.txt',
-                   '-r requirements/deploy.txt']
+    assert top == [
+        '-r requirements/runtime.txt',
+        '-r requirements/tests.txt',
+        '-r requirements/deploy.txt',
+    ]
     runtime = list(_requirement_lines(REPO / 'requirements' / 'runtime.txt'))
     tests = list(_requirement_lines(REPO / 'requirements' / 'tests.txt'))
     deploy = list(_requirement_lines(REPO / 'requirements' / 'deploy.txt'))
@@ -344,11 +422,20 @@ def test_requirement_files_split_as_mmseg_does():
     # The deployment packages are pinned, and the runtime needs neither them nor the tests'.
     assert {r.split('==')[0] for r in deploy} == {'onnx', 'onnxruntime'}
     assert not {r.split('>=')[0].split('==')[0] for r in runtime} & {
-        'pytest', 'hypothesis', 'onnx', 'onnxruntime'}
+        'pytest',
+        'hypothesis',
+        'onnx',
+        'onnxruntime',
+    }
     for name in ('mm-fork.txt', 'mm-official.txt'):
         assert (REPO / 'requirements' / name).is_file()
     makefile = (REPO / 'Makefile').read_text()
     stamp = next(line for line in makefile.splitlines() if line.startswith('$(STAMP):'))
-    for name in ('requirements.txt', 'requirements/runtime.txt', 'requirements/tests.txt',
-                 'requirements/deploy.txt', 'requirements/mm-fork.txt'):
+    for name in (
+        'requirements.txt',
+        'requirements/runtime.txt',
+        'requirements/tests.txt',
+        'requirements/deploy.txt',
+        'requirements/mm-fork.txt',
+    ):
         assert name in stamp

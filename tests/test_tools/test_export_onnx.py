@@ -1,4 +1,5 @@
 """ONNX export: the exported network is the test path's, written only with its packages."""
+
 import os.path as osp
 import sys
 
@@ -37,7 +38,8 @@ def test_probability_net_equals_the_test_path():
     x = torch.rand(1, 1, 64, 96, generator=torch.Generator().manual_seed(0)) * 255
     with torch.no_grad():
         inputs = model.data_preprocessor(
-            dict(inputs=[x[0]], data_samples=[SegDataSample()]), False)['inputs']
+            dict(inputs=[x[0]], data_samples=[SegDataSample()]), False
+        )['inputs']
         meta = dict(img_shape=(64, 96), ori_shape=(64, 96), pad_shape=(64, 96))
         ref = torch.sigmoid(model.inference(inputs, [meta]))
         got = net(x)
@@ -61,20 +63,38 @@ def test_export_matches_pytorch_in_onnxruntime(tmp_path):
     pytest.importorskip('onnxruntime')
     ckpt = _checkpoint(tmp_path, _model())
     out = tmp_path / 'model.onnx'
-    assert run_tool('deployment/export_onnx.py', CONFIG, ckpt, out, '--shape', 64, 64,
-                    '--dynamic', '--verify') == 0
+    assert (
+        run_tool(
+            'deployment/export_onnx.py',
+            CONFIG,
+            ckpt,
+            out,
+            '--shape',
+            64,
+            64,
+            '--dynamic',
+            '--verify',
+        )
+        == 0
+    )
     import numpy as np
     import onnxruntime as ort
+
     net = ProbabilityNet(_model()).eval()
     x = torch.rand(1, 1, 96, 128, generator=torch.Generator().manual_seed(1)) * 255
     got = ort.InferenceSession(str(out), providers=['CPUExecutionProvider']).run(
-        ['prob'], {'image': x.numpy()})[0]
+        ['prob'], {'image': x.numpy()}
+    )[0]
     with torch.no_grad():
         ref = net(x).numpy()
     assert got.shape == (1, 1, 96, 128)
     assert np.abs(got - ref).max() < 1e-4
-    assert run_tool('deployment/export_onnx.py', CONFIG, ckpt, tmp_path / 'bad.onnx',
-                    '--shape', 60, 64) == 2
+    assert (
+        run_tool(
+            'deployment/export_onnx.py', CONFIG, ckpt, tmp_path / 'bad.onnx', '--shape', 60, 64
+        )
+        == 2
+    )
 
 
 def test_lite_unet_export_round_trip(tmp_path):
@@ -84,10 +104,12 @@ def test_lite_unet_export_round_trip(tmp_path):
     pytest.importorskip('onnx')
     pytest.importorskip('onnxruntime')
     from mmgsacp.apis.onnx_export import export_onnx, ort_session
+
     init_default_scope('mmseg')
     torch.manual_seed(0)
     model = MODELS.build(
-        Config.fromfile(config_path('full_sup/full-sup_liteunet_1k_sirst3.py')).model)
+        Config.fromfile(config_path('full_sup/full-sup_liteunet_1k_sirst3.py')).model
+    )
     g = torch.Generator().manual_seed(0)
     for m in model.modules():
         if isinstance(m, torch.nn.BatchNorm2d):

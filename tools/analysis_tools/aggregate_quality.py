@@ -12,6 +12,7 @@ runs and the mean and sample standard deviation of mIoU / nIoU / Pd / Fa on ``--
 run* (same seed, same data order), which removes the part of the spread the two share.
 Exit status 2 on a usage or data error.
 """
+
 import argparse
 import sys
 
@@ -34,4 +35,5 @@ if __name__ == '__main__':
     args = parse_args()
     from mmgsacp.analysis.aggregate import run_command
     from mmgsacp.utils.io import run_tool
+
     sys.exit(run_tool(run_command, args))

@@ -17,6 +17,7 @@ themselves leave without a point (the floor no crop rule can go below).
 
 Exit status 2 on a usage or data error.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,16 +30,26 @@ import sys
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('config')
-    parser.add_argument('--data-root', default=None,
-                        help='override train_dataloader.dataset.data_root')
+    parser.add_argument(
+        '--data-root', default=None, help='override train_dataloader.dataset.data_root'
+    )
     parser.add_argument('--crops', type=int, default=3000)
     parser.add_argument('--seed', type=int, default=0)
-    parser.add_argument('--point-margin', type=int, nargs='+', default=None,
-                        help="crop rows to compare (default: the config's own)")
+    parser.add_argument(
+        '--point-margin',
+        type=int,
+        nargs='+',
+        default=None,
+        help="crop rows to compare (default: the config's own)",
+    )
     parser.add_argument('--json', default=None, help='write the counts here')
-    parser.add_argument('--cfg-options', nargs='+', metavar='KEY=VALUE', default=None,
-                        help="override config keys (values read as MMEngine's DictAction "
-                        'reads them)')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        metavar='KEY=VALUE',
+        default=None,
+        help="override config keys (values read as MMEngine's DictAction reads them)",
+    )
     return parser.parse_args(argv)
 
 
@@ -46,4 +57,5 @@ if __name__ == '__main__':
     args = parse_args()
     from mmgsacp.analysis.crops import run_command
     from mmgsacp.utils.io import run_tool
+
     sys.exit(run_tool(run_command, args))

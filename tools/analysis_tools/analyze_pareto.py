@@ -24,6 +24,7 @@ The output folder is built beside ``OUT`` and moved into place at the end; an ex
 ``OUT`` is refused unless ``--overwrite``. Exit status: 0 on success (also when no point meets
 the budget, which is reported), 2 on a usage or data error.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -40,24 +41,54 @@ SELECT_KEYS = ('mIoU', 'Pd')
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    parser.add_argument('--prob-dir', type=Path, required=True,
-                        help='folder of probability maps <stem>.png (16/8-bit) or <stem>.npy')
-    parser.add_argument('--gt-dir', type=Path, required=True,
-                        help='folder of ground-truth masks <stem>.png (target where > 127)')
-    parser.add_argument('--split', type=Path, default=None,
-                        help='file with one stem per line (default: every PNG in --gt-dir)')
-    parser.add_argument('--thresholds', nargs='+', default=['0.05:0.95:0.05'],
-                        help="ranges 'start:stop:step' (stop included) and/or single values, "
-                        'e.g. 0.05:0.95:0.05 0.99 (default 0.05:0.95:0.05)')
-    parser.add_argument('--min-areas', nargs='+', type=int, default=[0],
-                        help='minimum predicted component areas (px) to sweep (default 0)')
-    parser.add_argument('--target-fa', type=float, default=10.0,
-                        help='false-alarm budget, in units of 1e-6 (default 10)')
-    parser.add_argument('--select', choices=SELECT_KEYS, default='mIoU',
-                        help='metric maximised among points within the budget (default mIoU)')
+    parser.add_argument(
+        '--prob-dir',
+        type=Path,
+        required=True,
+        help='folder of probability maps <stem>.png (16/8-bit) or <stem>.npy',
+    )
+    parser.add_argument(
+        '--gt-dir',
+        type=Path,
+        required=True,
+        help='folder of ground-truth masks <stem>.png (target where > 127)',
+    )
+    parser.add_argument(
+        '--split',
+        type=Path,
+        default=None,
+        help='file with one stem per line (default: every PNG in --gt-dir)',
+    )
+    parser.add_argument(
+        '--thresholds',
+        nargs='+',
+        default=['0.05:0.95:0.05'],
+        help="ranges 'start:stop:step' (stop included) and/or single values, "
+        'e.g. 0.05:0.95:0.05 0.99 (default 0.05:0.95:0.05)',
+    )
+    parser.add_argument(
+        '--min-areas',
+        nargs='+',
+        type=int,
+        default=[0],
+        help='minimum predicted component areas (px) to sweep (default 0)',
+    )
+    parser.add_argument(
+        '--target-fa',
+        type=float,
+        default=10.0,
+        help='false-alarm budget, in units of 1e-6 (default 10)',
+    )
+    parser.add_argument(
+        '--select',
+        choices=SELECT_KEYS,
+        default='mIoU',
+        help='metric maximised among points within the budget (default mIoU)',
+    )
     parser.add_argument('--out-dir', type=Path, required=True, help='output folder')
-    parser.add_argument('--overwrite', action='store_true',
-                        help='replace an existing non-empty --out-dir')
+    parser.add_argument(
+        '--overwrite', action='store_true', help='replace an existing non-empty --out-dir'
+    )
     parser.add_argument('--no-progress', action='store_true', help='no progress bar')
     return parser.parse_args(argv)
 
@@ -66,4 +97,5 @@ if __name__ == '__main__':
     args = parse_args()
     from mmgsacp.analysis.pareto import run_command
     from mmgsacp.utils.io import run_tool
+
     sys.exit(run_tool(run_command, args))

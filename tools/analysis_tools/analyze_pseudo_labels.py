@@ -23,6 +23,7 @@ the area ratio pseudo / true, and writes them with ``--json``. Ignored pixels (t
 uncertain band) are left out of both pseudo and true pixels. Exit status 2 on a usage or data
 error.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -36,16 +37,22 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('config')
     parser.add_argument('checkpoint', nargs='?', default=None)
-    parser.add_argument('--data-root', default=None,
-                        help='override train_dataloader.dataset.data_root')
+    parser.add_argument(
+        '--data-root', default=None, help='override train_dataloader.dataset.data_root'
+    )
     parser.add_argument('--limit', type=int, default=None, help='score N images (seeded)')
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--kappa', type=float, nargs='+', default=None)
     parser.add_argument('--beta', type=float, nargs='+', default=None)
     parser.add_argument('--json', default=None, help='write the scores here')
-    parser.add_argument('--cfg-options', nargs='+', metavar='KEY=VALUE', default=None,
-                        help="override config keys (values read as MMEngine's DictAction "
-                        'reads them), e.g. the target settings')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        metavar='KEY=VALUE',
+        default=None,
+        help="override config keys (values read as MMEngine's DictAction "
+        'reads them), e.g. the target settings',
+    )
     return parser.parse_args(argv)
 
 
@@ -53,4 +60,5 @@ if __name__ == '__main__':
     args = parse_args()
     from mmgsacp.analysis.pseudo_labels import run_command
     from mmgsacp.utils.io import run_tool
+
     sys.exit(run_tool(run_command, args))

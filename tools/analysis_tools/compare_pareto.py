@@ -19,6 +19,7 @@ used.
 The thresholds are chosen on the sweep's own images: the table compares trade-offs, it is not
 a way to pick a threshold for a test set. Exit status 2 on a usage or data error.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,16 +35,26 @@ SELECT_KEYS = ('mIoU', 'Pd')
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('sweeps', nargs='+', help='pareto.csv files or folders holding one')
-    parser.add_argument('--fa', type=float, nargs='+', required=True,
-                        help='false-alarm budgets (x1e-6)')
-    parser.add_argument('--labels', nargs='+', default=None,
-                        help='one name per sweep (default: the folder names)')
-    parser.add_argument('--select', choices=SELECT_KEYS, default='mIoU',
-                        help='the metric to maximise within each budget')
+    parser.add_argument(
+        '--fa', type=float, nargs='+', required=True, help='false-alarm budgets (x1e-6)'
+    )
+    parser.add_argument(
+        '--labels', nargs='+', default=None, help='one name per sweep (default: the folder names)'
+    )
+    parser.add_argument(
+        '--select',
+        choices=SELECT_KEYS,
+        default='mIoU',
+        help='the metric to maximise within each budget',
+    )
     parser.add_argument('--min-area', type=int, default=0)
     parser.add_argument('--out', default=None, help='write the curves to this PNG')
-    parser.add_argument('--groups', nargs='+', default=None,
-                        help='one name per sweep; a group shares one colour in the plot')
+    parser.add_argument(
+        '--groups',
+        nargs='+',
+        default=None,
+        help='one name per sweep; a group shares one colour in the plot',
+    )
     parser.add_argument('--json', default=None)
     return parser.parse_args(argv)
 
@@ -52,4 +63,5 @@ if __name__ == '__main__':
     args = parse_args()
     from mmgsacp.analysis.compare import run_command
     from mmgsacp.utils.io import run_tool
+
     sys.exit(run_tool(run_command, args))

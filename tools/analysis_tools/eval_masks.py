@@ -18,6 +18,7 @@ The JSON is strict: an undefined rate (e.g. Pd of a set without targets) is writ
 Exit status: 0 on success, 2 on a usage or data error (missing predictions, size mismatch,
 refused mask values).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,20 +35,40 @@ MASK_SCALES = ('255', '01', 'auto')
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    parser.add_argument('--pred-dir', type=Path, required=True,
-                        help='folder of predicted masks <stem>.png (target where > 127)')
-    parser.add_argument('--gt-dir', type=Path, required=True,
-                        help='folder of ground-truth masks <stem>.png (target where > 127)')
-    parser.add_argument('--split', type=Path, default=None,
-                        help='file with one stem per line (default: every PNG in --gt-dir)')
+    parser.add_argument(
+        '--pred-dir',
+        type=Path,
+        required=True,
+        help='folder of predicted masks <stem>.png (target where > 127)',
+    )
+    parser.add_argument(
+        '--gt-dir',
+        type=Path,
+        required=True,
+        help='folder of ground-truth masks <stem>.png (target where > 127)',
+    )
+    parser.add_argument(
+        '--split',
+        type=Path,
+        default=None,
+        help='file with one stem per line (default: every PNG in --gt-dir)',
+    )
     parser.add_argument('--json', type=Path, default=None, help='write the metrics here')
-    parser.add_argument('--part-map', choices=('auto', 'none'), default='auto',
-                        help='auto: per-part metrics from file names (Misc_* NUAA-SIRST, '
-                        '6 digits NUDT-SIRST, XDU* IRSTD-1K); none: overall only')
-    parser.add_argument('--mask-scale', choices=MASK_SCALES, default='255',
-                        help='how both folders store target pixels. 255: value > 127, a file '
-                        'holding only 0 and 1 is an error; 01: every file is 0/1; auto: a file '
-                        'whose maximum is 1 is 0/1, any other > 127')
+    parser.add_argument(
+        '--part-map',
+        choices=('auto', 'none'),
+        default='auto',
+        help='auto: per-part metrics from file names (Misc_* NUAA-SIRST, '
+        '6 digits NUDT-SIRST, XDU* IRSTD-1K); none: overall only',
+    )
+    parser.add_argument(
+        '--mask-scale',
+        choices=MASK_SCALES,
+        default='255',
+        help='how both folders store target pixels. 255: value > 127, a file '
+        'holding only 0 and 1 is an error; 01: every file is 0/1; auto: a file '
+        'whose maximum is 1 is 0/1, any other > 127',
+    )
     return parser.parse_args(argv)
 
 
@@ -55,4 +76,5 @@ if __name__ == '__main__':
     args = parse_args()
     from mmgsacp.evaluation.mask_folders import run_command
     from mmgsacp.utils.io import run_tool
+
     sys.exit(run_tool(run_command, args))

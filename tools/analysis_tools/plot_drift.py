@@ -10,6 +10,7 @@ order of ``mmgsacp.analysis.drift.PANELS`` (pseudo-mask IoU, area ratio, collaps
 ignored pixels, and the band and negative statistics of the current targets), four to a row;
 scalars no log holds are skipped. Exit status 2 on a usage or data error.
 """
+
 import argparse
 import sys
 
@@ -22,8 +23,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('runs', nargs='+')
     parser.add_argument('--out', required=True)
     parser.add_argument('--smooth', type=int, default=5)
-    parser.add_argument('--labels', nargs='+', default=None,
-                        help='legend names, one per run (default: the folder names)')
+    parser.add_argument(
+        '--labels',
+        nargs='+',
+        default=None,
+        help='legend names, one per run (default: the folder names)',
+    )
     return parser.parse_args(argv)
 
 
@@ -31,4 +36,5 @@ if __name__ == '__main__':
     args = parse_args()
     from mmgsacp.analysis.drift import run_command
     from mmgsacp.utils.io import run_tool
+
     sys.exit(run_tool(run_command, args))

@@ -9,6 +9,7 @@ Without ``--data-root`` a small synthetic set (256x256 frames) is generated and 
 temporary folder. Prints ms per batch of each path and their ratio (per-sample / packed), both
 on the CPU.
 """
+
 import argparse
 import os.path as osp
 import sys
@@ -41,4 +42,5 @@ if __name__ == '__main__':
     args = parse_args()
     from mmgsacp.benchmarks.data_path import run_command
     from mmgsacp.utils.io import run_tool
+
     sys.exit(run_tool(run_command, args))

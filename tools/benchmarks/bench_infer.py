@@ -49,6 +49,7 @@ Measurements:
   ones (BN, ReLU, attention products, interpolation). Many papers quote MACs as "FLOPs": halve
   ours to compare. ``GF/MPx`` is per megapixel of frame.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -62,25 +63,46 @@ from typing import List, Optional
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--json', metavar='OUT', help='write the results to this JSON file')
-    parser.add_argument('--sizes', nargs='+', default=['256', '512', '640x512'],
-                        help='frame sizes, N (square) or WxH (default: 256 512 640x512)')
-    parser.add_argument('--networks', nargs='+', default=None,
-                        help='networks to run (default: all)')
-    parser.add_argument('--repeats', type=int, default=10,
-                        help='rounds of timed passes, one per network each (default: 10)')
-    parser.add_argument('--warmup', type=int, default=2,
-                        help='untimed forward passes before measuring (default: 2)')
-    parser.add_argument('--device', choices=['cpu', 'cuda', 'auto'], default='auto',
-                        help='auto: the CPU, plus the GPU when present (default)')
-    parser.add_argument('--threads', type=int, default=2,
-                        help='CPU threads of PyTorch and of ONNX Runtime (default: 2)')
-    parser.add_argument('--onnx', choices=['auto', 'on', 'off'], default='auto',
-                        help='ONNX Runtime column on the CPU: auto = when installed (default)')
+    parser.add_argument(
+        '--sizes',
+        nargs='+',
+        default=['256', '512', '640x512'],
+        help='frame sizes, N (square) or WxH (default: 256 512 640x512)',
+    )
+    parser.add_argument(
+        '--networks', nargs='+', default=None, help='networks to run (default: all)'
+    )
+    parser.add_argument(
+        '--repeats',
+        type=int,
+        default=10,
+        help='rounds of timed passes, one per network each (default: 10)',
+    )
+    parser.add_argument(
+        '--warmup', type=int, default=2, help='untimed forward passes before measuring (default: 2)'
+    )
+    parser.add_argument(
+        '--device',
+        choices=['cpu', 'cuda', 'auto'],
+        default='auto',
+        help='auto: the CPU, plus the GPU when present (default)',
+    )
+    parser.add_argument(
+        '--threads',
+        type=int,
+        default=2,
+        help='CPU threads of PyTorch and of ONNX Runtime (default: 2)',
+    )
+    parser.add_argument(
+        '--onnx',
+        choices=['auto', 'on', 'off'],
+        default='auto',
+        help='ONNX Runtime column on the CPU: auto = when installed (default)',
+    )
     parser.add_argument('--seed', type=int, default=0)
     args = parser.parse_args(argv)
     if args.repeats < 1 or args.warmup < 0:
-        parser.error(f'need --repeats >= 1 and --warmup >= 0, got {args.repeats} and '
-                     f'{args.warmup}')
+        parser.error(f'need --repeats >= 1 and --warmup >= 0, got {args.repeats} and {args.warmup}')
     if args.threads < 1:
         parser.error(f'need --threads >= 1, got {args.threads}')
     args.sizes = [parse_size(text, parser) for text in args.sizes]
@@ -101,4 +123,5 @@ if __name__ == '__main__':
     args = parse_args()
     from mmgsacp.benchmarks.inference import run_command
     from mmgsacp.utils.io import run_tool
+
     sys.exit(run_tool(run_command, args))

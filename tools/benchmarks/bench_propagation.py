@@ -10,6 +10,7 @@ same regions.
     python tools/benchmarks/bench_propagation.py [--points 24] [--iters 30] [--threads 1]
                                                  [--device cpu]
 """
+
 import argparse
 import sys
 
@@ -35,4 +36,5 @@ if __name__ == '__main__':
     args = parse_args()
     from mmgsacp.benchmarks.propagation import run_command
     from mmgsacp.utils.io import run_tool
+
     sys.exit(run_tool(run_command, args))

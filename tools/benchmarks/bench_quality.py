@@ -16,6 +16,7 @@ interrupted benchmark resumes with the methods not yet finished (a method whose 
 cut short resumes from its last checkpoint). Exit status 2 on a usage or data error or a failed
 run (the line names the log of the failed command).
 """
+
 import argparse
 import os.path as osp
 import sys
@@ -36,10 +37,19 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--data-root', default=osp.join(ROOT, '..', 'shared', 'data', 'SIRST3'))
     parser.add_argument('--work-dir', default=osp.join(ROOT, 'work_dirs', 'bench'))
     parser.add_argument('--config-set', choices=sorted(CONFIG_SETS), default='cpu')
-    parser.add_argument('--phase', choices=PHASES, default='all',
-                        help='train only, test only (existing checkpoints), or both')
-    parser.add_argument('--cfg-options', nargs='+', default=[], metavar='KEY=VALUE',
-                        help='extra key=value overrides for every method')
+    parser.add_argument(
+        '--phase',
+        choices=PHASES,
+        default='all',
+        help='train only, test only (existing checkpoints), or both',
+    )
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        default=[],
+        metavar='KEY=VALUE',
+        help='extra key=value overrides for every method',
+    )
     parser.set_defaults(root=ROOT)  # where tools/ and configs/ are
     return parser.parse_args(argv)
 
@@ -48,4 +58,5 @@ if __name__ == '__main__':
     args = parse_args()
     from mmgsacp.benchmarks.quality import run_command
     from mmgsacp.utils.io import run_tool
+
     sys.exit(run_tool(run_command, args))

@@ -18,6 +18,7 @@ DNANet iteration count).
         [--crop 128 [256]] [--device cpu|cuda] [--amp] [--dnanet] [--json OUT]
     python tools/benchmarks/bench_train_step.py --ratios [--iters 30] [--warmup 5] [--dnanet]
 """
+
 import argparse
 import os
 import os.path as osp
@@ -33,23 +34,42 @@ ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--iters', type=int, default=None,
-                        help='timed iterations per method (default 5; 30 with --ratios)')
-    parser.add_argument('--warmup', type=int, default=None,
-                        help='untimed iterations first (default 2; 5 with --ratios)')
+    parser.add_argument(
+        '--iters',
+        type=int,
+        default=None,
+        help='timed iterations per method (default 5; 30 with --ratios)',
+    )
+    parser.add_argument(
+        '--warmup',
+        type=int,
+        default=None,
+        help='untimed iterations first (default 2; 5 with --ratios)',
+    )
     parser.add_argument('--batch', type=int, default=16)
-    parser.add_argument('--crop', type=int, nargs='+', default=[128],
-                        help='training crop sizes, e.g. --crop 128 256')
-    parser.add_argument('--methods', nargs='+', default=None,
-                        help='subset of full_sup prior_only gsacp_final')
+    parser.add_argument(
+        '--crop',
+        type=int,
+        nargs='+',
+        default=[128],
+        help='training crop sizes, e.g. --crop 128 256',
+    )
+    parser.add_argument(
+        '--methods', nargs='+', default=None, help='subset of full_sup prior_only gsacp_final'
+    )
     parser.add_argument('--device', choices=('cpu', 'cuda'), default='cpu')
-    parser.add_argument('--amp', action='store_true',
-                        help='bf16 autocast + fused AdamW + cuDNN autotuning')
+    parser.add_argument(
+        '--amp', action='store_true', help='bf16 autocast + fused AdamW + cuDNN autotuning'
+    )
     parser.add_argument('--threads', type=int, default=None, help='torch CPU threads')
-    parser.add_argument('--dnanet', action='store_true',
-                        help='also measure with DNANet in place of the compact network')
-    parser.add_argument('--ratios', action='store_true',
-                        help='the earlier ms/ratio report of the model step only')
+    parser.add_argument(
+        '--dnanet',
+        action='store_true',
+        help='also measure with DNANet in place of the compact network',
+    )
+    parser.add_argument(
+        '--ratios', action='store_true', help='the earlier ms/ratio report of the model step only'
+    )
     parser.add_argument('--json', help='write the report to this JSON file')
     parser.set_defaults(root=ROOT)  # where configs/ is
     args = parser.parse_args(argv)
@@ -58,8 +78,10 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     if args.warmup is None:
         args.warmup = 5 if args.ratios else 2
     if args.iters < 1 or args.warmup < 0 or args.batch < 1 or min(args.crop) < 32:
-        parser.error(f'need --iters >= 1, --warmup >= 0, --batch >= 1 and --crop >= 32, got '
-                     f'{args.iters}, {args.warmup}, {args.batch} and {args.crop}')
+        parser.error(
+            f'need --iters >= 1, --warmup >= 0, --batch >= 1 and --crop >= 32, got '
+            f'{args.iters}, {args.warmup}, {args.batch} and {args.crop}'
+        )
     if args.ratios and (args.device != 'cpu' or args.amp or args.crop != [128]):
         parser.error('--ratios measures the CPU model step only (no --device, --amp, --crop)')
     return args
@@ -71,4 +93,5 @@ if __name__ == '__main__':
         os.environ.setdefault('CUDA_VISIBLE_DEVICES', '')
     from mmgsacp.benchmarks.train_speed import run_command
     from mmgsacp.utils.io import run_tool
+
     sys.exit(run_tool(run_command, args))

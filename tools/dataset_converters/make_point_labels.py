@@ -11,6 +11,7 @@ folders are left alone unless ``--overwrite``.
 
 Exit status 2 on a usage or data error (missing mask folder, existing output folders).
 """
+
 import argparse
 import os.path as osp
 import sys
@@ -27,8 +28,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--centroid-dir', default='masks_centroid')
     parser.add_argument('--coarse-dir', default='masks_coarse')
     parser.add_argument('--seed', type=int, default=0, help='seed of the coarse jitter')
-    parser.add_argument('--sigma-scale', type=float, default=0.15,
-                        help='coarse jitter std per axis, in units of sqrt(target area)')
+    parser.add_argument(
+        '--sigma-scale',
+        type=float,
+        default=0.15,
+        help='coarse jitter std per axis, in units of sqrt(target area)',
+    )
     parser.add_argument('--overwrite', action='store_true')
     return parser.parse_args(argv)
 
@@ -36,22 +41,31 @@ def parse_args(argv=None) -> argparse.Namespace:
 def run(args: argparse.Namespace) -> int:
     from mmgsacp.datasets.points import write_point_label_dirs
     from mmgsacp.utils.io import InputError
+
     if not osp.isdir(args.data_root):
         raise InputError(f'--data-root {args.data_root} is not a folder')
     start = time.time()
-    n = write_point_label_dirs(args.data_root, mask_dir=args.mask_dir,
-                               centroid_dir=args.centroid_dir, coarse_dir=args.coarse_dir,
-                               seed=args.seed, sigma_scale=args.sigma_scale,
-                               overwrite=args.overwrite)
-    print(f'wrote point labels of {n} masks to '
-          f'{osp.join(args.data_root, args.centroid_dir)} and '
-          f'{osp.join(args.data_root, args.coarse_dir)} in {time.time() - start:.1f} s')
+    n = write_point_label_dirs(
+        args.data_root,
+        mask_dir=args.mask_dir,
+        centroid_dir=args.centroid_dir,
+        coarse_dir=args.coarse_dir,
+        seed=args.seed,
+        sigma_scale=args.sigma_scale,
+        overwrite=args.overwrite,
+    )
+    print(
+        f'wrote point labels of {n} masks to '
+        f'{osp.join(args.data_root, args.centroid_dir)} and '
+        f'{osp.join(args.data_root, args.coarse_dir)} in {time.time() - start:.1f} s'
+    )
     return 0
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
     from mmgsacp.utils.io import run_tool  # imports the package
+
     # the library refuses a missing mask folder and existing output folders with these
     return run_tool(run, args, also=(FileExistsError, FileNotFoundError))
 

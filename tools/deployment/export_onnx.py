@@ -18,6 +18,7 @@ and checks it against PyTorch. Needs the packages in requirements/deploy.txt.
 
 Exit status: 0 on success, 2 on a usage or data error (missing package, refused checkpoint).
 """
+
 import argparse
 import os
 import os.path as osp
@@ -34,10 +35,14 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--shape', type=int, nargs=2, default=[256, 256], metavar=('H', 'W'))
     parser.add_argument('--dynamic', action='store_true', help='variable H and W')
     parser.add_argument('--opset', type=int, default=17)
-    parser.add_argument('--verify', action='store_true',
-                        help='compare onnxruntime with PyTorch on a random input')
-    parser.add_argument('--unsafe-load-checkpoint', action='store_true',
-                        help='fully unpickle a trusted legacy checkpoint')
+    parser.add_argument(
+        '--verify', action='store_true', help='compare onnxruntime with PyTorch on a random input'
+    )
+    parser.add_argument(
+        '--unsafe-load-checkpoint',
+        action='store_true',
+        help='fully unpickle a trusted legacy checkpoint',
+    )
     args = parser.parse_args(argv)
     if not args.out.endswith('.onnx'):
         parser.error(f'OUT must end with .onnx, got {args.out!r}')
@@ -48,13 +53,17 @@ def verify(net, path: str, shape, seed: int = 0) -> float:
     """Largest absolute difference between onnxruntime and PyTorch on a random frame."""
     import numpy as np
     import torch
+
     try:
         import onnxruntime as ort
     except ImportError as err:
         from mmgsacp.apis.onnx_export import DEPLOY_REQUIREMENTS
         from mmgsacp.utils.io import InputError
-        raise InputError("--verify needs the 'onnxruntime' package, which is not installed: "
-                         f'pip install -r {DEPLOY_REQUIREMENTS}') from err
+
+        raise InputError(
+            "--verify needs the 'onnxruntime' package, which is not installed: "
+            f'pip install -r {DEPLOY_REQUIREMENTS}'
+        ) from err
     g = torch.Generator().manual_seed(seed)
     x = torch.rand(1, 1, *shape, generator=g) * 255
     with torch.no_grad():
@@ -69,6 +78,7 @@ def run(args: argparse.Namespace) -> str:
     from mmgsacp.apis.onnx_export import ProbabilityNet, export_onnx, require_onnx
     from mmgsacp.utils.checkpoint import allow_unsafe_checkpoints
     from mmgsacp.utils.io import InputError
+
     for path in (args.config, args.checkpoint):
         if not osp.isfile(path):
             raise InputError(f'no such file: {path}')
@@ -84,8 +94,7 @@ def run(args: argparse.Namespace) -> str:
     except ValueError as err:
         raise InputError(str(err)) from err
     size = 'H, W' if args.dynamic else ', '.join(map(str, args.shape))
-    print(f'wrote {args.out}: image (1, 1, {size}) raw intensities -> prob, target '
-          'probabilities')
+    print(f'wrote {args.out}: image (1, 1, {size}) raw intensities -> prob, target probabilities')
     if args.verify:
         diff = verify(net, args.out, tuple(args.shape))
         print(f'onnxruntime vs PyTorch: max |difference| = {diff:.2e}')
@@ -97,6 +106,7 @@ def run(args: argparse.Namespace) -> str:
 def main(argv: Optional[List[str]] = None):
     args = parse_args(argv)
     from mmgsacp.utils.io import run_tool
+
     return run_tool(run, args, exit=True)
 
 

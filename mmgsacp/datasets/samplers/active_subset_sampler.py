@@ -1,4 +1,5 @@
 """An infinite sampler over a subset of the dataset that a hook can change during training."""
+
 from __future__ import annotations
 
 from typing import Iterator, Optional, Sequence
@@ -53,9 +54,12 @@ class ActiveSubsetSampler(Sampler):
         gen.manual_seed(self.seed)
         while True:
             version, active = self.version, self.active
-            order = torch.randperm(len(active), generator=gen).tolist() if self.shuffle \
+            order = (
+                torch.randperm(len(active), generator=gen).tolist()
+                if self.shuffle
                 else list(range(len(active)))
-            for pos in order[self.rank::self.world_size]:
+            )
+            for pos in order[self.rank :: self.world_size]:
                 if self.version != version:
                     break
                 yield active[pos]

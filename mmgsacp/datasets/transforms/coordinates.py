@@ -5,6 +5,7 @@ to know, for each pixel of a training crop, where it came from. Rather than undo
 flip, transpose and rotation, the coordinates ride along as one more seg field: every geometric
 transform of :mod:`.transforms` moves them exactly as it moves the image.
 """
+
 from __future__ import annotations
 
 from typing import Tuple
@@ -78,8 +79,7 @@ class PackIRInputsWithCoords(PackIRInputs):
         coords = results.get(COORDS_KEY)
         if coords is not None:
             arr = np.array(coords.transpose(2, 0, 1), dtype=np.int32, order='C')
-            packed['data_samples'].set_field(
-                torch.from_numpy(arr), COORDS_KEY, dtype=torch.Tensor)
+            packed['data_samples'].set_field(torch.from_numpy(arr), COORDS_KEY, dtype=torch.Tensor)
         return packed
 
 

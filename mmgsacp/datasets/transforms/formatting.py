@@ -1,4 +1,5 @@
 """Packing of single-channel samples with point labels."""
+
 from __future__ import annotations
 
 from typing import Sequence
@@ -29,10 +30,22 @@ class PackIRInputs(BaseTransform):
         meta_keys (Sequence[str]): Sample keys copied into the metainfo.
     """
 
-    def __init__(self,
-                 meta_keys: Sequence[str] = ('img_path', 'seg_map_path', 'ori_shape', 'img_shape',
-                                             'stem', 'part', 'flip', 'flip_direction',
-                                             'transpose', 'rot90', 'reduce_zero_label')) -> None:
+    def __init__(
+        self,
+        meta_keys: Sequence[str] = (
+            'img_path',
+            'seg_map_path',
+            'ori_shape',
+            'img_shape',
+            'stem',
+            'part',
+            'flip',
+            'flip_direction',
+            'transpose',
+            'rot90',
+            'reduce_zero_label',
+        ),
+    ) -> None:
         self.meta_keys = tuple(meta_keys)
 
     def transform(self, results: dict) -> dict:
@@ -52,7 +65,8 @@ class PackIRInputs(BaseTransform):
             # Fresh C-order copies: flipped views can keep negative strides (even ones that
             # ``ascontiguousarray`` accepts as contiguous, on size-1 axes), which torch rejects.
             packed['inputs'] = torch.from_numpy(
-                np.array(img.transpose(2, 0, 1), dtype=np.float32, order='C'))
+                np.array(img.transpose(2, 0, 1), dtype=np.float32, order='C')
+            )
 
         data_sample = SegDataSample()
         if 'gt_seg_map' in results:
@@ -87,9 +101,18 @@ class PackSampleIndex(BaseTransform):
             ``pack_file`` are needed by the preprocessor.
     """
 
-    def __init__(self,
-                 meta_keys: Sequence[str] = ('pack_idx', 'pack_file', 'img_path', 'ori_shape',
-                                             'stem', 'part', 'sample_idx')) -> None:
+    def __init__(
+        self,
+        meta_keys: Sequence[str] = (
+            'pack_idx',
+            'pack_file',
+            'img_path',
+            'ori_shape',
+            'stem',
+            'part',
+            'sample_idx',
+        ),
+    ) -> None:
         self.meta_keys = tuple(meta_keys)
         missing = {'pack_idx', 'pack_file'} - set(self.meta_keys)
         if missing:
@@ -105,12 +128,16 @@ class PackSampleIndex(BaseTransform):
             dict: ``inputs`` and ``data_samples``.
         """
         if 'pack_idx' not in results:
-            raise KeyError('PackSampleIndex needs samples of a PackedPointDataset '
-                           f"(no 'pack_idx' in the sample of {results.get('img_path', '?')})")
+            raise KeyError(
+                'PackSampleIndex needs samples of a PackedPointDataset '
+                f"(no 'pack_idx' in the sample of {results.get('img_path', '?')})"
+            )
         data_sample = SegDataSample()
         data_sample.set_metainfo({k: results[k] for k in self.meta_keys if k in results})
-        return dict(inputs=torch.tensor(int(results['pack_idx']), dtype=torch.long),
-                    data_samples=data_sample)
+        return dict(
+            inputs=torch.tensor(int(results['pack_idx']), dtype=torch.long),
+            data_samples=data_sample,
+        )
 
     def __repr__(self) -> str:
         return f'{self.__class__.__name__}(meta_keys={self.meta_keys})'

@@ -1,4 +1,5 @@
 """Loading of single-channel infrared frames, masks and point labels."""
+
 from __future__ import annotations
 
 from typing import Optional
@@ -110,10 +111,9 @@ class LoadIRAnnotations(BaseTransform):
         backend_args (dict, optional): MMEngine file backend arguments.
     """
 
-    def __init__(self,
-                 with_mask: bool = True,
-                 with_points: bool = True,
-                 backend_args: Optional[dict] = None) -> None:
+    def __init__(
+        self, with_mask: bool = True, with_points: bool = True, backend_args: Optional[dict] = None
+    ) -> None:
         self.with_mask = with_mask
         self.with_points = with_points
         self.backend_args = backend_args.copy() if backend_args else None
@@ -124,8 +124,10 @@ class LoadIRAnnotations(BaseTransform):
         mask = decode_mask(raw, path)
         shape = results.get('img_shape')
         if shape is not None and tuple(mask.shape) != tuple(shape):
-            raise ValueError(f'mask {path} is {mask.shape[1]}x{mask.shape[0]} (WxH) but its '
-                             f"image {results.get('img_path')} is {shape[1]}x{shape[0]}")
+            raise ValueError(
+                f'mask {path} is {mask.shape[1]}x{mask.shape[0]} (WxH) but its '
+                f'image {results.get("img_path")} is {shape[1]}x{shape[0]}'
+            )
         mask_scale = check_mask_scale(results.get('mask_scale', '255'))
         results['gt_seg_map'] = binarize_mask(mask, path, mask_scale).astype(np.uint8)
         seg_fields = results.setdefault('seg_fields', [])
@@ -134,19 +136,23 @@ class LoadIRAnnotations(BaseTransform):
 
     def _load_points(self, results: dict) -> None:
         points = results.get('gt_points')
-        points = empty_points() if points is None else np.array(
-            points, dtype=np.float32).reshape(-1, 2)
+        points = (
+            empty_points() if points is None else np.array(points, dtype=np.float32).reshape(-1, 2)
+        )
         shape = results.get('img_shape')
         if shape is None and 'gt_seg_map' in results:
             shape = results['gt_seg_map'].shape
         if shape is not None and len(points):
             h, w = shape[:2]
-            bad = ((points[:, 0] < 0) | (points[:, 0] >= w) | (points[:, 1] < 0) |
-                   (points[:, 1] >= h))
+            bad = (
+                (points[:, 0] < 0) | (points[:, 0] >= w) | (points[:, 1] < 0) | (points[:, 1] >= h)
+            )
             if bad.any():
                 x, y = points[int(np.argmax(bad))]
-                raise ValueError(f"point (x={x:g}, y={y:g}) of {results.get('img_path')} lies "
-                                 f'outside its {w}x{h} (WxH) image')
+                raise ValueError(
+                    f'point (x={x:g}, y={y:g}) of {results.get("img_path")} lies '
+                    f'outside its {w}x{h} (WxH) image'
+                )
         results['gt_points'] = points
 
     def transform(self, results: dict) -> dict:
@@ -167,5 +173,7 @@ class LoadIRAnnotations(BaseTransform):
         return results
 
     def __repr__(self) -> str:
-        return (f'{self.__class__.__name__}(with_mask={self.with_mask}, '
-                f'with_points={self.with_points}, backend_args={self.backend_args})')
+        return (
+            f'{self.__class__.__name__}(with_mask={self.with_mask}, '
+            f'with_points={self.with_points}, backend_args={self.backend_args})'
+        )

@@ -8,6 +8,7 @@ mapping, and updates ``img_shape``.
 Randomness comes from ``np.random`` so MMEngine's seeding (``randomness.seed`` and per-worker
 seeds) makes runs repeatable.
 """
+
 from __future__ import annotations
 
 from typing import Callable, Optional, Sequence, Tuple, Union
@@ -90,8 +91,9 @@ def rot90_points(points: np.ndarray, shape: Tuple[int, int], k: int) -> np.ndarr
     return out.reshape(-1, 2).astype(np.float32)
 
 
-def _crop_pad(arr: np.ndarray, y0: int, x0: int, size: Tuple[int, int],
-              pad_val: Union[int, float]) -> np.ndarray:
+def _crop_pad(
+    arr: np.ndarray, y0: int, x0: int, size: Tuple[int, int], pad_val: Union[int, float]
+) -> np.ndarray:
     """Crop ``arr`` to ``size`` at (y0, x0); parts of the window outside ``arr`` get
     ``pad_val``."""
     ch, cw = size
@@ -100,12 +102,13 @@ def _crop_pad(arr: np.ndarray, y0: int, x0: int, size: Tuple[int, int],
     ys, ye = max(y0, 0), min(y0 + ch, h)
     xs, xe = max(x0, 0), min(x0 + cw, w)
     if ye > ys and xe > xs:
-        out[ys - y0:ye - y0, xs - x0:xe - x0] = arr[ys:ye, xs:xe]
+        out[ys - y0 : ye - y0, xs - x0 : xe - x0] = arr[ys:ye, xs:xe]
     return out
 
 
-def cuts_near_points(points: np.ndarray, y0: np.ndarray, x0: np.ndarray,
-                     crop_size: Tuple[int, int], margin: int) -> np.ndarray:
+def cuts_near_points(
+    points: np.ndarray, y0: np.ndarray, x0: np.ndarray, crop_size: Tuple[int, int], margin: int
+) -> np.ndarray:
     """Which windows leave a point outside them but within ``margin`` pixels.
 
     Args:
@@ -162,13 +165,15 @@ class TargetAwareRandomCrop(BaseTransform):
         max_tries (int): Windows drawn at once when ``point_margin > 0``.
     """
 
-    def __init__(self,
-                 crop_size: Union[int, Tuple[int, int]],
-                 target_prob: float = 0.9,
-                 pad_val: float = 0,
-                 seg_pad_val: int = 255,
-                 point_margin: int = 0,
-                 max_tries: int = 16) -> None:
+    def __init__(
+        self,
+        crop_size: Union[int, Tuple[int, int]],
+        target_prob: float = 0.9,
+        pad_val: float = 0,
+        seg_pad_val: int = 255,
+        point_margin: int = 0,
+        max_tries: int = 16,
+    ) -> None:
         if isinstance(crop_size, int):
             crop_size = (crop_size, crop_size)
         crop_size = tuple(int(c) for c in crop_size)
@@ -177,8 +182,9 @@ class TargetAwareRandomCrop(BaseTransform):
         if not 0.0 <= target_prob <= 1.0:
             raise ValueError(f'target_prob must be in [0, 1], got {target_prob}')
         if point_margin < 0 or max_tries < 1:
-            raise ValueError(f'need point_margin >= 0 and max_tries >= 1, got {point_margin} '
-                             f'and {max_tries}')
+            raise ValueError(
+                f'need point_margin >= 0 and max_tries >= 1, got {point_margin} and {max_tries}'
+            )
         self.crop_size = crop_size
         self.target_prob = target_prob
         self.pad_val = pad_val
@@ -246,16 +252,22 @@ class TargetAwareRandomCrop(BaseTransform):
         if points is not None:
             shifted = points - np.array([x0, y0], dtype=np.float32)
             ch, cw = self.crop_size
-            inside = ((shifted[:, 0] >= 0) & (shifted[:, 0] < cw) & (shifted[:, 1] >= 0) &
-                      (shifted[:, 1] < ch))
+            inside = (
+                (shifted[:, 0] >= 0)
+                & (shifted[:, 0] < cw)
+                & (shifted[:, 1] >= 0)
+                & (shifted[:, 1] < ch)
+            )
             results['gt_points'] = shifted[inside] if inside.any() else empty_points()
         return results
 
     def __repr__(self) -> str:
-        return (f'{self.__class__.__name__}(crop_size={self.crop_size}, '
-                f'target_prob={self.target_prob}, pad_val={self.pad_val}, '
-                f'seg_pad_val={self.seg_pad_val}, point_margin={self.point_margin}, '
-                f'max_tries={self.max_tries})')
+        return (
+            f'{self.__class__.__name__}(crop_size={self.crop_size}, '
+            f'target_prob={self.target_prob}, pad_val={self.pad_val}, '
+            f'seg_pad_val={self.seg_pad_val}, point_margin={self.point_margin}, '
+            f'max_tries={self.max_tries})'
+        )
 
 
 @TRANSFORMS.register_module()
@@ -275,10 +287,10 @@ class RandomFlipIR(BaseTransform):
         direction (str | Sequence[str]): ``'horizontal'`` and/or ``'vertical'``.
     """
 
-    def __init__(self,
-                 prob: float = 0.5,
-                 direction: Union[str, Sequence[str]] = ('horizontal', 'vertical')) -> None:
-        direction = (direction, ) if isinstance(direction, str) else tuple(direction)
+    def __init__(
+        self, prob: float = 0.5, direction: Union[str, Sequence[str]] = ('horizontal', 'vertical')
+    ) -> None:
+        direction = (direction,) if isinstance(direction, str) else tuple(direction)
         if not set(direction) <= {'horizontal', 'vertical'}:
             raise ValueError(f"direction must be 'horizontal' and/or 'vertical', got {direction}")
         if not 0.0 <= prob <= 1.0:
@@ -308,7 +320,7 @@ class RandomFlipIR(BaseTransform):
         if direction is None:
             return results
         shape = _current_shape(results)
-        axes = {'horizontal': (1, ), 'vertical': (0, ), 'diagonal': (0, 1)}[direction]
+        axes = {'horizontal': (1,), 'vertical': (0,), 'diagonal': (0, 1)}[direction]
         _map_arrays(results, lambda a: np.flip(a, axis=axes))
         points = _points(results)
         if points is not None:

@@ -9,7 +9,16 @@ from .safe_checkpoint_hook import SafeCheckpointHook
 from .strict_load_hook import StrictLoadHook
 
 __all__ = [
-    'AtomicCheckpointHook', 'find_resume_checkpoint', 'DriftMonitorHook', 'drift_grid',
-    'drift_statistics', 'EMATeacherHook', 'InvalidLossGuardHook', 'LabelEvolutionHook',
-    'PALHook', 'PredictionWriterHook', 'SafeCheckpointHook', 'StrictLoadHook'
+    'AtomicCheckpointHook',
+    'find_resume_checkpoint',
+    'DriftMonitorHook',
+    'drift_grid',
+    'drift_statistics',
+    'EMATeacherHook',
+    'InvalidLossGuardHook',
+    'LabelEvolutionHook',
+    'PALHook',
+    'PredictionWriterHook',
+    'SafeCheckpointHook',
+    'StrictLoadHook',
 ]

@@ -1,4 +1,5 @@
 """Checkpoint saving that never leaves a run without a loadable checkpoint."""
+
 from __future__ import annotations
 
 import logging
@@ -34,8 +35,9 @@ def checkpoint_steps(folder: str, filename_tmpl: str) -> List[tuple]:
     return sorted(found)
 
 
-def find_resume_checkpoint(work_dir: str, ckpt_dir: str, filename_tmpl: str = 'iter_{}.pth'
-                           ) -> Optional[str]:
+def find_resume_checkpoint(
+    work_dir: str, ckpt_dir: str, filename_tmpl: str = 'iter_{}.pth'
+) -> Optional[str]:
     """The checkpoint ``--resume`` (without a path) should continue from.
 
     The file the ``last_checkpoint`` pointer names, when it is a complete checkpoint. When the
@@ -69,13 +71,18 @@ def find_resume_checkpoint(work_dir: str, ckpt_dir: str, filename_tmpl: str = 'i
     else:
         why = f'{pointer} names {named}, which is empty or truncated'
     if newest is not None:
-        print_log(f'{why}; resuming from the newest complete checkpoint {newest}',
-                  logger='current', level=logging.WARNING)
+        print_log(
+            f'{why}; resuming from the newest complete checkpoint {newest}',
+            logger='current',
+            level=logging.WARNING,
+        )
         return newest
     if named is None:
         return None
-    raise CheckpointError(f'cannot resume: {why}, and {ckpt_dir} holds no complete '
-                          f'{filename_tmpl.format("*")} checkpoint')
+    raise CheckpointError(
+        f'cannot resume: {why}, and {ckpt_dir} holds no complete '
+        f'{filename_tmpl.format("*")} checkpoint'
+    )
 
 
 class _DeferredRemovals:
@@ -119,8 +126,11 @@ class AtomicCheckpointHook(CheckpointHook):
 
     def __init__(self, *args, backend_args: Optional[dict] = None, **kwargs) -> None:
         out_dir = kwargs.get('out_dir')
-        if (backend_args is None and kwargs.get('file_client_args') is None
-                and (out_dir is None or '://' not in str(out_dir))):
+        if (
+            backend_args is None
+            and kwargs.get('file_client_args') is None
+            and (out_dir is None or '://' not in str(out_dir))
+        ):
             backend_args = dict(backend='atomic_local')
         super().__init__(*args, backend_args=backend_args, **kwargs)
 
@@ -135,8 +145,9 @@ class AtomicCheckpointHook(CheckpointHook):
         # it runs after before_run, so the checked choice is handed to it here. Each rank
         # resolves the same files, so no rank writes anything.
         if getattr(runner, '_resume', False) and getattr(runner, '_load_from', None) is None:
-            found = find_resume_checkpoint(runner.work_dir, self._checkpoint_dir(runner),
-                                           self.filename_tmpl)
+            found = find_resume_checkpoint(
+                runner.work_dir, self._checkpoint_dir(runner), self.filename_tmpl
+            )
             if found is not None:
                 runner._load_from = found
 
@@ -147,23 +158,28 @@ class AtomicCheckpointHook(CheckpointHook):
         for folder in {self.out_dir, runner.work_dir}:
             if not osp.isdir(folder):
                 continue
-            stale = sorted(n for n in os.listdir(folder)
-                           if n.startswith(TMP_PREFIX) and osp.isfile(osp.join(folder, n)))
+            stale = sorted(
+                n
+                for n in os.listdir(folder)
+                if n.startswith(TMP_PREFIX) and osp.isfile(osp.join(folder, n))
+            )
             for name in stale:
                 os.remove(osp.join(folder, name))
             if stale:
-                runner.logger.warning(f'removed {len(stale)} unfinished temporary file(s) an '
-                                      f'interrupted save left in {folder}: {", ".join(stale)}')
+                runner.logger.warning(
+                    f'removed {len(stale)} unfinished temporary file(s) an '
+                    f'interrupted save left in {folder}: {", ".join(stale)}'
+                )
 
     def _save_checkpoint_with_step(self, runner, step, meta) -> None:
         hub = runner.message_hub
-        before = {k: hub.runtime_info[k] for k in ('keep_ckpt_ids', 'last_ckpt')
-                  if k in hub.runtime_info}
+        before = {
+            k: hub.runtime_info[k] for k in ('keep_ckpt_ids', 'last_ckpt') if k in hub.runtime_info
+        }
         keep_before = list(getattr(self, 'keep_ckpt_ids', []))
         last_before = self.last_ckpt
         stale = None
-        if self.max_keep_ckpts > 0 and not (self.keep_ckpt_ids and
-                                            self.keep_ckpt_ids[-1] == step):
+        if self.max_keep_ckpts > 0 and not (self.keep_ckpt_ids and self.keep_ckpt_ids[-1] == step):
             if len(self.keep_ckpt_ids) == self.max_keep_ckpts:
                 stale = self.keep_ckpt_ids.popleft()
             self.keep_ckpt_ids.append(step)
@@ -175,10 +191,16 @@ class AtomicCheckpointHook(CheckpointHook):
         pointer = osp.join(runner.work_dir, POINTER)
         try:
             runner.save_checkpoint(
-                self.out_dir, filename, self.file_client_args,
+                self.out_dir,
+                filename,
+                self.file_client_args,
                 save_optimizer=self.save_optimizer,
-                save_param_scheduler=self.save_param_scheduler, meta=meta,
-                by_epoch=self.by_epoch, backend_args=self.backend_args, **self.args)
+                save_param_scheduler=self.save_param_scheduler,
+                meta=meta,
+                by_epoch=self.by_epoch,
+                backend_args=self.backend_args,
+                **self.args,
+            )
             if is_main_process():
                 atomic_write_text(self.last_ckpt, pointer)
         except OSError as err:
@@ -191,8 +213,9 @@ class AtomicCheckpointHook(CheckpointHook):
             failed, self.last_ckpt = self.last_ckpt, last_before
             self._fail(runner, failed, err, pointer)
         if stale is not None and is_main_process():
-            self._remove(self.file_backend.join_path(self.out_dir,
-                                                     self.filename_tmpl.format(stale)))
+            self._remove(
+                self.file_backend.join_path(self.out_dir, self.filename_tmpl.format(stale))
+            )
 
     def _save_best_checkpoint(self, runner, metrics) -> None:
         backend = self.file_backend
@@ -204,8 +227,11 @@ class AtomicCheckpointHook(CheckpointHook):
             self._fail(runner, 'the best checkpoint', err, osp.join(runner.work_dir, POINTER))
         finally:
             self.file_backend = backend
-        keep = {self.last_ckpt, getattr(self, 'best_ckpt_path', None),
-                *getattr(self, 'best_ckpt_path_dict', {}).values()}
+        keep = {
+            self.last_ckpt,
+            getattr(self, 'best_ckpt_path', None),
+            *getattr(self, 'best_ckpt_path_dict', {}).values(),
+        }
         for path in deferred.paths:
             if path not in keep:
                 self._remove(path)
@@ -219,8 +245,10 @@ class AtomicCheckpointHook(CheckpointHook):
     def _fail(self, runner, what: str, err: OSError, pointer: str) -> None:
         # What the pointer names is what --resume will load: report that, not our bookkeeping.
         last = (open(pointer).read().strip() if osp.isfile(pointer) else '') or 'none saved yet'
-        msg = (f'could not save {what}: {err}. The last complete checkpoint ({last}) and '
-               f'{pointer} are unchanged; free space (or fix the folder) and continue with '
-               '--resume. Training stopped.')
+        msg = (
+            f'could not save {what}: {err}. The last complete checkpoint ({last}) and '
+            f'{pointer} are unchanged; free space (or fix the folder) and continue with '
+            '--resume. Training stopped.'
+        )
         runner.logger.error(msg)
         raise CheckpointSaveError(msg) from err

@@ -1,4 +1,5 @@
 """Makes Self-Referential Propagation Drift measurable: the online targets against true masks."""
+
 from __future__ import annotations
 
 import json
@@ -21,10 +22,12 @@ def _iou(a: torch.Tensor, b: torch.Tensor) -> float:
     return float((a & b).sum().item() / union) if union else 1.0
 
 
-def drift_statistics(targets: PointTargets,
-                     masks: Optional[torch.Tensor],
-                     student_targets: Optional[PointTargets] = None,
-                     negatives=None) -> Dict[str, float]:
+def drift_statistics(
+    targets: PointTargets,
+    masks: Optional[torch.Tensor],
+    student_targets: Optional[PointTargets] = None,
+    negatives=None,
+) -> Dict[str, float]:
     """Summary of one batch's pseudo-masks.
 
     Args:
@@ -66,7 +69,8 @@ def drift_statistics(targets: PointTargets,
         stats['pseudo_iou'] = _iou(p, truth)
         stats['area_ratio'] = float(p.sum() / max(int(truth.sum()), 1))
         stats['target_as_background'] = float(
-            (truth & (targets.labels == 0)).sum() / max(int(truth.sum()), 1))
+            (truth & (targets.labels == 0)).sum() / max(int(truth.sum()), 1)
+        )
         if num_points:
             truth_win = window_of(truth.unsqueeze(1).float(), targets)[:, 0] > 0.5
             accepted = targets.regions & targets.band
@@ -80,13 +84,17 @@ def drift_statistics(targets: PointTargets,
         if truth is not None and num_points:
             rows = targets.points[:, 0:1].to(truth.device)
             hit = truth.reshape(B, -1)[rows, negatives.pixels] & negatives.valid
-            stats['negative_target_share'] = float(
-                hit.sum() / max(int(negatives.valid.sum()), 1))
+            stats['negative_target_share'] = float(hit.sum() / max(int(negatives.valid.sum()), 1))
     return stats
 
 
-def drift_grid(image: torch.Tensor, targets: PointTargets, masks: Optional[torch.Tensor],
-               max_points: int = 8, scale: int = 4) -> np.ndarray:
+def drift_grid(
+    image: torch.Tensor,
+    targets: PointTargets,
+    masks: Optional[torch.Tensor],
+    max_points: int = 8,
+    scale: int = 4,
+) -> np.ndarray:
     """A uint8 BGR picture, one row per point: image window | pseudo-mask | true mask.
 
     Pseudo-mask colours: white target, grey ignored, black background; the point is red.
@@ -98,13 +106,14 @@ def drift_grid(image: torch.Tensor, targets: PointTargets, masks: Optional[torch
     labels = targets.labels.cpu()
     img = image[:, 0].detach().float().cpu()
     for k, (b, x, y) in enumerate(pts.tolist()):
+
         def window(t: torch.Tensor, fill: float) -> np.ndarray:
             h, w = t.shape[-2:]
             out = np.full((size, size), fill, dtype=np.float32)
             y0, x0 = y - radius, x - radius
             ys, xs = max(y0, 0), max(x0, 0)
             ye, xe = min(y0 + size, h), min(x0 + size, w)
-            out[ys - y0:ye - y0, xs - x0:xe - x0] = t[ys:ye, xs:xe].numpy()
+            out[ys - y0 : ye - y0, xs - x0 : xe - x0] = t[ys:ye, xs:xe].numpy()
             return out
 
         win = window(img[b], float('nan'))
@@ -112,13 +121,17 @@ def drift_grid(image: torch.Tensor, targets: PointTargets, masks: Optional[torch
         win = np.nan_to_num((win - lo) / max(hi - lo, 1e-6) * 255)
         lab = window(labels[b].float(), 0)
         pseudo = np.where(lab == 1, 255, np.where(lab == 255, 110, 0))
-        true = window((masks[b].cpu() == 1).float(), 0) * 255 if masks is not None else \
-            np.zeros_like(win)
+        true = (
+            window((masks[b].cpu() == 1).float(), 0) * 255
+            if masks is not None
+            else np.zeros_like(win)
+        )
         tiles = [np.repeat(t.astype(np.uint8)[..., None], 3, axis=2) for t in (win, pseudo, true)]
         for t in tiles:
             t[radius, radius] = (0, 0, 255)
-        row = np.concatenate([np.pad(t, ((1, 1), (1, 1), (0, 0)), constant_values=60)
-                              for t in tiles], axis=1)
+        row = np.concatenate(
+            [np.pad(t, ((1, 1), (1, 1), (0, 0)), constant_values=60) for t in tiles], axis=1
+        )
         rows.append(row)
     if not rows:
         return np.zeros((size * scale, 3 * size * scale, 3), dtype=np.uint8)
@@ -171,8 +184,9 @@ class DriftMonitorHook(Hook):
             # its statistics itself
             stats = dict(state['stats'])
         else:
-            stats = drift_statistics(targets, state['masks'], state['student_targets'],
-                                     state.get('negatives'))
+            stats = drift_statistics(
+                targets, state['masks'], state['student_targets'], state.get('negatives')
+            )
             stats['affinity_weight'] = float(state['affinity_weight'])
         step = runner.iter + 1
         for key, value in stats.items():
@@ -185,6 +199,7 @@ class DriftMonitorHook(Hook):
                 grid = drift_grid(state['image'], targets, state['masks'], self.max_points)
                 ok, png = cv2.imencode('.png', grid)
                 if ok:
-                    atomic_write_bytes(png.tobytes(),
-                                       osp.join(runner.work_dir, 'drift', f'iter_{step}.png'))
+                    atomic_write_bytes(
+                        png.tobytes(), osp.join(runner.work_dir, 'drift', f'iter_{step}.png')
+                    )
                 runner.visualizer.add_image('drift_grid', grid[..., ::-1], step=step)

@@ -1,4 +1,5 @@
 """Drives the segmentor's EMA teacher (GSACP §2) through training, checkpoints and evaluation."""
+
 from __future__ import annotations
 
 from mmengine.hooks import Hook
@@ -43,11 +44,14 @@ class EMATeacherHook(Hook):
         if moved:
             hint = ''
             if isinstance(moved.get('momentum'), (int, float)):
-                hint = (" (momentum is now the student's weight, MMEngine's convention: the old "
-                        f"{moved['momentum']} is {1 - moved['momentum']:.4g})")
+                hint = (
+                    " (momentum is now the student's weight, MMEngine's convention: the old "
+                    f'{moved["momentum"]} is {1 - moved["momentum"]:.4g})'
+                )
             raise TypeError(
                 f'EMATeacherHook no longer takes {", ".join(sorted(moved))}: set them on the '
-                f'model, model = dict(teacher=dict(scope=..., momentum=...)){hint}')
+                f'model, model = dict(teacher=dict(scope=..., momentum=...)){hint}'
+            )
         self.validate_with_teacher = validate_with_teacher
 
     @staticmethod
@@ -75,8 +79,10 @@ class EMATeacherHook(Hook):
             return
         model = self._teacher_model(runner)
         if model is None:
-            runner.logger.warning('EMATeacherHook: validate_with_teacher is set but the model '
-                                  'has no teacher (model.teacher); evaluating the student')
+            runner.logger.warning(
+                'EMATeacherHook: validate_with_teacher is set but the model '
+                'has no teacher (model.teacher); evaluating the student'
+            )
             return
         model.teacher.swap_with(model)
 

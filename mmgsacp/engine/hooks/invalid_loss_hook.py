@@ -1,4 +1,5 @@
 """Stops training on a NaN/inf loss before a corrupted model can be checkpointed."""
+
 from __future__ import annotations
 
 import os.path as osp
@@ -63,16 +64,26 @@ class InvalidLossGuardHook(Hook):
             if key not in self._keys:  # a term that appears later (e.g. after a warm-up)
                 self._keys.append(key)
                 pad = torch.zeros(1, dtype=torch.long, device=device)
-                self._first_bad = pad if self._first_bad is None else torch.cat(
-                    [self._first_bad.to(device), pad])
-                self._bad_value = pad.float() if self._bad_value is None else torch.cat(
-                    [self._bad_value.to(device), pad.float()])
-        values = torch.stack([
-            scalars[k].to(device=device, dtype=torch.float32) if k in scalars
-            else torch.zeros((), device=device) for k in self._keys])
+                self._first_bad = (
+                    pad if self._first_bad is None else torch.cat([self._first_bad.to(device), pad])
+                )
+                self._bad_value = (
+                    pad.float()
+                    if self._bad_value is None
+                    else torch.cat([self._bad_value.to(device), pad.float()])
+                )
+        values = torch.stack(
+            [
+                scalars[k].to(device=device, dtype=torch.float32)
+                if k in scalars
+                else torch.zeros((), device=device)
+                for k in self._keys
+            ]
+        )
         new = ~torch.isfinite(values) & (self._first_bad.to(device) == 0)
-        self._first_bad = torch.where(new, torch.full_like(self._first_bad, iteration),
-                                      self._first_bad.to(device))
+        self._first_bad = torch.where(
+            new, torch.full_like(self._first_bad, iteration), self._first_bad.to(device)
+        )
         self._bad_value = torch.where(new, values, self._bad_value.to(device))
         self._pending = True
 
@@ -90,13 +101,18 @@ class InvalidLossGuardHook(Hook):
         later = [k for k, i in zip(self._keys, first) if i > start]
         last = osp.join(runner.work_dir, 'last_checkpoint')
         ckpt = open(last).read().strip() if osp.isfile(last) else None
-        where = (f'the last good checkpoint is {ckpt} (continue with --resume)'
-                 if ckpt else 'no checkpoint had been saved yet')
+        where = (
+            f'the last good checkpoint is {ckpt} (continue with --resume)'
+            if ckpt
+            else 'no checkpoint had been saved yet'
+        )
         raise RuntimeError(
             f'Non-finite loss at iteration {start} (read every {self.interval} iterations and '
-            'before each checkpoint): ' + ', '.join(f'{k}={v}' for k, v in bad.items())
+            'before each checkpoint): '
+            + ', '.join(f'{k}={v}' for k, v in bad.items())
             + (f' (then also {", ".join(later)})' if later else '')
-            + f'. Training stopped; {where}. Lower the learning rate or check the data.')
+            + f'. Training stopped; {where}. Lower the learning rate or check the data.'
+        )
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
         self.check(runner)

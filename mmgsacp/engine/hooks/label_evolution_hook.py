@@ -1,4 +1,5 @@
 """LESPS label evolution: schedule and storage of the evolving labels."""
+
 from __future__ import annotations
 
 import math
@@ -49,17 +50,25 @@ class LabelEvolutionHook(Hook):
 
     priority = 'ABOVE_NORMAL'
 
-    def __init__(self, start_epoch: Optional[int] = None, interval: int = 5,
-                 patch_size: int = 41, start_ratio: Optional[float] = None) -> None:
+    def __init__(
+        self,
+        start_epoch: Optional[int] = None,
+        interval: int = 5,
+        patch_size: int = 41,
+        start_ratio: Optional[float] = None,
+    ) -> None:
         if (start_epoch is None) == (start_ratio is None):
-            raise ValueError('LabelEvolutionHook: give exactly one of start_epoch and '
-                             f'start_ratio, got start_epoch={start_epoch}, '
-                             f'start_ratio={start_ratio}')
+            raise ValueError(
+                'LabelEvolutionHook: give exactly one of start_epoch and '
+                f'start_ratio, got start_epoch={start_epoch}, '
+                f'start_ratio={start_ratio}'
+            )
         if start_epoch is not None and start_epoch < 0:
             raise ValueError(f'LabelEvolutionHook: start_epoch must be >= 0, got {start_epoch}')
         if start_ratio is not None and not 0.0 <= start_ratio < 1.0:
-            raise ValueError(f'LabelEvolutionHook: start_ratio must be in [0, 1), got '
-                             f'{start_ratio}')
+            raise ValueError(
+                f'LabelEvolutionHook: start_ratio must be in [0, 1), got {start_ratio}'
+            )
         if interval < 1:
             raise ValueError(f'LabelEvolutionHook: interval must be >= 1, got {interval}')
         if patch_size % 2 != 1:
@@ -81,21 +90,25 @@ class LabelEvolutionHook(Hook):
         try:
             self.store.load_state_dict(state)
         except ValueError as err:
-            runner.logger.warning(f'LabelEvolutionHook: checkpoint labels not used ({err}); '
-                                  'starting again from the point labels')
+            runner.logger.warning(
+                f'LabelEvolutionHook: checkpoint labels not used ({err}); '
+                'starting again from the point labels'
+            )
             return
-        runner.logger.info(f'LabelEvolutionHook: restored {len(self.store)} evolved point '
-                           'labels from the checkpoint')
+        runner.logger.info(
+            f'LabelEvolutionHook: restored {len(self.store)} evolved point '
+            'labels from the checkpoint'
+        )
 
     def before_train(self, runner) -> None:
         model = unwrap_model(runner)
         if not hasattr(model, 'attach_label_store'):
-            raise TypeError('LabelEvolutionHook needs a LabelEvolutionSegmentor, got '
-                            f'{type(model).__name__}')
+            raise TypeError(
+                f'LabelEvolutionHook needs a LabelEvolutionSegmentor, got {type(model).__name__}'
+            )
         loader = runner.train_dataloader
         dataset = loader.dataset
-        self.epoch_iters = max(
-            1, math.ceil(len(dataset) / (loader.batch_size * get_world_size())))
+        self.epoch_iters = max(1, math.ceil(len(dataset) / (loader.batch_size * get_world_size())))
         if self.start_ratio is not None:
             self.start_epoch = int(self.start_ratio * runner.max_iters / self.epoch_iters)
         if self.store is None:
@@ -107,7 +120,8 @@ class LabelEvolutionHook(Hook):
             f'LabelEvolutionHook: {len(self.store)} point labels of {len(self.store.stems)} '
             f'images in {self.patch_size}x{self.patch_size} patches ({mib:.1f} MiB); epoch = '
             f'{self.epoch_iters} iterations; updates from epoch {self.start_epoch} every '
-            f'{self.interval} epochs (first at iteration {self.start_epoch * self.epoch_iters})')
+            f'{self.interval} epochs (first at iteration {self.start_epoch * self.epoch_iters})'
+        )
 
     def before_train_iter(self, runner, batch_idx: int, data_batch=None) -> None:
         epoch = runner.iter // self.epoch_iters
@@ -124,12 +138,16 @@ class LabelEvolutionHook(Hook):
         self._epoch_written += self.store.commit(gather)
         if (runner.iter + 1) % self.epoch_iters == 0 or runner.iter + 1 == runner.max_iters:
             area, mass = self.store.label_area().float(), self.store.label_mass()
-            mean, peak, soft = (float(area.mean()), int(area.max()), float(mass.mean())) \
-                if len(area) else (0.0, 0, 0.0)
+            mean, peak, soft = (
+                (float(area.mean()), int(area.max()), float(mass.mean()))
+                if len(area)
+                else (0.0, 0, 0.0)
+            )
             runner.logger.info(
                 f'LabelEvolutionHook: epoch {runner.iter // self.epoch_iters} evolved '
                 f'{self._epoch_written} point labels; label area (>= 0.5) mean {mean:.1f} px, '
-                f'max {peak} px; soft label mass mean {soft:.2f} px')
+                f'max {peak} px; soft label mass mean {soft:.2f} px'
+            )
             self._epoch_written = 0
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:

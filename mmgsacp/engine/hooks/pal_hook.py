@@ -1,5 +1,6 @@
 """PAL's schedule (Yu et al., ICCV 2025): initial labels, easy images first, label updates and
 the activation of hard images."""
+
 from __future__ import annotations
 
 import math
@@ -95,28 +96,33 @@ class PALHook(Hook):
 
     priority = 'ABOVE_NORMAL'
 
-    def __init__(self,
-                 start_ratio: float = 0.2,
-                 final_ratio: float = 0.8,
-                 interval_ratio: float = 0.0125,
-                 miss_range: Sequence[float] = (0.2, 1.0),
-                 max_false_per_point: float = 5.0,
-                 easy_ratio: float = 0.8,
-                 decay: float = 0.97,
-                 initial_cfg: Optional[dict] = None,
-                 evolve_cfg: Optional[dict] = None,
-                 infer_window: Optional[int] = None,
-                 infer_batch: int = 16) -> None:
+    def __init__(
+        self,
+        start_ratio: float = 0.2,
+        final_ratio: float = 0.8,
+        interval_ratio: float = 0.0125,
+        miss_range: Sequence[float] = (0.2, 1.0),
+        max_false_per_point: float = 5.0,
+        easy_ratio: float = 0.8,
+        decay: float = 0.97,
+        initial_cfg: Optional[dict] = None,
+        evolve_cfg: Optional[dict] = None,
+        infer_window: Optional[int] = None,
+        infer_batch: int = 16,
+    ) -> None:
         if not 0.0 <= start_ratio <= final_ratio <= 1.0:
-            raise ValueError('PALHook: need 0 <= start_ratio <= final_ratio <= 1, got '
-                             f'{start_ratio}, {final_ratio}')
+            raise ValueError(
+                'PALHook: need 0 <= start_ratio <= final_ratio <= 1, got '
+                f'{start_ratio}, {final_ratio}'
+            )
         if not 0.0 < interval_ratio <= 1.0:
             raise ValueError(f'PALHook: interval_ratio must be in (0, 1], got {interval_ratio}')
         if len(miss_range) != 2:
             raise ValueError(f'PALHook: miss_range must be (start, end), got {miss_range}')
         if infer_window is not None and infer_window < 33:
-            raise ValueError(f'PALHook: infer_window must hold the 33 px neighbourhood, got '
-                             f'{infer_window}')
+            raise ValueError(
+                f'PALHook: infer_window must hold the 33 px neighbourhood, got {infer_window}'
+            )
         self.start_ratio, self.final_ratio = float(start_ratio), float(final_ratio)
         self.interval_ratio = float(interval_ratio)
         self.miss_range = (float(miss_range[0]), float(miss_range[1]))
@@ -143,9 +149,11 @@ class PALHook(Hook):
         for i in range(len(dataset)):
             info = dataset.get_data_info(i)
             if 'stem' not in info or 'gt_points' not in info:
-                raise KeyError(f"training image {info.get('img_path', i)} has no 'stem' or "
-                               "'gt_points': PAL needs a dataset with point labels "
-                               '(PointSIRSTDataset with point_type set)')
+                raise KeyError(
+                    f"training image {info.get('img_path', i)} has no 'stem' or "
+                    "'gt_points': PAL needs a dataset with point labels "
+                    '(PointSIRSTDataset with point_type set)'
+                )
             pts = as_points(info['gt_points'])
             label, got = initial_label(self._read(info['img_path']), pts, **self.initial_cfg)
             stems.append(info['stem'])
@@ -158,14 +166,17 @@ class PALHook(Hook):
         runner.logger.info(
             f'PALHook: initial labels of {len(store)} images: {int(store.active.sum())} easy, '
             f'{int((~store.active).sum())} hard; {num_got} of {num_points} points got a '
-            'contour')
+            'contour'
+        )
         return store
 
     def _sampler(self, runner) -> ActiveSubsetSampler:
         sampler = runner.train_dataloader.sampler
         if not isinstance(sampler, ActiveSubsetSampler):
-            raise TypeError('PALHook needs train_dataloader.sampler = ActiveSubsetSampler, got '
-                            f'{type(sampler).__name__}')
+            raise TypeError(
+                'PALHook needs train_dataloader.sampler = ActiveSubsetSampler, got '
+                f'{type(sampler).__name__}'
+            )
         return sampler
 
     def before_train(self, runner) -> None:
@@ -179,8 +190,7 @@ class PALHook(Hook):
             state, self._pending_state = self._pending_state, None
             try:
                 self.store.load_state_dict(state)
-                runner.logger.info('PALHook: restored labels and active images from the '
-                                   'checkpoint')
+                runner.logger.info('PALHook: restored labels and active images from the checkpoint')
             except ValueError as err:
                 runner.logger.warning(f'PALHook: checkpoint labels not used ({err})')
         model.attach_label_store(self.store)
@@ -192,43 +202,55 @@ class PALHook(Hook):
             f'PALHook: phase 1 (easy images only) to iteration {self._start_iter}, phase 2 '
             f'(updates + activation) to {self._final_iter}, then phase 3 (updates only); '
             f'label updates after iterations {self.schedule}; active '
-            f'{int(self.store.active.sum())}/{len(self.store)} images')
+            f'{int(self.store.active.sum())}/{len(self.store)} images'
+        )
 
     # ------------------------------------------------------------------ prediction
     @torch.no_grad()
-    def _predict(self, model, indices: Sequence[int]) -> Dict[int, Tuple[np.ndarray,
-                                                                          np.ndarray]]:
+    def _predict(self, model, indices: Sequence[int]) -> Dict[int, Tuple[np.ndarray, np.ndarray]]:
         """Probabilities (and where they are known) for the images at ``indices``."""
         pre = model.data_preprocessor
-        mean = pre.mean.view(-1).float().cpu() if getattr(pre, 'mean', None) is not None \
+        mean = (
+            pre.mean.view(-1).float().cpu()
+            if getattr(pre, 'mean', None) is not None
             else torch.zeros(1)
-        std = pre.std.view(-1).float().cpu() if getattr(pre, 'std', None) is not None \
+        )
+        std = (
+            pre.std.view(-1).float().cpu()
+            if getattr(pre, 'std', None) is not None
             else torch.ones(1)
+        )
         device = next(model.parameters()).device
         images, jobs = {}, defaultdict(list)  # (h, w) -> [(index, box)]
         for i in indices:
             img = self._read(self.img_paths[i])
             images[i] = img
-            boxes = [(0, 0) + img.shape] if self.infer_window is None else point_windows(
-                self.store.points[i], img.shape, self.infer_window)
+            boxes = (
+                [(0, 0) + img.shape]
+                if self.infer_window is None
+                else point_windows(self.store.points[i], img.shape, self.infer_window)
+            )
             for box in boxes:
                 jobs[(box[2] - box[0], box[3] - box[1])].append((i, box))
-        out = {i: (np.zeros(img.shape, np.float32), np.zeros(img.shape, bool))
-               for i, img in images.items()}
+        out = {
+            i: (np.zeros(img.shape, np.float32), np.zeros(img.shape, bool))
+            for i, img in images.items()
+        }
         was_training = model.training
         model.eval()
         try:
             for (h, w), items in jobs.items():
                 ph, pw = math.ceil(h / 32) * 32, math.ceil(w / 32) * 32
                 for s in range(0, len(items), self.infer_batch):
-                    chunk = items[s:s + self.infer_batch]
+                    chunk = items[s : s + self.infer_batch]
                     x = torch.zeros(len(chunk), 1, ph, pw)
                     for n, (i, (y0, x0, y1, x1)) in enumerate(chunk):
                         crop = torch.from_numpy(images[i][y0:y1, x0:x1])
                         x[n, 0, :h, :w] = (crop - mean[0]) / std[0]
                     logits = model.decode_head.forward(model.extract_feat(x.to(device)))
-                    logits = F.interpolate(logits, size=(ph, pw), mode='bilinear',
-                                           align_corners=model.align_corners)
+                    logits = F.interpolate(
+                        logits, size=(ph, pw), mode='bilinear', align_corners=model.align_corners
+                    )
                     probs = torch.sigmoid(logits[:, 0, :h, :w]).float().cpu().numpy()
                     for n, (i, (y0, x0, y1, x1)) in enumerate(chunk):
                         prob, seen = out[i]
@@ -266,14 +288,24 @@ class PALHook(Hook):
             pred, seen = preds[i]
             if self.infer_window is not None and not seen.any():
                 continue  # no point, no window: nothing known to update from
-            store.set_label(i, decayed_update(store.labels[i], pred, store.points[i],
-                                              decay=self.decay, observed=seen, **evolve))
+            store.set_label(
+                i,
+                decayed_update(
+                    store.labels[i],
+                    pred,
+                    store.points[i],
+                    decay=self.decay,
+                    observed=seen,
+                    **evolve,
+                ),
+            )
             updated += 1
         activated = 0
         for i in hard:
             pred, seen = preds[i]
-            check = activation_check(pred, store.points[i], tolerance,
-                                     self.max_false_per_point, observed=seen)
+            check = activation_check(
+                pred, store.points[i], tolerance, self.max_false_per_point, observed=seen
+            )
             if check['active']:
                 store.set_label(i, check['label'])
                 store.active[i] = True
@@ -281,11 +313,18 @@ class PALHook(Hook):
         if activated:
             self._sampler(runner).set_active(store.active_indices())
         names = {2: 'phase 2 (updates + activation)', 3: 'phase 3 (updates only)'}
-        extra = (f'; {activated} of {len(hard)} hard images activated (missed-point tolerance '
-                 f'{tolerance:.2f})') if phase == 2 else ''
+        extra = (
+            (
+                f'; {activated} of {len(hard)} hard images activated (missed-point tolerance '
+                f'{tolerance:.2f})'
+            )
+            if phase == 2
+            else ''
+        )
         runner.logger.info(
             f'PALHook: iteration {step}, {names[phase]}: labels of {updated} images updated'
-            f'{extra}; active {int(store.active.sum())}/{len(store)} images')
+            f'{extra}; active {int(store.active.sum())}/{len(store)} images'
+        )
 
     # ------------------------------------------------------------------ checkpoints
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:

@@ -1,4 +1,5 @@
 """Writes test-time predictions (binary masks, probabilities, overlays) atomically."""
+
 from __future__ import annotations
 
 import os
@@ -38,17 +39,24 @@ class PredictionWriterHook(Hook):
 
     priority = 'LOW'
 
-    def __init__(self, out_dir: Optional[str] = None, prob_dir: Optional[str] = None,
-                 show_dir: Optional[str] = None, overwrite: bool = False) -> None:
+    def __init__(
+        self,
+        out_dir: Optional[str] = None,
+        prob_dir: Optional[str] = None,
+        show_dir: Optional[str] = None,
+        overwrite: bool = False,
+    ) -> None:
         self.targets: Dict[str, str] = {
-            k: v for k, v in (('out', out_dir), ('prob', prob_dir), ('show', show_dir)) if v}
+            k: v for k, v in (('out', out_dir), ('prob', prob_dir), ('show', show_dir)) if v
+        }
         self.overwrite = overwrite
         self._tmp: Dict[str, str] = {}
         for kind, folder in self.targets.items():
             if osp.isdir(folder) and os.listdir(folder) and not overwrite:
                 raise FileExistsError(
                     f'{folder} exists and is not empty; pass --overwrite (or overwrite=True) '
-                    f'to replace it')
+                    f'to replace it'
+                )
 
     def before_test(self, runner) -> None:
         # One fixed temporary name per folder, so that all ranks of a distributed test write
@@ -69,18 +77,23 @@ class PredictionWriterHook(Hook):
             stem = _stem(sample.metainfo['img_path'])
             pred = sample.pred_sem_seg.data.squeeze(0).cpu().numpy().astype(bool)
             if 'out' in self._tmp:
-                self._write(osp.join(self._tmp['out'], stem + '.png'),
-                            pred.astype(np.uint8) * 255)
+                self._write(osp.join(self._tmp['out'], stem + '.png'), pred.astype(np.uint8) * 255)
             if 'prob' in self._tmp:
                 prob = sample.seg_logits.data.squeeze(0).float().cpu().numpy()
-                self._write(osp.join(self._tmp['prob'], stem + '.png'),
-                            np.round(np.clip(prob, 0, 1) * 65535).astype(np.uint16))
+                self._write(
+                    osp.join(self._tmp['prob'], stem + '.png'),
+                    np.round(np.clip(prob, 0, 1) * 65535).astype(np.uint16),
+                )
             if 'show' in self._tmp:
                 gray = cv2.imread(sample.metainfo['img_path'], cv2.IMREAD_GRAYSCALE)
-                gt = (sample.gt_sem_seg.data.squeeze(0).cpu().numpy() == 1
-                      if 'gt_sem_seg' in sample else None)
-                self._write(osp.join(self._tmp['show'], stem + '.png'),
-                            draw_detections(gray, pred, gt))
+                gt = (
+                    sample.gt_sem_seg.data.squeeze(0).cpu().numpy() == 1
+                    if 'gt_sem_seg' in sample
+                    else None
+                )
+                self._write(
+                    osp.join(self._tmp['show'], stem + '.png'), draw_detections(gray, pred, gt)
+                )
 
     @staticmethod
     def _write(path: str, image: np.ndarray) -> None:

@@ -1,4 +1,5 @@
 """Checkpoints that load with ``torch.load(weights_only=True)``, torch's default since 2.6."""
+
 from __future__ import annotations
 
 from collections import OrderedDict
@@ -16,9 +17,12 @@ _MARK = '__history_buffer__'
 def history_to_plain(buffer: HistoryBuffer) -> dict:
     """A ``HistoryBuffer`` as plain data (its pickle needs ``builtins.getattr``)."""
     logs, counts = buffer.data
-    return {_MARK: True, 'log': np.asarray(logs, dtype=np.float64).tolist(),
-            'count': np.asarray(counts, dtype=np.float64).tolist(),
-            'max_length': int(buffer.max_length)}
+    return {
+        _MARK: True,
+        'log': np.asarray(logs, dtype=np.float64).tolist(),
+        'count': np.asarray(counts, dtype=np.float64).tolist(),
+        'max_length': int(buffer.max_length),
+    }
 
 
 def plain_to_history(plain: dict) -> HistoryBuffer:
@@ -75,4 +79,5 @@ class SafeCheckpointHook(Hook):
             return
         hub['log_scalars'] = OrderedDict(
             (k, plain_to_history(v) if isinstance(v, dict) and v.get(_MARK) else v)
-            for k, v in hub['log_scalars'].items())
+            for k, v in hub['log_scalars'].items()
+        )

@@ -1,4 +1,5 @@
 """Test-time checkpoint loading that refuses weights which do not fit the model."""
+
 from __future__ import annotations
 
 from typing import Optional

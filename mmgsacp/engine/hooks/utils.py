@@ -1,4 +1,5 @@
 """What mmgsacp's hooks share."""
+
 from mmengine.model import is_model_wrapper
 
 

@@ -1,4 +1,5 @@
 """bf16 autocast training without loss scaling."""
+
 from __future__ import annotations
 
 from contextlib import contextmanager
@@ -27,6 +28,7 @@ class BF16AutocastOptimWrapper(OptimWrapper):
     def optim_context(self, model: nn.Module):
         param = next(model.parameters(), None)
         device_type = param.device.type if param is not None else 'cpu'
-        with super().optim_context(model), torch.autocast(device_type=device_type,
-                                                           dtype=torch.bfloat16):
+        with super().optim_context(model), torch.autocast(
+            device_type=device_type, dtype=torch.bfloat16
+        ):
             yield

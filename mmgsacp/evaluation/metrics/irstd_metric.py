@@ -1,4 +1,5 @@
 """MMEngine metric for infrared small-target detection: mIoU, nIoU, Pd, Fa."""
+
 from __future__ import annotations
 
 import logging
@@ -45,9 +46,11 @@ def _fmt(v: float, digits: int = 2) -> str:
     return '-' if isinstance(v, float) and math.isnan(v) else f'{v:.{digits}f}'
 
 
-def flatten_summary(overall: Mapping[str, float],
-                    per_part: Mapping[str, Mapping[str, float]],
-                    size_bins: Sequence[int]) -> Dict[str, float]:
+def flatten_summary(
+    overall: Mapping[str, float],
+    per_part: Mapping[str, Mapping[str, float]],
+    size_bins: Sequence[int],
+) -> Dict[str, float]:
     """The metric dict a runner logs: headline metrics of the whole set under plain names
     (``mIoU``, ``nIoU``, ``Pd``, ``Fa``), the same per part (``<part>/mIoU``, ...), and the
     whole set's strata (``Pd_area<10``, ``cIoU_area<10``, ...)."""
@@ -60,17 +63,36 @@ def flatten_summary(overall: Mapping[str, float],
     return out
 
 
-def summary_tables(overall: Mapping[str, float], per_part: Mapping[str, Mapping[str, float]],
-                   size_bins: Sequence[int], set_name: str = 'all') -> str:
+def summary_tables(
+    overall: Mapping[str, float],
+    per_part: Mapping[str, Mapping[str, float]],
+    size_bins: Sequence[int],
+    set_name: str = 'all',
+) -> str:
     """Human-readable tables: headline metrics per set/part, then the truth-size strata."""
     main = PrettyTable(['set', 'images', 'targets', 'mIoU', 'nIoU', 'Pd', 'Fa (1e-6)'])
     for name, agg in [(set_name, overall), *per_part.items()]:
-        main.add_row([name, agg['images'], agg['targets'], _fmt(agg['mIoU']),
-                      _fmt(agg['nIoU']), _fmt(agg['Pd']), _fmt(agg['Fa'])])
+        main.add_row(
+            [
+                name,
+                agg['images'],
+                agg['targets'],
+                _fmt(agg['mIoU']),
+                _fmt(agg['nIoU']),
+                _fmt(agg['Pd']),
+                _fmt(agg['Fa']),
+            ]
+        )
     strata = PrettyTable(['target area (px)', 'targets', 'Pd', 'cIoU'])
     for name in stratum_names(size_bins):
-        strata.add_row([name, overall[f'targets_{name}'], _fmt(overall[f'Pd_{name}']),
-                        _fmt(overall[f'cIoU_{name}'])])
+        strata.add_row(
+            [
+                name,
+                overall[f'targets_{name}'],
+                _fmt(overall[f'Pd_{name}']),
+                _fmt(overall[f'cIoU_{name}']),
+            ]
+        )
     return main.get_string() + '\n' + strata.get_string()
 
 
@@ -103,18 +125,21 @@ class IRSTDMetric(BaseMetric):
 
     default_prefix: Optional[str] = None
 
-    def __init__(self,
-                 size_bins: Sequence[int] = DEFAULT_SIZE_BINS,
-                 threshold: float = 0.5,
-                 use_logits: bool = False,
-                 part_from_name: bool = True,
-                 collect_device: str = 'cpu',
-                 prefix: Optional[str] = None,
-                 collect_dir: Optional[str] = None) -> None:
+    def __init__(
+        self,
+        size_bins: Sequence[int] = DEFAULT_SIZE_BINS,
+        threshold: float = 0.5,
+        use_logits: bool = False,
+        part_from_name: bool = True,
+        collect_device: str = 'cpu',
+        prefix: Optional[str] = None,
+        collect_dir: Optional[str] = None,
+    ) -> None:
         # BaseMetric warns when no prefix is set; plain keys are intended here, so hand it a
         # placeholder and restore the caller's choice.
-        super().__init__(collect_device=collect_device, prefix=prefix or 'irstd',
-                         collect_dir=collect_dir)
+        super().__init__(
+            collect_device=collect_device, prefix=prefix or 'irstd', collect_dir=collect_dir
+        )
         self.prefix = prefix
         self.size_bins = tuple(int(b) for b in size_bins)
         stratum_names(self.size_bins)  # validates the edges early
@@ -130,8 +155,11 @@ class IRSTDMetric(BaseMetric):
             if 'seg_logits' in sample:
                 return mask_from_logits(_to_numpy(sample['seg_logits']['data']), self.threshold)
             if not self._warned_no_logits:
-                print_log('IRSTDMetric(use_logits=True): sample has no seg_logits, using '
-                          'pred_sem_seg', logger='current', level=logging.WARNING)
+                print_log(
+                    'IRSTDMetric(use_logits=True): sample has no seg_logits, using pred_sem_seg',
+                    logger='current',
+                    level=logging.WARNING,
+                )
                 self._warned_no_logits = True
         return _squeeze_map(sample['pred_sem_seg']['data'], 'pred_sem_seg') > 0
 
@@ -145,8 +173,10 @@ class IRSTDMetric(BaseMetric):
         gt = mask_from_label_map(_squeeze_map(sample['gt_sem_seg']['data'], 'gt_sem_seg'))
         pred = self._prediction(sample)
         if pred.shape != gt.shape:
-            raise ValueError(f'{img_path}: prediction {pred.shape} and ground truth {gt.shape} '
-                             'differ in size; both must be at the original image size')
+            raise ValueError(
+                f'{img_path}: prediction {pred.shape} and ground truth {gt.shape} '
+                'differ in size; both must be at the original image size'
+            )
         part = sample.get('part')
         if part is None and self.part_from_name and stem is not None:
             part = part_of(stem)
@@ -178,8 +208,12 @@ class IRSTDMetric(BaseMetric):
         print_log('\n' + summary_tables(overall, per_part, self.size_bins), logger='current')
         return flatten_summary(overall, per_part, self.size_bins)
 
-    def evaluate_arrays(self, preds: Sequence[np.ndarray], gts: Sequence[np.ndarray],
-                        parts: Optional[Sequence[Optional[str]]] = None) -> Dict[str, float]:
+    def evaluate_arrays(
+        self,
+        preds: Sequence[np.ndarray],
+        gts: Sequence[np.ndarray],
+        parts: Optional[Sequence[Optional[str]]] = None,
+    ) -> Dict[str, float]:
         """Score in-memory masks outside a runner; leaves ``self.results`` untouched.
 
         Args:
@@ -191,7 +225,10 @@ class IRSTDMetric(BaseMetric):
         Returns:
             The same flat dict as :meth:`compute_metrics`.
         """
-        overall, per_part = evaluate_masks([np.asarray(p) for p in preds],
-                                           [mask_from_label_map(g) for g in gts], parts,
-                                           self.size_bins)
+        overall, per_part = evaluate_masks(
+            [np.asarray(p) for p in preds],
+            [mask_from_label_map(g) for g in gts],
+            parts,
+            self.size_bins,
+        )
         return flatten_summary(overall, per_part, self.size_bins)

@@ -1,4 +1,5 @@
 """A compact U-shaped encoder-decoder for single-channel infrared images."""
+
 from __future__ import annotations
 
 from typing import List, Optional, Tuple, Union
@@ -31,26 +32,44 @@ class ConvBlock(BaseModule):
         init_cfg (dict or list[dict], optional): Initialization config. Default: None.
     """
 
-    def __init__(self,
-                 in_channels: int,
-                 out_channels: int,
-                 residual: bool = True,
-                 conv_cfg: OptConfig = None,
-                 norm_cfg: dict = dict(type='BN'),
-                 act_cfg: dict = dict(type='ReLU'),
-                 init_cfg: MultiConfig = None) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        residual: bool = True,
+        conv_cfg: OptConfig = None,
+        norm_cfg: dict = dict(type='BN'),
+        act_cfg: dict = dict(type='ReLU'),
+        init_cfg: MultiConfig = None,
+    ) -> None:
         super().__init__(init_cfg=init_cfg)
         self.residual = residual
         self.conv1 = ConvModule(
-            in_channels, out_channels, 3, padding=1, conv_cfg=conv_cfg, norm_cfg=norm_cfg,
-            act_cfg=act_cfg)
+            in_channels,
+            out_channels,
+            3,
+            padding=1,
+            conv_cfg=conv_cfg,
+            norm_cfg=norm_cfg,
+            act_cfg=act_cfg,
+        )
         self.conv2 = ConvModule(
-            out_channels, out_channels, 3, padding=1, conv_cfg=conv_cfg, norm_cfg=norm_cfg,
-            act_cfg=None if residual else act_cfg)
+            out_channels,
+            out_channels,
+            3,
+            padding=1,
+            conv_cfg=conv_cfg,
+            norm_cfg=norm_cfg,
+            act_cfg=None if residual else act_cfg,
+        )
         if residual:
-            self.shortcut = nn.Identity() if in_channels == out_channels else ConvModule(
-                in_channels, out_channels, 1, conv_cfg=conv_cfg, norm_cfg=norm_cfg,
-                act_cfg=None)
+            self.shortcut = (
+                nn.Identity()
+                if in_channels == out_channels
+                else ConvModule(
+                    in_channels, out_channels, 1, conv_cfg=conv_cfg, norm_cfg=norm_cfg, act_cfg=None
+                )
+            )
             self.act = build_activation_layer(act_cfg)
 
     def forward(self, x: Tensor) -> Tensor:
@@ -102,16 +121,18 @@ class CompactUNet(BaseModule):
           ``in_index=-1`` in the decode head).
     """
 
-    def __init__(self,
-                 in_channels: int = 1,
-                 base_channels: int = 16,
-                 num_stages: int = 4,
-                 residual: bool = True,
-                 conv_cfg: OptConfig = None,
-                 norm_cfg: dict = dict(type='BN', requires_grad=True),
-                 act_cfg: dict = dict(type='ReLU'),
-                 align_corners: bool = False,
-                 init_cfg: MultiConfig = None) -> None:
+    def __init__(
+        self,
+        in_channels: int = 1,
+        base_channels: int = 16,
+        num_stages: int = 4,
+        residual: bool = True,
+        conv_cfg: OptConfig = None,
+        norm_cfg: dict = dict(type='BN', requires_grad=True),
+        act_cfg: dict = dict(type='ReLU'),
+        align_corners: bool = False,
+        init_cfg: MultiConfig = None,
+    ) -> None:
         super().__init__(init_cfg=init_cfg)
         if num_stages < 2:
             raise ValueError(f'num_stages must be >= 2, got {num_stages}')
@@ -133,7 +154,8 @@ class CompactUNet(BaseModule):
         # decoder[k] produces level num_stages-2-k (coarse to fine).
         self.decoder = nn.ModuleList(
             ConvBlock(chs[i + 1] + chs[i], chs[i], **block_kw)
-            for i in range(num_stages - 2, -1, -1))
+            for i in range(num_stages - 2, -1, -1)
+        )
 
         self.feat_channels: Tuple[int, ...] = tuple(reversed(chs))
         self.out_channels: int = chs[0]
@@ -159,8 +181,8 @@ class CompactUNet(BaseModule):
         for k, block in enumerate(self.decoder):
             skip = skips[self.num_stages - 2 - k]
             up = F.interpolate(
-                x, size=skip.shape[-2:], mode='bilinear', align_corners=self.align_corners)
+                x, size=skip.shape[-2:], mode='bilinear', align_corners=self.align_corners
+            )
             x = block(torch.cat([up, skip], dim=1))
             outs.append(x)
         return tuple(outs)
-

@@ -1,4 +1,5 @@
 """DNANet: dense nested attention network (Li et al., TIP 2023) as an MMSeg backbone."""
+
 from __future__ import annotations
 
 from typing import Dict, List, Optional, Sequence, Tuple, Union
@@ -29,8 +30,10 @@ class ChannelAttention(nn.Module):
         super().__init__()
         hidden = max(channels // ratio, 1)
         self.mlp = nn.Sequential(
-            nn.Conv2d(channels, hidden, 1, bias=False), nn.ReLU(inplace=True),
-            nn.Conv2d(hidden, channels, 1, bias=False))
+            nn.Conv2d(channels, hidden, 1, bias=False),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(hidden, channels, 1, bias=False),
+        )
 
     def forward(self, x: Tensor) -> Tensor:
         """(B, C, H, W) -> weights (B, C, 1, 1) in (0, 1)."""
@@ -75,26 +78,45 @@ class ResCBAMBlock(BaseModule):
         init_cfg (dict or list[dict], optional): Initialization config. Default: None.
     """
 
-    def __init__(self,
-                 in_channels: int,
-                 out_channels: int,
-                 ca_ratio: int = 16,
-                 sa_kernel: int = 7,
-                 conv_cfg: OptConfig = None,
-                 norm_cfg: dict = dict(type='BN'),
-                 act_cfg: dict = dict(type='ReLU'),
-                 init_cfg: MultiConfig = None) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        ca_ratio: int = 16,
+        sa_kernel: int = 7,
+        conv_cfg: OptConfig = None,
+        norm_cfg: dict = dict(type='BN'),
+        act_cfg: dict = dict(type='ReLU'),
+        init_cfg: MultiConfig = None,
+    ) -> None:
         super().__init__(init_cfg=init_cfg)
         self.conv1 = ConvModule(
-            in_channels, out_channels, 3, padding=1, conv_cfg=conv_cfg, norm_cfg=norm_cfg,
-            act_cfg=act_cfg)
+            in_channels,
+            out_channels,
+            3,
+            padding=1,
+            conv_cfg=conv_cfg,
+            norm_cfg=norm_cfg,
+            act_cfg=act_cfg,
+        )
         self.conv2 = ConvModule(
-            out_channels, out_channels, 3, padding=1, conv_cfg=conv_cfg, norm_cfg=norm_cfg,
-            act_cfg=None)
+            out_channels,
+            out_channels,
+            3,
+            padding=1,
+            conv_cfg=conv_cfg,
+            norm_cfg=norm_cfg,
+            act_cfg=None,
+        )
         self.ca = ChannelAttention(out_channels, ca_ratio)
         self.sa = SpatialAttention(sa_kernel)
-        self.shortcut = nn.Identity() if in_channels == out_channels else ConvModule(
-            in_channels, out_channels, 1, conv_cfg=conv_cfg, norm_cfg=norm_cfg, act_cfg=None)
+        self.shortcut = (
+            nn.Identity()
+            if in_channels == out_channels
+            else ConvModule(
+                in_channels, out_channels, 1, conv_cfg=conv_cfg, norm_cfg=norm_cfg, act_cfg=None
+            )
+        )
         self.act = build_activation_layer(act_cfg)
 
     def forward(self, x: Tensor) -> Tensor:
@@ -162,27 +184,31 @@ class DNANet(BaseModule):
           ``in_index=-1``.
     """
 
-    def __init__(self,
-                 in_channels: int = 1,
-                 nb_filter: Sequence[int] = (16, 32, 64, 128, 256),
-                 num_blocks: Sequence[int] = (2, 2, 2, 2),
-                 deep_supervision: bool = False,
-                 pyramid_fusion: bool = True,
-                 ca_ratio: int = 16,
-                 sa_kernel: int = 7,
-                 conv_cfg: OptConfig = None,
-                 norm_cfg: dict = dict(type='BN', requires_grad=True),
-                 act_cfg: dict = dict(type='ReLU'),
-                 align_corners: bool = False,
-                 init_cfg: MultiConfig = None) -> None:
+    def __init__(
+        self,
+        in_channels: int = 1,
+        nb_filter: Sequence[int] = (16, 32, 64, 128, 256),
+        num_blocks: Sequence[int] = (2, 2, 2, 2),
+        deep_supervision: bool = False,
+        pyramid_fusion: bool = True,
+        ca_ratio: int = 16,
+        sa_kernel: int = 7,
+        conv_cfg: OptConfig = None,
+        norm_cfg: dict = dict(type='BN', requires_grad=True),
+        act_cfg: dict = dict(type='ReLU'),
+        align_corners: bool = False,
+        init_cfg: MultiConfig = None,
+    ) -> None:
         super().__init__(init_cfg=init_cfg)
         nb_filter = list(nb_filter)
         num_levels = len(nb_filter)
         if num_levels < 2:
             raise ValueError('nb_filter needs at least 2 levels')
         if len(num_blocks) != num_levels - 1:
-            raise ValueError(f'num_blocks needs {num_levels - 1} entries (levels 1..'
-                             f'{num_levels - 1}), got {len(num_blocks)}')
+            raise ValueError(
+                f'num_blocks needs {num_levels - 1} entries (levels 1..'
+                f'{num_levels - 1}), got {len(num_blocks)}'
+            )
         self.in_channels = in_channels
         self.nb_filter = nb_filter
         self.num_levels = num_levels
@@ -190,8 +216,13 @@ class DNANet(BaseModule):
         self.pyramid_fusion = pyramid_fusion
         self.align_corners = align_corners
         blocks_per_level = [1] + list(num_blocks)
-        block_kw = dict(ca_ratio=ca_ratio, sa_kernel=sa_kernel, conv_cfg=conv_cfg,
-                        norm_cfg=norm_cfg, act_cfg=act_cfg)
+        block_kw = dict(
+            ca_ratio=ca_ratio,
+            sa_kernel=sa_kernel,
+            conv_cfg=conv_cfg,
+            norm_cfg=norm_cfg,
+            act_cfg=act_cfg,
+        )
 
         def make_node(cin: int, cout: int, n: int) -> nn.Sequential:
             layers = [ResCBAMBlock(cin, cout, **block_kw)]
@@ -213,8 +244,16 @@ class DNANet(BaseModule):
 
         if pyramid_fusion:
             self.fpn_proj = nn.ModuleList(
-                ConvModule(nb_filter[i], nb_filter[0], 1, conv_cfg=conv_cfg, norm_cfg=norm_cfg,
-                           act_cfg=act_cfg) for i in range(1, num_levels))
+                ConvModule(
+                    nb_filter[i],
+                    nb_filter[0],
+                    1,
+                    conv_cfg=conv_cfg,
+                    norm_cfg=norm_cfg,
+                    act_cfg=act_cfg,
+                )
+                for i in range(1, num_levels)
+            )
             self.fpn_fuse = ResCBAMBlock(num_levels * nb_filter[0], nb_filter[0], **block_kw)
 
         self.out_channels: int = nb_filter[0]
@@ -222,7 +261,8 @@ class DNANet(BaseModule):
 
     def _up(self, x: Tensor, ref: Tensor) -> Tensor:
         return F.interpolate(
-            x, size=ref.shape[-2:], mode='bilinear', align_corners=self.align_corners)
+            x, size=ref.shape[-2:], mode='bilinear', align_corners=self.align_corners
+        )
 
     def forward(self, x: Tensor) -> Tuple[Tensor, ...]:
         """Run the dense nested encoder-decoder and the pyramid fusion.
@@ -253,8 +293,10 @@ class DNANet(BaseModule):
 
         top = feats[(0, L - 1)]
         if self.pyramid_fusion:
-            pyramid = [self._up(proj(feats[(i, L - 1 - i)]), top)
-                       for i, proj in enumerate(self.fpn_proj, start=1)]
+            pyramid = [
+                self._up(proj(feats[(i, L - 1 - i)]), top)
+                for i, proj in enumerate(self.fpn_proj, start=1)
+            ]
             out = self.fpn_fuse(torch.cat(pyramid[::-1] + [top], dim=1))
         else:
             out = top

@@ -1,5 +1,6 @@
 """A light U-shaped network for deployment: a thin full-resolution detail path beside a
 depthwise-separable encoder-decoder that starts at stride 2."""
+
 from __future__ import annotations
 
 from typing import List, Optional, Sequence, Tuple, Union
@@ -33,18 +34,27 @@ class DSResBlock(BaseModule):
         ``(B, C, H, W) -> (B, C, H, W)``.
     """
 
-    def __init__(self,
-                 channels: int,
-                 dilation: int = 1,
-                 norm_cfg: dict = dict(type='BN'),
-                 act_cfg: dict = dict(type='ReLU'),
-                 init_cfg: MultiConfig = None) -> None:
+    def __init__(
+        self,
+        channels: int,
+        dilation: int = 1,
+        norm_cfg: dict = dict(type='BN'),
+        act_cfg: dict = dict(type='ReLU'),
+        init_cfg: MultiConfig = None,
+    ) -> None:
         super().__init__(init_cfg=init_cfg)
         # The pointwise output has no activation of its own: it is applied after the sum, as
         # in a ResNet basic block.
         self.conv = DepthwiseSeparableConvModule(
-            channels, channels, 3, padding=dilation, dilation=dilation, norm_cfg=norm_cfg,
-            act_cfg=act_cfg, pw_act_cfg=None)
+            channels,
+            channels,
+            3,
+            padding=dilation,
+            dilation=dilation,
+            norm_cfg=norm_cfg,
+            act_cfg=act_cfg,
+            pw_act_cfg=None,
+        )
         self.act = build_activation_layer(act_cfg)
 
     def forward(self, x: Tensor) -> Tensor:
@@ -107,23 +117,27 @@ class LiteUNet(BaseModule):
           ``(B, detail_channels, H, W)`` (use ``in_index=-1`` in the decode head).
     """
 
-    def __init__(self,
-                 in_channels: int = 1,
-                 detail_channels: int = 8,
-                 channels: Sequence[int] = (16, 32, 64, 128),
-                 num_blocks: Sequence[int] = (1, 2, 3, 3),
-                 deep_dilation: int = 2,
-                 norm_cfg: dict = dict(type='BN', requires_grad=True),
-                 act_cfg: dict = dict(type='ReLU'),
-                 align_corners: bool = False,
-                 init_cfg: MultiConfig = None) -> None:
+    def __init__(
+        self,
+        in_channels: int = 1,
+        detail_channels: int = 8,
+        channels: Sequence[int] = (16, 32, 64, 128),
+        num_blocks: Sequence[int] = (1, 2, 3, 3),
+        deep_dilation: int = 2,
+        norm_cfg: dict = dict(type='BN', requires_grad=True),
+        act_cfg: dict = dict(type='ReLU'),
+        align_corners: bool = False,
+        init_cfg: MultiConfig = None,
+    ) -> None:
         super().__init__(init_cfg=init_cfg)
         channels, num_blocks = tuple(channels), tuple(num_blocks)
         if len(channels) < 2:
             raise ValueError(f'channels needs >= 2 levels, got {channels}')
         if len(num_blocks) != len(channels) or min(num_blocks) < 0:
-            raise ValueError(f'num_blocks needs {len(channels)} values >= 0 (one per level of '
-                             f'channels={channels}), got {num_blocks}')
+            raise ValueError(
+                f'num_blocks needs {len(channels)} values >= 0 (one per level of '
+                f'channels={channels}), got {num_blocks}'
+            )
         if deep_dilation < 1:
             raise ValueError(f'deep_dilation must be >= 1, got {deep_dilation}')
         self.in_channels = in_channels
@@ -136,27 +150,36 @@ class LiteUNet(BaseModule):
         # detail features it would cost detail_channels times more for the same output.
         self.stem = ConvModule(in_channels, channels[0], 3, stride=2, padding=1, **conv_kw)
         self.downs = nn.ModuleList(
-            DepthwiseSeparableConvModule(channels[i - 1], channels[i], 3, stride=2, padding=1,
-                                         **conv_kw)
-            for i in range(1, levels))
+            DepthwiseSeparableConvModule(
+                channels[i - 1], channels[i], 3, stride=2, padding=1, **conv_kw
+            )
+            for i in range(1, levels)
+        )
         self.stages = nn.ModuleList(
-            nn.Sequential(*(DSResBlock(c, deep_dilation if i == levels - 1 else 1, **conv_kw)
-                            for _ in range(n)))
-            for i, (c, n) in enumerate(zip(channels, num_blocks)))
+            nn.Sequential(
+                *(
+                    DSResBlock(c, deep_dilation if i == levels - 1 else 1, **conv_kw)
+                    for _ in range(n)
+                )
+            )
+            for i, (c, n) in enumerate(zip(channels, num_blocks))
+        )
         # laterals[k] / fuses[k] build level levels-2-k; the last pair builds the full-size map.
         targets = list(reversed(channels[:-1])) + [detail_channels]
         sources = list(reversed(channels))
         self.laterals = nn.ModuleList(
             ConvModule(src, dst, 1, norm_cfg=norm_cfg, act_cfg=None)
-            for src, dst in zip(sources, targets))
+            for src, dst in zip(sources, targets)
+        )
         self.fuses = nn.ModuleList(DSResBlock(c, **conv_kw) for c in targets)
 
         self.feat_channels: Tuple[int, ...] = (channels[-1], *targets)
         self.out_channels: int = detail_channels
 
     def _up(self, x: Tensor, like: Tensor) -> Tensor:
-        return F.interpolate(x, size=like.shape[-2:], mode='bilinear',
-                             align_corners=self.align_corners)
+        return F.interpolate(
+            x, size=like.shape[-2:], mode='bilinear', align_corners=self.align_corners
+        )
 
     def forward(self, x: Tensor) -> Tuple[Tensor, ...]:
         """Run both paths.

@@ -6,6 +6,7 @@ batch at once, the per-sample pipeline ``TargetAwareRandomCrop`` -> ``RandomFlip
 padding, point survival rule and pixel/point mappings. A batch is cropped by one gather from
 the bank; no Python loop runs over samples or pixels.
 """
+
 from __future__ import annotations
 
 from typing import NamedTuple, Tuple
@@ -24,6 +25,7 @@ class BatchDraws(NamedTuple):
         vflip (Tensor): bool, mirror y.
         transpose (Tensor): bool, swap rows and columns (after the flips).
     """
+
     y0: Tensor
     x0: Tensor
     hflip: Tensor
@@ -42,15 +44,22 @@ def batch_point_rows(point_start: Tensor, point_count: Tensor) -> Tuple[Tensor, 
         tuple[Tensor, Tensor]: (K,) rows into the point table and (K,) batch index of each,
         sample by sample, each sample's points in stored order.
     """
-    batch = torch.repeat_interleave(torch.arange(len(point_count), device=point_count.device),
-                                    point_count)
+    batch = torch.repeat_interleave(
+        torch.arange(len(point_count), device=point_count.device), point_count
+    )
     first_of_sample = torch.cumsum(point_count, 0) - point_count
     within = torch.arange(len(batch), device=batch.device) - first_of_sample[batch]
     return point_start[batch] + within, batch
 
 
-def draw_windows(shapes: Tensor, target_xy: Tensor, targeted: Tensor, crop_size: Tuple[int, int],
-                 u_y: Tensor, u_x: Tensor) -> Tuple[Tensor, Tensor]:
+def draw_windows(
+    shapes: Tensor,
+    target_xy: Tensor,
+    targeted: Tensor,
+    crop_size: Tuple[int, int],
+    u_y: Tensor,
+    u_x: Tensor,
+) -> Tuple[Tensor, Tensor]:
     """Crop windows, each holding its target pixel when it has one.
 
     As ``TargetAwareRandomCrop``: window starts range over ``[0, L - c]`` (``[L - c, 0]`` when
@@ -71,10 +80,14 @@ def draw_windows(shapes: Tensor, target_xy: Tensor, targeted: Tensor, crop_size:
     """
     ch, cw = crop_size
     h, w = shapes[:, 0], shapes[:, 1]
-    ylo, yhi = torch.minimum(h - ch, torch.zeros_like(h)), torch.maximum(h - ch,
-                                                                         torch.zeros_like(h))
-    xlo, xhi = torch.minimum(w - cw, torch.zeros_like(w)), torch.maximum(w - cw,
-                                                                         torch.zeros_like(w))
+    ylo, yhi = (
+        torch.minimum(h - ch, torch.zeros_like(h)),
+        torch.maximum(h - ch, torch.zeros_like(h)),
+    )
+    xlo, xhi = (
+        torch.minimum(w - cw, torch.zeros_like(w)),
+        torch.maximum(w - cw, torch.zeros_like(w)),
+    )
     # The per-sample crop truncates a point to its pixel (int()); floor agrees on x, y >= 0.
     ty, tx = target_xy[:, 1].floor().long(), target_xy[:, 0].floor().long()
     ylo = torch.where(targeted, torch.maximum(ylo, ty - ch + 1), ylo)
@@ -86,8 +99,9 @@ def draw_windows(shapes: Tensor, target_xy: Tensor, targeted: Tensor, crop_size:
     return torch.minimum(y0, yhi), torch.minimum(x0, xhi)
 
 
-def _source_pixels(draws: BatchDraws, crop_size: Tuple[int, int],
-                   device: torch.device) -> Tuple[Tensor, Tensor]:
+def _source_pixels(
+    draws: BatchDraws, crop_size: Tuple[int, int], device: torch.device
+) -> Tuple[Tensor, Tensor]:
     """(B, h, w) image row and column of every output pixel (may lie outside the image)."""
     ch, cw = crop_size
     i = torch.arange(ch, device=device).view(1, ch, 1)
@@ -101,8 +115,13 @@ def _source_pixels(draws: BatchDraws, crop_size: Tuple[int, int],
     return draws.y0.view(-1, 1, 1) + r, draws.x0.view(-1, 1, 1) + c
 
 
-def gather_crops(banks: Tuple[Tensor, ...], pad_values: Tuple[float, ...], index: Tensor,
-                 draws: BatchDraws, crop_size: Tuple[int, int]) -> Tuple[Tensor, ...]:
+def gather_crops(
+    banks: Tuple[Tensor, ...],
+    pad_values: Tuple[float, ...],
+    index: Tensor,
+    draws: BatchDraws,
+    crop_size: Tuple[int, int],
+) -> Tuple[Tensor, ...]:
     """Crop, pad, flip and transpose a batch out of flat pixel banks in one gather each.
 
     Args:
@@ -126,13 +145,15 @@ def gather_crops(banks: Tuple[Tensor, ...], pad_values: Tuple[float, ...], index
     for bank, pad in zip(banks, pad_values):
         values = bank[flat]
         dtype = torch.float32 if isinstance(pad, float) else torch.int64
-        out.append(torch.where(inside, values.to(dtype), torch.tensor(pad, dtype=dtype,
-                                                                      device=device)))
+        out.append(
+            torch.where(inside, values.to(dtype), torch.tensor(pad, dtype=dtype, device=device))
+        )
     return tuple(out)
 
 
-def move_points(points_xy: Tensor, batch: Tensor, draws: BatchDraws,
-                crop_size: Tuple[int, int]) -> Tuple[Tensor, Tensor]:
+def move_points(
+    points_xy: Tensor, batch: Tensor, draws: BatchDraws, crop_size: Tuple[int, int]
+) -> Tuple[Tensor, Tensor]:
     """Points of a batch in the frame of their augmented crops.
 
     A point survives when it falls inside its window (``0 <= x - x0 < w``, same for y), as in

@@ -1,4 +1,5 @@
 """Data preprocessor that crops, flips and normalises training batches of a packed split."""
+
 from __future__ import annotations
 
 import math
@@ -15,8 +16,12 @@ from mmseg.registry import MODELS
 from ...datasets.packed import load_packed_split
 from .batch_augment import BatchDraws, batch_point_rows, draw_windows, gather_crops, move_points
 
-_DIRECTIONS = {(False, False): None, (True, False): 'horizontal', (False, True): 'vertical',
-               (True, True): 'diagonal'}
+_DIRECTIONS = {
+    (False, False): None,
+    (True, False): 'horizontal',
+    (False, True): 'vertical',
+    (True, True): 'diagonal',
+}
 
 
 @MODELS.register_module()
@@ -67,28 +72,35 @@ class PackedPointDataPreProcessor(SegDataPreProcessor):
             ``pad_val``, ``seg_pad_val``, ``test_cfg``, ...).
     """
 
-    def __init__(self,
-                 crop_size: Union[int, Tuple[int, int]],
-                 target_prob: float = 0.9,
-                 flip_prob: float = 0.5,
-                 transpose_prob: float = 0.5,
-                 img_pad_val: float = 0.0,
-                 pack_file: Optional[str] = None,
-                 seed: Optional[int] = None,
-                 **kwargs) -> None:
+    def __init__(
+        self,
+        crop_size: Union[int, Tuple[int, int]],
+        target_prob: float = 0.9,
+        flip_prob: float = 0.5,
+        transpose_prob: float = 0.5,
+        img_pad_val: float = 0.0,
+        pack_file: Optional[str] = None,
+        seed: Optional[int] = None,
+        **kwargs,
+    ) -> None:
         super().__init__(**kwargs)
         if isinstance(crop_size, int):
             crop_size = (crop_size, crop_size)
         crop_size = tuple(int(c) for c in crop_size)
         if len(crop_size) != 2 or min(crop_size) <= 0:
             raise ValueError(f'crop_size must be a positive (h, w), got {crop_size}')
-        for name, prob in (('target_prob', target_prob), ('flip_prob', flip_prob),
-                           ('transpose_prob', transpose_prob)):
+        for name, prob in (
+            ('target_prob', target_prob),
+            ('flip_prob', flip_prob),
+            ('transpose_prob', transpose_prob),
+        ):
             if not 0.0 <= prob <= 1.0:
                 raise ValueError(f'{name} must be in [0, 1], got {prob}')
         if transpose_prob > 0 and crop_size[0] != crop_size[1]:
-            raise ValueError(f'transpose_prob > 0 needs a square crop_size, got {crop_size}: '
-                             'a transposed sample would not stack with the others')
+            raise ValueError(
+                f'transpose_prob > 0 needs a square crop_size, got {crop_size}: '
+                'a transposed sample would not stack with the others'
+            )
         self.crop_size = crop_size
         self.target_prob = float(target_prob)
         self.flip_prob = float(flip_prob)
@@ -109,9 +121,13 @@ class PackedPointDataPreProcessor(SegDataPreProcessor):
         count = torch.bincount(image_of_point, minlength=len(index))
         if len(image_of_point) and bool((image_of_point[1:] < image_of_point[:-1]).any()):
             raise ValueError(f'packed split {pack_file}: points are not grouped by image')
-        bank = dict(images=torch.from_numpy(arrays['images']), index=index,
-                    points_xy=points[:, 1:].contiguous(), point_count=count,
-                    point_start=torch.cumsum(count, 0) - count)
+        bank = dict(
+            images=torch.from_numpy(arrays['images']),
+            index=index,
+            points_xy=points[:, 1:].contiguous(),
+            point_count=count,
+            point_start=torch.cumsum(count, 0) - count,
+        )
         if arrays['masks'].size:
             bank['masks'] = torch.from_numpy(arrays['masks'])
         self._bank = {k: v.to(self.device) for k, v in bank.items()}
@@ -122,9 +138,11 @@ class PackedPointDataPreProcessor(SegDataPreProcessor):
         if pack_file is None:
             files = {s.metainfo.get('pack_file') for s in data_samples}
             if None in files:
-                raise KeyError('a training sample has no pack_file metainfo; give the data '
-                               'preprocessor pack_file= or use PackedPointDataset with '
-                               'PackSampleIndex')
+                raise KeyError(
+                    'a training sample has no pack_file metainfo; give the data '
+                    'preprocessor pack_file= or use PackedPointDataset with '
+                    'PackSampleIndex'
+                )
             if len(files) > 1:
                 raise ValueError(f'one batch mixes packed splits {sorted(files)}')
             pack_file = files.pop()
@@ -133,12 +151,12 @@ class PackedPointDataPreProcessor(SegDataPreProcessor):
         elif self._bank['images'].device != self.device:
             self._bank = {k: v.to(self.device) for k, v in self._bank.items()}
 
-    def _draw(self, shapes: torch.Tensor, sample_points: Tuple[torch.Tensor, torch.Tensor],
-              num: int) -> BatchDraws:
+    def _draw(
+        self, shapes: torch.Tensor, sample_points: Tuple[torch.Tensor, torch.Tensor], num: int
+    ) -> BatchDraws:
         """The batch's windows and flips, drawn on the CPU generator."""
         if self._generator is None:
-            seed = self.seed if self.seed is not None else int(
-                torch.randint(0, 2**62, (1, )).item())
+            seed = self.seed if self.seed is not None else int(torch.randint(0, 2**62, (1,)).item())
             self._generator = torch.Generator().manual_seed(seed + get_rank())
         u = torch.rand((7, num), generator=self._generator).to(self.device)
         start, count = sample_points
@@ -146,12 +164,20 @@ class PackedPointDataPreProcessor(SegDataPreProcessor):
         pick = start + (u[1] * count).long().minimum((count - 1).clamp(min=0))
         has_points = count > 0
         bank_xy = self._bank['points_xy']
-        target_xy = bank_xy[pick.clamp(max=max(len(bank_xy) - 1, 0))] if len(bank_xy) else \
-            torch.zeros((num, 2), device=self.device)
+        target_xy = (
+            bank_xy[pick.clamp(max=max(len(bank_xy) - 1, 0))]
+            if len(bank_xy)
+            else torch.zeros((num, 2), device=self.device)
+        )
         targeted = (u[0] < self.target_prob) & has_points
         y0, x0 = draw_windows(shapes, target_xy, targeted, self.crop_size, u[2], u[3])
-        return BatchDraws(y0=y0, x0=x0, hflip=u[4] < self.flip_prob,
-                          vflip=u[5] < self.flip_prob, transpose=u[6] < self.transpose_prob)
+        return BatchDraws(
+            y0=y0,
+            x0=x0,
+            hflip=u[4] < self.flip_prob,
+            vflip=u[5] < self.flip_prob,
+            transpose=u[6] < self.transpose_prob,
+        )
 
     # ------------------------------------------------------------------ forward
     def forward(self, data: dict, training: bool = False) -> Dict[str, Any]:
@@ -173,8 +199,10 @@ class PackedPointDataPreProcessor(SegDataPreProcessor):
         idx = torch.stack(list(inputs)).long().to(self.device)
         bank = self._bank
         if bool((idx < 0).any() or (idx >= len(bank['index'])).any()):
-            raise IndexError(f'sample index out of range of packed split {self._bank_file} '
-                             f"({len(bank['index'])} images)")
+            raise IndexError(
+                f'sample index out of range of packed split {self._bank_file} '
+                f'({len(bank["index"])} images)'
+            )
         index = bank['index'][idx]
         start, count = bank['point_start'][idx], bank['point_count'][idx]
         draws = self._draw(index[:, 1:], (start, count), len(idx))
@@ -201,9 +229,14 @@ class PackedPointDataPreProcessor(SegDataPreProcessor):
                 sample.gt_sem_seg = PixelData(data=masks[b])
             sample.set_field(pts, 'gt_points', dtype=torch.Tensor)
             hflip, vflip, transpose = flips[b]
-            sample.set_metainfo(dict(
-                pad_info, flip=hflip or vflip, flip_direction=_DIRECTIONS[(hflip, vflip)],
-                transpose=transpose))
+            sample.set_metainfo(
+                dict(
+                    pad_info,
+                    flip=hflip or vflip,
+                    flip_direction=_DIRECTIONS[(hflip, vflip)],
+                    transpose=transpose,
+                )
+            )
         return dict(inputs=images, data_samples=data_samples)
 
     def _pad_batch(self, images: torch.Tensor, masks: Optional[torch.Tensor]):
@@ -222,4 +255,3 @@ class PackedPointDataPreProcessor(SegDataPreProcessor):
             if masks is not None:
                 masks = F.pad(masks, padding, value=self.seg_pad_val)
         return images, masks, dict(img_shape=(th, tw), pad_shape=(th, tw), padding_size=padding)
-

@@ -1,4 +1,5 @@
 """GSACP's decode head: binary logits, trained on targets its own features grow from points."""
+
 from __future__ import annotations
 
 from typing import Dict, Optional, Sequence, Tuple
@@ -22,8 +23,9 @@ def _warmup_pair(value: Sequence, name: str, cast: type) -> tuple:
         start, end = value
         return cast(start), cast(end)
     except (TypeError, ValueError) as err:
-        raise ValueError(f'AffinityPropagationHead: {name} must be a (start, end) pair, '
-                         f'got {value!r}') from err
+        raise ValueError(
+            f'AffinityPropagationHead: {name} must be a (start, end) pair, got {value!r}'
+        ) from err
 
 
 @MODELS.register_module()
@@ -72,14 +74,16 @@ class AffinityPropagationHead(BinaryIRHead):
         **kwargs: :class:`BinaryIRHead` arguments.
     """
 
-    def __init__(self,
-                 embed_channels: int = 16,
-                 embedding_source: Optional[str] = None,
-                 target_cfg: Optional[dict] = None,
-                 warmup_ratio: Optional[Tuple[float, float]] = None,
-                 warmup_iters: Optional[Tuple[int, int]] = None,
-                 loss_contrast: Optional[dict] = None,
-                 **kwargs) -> None:
+    def __init__(
+        self,
+        embed_channels: int = 16,
+        embedding_source: Optional[str] = None,
+        target_cfg: Optional[dict] = None,
+        warmup_ratio: Optional[Tuple[float, float]] = None,
+        warmup_iters: Optional[Tuple[int, int]] = None,
+        loss_contrast: Optional[dict] = None,
+        **kwargs,
+    ) -> None:
         super().__init__(**kwargs)
         self.target_cfg = dict(target_cfg or {})
         rule = self.target_cfg.setdefault('rule', 'v2')
@@ -88,29 +92,39 @@ class AffinityPropagationHead(BinaryIRHead):
         if embedding_source is None:
             embedding_source = 'features' if rule == 'v2' else 'projection'
         if embedding_source not in EMBEDDING_SOURCES:
-            raise ValueError(f'embedding_source must be one of {EMBEDDING_SOURCES}, got '
-                             f'{embedding_source!r}')
+            raise ValueError(
+                f'embedding_source must be one of {EMBEDDING_SOURCES}, got {embedding_source!r}'
+            )
         self.embedding_source = embedding_source
-        self.embed = (nn.Conv2d(self.channels, embed_channels, kernel_size=1)
-                      if embedding_source == 'projection' else None)
+        self.embed = (
+            nn.Conv2d(self.channels, embed_channels, kernel_size=1)
+            if embedding_source == 'projection'
+            else None
+        )
         if warmup_ratio is not None and warmup_iters is not None:
             raise ValueError(
                 'AffinityPropagationHead: give warmup_ratio (fractions of max_iters) or '
                 f'warmup_iters (steps), not both; got warmup_ratio={warmup_ratio} and '
-                f'warmup_iters={warmup_iters} (set the other to None)')
+                f'warmup_iters={warmup_iters} (set the other to None)'
+            )
         self.warmup_ratio: Optional[Tuple[float, float]] = None
         self.warmup_iters: Optional[Tuple[int, int]] = None
         if warmup_ratio is not None:
             self.warmup_ratio = _warmup_pair(warmup_ratio, 'warmup_ratio', float)
             if not 0.0 <= self.warmup_ratio[0] <= self.warmup_ratio[1] <= 1.0:
-                raise ValueError('AffinityPropagationHead: warmup_ratio must be (start, end) '
-                                 f'with 0 <= start <= end <= 1, got {warmup_ratio}')
+                raise ValueError(
+                    'AffinityPropagationHead: warmup_ratio must be (start, end) '
+                    f'with 0 <= start <= end <= 1, got {warmup_ratio}'
+                )
         else:
             self.warmup_iters = _warmup_pair(
-                (0, 0) if warmup_iters is None else warmup_iters, 'warmup_iters', int)
+                (0, 0) if warmup_iters is None else warmup_iters, 'warmup_iters', int
+            )
             if not 0 <= self.warmup_iters[0] <= self.warmup_iters[1]:
-                raise ValueError('AffinityPropagationHead: warmup_iters must be (start, end) '
-                                 f'with 0 <= start <= end, got {warmup_iters}')
+                raise ValueError(
+                    'AffinityPropagationHead: warmup_iters must be (start, end) '
+                    f'with 0 <= start <= end, got {warmup_iters}'
+                )
         if loss_contrast:
             loss_contrast = dict(loss_contrast)
             loss_contrast.setdefault('rule', rule)
@@ -144,8 +158,9 @@ class AffinityPropagationHead(BinaryIRHead):
         """
         return self._at_size(self._embed(self.head_features(inputs)), size)
 
-    def embedding_and_logits(self, inputs: Sequence[Tensor],
-                             size: Tuple[int, int]) -> Tuple[Tensor, Tensor]:
+    def embedding_and_logits(
+        self, inputs: Sequence[Tensor], size: Tuple[int, int]
+    ) -> Tuple[Tensor, Tensor]:
         """Embedding (B, D, H, W) and logits (B, 1, H, W) at ``size``, from one feature pass."""
         logits, emb = self.forward_train(inputs)
         return self._at_size(emb, size), self._at_size(logits, size)
@@ -174,7 +189,8 @@ class AffinityPropagationHead(BinaryIRHead):
                 f'AffinityPropagationHead: warmup_ratio={self.warmup_ratio} is a fraction of '
                 "the run's max_iters, which MMEngine's RuntimeInfoHook records before training, "
                 'and none is recorded (is the model trained outside a Runner?). Give the '
-                'warm-up in steps instead: warmup_iters=(start, end), warmup_ratio=None')
+                'warm-up in steps instead: warmup_iters=(start, end), warmup_ratio=None'
+            )
         start, end = self.warmup_ratio
         return round(start * max_iters), round(end * max_iters)
 
@@ -200,9 +216,15 @@ class AffinityPropagationHead(BinaryIRHead):
         return (step - start) / max(end - start, 1)
 
     # ------------------------------------------------------------------ targets
-    def make_targets(self, image: Tensor, embedding: Optional[Tensor], points: Tensor,
-                     batch_data_samples=None, check_points: bool = True,
-                     band_evidence: Optional[Tensor] = None) -> PointTargets:
+    def make_targets(
+        self,
+        image: Tensor,
+        embedding: Optional[Tensor],
+        points: Tensor,
+        batch_data_samples=None,
+        check_points: bool = True,
+        band_evidence: Optional[Tensor] = None,
+    ) -> PointTargets:
         """Pseudo-labels (no gradient) for the points of a batch.
 
         Args:
@@ -218,25 +240,33 @@ class AffinityPropagationHead(BinaryIRHead):
         try:
             with torch.no_grad():
                 return generate_point_targets(
-                    image, None if embedding is None else embedding.detach(), points,
-                    affinity_weight=self.affinity_weight(), check_points=check_points,
-                    band_evidence=band_evidence, **self.target_cfg)
+                    image,
+                    None if embedding is None else embedding.detach(),
+                    points,
+                    affinity_weight=self.affinity_weight(),
+                    check_points=check_points,
+                    band_evidence=band_evidence,
+                    **self.target_cfg,
+                )
         except ValueError as err:
             names = ''
             if batch_data_samples is not None:
                 names = ', '.join(
-                    f"{i}: {s.metainfo.get('img_path', '?')}"
-                    for i, s in enumerate(batch_data_samples))
+                    f'{i}: {s.metainfo.get("img_path", "?")}'
+                    for i, s in enumerate(batch_data_samples)
+                )
             raise ValueError(f'{err} (batch samples: {names})') from err
 
-    def loss(self,
-             inputs: Sequence[Tensor],
-             batch_data_samples,
-             train_cfg,
-             image: Optional[Tensor] = None,
-             points: Optional[Tensor] = None,
-             teacher_embedding: Optional[Tensor] = None,
-             teacher_logits: Optional[Tensor] = None) -> Dict[str, Tensor]:
+    def loss(
+        self,
+        inputs: Sequence[Tensor],
+        batch_data_samples,
+        train_cfg,
+        image: Optional[Tensor] = None,
+        points: Optional[Tensor] = None,
+        teacher_embedding: Optional[Tensor] = None,
+        teacher_logits: Optional[Tensor] = None,
+    ) -> Dict[str, Tensor]:
         """Losses of one training step.
 
         Args:
@@ -254,8 +284,10 @@ class AffinityPropagationHead(BinaryIRHead):
                 teacher, the student's detached prediction serves).
         """
         if image is None or points is None:
-            raise ValueError('AffinityPropagationHead.loss needs the input image and the '
-                             'points; use it with PointSupervisedSegmentor')
+            raise ValueError(
+                'AffinityPropagationHead.loss needs the input image and the '
+                'points; use it with PointSupervisedSegmentor'
+            )
         logits, raw_emb = self.forward_train(inputs)
         size = image.shape[-2:]
         emb = self._at_size(raw_emb, size)
@@ -268,8 +300,14 @@ class AffinityPropagationHead(BinaryIRHead):
             with torch.no_grad():
                 own = teacher_logits if teacher_logits is not None else logits
                 prob = torch.sigmoid(self._at_size(own.detach().float(), size))
-        targets = self.make_targets(image, source, points.to(image.device), batch_data_samples,
-                                    check_points=False, band_evidence=prob)
+        targets = self.make_targets(
+            image,
+            source,
+            points.to(image.device),
+            batch_data_samples,
+            check_points=False,
+            band_evidence=prob,
+        )
         weight = None
         contrast: Dict[str, Tensor] = {}
         self.last_negatives = None
@@ -277,8 +315,9 @@ class AffinityPropagationHead(BinaryIRHead):
             with torch.no_grad():
                 negatives = hbc.mine(emb.detach(), targets, prob)
                 weight = hbc.background_weight(negatives, targets.labels)
-            contrast[hbc.loss_name] = hbc(emb, image, targets, negatives=negatives,
-                                          affinity_weight=self.affinity_weight())
+            contrast[hbc.loss_name] = hbc(
+                emb, image, targets, negatives=negatives, affinity_weight=self.affinity_weight()
+            )
             self.last_negatives = negatives
         elif hbc is not None:
             contrast[hbc.loss_name] = hbc(emb, image, targets)

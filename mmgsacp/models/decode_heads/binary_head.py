@@ -1,4 +1,5 @@
 """A plain binary (target / background) decode head for infrared small targets."""
+
 from __future__ import annotations
 
 import math
@@ -36,10 +37,13 @@ class BinaryIRHead(BaseDecodeHead):
         kwargs.setdefault('num_classes', 2)
         kwargs.setdefault('out_channels', 1)
         kwargs.setdefault('threshold', 0.5)
-        kwargs.setdefault('loss_decode', [
-            dict(type='IgnoreBCELoss', loss_weight=1.0),
-            dict(type='SoftIoULoss', loss_weight=1.0)
-        ])
+        kwargs.setdefault(
+            'loss_decode',
+            [
+                dict(type='IgnoreBCELoss', loss_weight=1.0),
+                dict(type='SoftIoULoss', loss_weight=1.0),
+            ],
+        )
         super().__init__(**kwargs)
         layers: List[nn.Module] = []
         for i in range(num_convs):
@@ -51,14 +55,18 @@ class BinaryIRHead(BaseDecodeHead):
                     padding=1,
                     conv_cfg=self.conv_cfg,
                     norm_cfg=self.norm_cfg,
-                    act_cfg=self.act_cfg))
+                    act_cfg=self.act_cfg,
+                )
+            )
         self.convs = nn.Sequential(*layers) if layers else nn.Identity()
         if not 0.0 < prior_prob < 1.0:
             raise ValueError(f'prior_prob must be in (0, 1), got {prior_prob}')
         self.prior_prob = prior_prob
         if not layers and self.in_channels != self.channels:
-            raise ValueError(f'num_convs=0 needs in_channels == channels, got '
-                             f'{self.in_channels} and {self.channels}')
+            raise ValueError(
+                f'num_convs=0 needs in_channels == channels, got '
+                f'{self.in_channels} and {self.channels}'
+            )
         # Set here as well as in init_weights: MMSeg keeps auxiliary heads in a plain
         # nn.ModuleList, which the model's init_weights does not descend into.
         self._init_prior_bias()
@@ -78,8 +86,9 @@ class BinaryIRHead(BaseDecodeHead):
         """Logits (B, 1, h, w) at the resolution of the selected input feature."""
         return self.cls_seg(self.head_features(inputs))
 
-    def losses_from_labels(self, seg_logits: Tensor, labels: Tensor,
-                           weight: Optional[Tensor] = None) -> Dict[str, Tensor]:
+    def losses_from_labels(
+        self, seg_logits: Tensor, labels: Tensor, weight: Optional[Tensor] = None
+    ) -> Dict[str, Tensor]:
         """Sum every ``loss_decode`` term of logits against a label map.
 
         Args:
@@ -89,11 +98,15 @@ class BinaryIRHead(BaseDecodeHead):
         """
         if seg_logits.shape[-2:] != labels.shape[-2:]:
             seg_logits = F.interpolate(
-                seg_logits, size=labels.shape[-2:], mode='bilinear',
-                align_corners=self.align_corners)
+                seg_logits,
+                size=labels.shape[-2:],
+                mode='bilinear',
+                align_corners=self.align_corners,
+            )
         losses: Dict[str, Tensor] = {}
-        loss_modules = self.loss_decode if isinstance(self.loss_decode,
-                                                      nn.ModuleList) else [self.loss_decode]
+        loss_modules = (
+            self.loss_decode if isinstance(self.loss_decode, nn.ModuleList) else [self.loss_decode]
+        )
         for loss_module in loss_modules:
             value = loss_module(seg_logits, labels, weight=weight, ignore_index=self.ignore_index)
             name = loss_module.loss_name
@@ -121,14 +134,14 @@ def stack_points(batch_data_samples) -> Tensor:
         if 'gt_points' not in sample:
             raise KeyError(
                 f"data sample {b} ({sample.metainfo.get('img_path', '?')}) has no 'gt_points'; "
-                'point-supervised training needs LoadIRAnnotations + PackIRInputs')
+                'point-supervised training needs LoadIRAnnotations + PackIRInputs'
+            )
         pts = torch.as_tensor(sample.gt_points).reshape(-1, 2)
         shape = sample.metainfo.get('img_shape')
         pts_list.append(pts)
         rows += [b] * pts.shape[0]
         # the image's own extent: batch padding must not make an off-image point valid
-        sizes += [(int(shape[1]), int(shape[0])) if shape is not None else (-1, -1)] * \
-            pts.shape[0]
+        sizes += [(int(shape[1]), int(shape[0])) if shape is not None else (-1, -1)] * pts.shape[0]
     if not rows:
         return torch.zeros((0, 3), dtype=torch.long)
     pts = torch.cat(pts_list).round().long()
@@ -142,10 +155,9 @@ def stack_points(batch_data_samples) -> Tensor:
         x, y = pts[i].tolist()
         w, h = sizes[i]
         raise ValueError(
-            f"point (x={x}, y={y}) of sample {b} "
-            f"({batch_data_samples[b].metainfo.get('img_path', '?')}) lies outside its "
-            f'{h}x{w} image')
+            f'point (x={x}, y={y}) of sample {b} '
+            f'({batch_data_samples[b].metainfo.get("img_path", "?")}) lies outside its '
+            f'{h}x{w} image'
+        )
     batch_index = torch.tensor(rows, dtype=torch.long).to(pts.device, non_blocking=True)
     return torch.cat([batch_index.unsqueeze(1), pts], dim=1)
-
-

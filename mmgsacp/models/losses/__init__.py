@@ -5,6 +5,10 @@ from .hbc_loss import HardBackgroundContrastiveLoss, Negatives
 from .soft_iou_loss import SoftIoULoss
 
 __all__ = [
-    'IgnoreBCELoss', 'SoftIoULoss', 'HardBackgroundContrastiveLoss', 'Negatives',
-    'GaussianFocalLoss', 'EdgeWeightedBCELoss'
+    'IgnoreBCELoss',
+    'SoftIoULoss',
+    'HardBackgroundContrastiveLoss',
+    'Negatives',
+    'GaussianFocalLoss',
+    'EdgeWeightedBCELoss',
 ]

@@ -1,4 +1,5 @@
 """Binary cross-entropy (optionally focal) that skips ignored pixels."""
+
 from __future__ import annotations
 
 from typing import Optional
@@ -28,8 +29,9 @@ def binary_logits(pred: Tensor, target: Tensor) -> Tensor:
             raise ValueError(f'binary losses need one logit channel, got {pred.shape[1]}')
         pred = pred[:, 0]
     if pred.shape != target.shape:
-        raise ValueError(f'logits {tuple(pred.shape)} and labels {tuple(target.shape)} differ '
-                         f'in size')
+        raise ValueError(
+            f'logits {tuple(pred.shape)} and labels {tuple(target.shape)} differ in size'
+        )
     return pred
 
 
@@ -42,8 +44,10 @@ def soft_targets(target: Tensor) -> Tensor:
     if not target.is_floating_point():
         return target > 0
     if target.numel() and bool(((target < 0) | (target > 1)).any()):
-        raise ValueError('soft labels must lie in [0, 1] (or equal ignore_index), got values '
-                         f'in [{float(target.min())}, {float(target.max())}]')
+        raise ValueError(
+            'soft labels must lie in [0, 1] (or equal ignore_index), got values '
+            f'in [{float(target.min())}, {float(target.max())}]'
+        )
     return target
 
 
@@ -84,20 +88,23 @@ class BinaryPixelLoss(nn.Module):
         self.loss_weight = loss_weight
         self._loss_name = loss_name
 
-    def forward(self,
-                pred: Tensor,
-                target: Tensor,
-                weight: Optional[Tensor] = None,
-                ignore_index: int = 255,
-                **kwargs) -> Tensor:
+    def forward(
+        self,
+        pred: Tensor,
+        target: Tensor,
+        weight: Optional[Tensor] = None,
+        ignore_index: int = 255,
+        **kwargs,
+    ) -> Tensor:
         """Check the inputs and weigh :meth:`pixel_loss` (see the class for the arguments)."""
         if weight is not None and not self.takes_weight:
             raise ValueError(f'{type(self).__name__} takes no per-pixel weight')
         logits = binary_logits(pred, target)
         return self.loss_weight * self.pixel_loss(logits, target, target != ignore_index, weight)
 
-    def pixel_loss(self, logits: Tensor, target: Tensor, valid: Tensor,
-                   weight: Optional[Tensor]) -> Tensor:
+    def pixel_loss(
+        self, logits: Tensor, target: Tensor, valid: Tensor, weight: Optional[Tensor]
+    ) -> Tensor:
         """The unweighted scalar loss.
 
         Args:
@@ -132,12 +139,14 @@ class IgnoreBCELoss(BinaryPixelLoss):
         loss_name: Key of the loss in the loss dict (must start with ``loss_``).
     """
 
-    def __init__(self,
-                 use_focal: bool = False,
-                 gamma: float = 2.0,
-                 alpha: Optional[float] = None,
-                 loss_weight: float = 1.0,
-                 loss_name: str = 'loss_bce') -> None:
+    def __init__(
+        self,
+        use_focal: bool = False,
+        gamma: float = 2.0,
+        alpha: Optional[float] = None,
+        loss_weight: float = 1.0,
+        loss_name: str = 'loss_bce',
+    ) -> None:
         super().__init__(loss_weight, loss_name)
         if alpha is not None and not 0.0 <= alpha <= 1.0:
             raise ValueError(f'alpha must be in [0, 1] or None, got {alpha}')
@@ -145,8 +154,9 @@ class IgnoreBCELoss(BinaryPixelLoss):
         self.gamma = gamma
         self.alpha = alpha
 
-    def pixel_loss(self, logits: Tensor, target: Tensor, valid: Tensor,
-                   weight: Optional[Tensor]) -> Tensor:
+    def pixel_loss(
+        self, logits: Tensor, target: Tensor, valid: Tensor, weight: Optional[Tensor]
+    ) -> Tensor:
         """Mean BCE (or focal) over the valid pixels, ``weight`` scaling each pixel's term."""
         # Ignored pixels are masked, not selected: a boolean selection has a data-dependent
         # size, which a GPU can only give after making the host wait. Masking the input as well

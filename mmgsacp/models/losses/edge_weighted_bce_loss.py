@@ -1,4 +1,5 @@
 """Edge-weighted BCE with hard-pixel selection (PAL, Yu et al., ICCV 2025)."""
+
 from __future__ import annotations
 
 from typing import Optional
@@ -27,8 +28,9 @@ def edge_band(target: Tensor) -> Tensor:
     return target & (eroded[:, 0] < 0.5)
 
 
-def edge_weighted_hard_bce(logits: Tensor, target: Tensor, valid: Tensor,
-                           edge_weight: float = 4.0, hard_ratio: float = 0.5) -> Tensor:
+def edge_weighted_hard_bce(
+    logits: Tensor, target: Tensor, valid: Tensor, edge_weight: float = 4.0, hard_ratio: float = 0.5
+) -> Tensor:
     """Per-pixel BCE, ``edge_weight`` times on the targets' edge band, averaged over the
     hardest ``hard_ratio`` of the valid pixels (those with the largest weighted loss).
 
@@ -43,10 +45,13 @@ def edge_weighted_hard_bce(logits: Tensor, target: Tensor, valid: Tensor,
         Tensor: Scalar loss (0, still differentiable, with no valid pixel).
     """
     target = target & valid
-    weight = torch.where(edge_band(target), torch.full_like(logits, edge_weight),
-                         torch.ones_like(logits))
-    loss = F.binary_cross_entropy_with_logits(logits.float(), target.float(),
-                                              reduction='none') * weight
+    weight = torch.where(
+        edge_band(target), torch.full_like(logits, edge_weight), torch.ones_like(logits)
+    )
+    loss = (
+        F.binary_cross_entropy_with_logits(logits.float(), target.float(), reduction='none')
+        * weight
+    )
     loss = loss[valid]
     if loss.numel() == 0:
         return logits.sum() * 0
@@ -72,9 +77,14 @@ class EdgeWeightedBCELoss(BinaryPixelLoss):
     # The edge band is the loss's own pixel weighting.
     takes_weight = False
 
-    def __init__(self, edge_weight: float = 4.0, hard_ratio: float = 0.5,
-                 binarize_at: float = 0.5, loss_weight: float = 1.0,
-                 loss_name: str = 'loss_edge_bce') -> None:
+    def __init__(
+        self,
+        edge_weight: float = 4.0,
+        hard_ratio: float = 0.5,
+        binarize_at: float = 0.5,
+        loss_weight: float = 1.0,
+        loss_name: str = 'loss_edge_bce',
+    ) -> None:
         super().__init__(float(loss_weight), loss_name)
         if not 0.0 < hard_ratio <= 1.0:
             raise ValueError(f'hard_ratio must be in (0, 1], got {hard_ratio}')
@@ -84,8 +94,9 @@ class EdgeWeightedBCELoss(BinaryPixelLoss):
         self.hard_ratio = float(hard_ratio)
         self.binarize_at = float(binarize_at)
 
-    def pixel_loss(self, logits: Tensor, target: Tensor, valid: Tensor,
-                   weight: Optional[Tensor]) -> Tensor:
+    def pixel_loss(
+        self, logits: Tensor, target: Tensor, valid: Tensor, weight: Optional[Tensor]
+    ) -> Tensor:
         """:func:`edge_weighted_hard_bce` of the binarised labels."""
         binary = target > self.binarize_at if target.is_floating_point() else target == 1
         return edge_weighted_hard_bce(logits, binary, valid, self.edge_weight, self.hard_ratio)

@@ -1,4 +1,5 @@
 """Gaussian focal loss (Law & Deng, CornerNet, ECCV 2018), as LESPS trains point labels."""
+
 from __future__ import annotations
 
 from typing import Optional
@@ -11,8 +12,9 @@ from torch import Tensor
 from .bce_loss import BinaryPixelLoss, soft_targets
 
 
-def gaussian_focal_loss(logits: Tensor, target: Tensor, valid: Tensor, alpha: float = 2.0,
-                        gamma: float = 4.0) -> Tensor:
+def gaussian_focal_loss(
+    logits: Tensor, target: Tensor, valid: Tensor, alpha: float = 2.0, gamma: float = 4.0
+) -> Tensor:
     """CornerNet's focal loss on soft heat-map labels.
 
     A pixel whose label equals 1 is a positive and costs ``-(1 - p)^alpha * log(p)``; any other
@@ -58,16 +60,22 @@ class GaussianFocalLoss(BinaryPixelLoss):
     # A per-pixel weight has no meaning next to the normalisation by the positive count.
     takes_weight = False
 
-    def __init__(self, alpha: float = 2.0, gamma: float = 4.0, loss_weight: float = 1.0,
-                 loss_name: str = 'loss_focal') -> None:
+    def __init__(
+        self,
+        alpha: float = 2.0,
+        gamma: float = 4.0,
+        loss_weight: float = 1.0,
+        loss_name: str = 'loss_focal',
+    ) -> None:
         super().__init__(float(loss_weight), loss_name)
         if alpha < 0 or gamma < 0:
             raise ValueError(f'alpha and gamma must be >= 0, got alpha={alpha}, gamma={gamma}')
         self.alpha = float(alpha)
         self.gamma = float(gamma)
 
-    def pixel_loss(self, logits: Tensor, target: Tensor, valid: Tensor,
-                   weight: Optional[Tensor]) -> Tensor:
+    def pixel_loss(
+        self, logits: Tensor, target: Tensor, valid: Tensor, weight: Optional[Tensor]
+    ) -> Tensor:
         """:func:`gaussian_focal_loss` of the (soft) labels."""
         y = soft_targets(target[valid]).float()
         dense = torch.zeros_like(logits, dtype=torch.float32)

@@ -2,6 +2,7 @@
 
 See docs/en/method.md, 'Hard-background contrastive loss'.
 """
+
 from __future__ import annotations
 
 from typing import NamedTuple, Optional, Tuple
@@ -39,8 +40,9 @@ def _gather_pixels(embedding: Tensor, points: Tensor, pix: Tensor) -> Tensor:
     B, D, H, W = embedding.shape
     channels = torch.arange(D, device=embedding.device).view(1, -1, 1)
     flat = (points[:, 0].view(-1, 1, 1) * D + channels) * (H * W) + pix.unsqueeze(1)
-    return embedding.reshape(-1).index_select(0, flat.flatten()).view(points.shape[0], D,
-                                                                       pix.shape[1])
+    return (
+        embedding.reshape(-1).index_select(0, flat.flatten()).view(points.shape[0], D, pix.shape[1])
+    )
 
 
 class Negatives(NamedTuple):
@@ -63,8 +65,9 @@ class Negatives(NamedTuple):
 
 
 @torch.no_grad()
-def sample_beyond(targets: PointTargets, height: int, width: int,
-                  num_samples: int) -> Tuple[Tensor, Tensor]:
+def sample_beyond(
+    targets: PointTargets, height: int, width: int, num_samples: int
+) -> Tuple[Tensor, Tensor]:
     """Random pixels of each point's image, flagged when they lie outside its support.
 
     Args:
@@ -138,29 +141,32 @@ class HardBackgroundContrastiveLoss(nn.Module):
         loss_name: Key of the loss in the loss dict (must start with ``loss_``).
     """
 
-    def __init__(self,
-                 rule: str = 'v2',
-                 mode: str = 'infonce',
-                 temperature: float = 0.1,
-                 margin: float = 0.5,
-                 num_negatives: int = 64,
-                 num_beyond: int = 256,
-                 zone_margin: int = 3,
-                 point_half: int = 4,
-                 fp_weight: float = 4.0,
-                 fp_threshold: float = 0.5,
-                 fp_steps: Optional[int] = None,
-                 detach_anchor: Optional[bool] = None,
-                 bright_fraction: float = 0.5,
-                 blob_margin: int = 2,
-                 pull_ignore: bool = False,
-                 pull_blob: bool = False,
-                 loss_weight: float = 0.1,
-                 loss_name: str = 'loss_hbc') -> None:
+    def __init__(
+        self,
+        rule: str = 'v2',
+        mode: str = 'infonce',
+        temperature: float = 0.1,
+        margin: float = 0.5,
+        num_negatives: int = 64,
+        num_beyond: int = 256,
+        zone_margin: int = 3,
+        point_half: int = 4,
+        fp_weight: float = 4.0,
+        fp_threshold: float = 0.5,
+        fp_steps: Optional[int] = None,
+        detach_anchor: Optional[bool] = None,
+        bright_fraction: float = 0.5,
+        blob_margin: int = 2,
+        pull_ignore: bool = False,
+        pull_blob: bool = False,
+        loss_weight: float = 0.1,
+        loss_name: str = 'loss_hbc',
+    ) -> None:
         super().__init__()
         if rule not in RULES:
-            raise ValueError(f'HardBackgroundContrastiveLoss: rule must be one of {RULES}, '
-                             f'got {rule!r}')
+            raise ValueError(
+                f'HardBackgroundContrastiveLoss: rule must be one of {RULES}, got {rule!r}'
+            )
         if mode not in ('infonce', 'margin'):
             raise ValueError(f"mode must be 'infonce' or 'margin', got {mode!r}")
         if temperature <= 0:
@@ -174,11 +180,15 @@ class HardBackgroundContrastiveLoss(nn.Module):
         if fp_weight < 0:
             raise ValueError(f'fp_weight must be >= 0, got {fp_weight}')
         if rule == 'v2' and (pull_ignore or pull_blob):
-            raise ValueError("pull_ignore and pull_blob are options of the first form "
-                             "(rule='v1'); rule 'v2' always pulls the core blob and the region")
+            raise ValueError(
+                'pull_ignore and pull_blob are options of the first form '
+                "(rule='v1'); rule 'v2' always pulls the core blob and the region"
+            )
         if rule == 'v2' and detach_anchor is False:
-            raise ValueError("rule 'v2' always detaches the anchor (detach_anchor=False is "
-                             "the first form's option)")
+            raise ValueError(
+                "rule 'v2' always detaches the anchor (detach_anchor=False is "
+                "the first form's option)"
+            )
         self.rule = rule
         self.mode = mode
         self.temperature = temperature
@@ -220,15 +230,15 @@ class HardBackgroundContrastiveLoss(nn.Module):
             prob = prob[:, 0]
         prob = prob.detach().float()
         if prob.shape != (B, H, W):
-            raise ValueError(f'probabilities must have shape ({B}, {H}, {W}), got '
-                             f'{tuple(prob.shape)}')
+            raise ValueError(
+                f'probabilities must have shape ({B}, {H}, {W}), got {tuple(prob.shape)}'
+            )
         zone = exclusion_zone(targets, self.zone_margin, self.point_half)
         steps = 2 * R if self.fp_steps is None else self.fp_steps
         fp = false_positive_pixels(prob, zone, points, steps, self.fp_threshold)
         neg_inf = float('-inf')
         k_fp = min(K, HW)
-        fp_val, fp_pix = prob.reshape(B, HW).masked_fill(~fp.reshape(B, HW),
-                                                         neg_inf).topk(k_fp, 1)
+        fp_val, fp_pix = prob.reshape(B, HW).masked_fill(~fp.reshape(B, HW), neg_inf).topk(k_fp, 1)
         rows = points[:, 0]
         fp_val, fp_pix = fp_val[rows], fp_pix[rows]  # (P, k_fp): the image's clutter
         # Far candidates: a uniform draw without replacement among the allowed pixels.
@@ -238,17 +248,26 @@ class HardBackgroundContrastiveLoss(nn.Module):
         key_val, far_pix = keys.topk(m, 1)
         S = 2 * R + 1
         win_pix, inside = window_pixels(points, R, H, W)
-        emb = _unit(_gather_pixels(embedding.detach(), points,
-                                   torch.cat([win_pix.flatten(1), far_pix], 1)).float(), 1)
-        win = emb[:, :, :S * S] * inside.flatten(1).unsqueeze(1)
+        emb = _unit(
+            _gather_pixels(
+                embedding.detach(), points, torch.cat([win_pix.flatten(1), far_pix], 1)
+            ).float(),
+            1,
+        )
+        win = emb[:, :, : S * S] * inside.flatten(1).unsqueeze(1)
         anchor = window_anchor(win.unflatten(2, (S, S)), inside, R)
-        a_far = torch.einsum('pdn,pd->pn', emb[:, :, S * S:], anchor)
+        a_far = torch.einsum('pdn,pd->pn', emb[:, :, S * S :], anchor)
         # False positives first (key above any cosine), then the most anchor-like far pixels.
         key = torch.cat([fp_val + 2.0, a_far.masked_fill(key_val < 0, neg_inf)], 1)
         top, pick = key.topk(min(K, key.shape[1]), 1)
         pixels = torch.cat([fp_pix, far_pix], 1).gather(1, pick)
-        return Negatives(zone=zone, false_positive=fp, pixels=pixels, valid=top > neg_inf,
-                         from_false_positive=(pick < k_fp) & (top > neg_inf))
+        return Negatives(
+            zone=zone,
+            false_positive=fp,
+            pixels=pixels,
+            valid=top > neg_inf,
+            from_false_positive=(pick < k_fp) & (top > neg_inf),
+        )
 
     def background_weight(self, negatives: Negatives, labels: Tensor) -> Tensor:
         """Per-pixel weight of the segmentation loss: ``fp_weight`` on false-positive pixels.
@@ -263,13 +282,15 @@ class HardBackgroundContrastiveLoss(nn.Module):
         fp = negatives.false_positive & (labels == BACKGROUND)
         return torch.ones(labels.shape, device=labels.device).masked_fill(fp, self.fp_weight)
 
-    def forward(self,
-                embedding: Tensor,
-                image: Tensor,
-                targets: PointTargets,
-                negatives: Optional[Negatives] = None,
-                affinity_weight: float = 1.0,
-                **kwargs) -> Tensor:
+    def forward(
+        self,
+        embedding: Tensor,
+        image: Tensor,
+        targets: PointTargets,
+        negatives: Optional[Negatives] = None,
+        affinity_weight: float = 1.0,
+        **kwargs,
+    ) -> Tensor:
         """Compute the loss.
 
         Args:
@@ -297,13 +318,16 @@ class HardBackgroundContrastiveLoss(nn.Module):
         S = 2 * R + 1
         points = targets.points.to(embedding.device)
         win_pix, inside = window_pixels(points, R, H, W)
-        pool = _unit(_gather_pixels(embedding, points,
-                                    torch.cat([win_pix.flatten(1), negatives.pixels], 1))
-                     .float(), 1)
-        win = pool[:, :, :S * S] * inside.flatten(1).unsqueeze(1).to(pool.dtype)
+        pool = _unit(
+            _gather_pixels(
+                embedding, points, torch.cat([win_pix.flatten(1), negatives.pixels], 1)
+            ).float(),
+            1,
+        )
+        win = pool[:, :, : S * S] * inside.flatten(1).unsqueeze(1).to(pool.dtype)
         anchor = window_anchor(win.unflatten(2, (S, S)), inside, R).detach()
         a_pos = torch.einsum('pdn,pd->pn', win, anchor)  # (P, S*S)
-        a_neg = torch.einsum('pdn,pd->pn', pool[:, :, S * S:], anchor)  # (P, K)
+        a_neg = torch.einsum('pdn,pd->pn', pool[:, :, S * S :], anchor)  # (P, K)
         positive = ((targets.core | targets.regions) & targets.support).flatten(1)
         valid = negatives.valid
         pos_f = positive.to(a_pos.dtype)
@@ -358,7 +382,7 @@ class HardBackgroundContrastiveLoss(nn.Module):
         pool = embedding.reshape(-1).index_select(0, flat.flatten()).view(P, D, -1).float()
         # Window positions outside the image alias border pixels: zero them (and their grads).
         pool = _unit(pool, 1) * in_image.unsqueeze(1).to(pool.dtype)  # (P, D, N)
-        anchor = window_anchor(pool[:, :, :S * S].unflatten(2, (S, S)), inside, R)
+        anchor = window_anchor(pool[:, :, : S * S].unflatten(2, (S, S)), inside, R)
         if self.detach_anchor:
             anchor = anchor.detach()
         affinity = torch.einsum('pdn,pd->pn', pool, anchor)  # (P, N)
@@ -371,14 +395,16 @@ class HardBackgroundContrastiveLoss(nn.Module):
             for _ in range(self.blob_margin):
                 protect = dilate3x3(protect)
             negative = torch.cat([(targets.support & ~protect).flatten(1), far_outside], 1) & (
-                pool_labels == BACKGROUND)
+                pool_labels == BACKGROUND
+            )
             pulled = targets.regions
             if self.pull_ignore:
                 pulled = pulled | targets.ignore
             if self.pull_blob:
                 pulled = pulled | blob
-            positive = torch.cat([(pulled & targets.support).flatten(1),
-                                  torch.zeros_like(far_outside)], 1)
+            positive = torch.cat(
+                [(pulled & targets.support).flatten(1), torch.zeros_like(far_outside)], 1
+            )
             bright = image.detach().reshape(B, -1)[rows, pool_pix].float()
             neg_index, neg_valid = self._hard_negatives(negative, bright, affinity.detach())
 
@@ -406,9 +432,9 @@ class HardBackgroundContrastiveLoss(nn.Module):
         loss = (per_point * pos_rows).sum() / pos_rows.sum().clamp_min(1)
         return self.loss_weight * loss
 
-
-    def _hard_negatives(self, negative: Tensor, brightness: Tensor,
-                        affinity: Tensor) -> Tuple[Tensor, Tensor]:
+    def _hard_negatives(
+        self, negative: Tensor, brightness: Tensor, affinity: Tensor
+    ) -> Tuple[Tensor, Tensor]:
         """Pick the brightest, then the most anchor-like, background candidates.
 
         Args:

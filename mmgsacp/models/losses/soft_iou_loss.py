@@ -1,4 +1,5 @@
 """Soft IoU loss over non-ignored pixels."""
+
 from __future__ import annotations
 
 from typing import Optional
@@ -31,19 +32,22 @@ class SoftIoULoss(BinaryPixelLoss):
         loss_name: Key of the loss in the loss dict (must start with ``loss_``).
     """
 
-    def __init__(self,
-                 loss_weight: float = 1.0,
-                 smooth: float = 1.0,
-                 reduction: str = 'image',
-                 loss_name: str = 'loss_softiou') -> None:
+    def __init__(
+        self,
+        loss_weight: float = 1.0,
+        smooth: float = 1.0,
+        reduction: str = 'image',
+        loss_name: str = 'loss_softiou',
+    ) -> None:
         super().__init__(loss_weight, loss_name)
         if reduction not in ('image', 'batch'):
             raise ValueError(f"reduction must be 'image' or 'batch', got {reduction!r}")
         self.reduction = reduction
         self.smooth = smooth
 
-    def pixel_loss(self, logits: Tensor, target: Tensor, valid: Tensor,
-                   weight: Optional[Tensor]) -> Tensor:
+    def pixel_loss(
+        self, logits: Tensor, target: Tensor, valid: Tensor, weight: Optional[Tensor]
+    ) -> Tensor:
         """``1 - IoU`` per image (or over the batch), ``weight`` scaling each pixel's share of
         the sums."""
         logits = logits.float()

@@ -27,6 +27,7 @@ a hard affinity margin, an ignore band grown through uncertain pixels), for abla
 rules share ``mode='prior'`` (the core blob is the target: the prior-only baseline) and
 ``mode='point'`` (the point pixels alone).
 """
+
 from __future__ import annotations
 
 from typing import NamedTuple, Optional, Tuple
@@ -96,9 +97,17 @@ class PointTargets(NamedTuple):
 # --------------------------------------------------------------------------------------------
 # Pieces of the rule (pure, batched over points)
 # --------------------------------------------------------------------------------------------
-def contrast_gates(intensity: Tensor, inside: Tensor, support: Tensor, ring: Tensor,
-                   radius: int, kappa: float, beta: float, kappa_band: float,
-                   beta_band: float) -> Tuple[Tensor, Tensor]:
+def contrast_gates(
+    intensity: Tensor,
+    inside: Tensor,
+    support: Tensor,
+    ring: Tensor,
+    radius: int,
+    kappa: float,
+    beta: float,
+    kappa_band: float,
+    beta_band: float,
+) -> Tuple[Tensor, Tensor]:
     """The strict (core) and loose (band) local-contrast gates, from one set of statistics.
 
     ``x`` passes a gate ``(k, b)`` iff ``I(x) >= mu + k * sigma`` and
@@ -120,13 +129,17 @@ def contrast_gates(intensity: Tensor, inside: Tensor, support: Tensor, ring: Ten
     mu, sigma = ring_statistics(intensity, support, ring)
     peak = point_peak(intensity, inside, radius)
     core = support & (intensity >= mu + kappa * sigma) & (intensity - mu >= beta * (peak - mu))
-    loose = support & (intensity >= mu + kappa_band * sigma) & (
-        intensity - mu >= beta_band * (peak - mu))
+    loose = (
+        support
+        & (intensity >= mu + kappa_band * sigma)
+        & (intensity - mu >= beta_band * (peak - mu))
+    )
     return core, loose
 
 
-def core_and_band(seed: Tensor, core_gate: Tensor, loose_gate: Tensor, steps: int,
-                  band_steps: int) -> Tuple[Tensor, Tensor]:
+def core_and_band(
+    seed: Tensor, core_gate: Tensor, loose_gate: Tensor, steps: int, band_steps: int
+) -> Tuple[Tensor, Tensor]:
     """Core blob ``C_p`` and outer band ``A_p`` of every point.
 
     Args:
@@ -166,8 +179,9 @@ def anchor_affinity(embedding: Tensor, points: Tensor, inside: Tensor, radius: i
     return torch.einsum('pdij,pd->pij', emb, anchor)
 
 
-def ring_scaled_affinity(affinity: Tensor, core: Tensor, ring: Tensor,
-                         min_gap: float = 0.05) -> Tensor:
+def ring_scaled_affinity(
+    affinity: Tensor, core: Tensor, ring: Tensor, min_gap: float = 0.05
+) -> Tensor:
     """Affinity rescaled so the local background scores 0 and the core blob 1.
 
     Cosines between post-ReLU features are all positive and crowd near 1, so an absolute
@@ -193,11 +207,22 @@ def ring_scaled_affinity(affinity: Tensor, core: Tensor, ring: Tensor,
     return ((affinity - a_bg) / gap).clamp(-1.0, 1.0)
 
 
-def two_level_labels(seed: Tensor, core: Tensor, band: Tensor, support: Tensor,
-                     affinity: Tensor, weight: float, *, tau_pos: float, tau_neg: float,
-                     band_prior: float, band_limit: float, steps: int,
-                     band_score: Optional[Tensor] = None,
-                     band_tau: Optional[Tuple[float, float]] = None) -> Tuple[Tensor, Tensor]:
+def two_level_labels(
+    seed: Tensor,
+    core: Tensor,
+    band: Tensor,
+    support: Tensor,
+    affinity: Tensor,
+    weight: float,
+    *,
+    tau_pos: float,
+    tau_neg: float,
+    band_prior: float,
+    band_limit: float,
+    steps: int,
+    band_score: Optional[Tensor] = None,
+    band_tau: Optional[Tuple[float, float]] = None,
+) -> Tuple[Tensor, Tensor]:
     """The revision-2 label rule on a stack of windows.
 
     Args:
@@ -237,8 +262,16 @@ def two_level_labels(seed: Tensor, core: Tensor, band: Tensor, support: Tensor,
     return regions, ignore
 
 
-def threshold_labels(seed: Tensor, gate: Tensor, affinity: Tensor, weight: float, *,
-                     tau_pos: float, tau_neg: float, steps: int) -> Tuple[Tensor, Tensor]:
+def threshold_labels(
+    seed: Tensor,
+    gate: Tensor,
+    affinity: Tensor,
+    weight: float,
+    *,
+    tau_pos: float,
+    tau_neg: float,
+    steps: int,
+) -> Tuple[Tensor, Tensor]:
     """The first form's label rule: one gate, a hard affinity margin, everything else background.
 
     Target: gated and ``s >= tau_pos``, grown from the point. Ignore: gated pixels with
@@ -267,35 +300,37 @@ def threshold_labels(seed: Tensor, gate: Tensor, affinity: Tensor, weight: float
 # Top level
 # --------------------------------------------------------------------------------------------
 @torch.no_grad()
-def generate_point_targets(image: Tensor,
-                           embedding: Optional[Tensor],
-                           points: Tensor,
-                           *,
-                           rule: str = 'v2',
-                           mode: str = 'affinity',
-                           radius: int = 16,
-                           kappa: float = 2.0,
-                           beta: float = 0.3,
-                           kappa_band: float = 1.0,
-                           beta_band: float = 0.15,
-                           band_steps: int = 2,
-                           band_prior: float = 0.0,
-                           band_limit: float = 2.0,
-                           tau_pos: float = 0.8,
-                           tau_neg: float = 0.5,
-                           affinity_scale: str = 'cosine',
-                           band_source: str = 'affinity',
-                           band_tau: Tuple[float, float] = (0.5, 0.2),
-                           band_evidence: Optional[Tensor] = None,
-                           ring_width: int = 3,
-                           affinity_weight: float = 1.0,
-                           adaptive: bool = False,
-                           r_min: int = 4,
-                           r_max: Optional[int] = None,
-                           support_scale: float = 2.0,
-                           support_pad: int = 2,
-                           steps: Optional[int] = None,
-                           check_points: bool = True) -> PointTargets:
+def generate_point_targets(
+    image: Tensor,
+    embedding: Optional[Tensor],
+    points: Tensor,
+    *,
+    rule: str = 'v2',
+    mode: str = 'affinity',
+    radius: int = 16,
+    kappa: float = 2.0,
+    beta: float = 0.3,
+    kappa_band: float = 1.0,
+    beta_band: float = 0.15,
+    band_steps: int = 2,
+    band_prior: float = 0.0,
+    band_limit: float = 2.0,
+    tau_pos: float = 0.8,
+    tau_neg: float = 0.5,
+    affinity_scale: str = 'cosine',
+    band_source: str = 'affinity',
+    band_tau: Tuple[float, float] = (0.5, 0.2),
+    band_evidence: Optional[Tensor] = None,
+    ring_width: int = 3,
+    affinity_weight: float = 1.0,
+    adaptive: bool = False,
+    r_min: int = 4,
+    r_max: Optional[int] = None,
+    support_scale: float = 2.0,
+    support_pad: int = 2,
+    steps: Optional[int] = None,
+    check_points: bool = True,
+) -> PointTargets:
     """Turn the points of a batch into mask targets (see the module docstring for the rule).
 
     Every step runs batched over all points; growth runs a fixed number of steps, so nothing
@@ -364,18 +399,18 @@ def generate_point_targets(image: Tensor,
     if tau_neg > tau_pos:
         raise ValueError(f'tau_neg ({tau_neg}) must not exceed tau_pos ({tau_pos})')
     if affinity_scale not in AFFINITY_SCALES:
-        raise ValueError(f'affinity_scale must be one of {AFFINITY_SCALES}, got '
-                         f'{affinity_scale!r}')
+        raise ValueError(f'affinity_scale must be one of {AFFINITY_SCALES}, got {affinity_scale!r}')
     if band_source not in BAND_SOURCES:
         raise ValueError(f'band_source must be one of {BAND_SOURCES}, got {band_source!r}')
     if not 0.0 <= band_tau[1] <= band_tau[0] <= 1.0:
-        raise ValueError(f'band_tau must be (target, background) with 0 <= background <= '
-                         f'target <= 1, got {tuple(band_tau)}')
+        raise ValueError(
+            f'band_tau must be (target, background) with 0 <= background <= '
+            f'target <= 1, got {tuple(band_tau)}'
+        )
     if ring_width < 1:
         raise ValueError(f'ring_width must be >= 1, got {ring_width}')
     if band_steps < 0 or band_limit <= 0:
-        raise ValueError(f'need band_steps >= 0 and band_limit > 0, got {band_steps}, '
-                         f'{band_limit}')
+        raise ValueError(f'need band_steps >= 0 and band_limit > 0, got {band_steps}, {band_limit}')
     r_max = radius if r_max is None else r_max
     R = r_max if adaptive else radius
     if R < 1:
@@ -397,13 +432,18 @@ def generate_point_targets(image: Tensor,
         if embedding is None:
             raise ValueError("mode 'affinity' with affinity_weight > 0 needs an embedding")
         if embedding.dim() != 4 or embedding.shape[0] != B or embedding.shape[2:] != (H, W):
-            raise ValueError(f'embedding must have shape (B, D, H, W) = ({B}, D, {H}, {W}), '
-                             f'got {tuple(embedding.shape)}')
-        if band_source == 'prediction' and (band_evidence is None or tuple(
-                band_evidence.shape) != (B, 1, H, W)):
+            raise ValueError(
+                f'embedding must have shape (B, D, H, W) = ({B}, D, {H}, {W}), '
+                f'got {tuple(embedding.shape)}'
+            )
+        if band_source == 'prediction' and (
+            band_evidence is None or tuple(band_evidence.shape) != (B, 1, H, W)
+        ):
             got = None if band_evidence is None else tuple(band_evidence.shape)
-            raise ValueError(f"band_source='prediction' needs band_evidence of shape "
-                             f'({B}, 1, {H}, {W}) (probabilities), got {got}')
+            raise ValueError(
+                f"band_source='prediction' needs band_evidence of shape "
+                f'({B}, 1, {H}, {W}) (probabilities), got {got}'
+            )
 
     intensity, inside = gather_windows(image, points, R)
     intensity = intensity[:, 0]
@@ -412,14 +452,16 @@ def generate_point_targets(image: Tensor,
     if adaptive:
         # The blob that sizes the support is measured with the full window's ring.
         full_ring = ring_mask(inside, half, R, ring_width)
-        gate_full, _ = contrast_gates(intensity, inside, inside, full_ring, R, kappa, beta,
-                                      kappa, beta)
+        gate_full, _ = contrast_gates(
+            intensity, inside, inside, full_ring, R, kappa, beta, kappa, beta
+        )
         blob = propagate(seed, gate_full.unsqueeze(1), n_steps)[:, 0]
         half = adaptive_half_sizes(blob, R, r_min, r_max, support_scale, support_pad)
     support = support_mask(inside, half, R)
     ring = ring_mask(support, half, R, ring_width)
-    gate, loose = contrast_gates(intensity, inside, support, ring, R, kappa, beta, kappa_band,
-                                 beta_band)
+    gate, loose = contrast_gates(
+        intensity, inside, support, ring, R, kappa, beta, kappa_band, beta_band
+    )
     if rule == 'v2':
         core, band = core_and_band(seed, gate, loose, n_steps, band_steps)
     else:
@@ -432,8 +474,11 @@ def generate_point_targets(image: Tensor,
         # The prior-only target; also the first form at w = 0 (s = 1 >= tau_pos on the gate).
         regions, ignore = core, torch.zeros_like(core)
     else:
-        affinity = (anchor_affinity(embedding.detach(), points, inside, R) if w > 0.0 else
-                    torch.zeros(intensity.shape, device=device))
+        affinity = (
+            anchor_affinity(embedding.detach(), points, inside, R)
+            if w > 0.0
+            else torch.zeros(intensity.shape, device=device)
+        )
         if rule == 'v2' and w > 0.0 and affinity_scale == 'ring':
             affinity = ring_scaled_affinity(affinity, core, ring)
         band_score = None
@@ -441,17 +486,38 @@ def generate_point_targets(image: Tensor,
             band_score = gather_windows(band_evidence.detach().float(), points, R)[0][:, 0]
         if rule == 'v2':
             regions, ignore = two_level_labels(
-                seed, core, band, support, affinity, w, tau_pos=tau_pos, tau_neg=tau_neg,
-                band_prior=band_prior, band_limit=band_limit, steps=n_steps,
-                band_score=band_score, band_tau=tuple(band_tau))
+                seed,
+                core,
+                band,
+                support,
+                affinity,
+                w,
+                tau_pos=tau_pos,
+                tau_neg=tau_neg,
+                band_prior=band_prior,
+                band_limit=band_limit,
+                steps=n_steps,
+                band_score=band_score,
+                band_tau=tuple(band_tau),
+            )
         else:
-            regions, ignore = threshold_labels(seed, gate, affinity, w, tau_pos=tau_pos,
-                                               tau_neg=tau_neg, steps=n_steps)
+            regions, ignore = threshold_labels(
+                seed, gate, affinity, w, tau_pos=tau_pos, tau_neg=tau_neg, steps=n_steps
+            )
 
     labels = scatter_targets(regions, ignore, points, R, (B, H, W))
-    return PointTargets(labels=labels, regions=regions, ignore=ignore, support=support,
-                        gate=gate, core=core, band=band, points=points, radius=R,
-                        half_sizes=half)
+    return PointTargets(
+        labels=labels,
+        regions=regions,
+        ignore=ignore,
+        support=support,
+        gate=gate,
+        core=core,
+        band=band,
+        points=points,
+        radius=R,
+        half_sizes=half,
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -481,9 +547,19 @@ def touches_support_edge(targets: PointTargets) -> Tensor:
 
 
 __all__ = [
-    'MODES', 'RULES', 'AFFINITY_SCALES', 'BAND_SOURCES', 'PointTargets',
+    'MODES',
+    'RULES',
+    'AFFINITY_SCALES',
+    'BAND_SOURCES',
+    'PointTargets',
     'ring_scaled_affinity',
-    'contrast_gates', 'core_and_band', 'anchor_affinity',
-    'two_level_labels', 'threshold_labels', 'generate_point_targets', 'window_of',
-    'region_area', 'touches_support_edge'
+    'contrast_gates',
+    'core_and_band',
+    'anchor_affinity',
+    'two_level_labels',
+    'threshold_labels',
+    'generate_point_targets',
+    'window_of',
+    'region_area',
+    'touches_support_edge',
 ]

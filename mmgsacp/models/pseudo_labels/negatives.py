@@ -11,6 +11,7 @@ Full-image maps, batched over the images of a batch:
 * :func:`far_from_points`: pixels farther than the window radius from every point, where the
   next negatives are sought.
 """
+
 from __future__ import annotations
 
 import torch
@@ -70,8 +71,9 @@ def exclusion_zone(targets: PointTargets, margin: int = 3, point_half: int = 4) 
     return _scatter_windows(extent | square, targets.points, R + pad, targets.labels.shape)
 
 
-def false_positive_pixels(prob: Tensor, zone: Tensor, points: Tensor, steps: int,
-                          threshold: float = 0.5) -> Tensor:
+def false_positive_pixels(
+    prob: Tensor, zone: Tensor, points: Tensor, steps: int, threshold: float = 0.5
+) -> Tensor:
     """Pixels of confident components that hold no point and miss the exclusion zone.
 
     A component is dropped as a whole when it touches the zone or holds a point. Membership is

@@ -14,6 +14,7 @@ Conventions shared with the rest of the package:
 * ``labels``: LongTensor ``(B, H, W)``: 0 background, 1 target, 255 ignore.
 * Window pixel ``(i, j)`` of point ``(b, x, y)`` is image pixel ``(y + i - R, x + j - R)``.
 """
+
 from __future__ import annotations
 
 from typing import Optional, Tuple
@@ -26,11 +27,13 @@ BACKGROUND = 0
 TARGET = 1
 IGNORE_INDEX = 255
 
+
 # --------------------------------------------------------------------------------------------
 # Window geometry
 # --------------------------------------------------------------------------------------------
-def validate_points(points: Tensor, batch_size: int, height: int, width: int,
-                    device: Optional[torch.device] = None) -> Tensor:
+def validate_points(
+    points: Tensor, batch_size: int, height: int, width: int, device: Optional[torch.device] = None
+) -> Tensor:
     """Check that every point lies inside its image and return it as a long tensor.
 
     Args:
@@ -48,12 +51,12 @@ def validate_points(points: Tensor, batch_size: int, height: int, width: int,
             the batch index and the point).
     """
     if points.dim() != 2 or points.shape[1] != 3:
-        raise ValueError(f'points must have shape (P, 3) as (batch_index, x, y), '
-                         f'got {tuple(points.shape)}')
+        raise ValueError(
+            f'points must have shape (P, 3) as (batch_index, x, y), got {tuple(points.shape)}'
+        )
     if points.is_floating_point():
         raise ValueError('points must be an integer tensor of pixel indices')
-    points = points.to(device=device if device is not None else points.device,
-                       dtype=torch.long)
+    points = points.to(device=device if device is not None else points.device, dtype=torch.long)
     if points.shape[0] == 0:
         return points
     b, x, y = points.unbind(1)
@@ -62,10 +65,14 @@ def validate_points(points: Tensor, batch_size: int, height: int, width: int,
         i = int(bad.nonzero()[0, 0])
         bi, xi, yi = (int(v) for v in points[i].tolist())
         if not 0 <= bi < batch_size:
-            raise ValueError(f'point #{i} (x={xi}, y={yi}) has batch index {bi}, '
-                             f'outside a batch of {batch_size} images')
-        raise ValueError(f'point (x={xi}, y={yi}) of batch index {bi} lies outside its image '
-                         f'of size H={height}, W={width}')
+            raise ValueError(
+                f'point #{i} (x={xi}, y={yi}) has batch index {bi}, '
+                f'outside a batch of {batch_size} images'
+            )
+        raise ValueError(
+            f'point (x={xi}, y={yi}) of batch index {bi} lies outside its image '
+            f'of size H={height}, W={width}'
+        )
     return points
 
 
@@ -79,8 +86,7 @@ def window_offsets(radius: int, device: Optional[torch.device] = None) -> Tuple[
     return r.view(-1, 1), r.view(1, -1)
 
 
-def window_pixels(points: Tensor, radius: int, height: int,
-                  width: int) -> Tuple[Tensor, Tensor]:
+def window_pixels(points: Tensor, radius: int, height: int, width: int) -> Tuple[Tensor, Tensor]:
     """Flat in-image pixel index of every window position.
 
     Args:
@@ -102,8 +108,9 @@ def window_pixels(points: Tensor, radius: int, height: int,
     return pix, inside
 
 
-def gather_windows(x: Tensor, points: Tensor, radius: int,
-                   fill: float = 0.0) -> Tuple[Tensor, Tensor]:
+def gather_windows(
+    x: Tensor, points: Tensor, radius: int, fill: float = 0.0
+) -> Tuple[Tensor, Tensor]:
     """Gather the ``S x S`` window around each point from a batched map.
 
     Only the ``P`` windows are read (index arithmetic on the flattened map), never an unfold
@@ -170,7 +177,7 @@ def ring_mask(support: Tensor, half_sizes: Tensor, radius: int, ring_width: int)
 
 def _center_cell(t: Tensor, radius: int) -> Tensor:
     """The 3x3 cell around the window centre of a ``(..., S, S)`` tensor."""
-    return t[..., radius - 1:radius + 2, radius - 1:radius + 2]
+    return t[..., radius - 1 : radius + 2, radius - 1 : radius + 2]
 
 
 # --------------------------------------------------------------------------------------------
@@ -201,13 +208,19 @@ def ring_statistics(intensity: Tensor, support: Tensor, ring: Tensor) -> Tuple[T
 
 def point_peak(intensity: Tensor, inside: Tensor, radius: int) -> Tensor:
     """``I(p)``: the maximum over each point's in-image 3x3 cell, ``(P, 1, 1)``."""
-    peak = _center_cell(intensity, radius).masked_fill(~_center_cell(inside, radius),
-                                                       float('-inf'))
+    peak = _center_cell(intensity, radius).masked_fill(~_center_cell(inside, radius), float('-inf'))
     return peak.amax((1, 2), keepdim=True)
 
 
-def prior_gate(intensity: Tensor, inside: Tensor, support: Tensor, ring: Tensor, radius: int,
-               kappa: float = 2.0, beta: float = 0.3) -> Tensor:
+def prior_gate(
+    intensity: Tensor,
+    inside: Tensor,
+    support: Tensor,
+    ring: Tensor,
+    radius: int,
+    kappa: float = 2.0,
+    beta: float = 0.3,
+) -> Tensor:
     """Local-contrast candidates of each window: the intensity prior.
 
     ``x`` is a candidate iff ``I(x) >= mu + kappa * sigma`` and
@@ -331,8 +344,9 @@ def propagate_until_stable(seed: Tensor, candidates: Tensor, max_steps: int) -> 
     return region
 
 
-def adaptive_half_sizes(blob: Tensor, radius: int, r_min: int, r_max: int, scale: float = 2.0,
-                        pad: int = 2) -> Tensor:
+def adaptive_half_sizes(
+    blob: Tensor, radius: int, r_min: int, r_max: int, scale: float = 2.0, pad: int = 2
+) -> Tensor:
     """Per-point support half sizes from the extent of the point's own core blob.
 
     ``ry = clamp(ceil(scale * ey) + pad, r_min, r_max)`` with ``ey`` the largest row distance
@@ -359,8 +373,9 @@ def adaptive_half_sizes(blob: Tensor, radius: int, r_min: int, r_max: int, scale
     return half.clamp(r_min, r_max)
 
 
-def scatter_targets(regions: Tensor, ignore: Tensor, points: Tensor, radius: int,
-                    shape: Tuple[int, int, int]) -> Tensor:
+def scatter_targets(
+    regions: Tensor, ignore: Tensor, points: Tensor, radius: int, shape: Tuple[int, int, int]
+) -> Tensor:
     """Write the window labels back into full-size label maps.
 
     Overlapping windows combine without double counting: a pixel is target if any window calls
@@ -394,11 +409,24 @@ def scatter_targets(regions: Tensor, ignore: Tensor, points: Tensor, radius: int
     return labels.view(B, H, W)
 
 
-
-
 __all__ = [
-    'BACKGROUND', 'TARGET', 'IGNORE_INDEX', 'validate_points', 'window_offsets', 'window_pixels',
-    'gather_windows', 'support_mask', 'ring_mask', 'ring_statistics', 'point_peak', 'prior_gate',
-    'window_anchor', 'center_seed', 'dilate3x3', 'propagate', 'propagate_until_stable',
-    'adaptive_half_sizes', 'scatter_targets'
+    'BACKGROUND',
+    'TARGET',
+    'IGNORE_INDEX',
+    'validate_points',
+    'window_offsets',
+    'window_pixels',
+    'gather_windows',
+    'support_mask',
+    'ring_mask',
+    'ring_statistics',
+    'point_peak',
+    'prior_gate',
+    'window_anchor',
+    'center_seed',
+    'dilate3x3',
+    'propagate',
+    'propagate_until_stable',
+    'adaptive_half_sizes',
+    'scatter_targets',
 ]

@@ -3,5 +3,9 @@ from .label_evolution_segmentor import LabelEvolutionSegmentor
 from .point_segmentor import PointSupervisedSegmentor
 from .stored_label_segmentor import StoredLabelSegmentor
 
-__all__ = ['IREncoderDecoder', 'PointSupervisedSegmentor', 'LabelEvolutionSegmentor',
-           'StoredLabelSegmentor']
+__all__ = [
+    'IREncoderDecoder',
+    'PointSupervisedSegmentor',
+    'LabelEvolutionSegmentor',
+    'StoredLabelSegmentor',
+]

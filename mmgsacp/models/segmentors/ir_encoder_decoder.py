@@ -1,4 +1,5 @@
 """Encoder-decoder whose test-time inference slides windows over frames too large to run whole."""
+
 from __future__ import annotations
 
 from typing import List, Optional, Sequence, Tuple
@@ -15,8 +16,9 @@ DEFAULT_CROP_BATCH_SIZE = 1
 Box = Tuple[int, int, int, int]
 
 
-def slide_windows(size: Tuple[int, int], crop_size: Tuple[int, int],
-                  stride: Tuple[int, int]) -> List[Box]:
+def slide_windows(
+    size: Tuple[int, int], crop_size: Tuple[int, int], stride: Tuple[int, int]
+) -> List[Box]:
     """The windows MMSeg's slide inference visits, in its order (row-major).
 
     Windows start every ``stride`` pixels; the last row / column is moved back so it ends at
@@ -49,10 +51,12 @@ def slide_windows(size: Tuple[int, int], crop_size: Tuple[int, int],
 def _pair(value, name: str) -> Tuple[int, int]:
     if isinstance(value, int):
         value = (value, value)
-    if (not isinstance(value, Sequence) or len(value) != 2
-            or not all(isinstance(v, int) and v > 0 for v in value)):
-        raise ValueError(f'model.test_cfg.{name} must be two positive ints (h, w), got '
-                         f'{value!r}')
+    if (
+        not isinstance(value, Sequence)
+        or len(value) != 2
+        or not all(isinstance(v, int) and v > 0 for v in value)
+    ):
+        raise ValueError(f'model.test_cfg.{name} must be two positive ints (h, w), got {value!r}')
     return int(value[0]), int(value[1])
 
 
@@ -70,8 +74,9 @@ def check_test_cfg(test_cfg: Optional[dict]) -> None:
         raise ValueError(f'model.test_cfg.mode must be one of {TEST_MODES}, got {mode!r}')
     limit = cfg.get('max_whole_pixels', None)
     if limit is not None and (not isinstance(limit, int) or limit < 1):
-        raise ValueError(f'model.test_cfg.max_whole_pixels must be a positive int or None, got '
-                         f'{limit!r}')
+        raise ValueError(
+            f'model.test_cfg.max_whole_pixels must be a positive int or None, got {limit!r}'
+        )
     if mode == 'slide' or limit is not None:
         why = "mode='slide'" if mode == 'slide' else 'max_whole_pixels'
         for key in ('crop_size', 'stride'):
@@ -164,7 +169,7 @@ class IREncoderDecoder(EncoderDecoder):
         # (image, window) jobs in MMSeg's order; all windows share one size, so they stack
         jobs = [(i, box) for box in boxes for i in range(b)]
         for start in range(0, len(jobs), per_pass):
-            chunk = jobs[start:start + per_pass]
+            chunk = jobs[start : start + per_pass]
             crops = torch.stack([inputs[i, :, y1:y2, x1:x2] for i, (y1, y2, x1, x2) in chunk])
             # a torch.Size img_shape tells the head to resize its output to the crop
             metas = [dict(batch_img_metas[i], img_shape=crops.shape[2:]) for i, _ in chunk]

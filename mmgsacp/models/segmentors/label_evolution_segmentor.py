@@ -1,4 +1,5 @@
 """LESPS baseline: a plain binary head trained on labels that evolve from the points."""
+
 from __future__ import annotations
 
 from typing import Dict, List, NamedTuple, Optional
@@ -25,6 +26,7 @@ AREA_REFS = ('image', 'crop')
 class LabelAgreement(NamedTuple):
     """Pixel counts of a batch's labels against the true masks (padding and ignored pixels
     left out); every field a 0-dim tensor."""
+
     inter: Tensor  #: pseudo-mask AND true mask
     union: Tensor  #: pseudo-mask OR true mask
     soft_inter: Tensor  #: sum of min(label, true mask)
@@ -34,8 +36,9 @@ class LabelAgreement(NamedTuple):
 
 
 @torch.no_grad()
-def label_agreement(labels: Tensor, data_samples,
-                    fg_threshold: float = FG_THRESHOLD) -> Optional[LabelAgreement]:
+def label_agreement(
+    labels: Tensor, data_samples, fg_threshold: float = FG_THRESHOLD
+) -> Optional[LabelAgreement]:
     """How far a batch's training labels agree with the true masks (monitoring only).
 
     Args:
@@ -55,14 +58,19 @@ def label_agreement(labels: Tensor, data_samples,
     pseudo, truth = (labels >= fg_threshold) & keep, (masks == 1) & keep
     soft = torch.where(keep, labels.float(), torch.zeros((), device=labels.device))
     hard = truth.float()
-    return LabelAgreement(inter=(pseudo & truth).sum(), union=(pseudo | truth).sum(),
-                          soft_inter=torch.minimum(soft, hard).sum(),
-                          soft_union=torch.maximum(soft, hard).sum(),
-                          pseudo_area=pseudo.sum(), true_area=truth.sum())
+    return LabelAgreement(
+        inter=(pseudo & truth).sum(),
+        union=(pseudo | truth).sum(),
+        soft_inter=torch.minimum(soft, hard).sum(),
+        soft_union=torch.maximum(soft, hard).sum(),
+        pseudo_area=pseudo.sum(),
+        true_area=truth.sum(),
+    )
 
 
-def label_drift_stats(labels: Tensor, data_samples,
-                      fg_threshold: float = FG_THRESHOLD) -> Dict[str, float]:
+def label_drift_stats(
+    labels: Tensor, data_samples, fg_threshold: float = FG_THRESHOLD
+) -> Dict[str, float]:
     """The drift monitor's figures for stored labels of a batch (monitoring only).
 
     Args:
@@ -81,7 +89,8 @@ def label_drift_stats(labels: Tensor, data_samples,
     return dict(
         pseudo_iou=float(agree.inter) / union if union else 1.0,
         soft_iou=float(agree.soft_inter) / soft_union if soft_union > 0 else 1.0,
-        area_ratio=float(agree.pseudo_area) / max(int(agree.true_area), 1))
+        area_ratio=float(agree.pseudo_area) / max(int(agree.true_area), 1),
+    )
 
 
 @MODELS.register_module()
@@ -122,8 +131,9 @@ class LabelEvolutionSegmentor(LabelStoreSegmentor):
 
     store_hook = 'LabelEvolutionHook (default_hooks.label_evolution)'
 
-    def __init__(self, evolve_cfg: Optional[dict] = None, soft_labels: bool = True,
-                 **kwargs) -> None:
+    def __init__(
+        self, evolve_cfg: Optional[dict] = None, soft_labels: bool = True, **kwargs
+    ) -> None:
         super().__init__(**kwargs)
         cfg = dict(tb=0.5, k=0.5, size=33, area_ratio=AREA_RATIO, area_ref='image')
         unknown = set(evolve_cfg or {}) - set(cfg)
@@ -131,10 +141,11 @@ class LabelEvolutionSegmentor(LabelStoreSegmentor):
             raise ValueError(f'unknown evolve_cfg keys {sorted(unknown)}; known: {sorted(cfg)}')
         cfg.update(evolve_cfg or {})
         if cfg['area_ref'] not in AREA_REFS:
-            raise ValueError(f"evolve_cfg.area_ref must be one of {AREA_REFS}, got "
-                             f"{cfg['area_ref']!r}")
+            raise ValueError(
+                f'evolve_cfg.area_ref must be one of {AREA_REFS}, got {cfg["area_ref"]!r}'
+            )
         if int(cfg['size']) % 2 != 1:
-            raise ValueError(f"evolve_cfg.size must be odd, got {cfg['size']}")
+            raise ValueError(f'evolve_cfg.size must be odd, got {cfg["size"]}')
         self.evolve_cfg = cfg
         self.soft_labels = bool(soft_labels)
         #: Set by LabelEvolutionHook before each training step: evolve labels on this step.
@@ -144,8 +155,10 @@ class LabelEvolutionSegmentor(LabelStoreSegmentor):
     def attach_label_store(self, store: PatchLabelStore) -> None:
         """Use ``store`` for training targets and updates."""
         if store.patch_size < int(self.evolve_cfg['size']):
-            raise ValueError(f'label patches ({store.patch_size} px) must hold the '
-                             f"{self.evolve_cfg['size']} px neighbourhood")
+            raise ValueError(
+                f'label patches ({store.patch_size} px) must hold the '
+                f'{self.evolve_cfg["size"]} px neighbourhood'
+            )
         super().attach_label_store(store)
 
     # ---------------------------------------------------------------- training
@@ -166,11 +179,17 @@ class LabelEvolutionSegmentor(LabelStoreSegmentor):
             ``soft_labels``, else long 1 where the soft label is ``>= 0.5`` and 0 below.
         """
         store = self.label_store
-        soft = torch.stack([
-            patches_to_crop(store.patches[r].to(coords.device), store.points[r].to(
-                coords.device), coords[b], valid[b])
-            for b, r in enumerate(self._sample_rows(data_samples))
-        ])
+        soft = torch.stack(
+            [
+                patches_to_crop(
+                    store.patches[r].to(coords.device),
+                    store.points[r].to(coords.device),
+                    coords[b],
+                    valid[b],
+                )
+                for b, r in enumerate(self._sample_rows(data_samples))
+            ]
+        )
         labels = soft if self.soft_labels else (soft >= FG_THRESHOLD).long()
         return labels.masked_fill(~valid, IGNORE_INDEX)
 
@@ -198,8 +217,9 @@ class LabelEvolutionSegmentor(LabelStoreSegmentor):
         for b, r in enumerate(self._sample_rows(data_samples)):
             if r.numel() == 0:
                 continue
-            pred, seen = crop_to_patches(probs[b].float(), coords[b], valid[b],
-                                         store.points[r].to(coords.device), s)
+            pred, seen = crop_to_patches(
+                probs[b].float(), coords[b], valid[b], store.points[r].to(coords.device), s
+            )
             held = seen[:, c, c]
             if not held.any():
                 continue
@@ -210,23 +230,41 @@ class LabelEvolutionSegmentor(LabelStoreSegmentor):
             rows.append(r[held.cpu()])
             preds.append(pred[held])
             observed.append(seen[held])
-            areas.append(torch.full((int(held.sum()), ), float(h * w), device=probs.device))
+            areas.append(torch.full((int(held.sum()),), float(h * w), device=probs.device))
         if not rows:
             return 0
         rows_t = torch.cat(rows)
         new = evolve_patches(
-            store.patches[rows_t].to(probs.device), torch.cat(preds), torch.cat(observed),
-            store.anchors[rows_t].to(probs.device), torch.cat(areas), tb=cfg['tb'],
-            k=cfg['k'], size=int(cfg['size']), area_ratio=cfg['area_ratio'])
+            store.patches[rows_t].to(probs.device),
+            torch.cat(preds),
+            torch.cat(observed),
+            store.anchors[rows_t].to(probs.device),
+            torch.cat(areas),
+            tb=cfg['tb'],
+            k=cfg['k'],
+            size=int(cfg['size']),
+            area_ratio=cfg['area_ratio'],
+        )
         store.stage(rows_t, new)
         return int(rows_t.numel())
 
-    def label_step(self, inputs: Tensor, logits: Tensor, labels: Tensor, data_samples,
-                   coords: Tensor, valid: Tensor) -> Dict[str, Tensor]:
+    def label_step(
+        self,
+        inputs: Tensor,
+        logits: Tensor,
+        labels: Tensor,
+        data_samples,
+        coords: Tensor,
+        valid: Tensor,
+    ) -> Dict[str, Tensor]:
         """Evolve the labels on update steps; log their IoU with the true masks."""
         if self.evolve_request:
-            full = F.interpolate(logits.detach(), size=inputs.shape[-2:], mode='bilinear',
-                                 align_corners=self.align_corners)
+            full = F.interpolate(
+                logits.detach(),
+                size=inputs.shape[-2:],
+                mode='bilinear',
+                align_corners=self.align_corners,
+            )
             probs = torch.sigmoid(full[:, 0])
             # a non-finite step must not write into the labels (InvalidLossGuardHook stops it)
             if torch.isfinite(probs).all():
@@ -244,7 +282,8 @@ class LabelEvolutionSegmentor(LabelStoreSegmentor):
         if agree is None:
             return {}
         iou = agree.inter.float() / agree.union if agree.union else torch.ones(())
-        soft_iou = agree.soft_inter / agree.soft_union if agree.soft_union > 0 else \
-            torch.ones(())
-        return dict(label_iou=iou.float().to(labels.device),
-                    label_soft_iou=soft_iou.float().to(labels.device))
+        soft_iou = agree.soft_inter / agree.soft_union if agree.soft_union > 0 else torch.ones(())
+        return dict(
+            label_iou=iou.float().to(labels.device),
+            label_soft_iou=soft_iou.float().to(labels.device),
+        )

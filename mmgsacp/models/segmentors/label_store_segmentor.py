@@ -1,4 +1,5 @@
 """Base of the segmentors trained on labels that a hook holds and rewrites during training."""
+
 from __future__ import annotations
 
 from typing import Any, Callable, Dict, List, Optional, Tuple
@@ -34,8 +35,10 @@ class LabelStoreSegmentor(IREncoderDecoder):
 
     def __init__(self, **kwargs) -> None:
         if kwargs.get('auxiliary_head') is not None:
-            raise ValueError(f'{type(self).__name__} does not take an auxiliary head: it '
-                             'would be trained on the full masks')
+            raise ValueError(
+                f'{type(self).__name__} does not take an auxiliary head: it '
+                'would be trained on the full masks'
+            )
         super().__init__(**kwargs)
         self._label_store: List[Any] = []
         self.monitor_request: bool = False
@@ -64,8 +67,15 @@ class LabelStoreSegmentor(IREncoderDecoder):
         coordinates; 255 where ignored."""
         raise NotImplementedError
 
-    def label_step(self, inputs: Tensor, logits: Tensor, labels: Tensor, data_samples,
-                   coords: Tensor, valid: Tensor) -> Dict[str, Tensor]:
+    def label_step(
+        self,
+        inputs: Tensor,
+        logits: Tensor,
+        labels: Tensor,
+        data_samples,
+        coords: Tensor,
+        valid: Tensor,
+    ) -> Dict[str, Tensor]:
         """What a method does with the labels on a training step after the losses (updates,
         monitoring); returns extra (logged) entries of the loss dict."""
         return {}
@@ -84,8 +94,9 @@ class LabelStoreSegmentor(IREncoderDecoder):
         """
         store = self.label_store
         if store is None:
-            raise RuntimeError(f'{type(self).__name__} has no label store: train it with '
-                               f'{self.store_hook}')
+            raise RuntimeError(
+                f'{type(self).__name__} has no label store: train it with {self.store_hook}'
+            )
         return store
 
     @staticmethod
@@ -112,11 +123,12 @@ class LabelStoreSegmentor(IREncoderDecoder):
         for b, sample in enumerate(data_samples):
             if COORDS_KEY not in sample:
                 raise KeyError(
-                    f"data sample {b} ({sample.metainfo.get('img_path', '?')}) has no "
+                    f'data sample {b} ({sample.metainfo.get("img_path", "?")}) has no '
                     f"'{COORDS_KEY}': the LESPS train pipeline needs LoadPixelCoordinates and "
-                    'PackIRInputsWithCoords')
+                    'PackIRInputsWithCoords'
+                )
             c, v = split_pixel_coords(sample.get(COORDS_KEY).to(device))
             # batch padding (bottom / right) stays invalid
-            coords[b, :c.shape[0], :c.shape[1]] = c
-            valid[b, :v.shape[0], :v.shape[1]] = v
+            coords[b, : c.shape[0], : c.shape[1]] = c
+            valid[b, : v.shape[0], : v.shape[1]] = v
         return coords, valid

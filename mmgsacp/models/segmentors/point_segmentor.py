@@ -1,4 +1,5 @@
 """Segmentor that trains a decode head from point labels, with an optional EMA teacher."""
+
 from __future__ import annotations
 
 import logging
@@ -46,18 +47,20 @@ class PointSupervisedSegmentor(IREncoderDecoder):
         **kwargs: :class:`IREncoderDecoder` arguments.
     """
 
-    def __init__(self,
-                 monitor_student_targets: bool = True,
-                 teacher: Optional[dict] = None,
-                 **kwargs) -> None:
+    def __init__(
+        self, monitor_student_targets: bool = True, teacher: Optional[dict] = None, **kwargs
+    ) -> None:
         super().__init__(**kwargs)
         self.monitor_student_targets = monitor_student_targets
         self.teacher: Optional[nn.Module] = None
         if teacher is not None:
             teacher = dict(teacher)
             teacher.setdefault('type', 'EMATeacher')
-            teacher.update(backbone=self.backbone, decode_head=self.decode_head,
-                           neck=self.neck if self.with_neck else None)
+            teacher.update(
+                backbone=self.backbone,
+                decode_head=self.decode_head,
+                neck=self.neck if self.with_neck else None,
+            )
             self.teacher = MODELS.build(teacher)
         #: Set by DriftMonitorHook before a step it wants to inspect.
         self.monitor_request: bool = False
@@ -79,8 +82,9 @@ class PointSupervisedSegmentor(IREncoderDecoder):
             done_iters (int): Training iterations completed, the last one included.
         """
         if self.teacher is None:
-            raise RuntimeError('update_teacher: this segmentor has no teacher '
-                               '(set model.teacher in the config)')
+            raise RuntimeError(
+                'update_teacher: this segmentor has no teacher (set model.teacher in the config)'
+            )
         self.teacher.update(self, done_iters)
 
     def init_weights(self) -> None:
@@ -102,8 +106,9 @@ class PointSupervisedSegmentor(IREncoderDecoder):
                 del state_dict[key]
         else:
             own = self.teacher.state_dict()
-            dropped = [k for k in state_dict
-                       if k.startswith(t_prefix) and k[len(t_prefix):] not in own]
+            dropped = [
+                k for k in state_dict if k.startswith(t_prefix) and k[len(t_prefix) :] not in own
+            ]
             for key in dropped:
                 del state_dict[key]
             filled = []
@@ -115,12 +120,14 @@ class PointSupervisedSegmentor(IREncoderDecoder):
                 print_log(
                     f'checkpoint teacher does not match model.teacher (scope '
                     f'{self.teacher.scope!r}): {len(dropped)} entries ignored, {len(filled)} '
-                    'taken from the student', logger='current', level=logging.WARNING)
+                    'taken from the student',
+                    logger='current',
+                    level=logging.WARNING,
+                )
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     @torch.no_grad()
-    def _teacher_outputs(self, inputs: Tensor, feats) -> Tuple[Optional[Tensor],
-                                                                Optional[Tensor]]:
+    def _teacher_outputs(self, inputs: Tensor, feats) -> Tuple[Optional[Tensor], Optional[Tensor]]:
         """The teacher's embedding and logits at input size, or ``(None, None)``."""
         if self.teacher is None:
             return None, None
@@ -150,7 +157,8 @@ class PointSupervisedSegmentor(IREncoderDecoder):
             image=inputs,
             points=points,
             teacher_embedding=teacher_emb,
-            teacher_logits=teacher_logits)
+            teacher_logits=teacher_logits,
+        )
         losses = add_prefix(losses, 'decode')
         if self.monitor_request:
             self._fill_monitor_state(inputs, feats, data_samples, points, teacher_emb)
@@ -163,13 +171,20 @@ class PointSupervisedSegmentor(IREncoderDecoder):
         masks = None
         if all('gt_sem_seg' in s for s in data_samples):
             masks = torch.stack([s.gt_sem_seg.data.squeeze(0) for s in data_samples]).to(
-                inputs.device)
+                inputs.device
+            )
         state: Dict[str, object] = dict(
-            image=inputs.detach(), points=points, targets=head.last_targets, masks=masks,
-            affinity_weight=head.affinity_weight(), student_targets=None,
-            negatives=getattr(head, 'last_negatives', None))
+            image=inputs.detach(),
+            points=points,
+            targets=head.last_targets,
+            masks=masks,
+            affinity_weight=head.affinity_weight(),
+            student_targets=None,
+            negatives=getattr(head, 'last_negatives', None),
+        )
         if teacher_emb is not None and self.monitor_student_targets:
             emb, logits = head.embedding_and_logits(feats, inputs.shape[-2:])
             state['student_targets'] = head.make_targets(
-                inputs, emb, points, data_samples, band_evidence=torch.sigmoid(logits.float()))
+                inputs, emb, points, data_samples, band_evidence=torch.sigmoid(logits.float())
+            )
         self.monitor_state = state

@@ -1,4 +1,5 @@
 """A binary segmentor trained on labels held in memory and rewritten during training (PAL)."""
+
 from __future__ import annotations
 
 from typing import Dict
@@ -44,12 +45,24 @@ class StoredLabelSegmentor(LabelStoreSegmentor):
         rows = []
         for b, stem in enumerate(self._stems(data_samples)):
             keep = valid[b] & bool(store.active[store.position(stem)])
-            rows.append(torch.where(keep, store.crop(stem, coords[b], valid[b]).float() / 255,
-                                    torch.full((), float(IGNORE_INDEX), device=valid.device)))
+            rows.append(
+                torch.where(
+                    keep,
+                    store.crop(stem, coords[b], valid[b]).float() / 255,
+                    torch.full((), float(IGNORE_INDEX), device=valid.device),
+                )
+            )
         return torch.stack(rows)
 
-    def label_step(self, inputs: Tensor, logits: Tensor, labels: Tensor, data_samples,
-                   coords: Tensor, valid: Tensor) -> Dict[str, Tensor]:
+    def label_step(
+        self,
+        inputs: Tensor,
+        logits: Tensor,
+        labels: Tensor,
+        data_samples,
+        coords: Tensor,
+        valid: Tensor,
+    ) -> Dict[str, Tensor]:
         """Log the IoU of the labels, binarised as the loss sees them, with the true masks."""
         # the stored labels binarised as the loss sees them (> 127.5 of 255)
         binary = torch.where(labels == IGNORE_INDEX, labels, (labels > 0.5).float())

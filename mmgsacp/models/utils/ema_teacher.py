@@ -4,6 +4,7 @@ The teacher is a frozen copy of the student's modules that follows it slowly. Mo
 MMEngine's :class:`~mmengine.model.ExponentialMovingAverage`: it is the weight of the *new*
 (student) value, ``averaged = (1 - momentum) * averaged + momentum * student``.
 """
+
 from __future__ import annotations
 
 import copy
@@ -27,7 +28,8 @@ def check_momentum(momentum: float) -> float:
     if not 0.0 < momentum <= 1.0:
         raise ValueError(
             f'model.teacher.momentum must be in (0, 1] (weight of the student in each update, '
-            f"MMEngine's convention; 0.01 keeps 99% of the teacher), got {momentum}")
+            f"MMEngine's convention; 0.01 keeps 99% of the teacher), got {momentum}"
+        )
     return momentum
 
 
@@ -99,13 +101,15 @@ class EMATeacher(nn.Module):
             student exactly, so it does not average in the random start. Defaults to 0.
     """
 
-    def __init__(self,
-                 backbone: nn.Module,
-                 decode_head: nn.Module,
-                 neck: Optional[nn.Module] = None,
-                 scope: str = 'full',
-                 momentum: float = 0.01,
-                 begin_iter: int = 0) -> None:
+    def __init__(
+        self,
+        backbone: nn.Module,
+        decode_head: nn.Module,
+        neck: Optional[nn.Module] = None,
+        scope: str = 'full',
+        momentum: float = 0.01,
+        begin_iter: int = 0,
+    ) -> None:
         super().__init__()
         if scope not in TEACHER_SCOPES:
             raise ValueError(f'model.teacher.scope must be one of {TEACHER_SCOPES}, got {scope!r}')
@@ -178,16 +182,17 @@ class EMATeacher(nn.Module):
         Returns:
             Tensor: (B, D, H, W) embedding (not normalised).
         """
-        return self.decode_head.embedding(self._features(inputs, student_feats),
-                                          inputs.shape[-2:])
+        return self.decode_head.embedding(self._features(inputs, student_feats), inputs.shape[-2:])
 
     @torch.no_grad()
-    def embedding_and_logits(self, inputs: Tensor, student_feats: Sequence[Tensor]
-                             ) -> Tuple[Tensor, Tensor]:
+    def embedding_and_logits(
+        self, inputs: Tensor, student_feats: Sequence[Tensor]
+    ) -> Tuple[Tensor, Tensor]:
         """The teacher's embedding (B, D, H, W) and logits (B, 1, H, W) at input resolution,
         from one pass of its head (see :meth:`embedding` for the arguments)."""
-        return self.decode_head.embedding_and_logits(self._features(inputs, student_feats),
-                                                     inputs.shape[-2:])
+        return self.decode_head.embedding_and_logits(
+            self._features(inputs, student_feats), inputs.shape[-2:]
+        )
 
 
 def legacy_teacher_state(checkpoint: dict) -> Dict[str, Tensor]:

@@ -1,4 +1,5 @@
 """Full-size 8-bit training labels of a training set, with the set of images trained on."""
+
 from __future__ import annotations
 
 from typing import Dict, List, Sequence
@@ -23,17 +24,25 @@ class ImageLabelStore:
         active (Sequence[bool]): Per image, trained on from the start.
     """
 
-    def __init__(self, stems: Sequence[str], points: Sequence[np.ndarray],
-                 labels: Sequence[np.ndarray], active: Sequence[bool]) -> None:
+    def __init__(
+        self,
+        stems: Sequence[str],
+        points: Sequence[np.ndarray],
+        labels: Sequence[np.ndarray],
+        active: Sequence[bool],
+    ) -> None:
         if not len(stems) == len(points) == len(labels) == len(active):
-            raise ValueError(f'{len(stems)} stems, {len(points)} point arrays, {len(labels)} '
-                             f'labels and {len(active)} active flags: one each per image')
+            raise ValueError(
+                f'{len(stems)} stems, {len(points)} point arrays, {len(labels)} '
+                f'labels and {len(active)} active flags: one each per image'
+            )
         self.stems: List[str] = list(stems)
         self.index: Dict[str, int] = {}
         for i, stem in enumerate(self.stems):
             if stem in self.index:
-                raise ValueError(f'image {stem!r} appears twice in the training set; labels '
-                                 'are kept per image')
+                raise ValueError(
+                    f'image {stem!r} appears twice in the training set; labels are kept per image'
+                )
             self.index[stem] = i
         self.points = [np.asarray(p, np.int64).reshape(-1, 2) for p in points]
         self.labels = [np.ascontiguousarray(lab, dtype=np.uint8) for lab in labels]
@@ -51,8 +60,9 @@ class ImageLabelStore:
             KeyError: the image is not in the store.
         """
         if stem not in self.index:
-            raise KeyError(f'image {stem!r} has no stored label: the store was built from '
-                           'another training set')
+            raise KeyError(
+                f'image {stem!r} has no stored label: the store was built from another training set'
+            )
         return self.index[stem]
 
     def crop(self, stem: str, coords: Tensor, valid: Tensor) -> Tensor:
@@ -70,14 +80,16 @@ class ImageLabelStore:
         h, w = lab.shape
         x = coords[..., 0].clamp(0, w - 1)
         y = coords[..., 1].clamp(0, h - 1)
-        return torch.where(valid, lab[y, x], torch.zeros((), dtype=torch.uint8,
-                                                          device=coords.device))
+        return torch.where(
+            valid, lab[y, x], torch.zeros((), dtype=torch.uint8, device=coords.device)
+        )
 
     def set_label(self, i: int, label: np.ndarray) -> None:
         """Replace image ``i``'s label (same size)."""
         if label.shape != self.labels[i].shape:
-            raise ValueError(f'new label of {self.stems[i]!r} is {label.shape}, stored '
-                             f'{self.labels[i].shape}')
+            raise ValueError(
+                f'new label of {self.stems[i]!r} is {label.shape}, stored {self.labels[i].shape}'
+            )
         self.labels[i] = np.ascontiguousarray(label, dtype=np.uint8)
         self.num_updates[i] += 1
 
@@ -93,14 +105,15 @@ class ImageLabelStore:
             flat.append(idx)
             values.append(lab.reshape(-1)[idx])
             offsets.append(offsets[-1] + len(idx))
-        return dict(stems=list(self.stems),
-                    shapes=torch.tensor(shapes, dtype=torch.long).reshape(-1, 2),
-                    offsets=torch.tensor(offsets, dtype=torch.long),
-                    flat=torch.from_numpy(np.concatenate(flat) if flat else np.zeros(0, np.int64)),
-                    values=torch.from_numpy(
-                        np.concatenate(values) if values else np.zeros(0, np.uint8)),
-                    active=torch.from_numpy(self.active.copy()),
-                    num_updates=torch.from_numpy(self.num_updates.copy()))
+        return dict(
+            stems=list(self.stems),
+            shapes=torch.tensor(shapes, dtype=torch.long).reshape(-1, 2),
+            offsets=torch.tensor(offsets, dtype=torch.long),
+            flat=torch.from_numpy(np.concatenate(flat) if flat else np.zeros(0, np.int64)),
+            values=torch.from_numpy(np.concatenate(values) if values else np.zeros(0, np.uint8)),
+            active=torch.from_numpy(self.active.copy()),
+            num_updates=torch.from_numpy(self.num_updates.copy()),
+        )
 
     def load_state_dict(self, state: dict) -> None:
         """Restore saved labels.

@@ -31,6 +31,7 @@ patch.
 Conventions: points are ``(x, y)`` = (column, row); label maps hold soft labels in [0, 1]; a
 pixel counts as labelled target when its soft label is ``>= 0.5`` (``FG_THRESHOLD``).
 """
+
 from __future__ import annotations
 
 from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
@@ -48,9 +49,14 @@ AREA_RATIO = 0.0015
 FG_THRESHOLD = 0.5
 
 
-def evolution_threshold(peak: Tensor, area: Tensor, image_area: Union[float, Tensor],
-                        tb: float = 0.5, k: float = 0.5,
-                        area_ratio: float = AREA_RATIO) -> Tensor:
+def evolution_threshold(
+    peak: Tensor,
+    area: Tensor,
+    image_area: Union[float, Tensor],
+    tb: float = 0.5,
+    k: float = 0.5,
+    area_ratio: float = AREA_RATIO,
+) -> Tensor:
     """LESPS candidate threshold, with the size factor capped so that ``T <= peak``.
 
     Args:
@@ -75,14 +81,16 @@ def _components(binary: np.ndarray) -> Tuple[int, np.ndarray]:
     return cv2.connectedComponents(binary.astype(np.uint8), connectivity=8, ltype=cv2.CV_32S)
 
 
-def evolution_mask(label: Tensor,
-                   pred: Tensor,
-                   points: Union[Tensor, np.ndarray],
-                   tb: float = 0.5,
-                   k: float = 0.5,
-                   size: int = 33,
-                   image_area: Optional[float] = None,
-                   area_ratio: float = AREA_RATIO) -> Tensor:
+def evolution_mask(
+    label: Tensor,
+    pred: Tensor,
+    points: Union[Tensor, np.ndarray],
+    tb: float = 0.5,
+    k: float = 0.5,
+    size: int = 33,
+    image_area: Optional[float] = None,
+    area_ratio: float = AREA_RATIO,
+) -> Tensor:
     """The pixels one LESPS update averages with the prediction (reference form).
 
     Components are the 8-connected blobs of ``label >= 0.5`` (points included) that hold at
@@ -125,26 +133,30 @@ def evolution_mask(label: Tensor,
         x0, x1 = max(cx - half, 0), min(cx + half + 1, w)
         window = pred[y0:y1, x0:x1]
         threshold = float(
-            evolution_threshold(window.max().view(1), torch.tensor([len(ys)]), image_area, tb,
-                                k, area_ratio))
+            evolution_threshold(
+                window.max().view(1), torch.tensor([len(ys)]), image_area, tb, k, area_ratio
+            )
+        )
         cand = (window > threshold).numpy()
         _, blob_ids = _components(cand)
         if blob_ids.max() > 1:
-            cell = blob_ids[max(cy - 1, 0) - y0:cy + 2 - y0, max(cx - 1, 0) - x0:cx + 2 - x0]
+            cell = blob_ids[max(cy - 1, 0) - y0 : cy + 2 - y0, max(cx - 1, 0) - x0 : cx + 2 - x0]
             touching = np.setdiff1d(np.unique(cell), [0])
             cand = np.isin(blob_ids, touching) & cand
         kept[y0:y1, x0:x1] |= torch.from_numpy(cand)
     return kept
 
 
-def evolve_label(label: Tensor,
-                 pred: Tensor,
-                 points: Union[Tensor, np.ndarray],
-                 tb: float = 0.5,
-                 k: float = 0.5,
-                 size: int = 33,
-                 image_area: Optional[float] = None,
-                 area_ratio: float = AREA_RATIO) -> Tensor:
+def evolve_label(
+    label: Tensor,
+    pred: Tensor,
+    points: Union[Tensor, np.ndarray],
+    tb: float = 0.5,
+    k: float = 0.5,
+    size: int = 33,
+    image_area: Optional[float] = None,
+    area_ratio: float = AREA_RATIO,
+) -> Tensor:
     """One LESPS update of a full-size label map (reference form).
 
     Kept pixels (:func:`evolution_mask`) become ``(label + pred) / 2``; a pixel kept by several
@@ -174,15 +186,17 @@ def _patch_grid(patch_size: int, device=None) -> Tuple[Tensor, Tensor]:
     return r.view(-1, 1), r.view(1, -1)
 
 
-def evolve_patches(labels: Tensor,
-                   preds: Tensor,
-                   observed: Tensor,
-                   anchors: Tensor,
-                   image_area: Union[float, Tensor],
-                   tb: float = 0.5,
-                   k: float = 0.5,
-                   size: int = 33,
-                   area_ratio: float = AREA_RATIO) -> Tensor:
+def evolve_patches(
+    labels: Tensor,
+    preds: Tensor,
+    observed: Tensor,
+    anchors: Tensor,
+    image_area: Union[float, Tensor],
+    tb: float = 0.5,
+    k: float = 0.5,
+    size: int = 33,
+    area_ratio: float = AREA_RATIO,
+) -> Tensor:
     """One LESPS update of a stack of per-point label patches, all at once.
 
     Each patch is centred on its point (pixel ``(S // 2, S // 2)``). The point's component is the
@@ -220,8 +234,9 @@ def evolve_patches(labels: Tensor,
     centre = torch.zeros_like(anchors)
     centre[:, c, c] = True
     # a blob can wind through the whole patch: S * S steps bound any 8-connected path
-    comp = propagate_until_stable(centre, ((labels >= FG_THRESHOLD) | anchors).unsqueeze(1),
-                                  s * s)[:, 0]
+    comp = propagate_until_stable(centre, ((labels >= FG_THRESHOLD) | anchors).unsqueeze(1), s * s)[
+        :, 0
+    ]
     area = comp.sum((1, 2))
     cy = ((comp * rows).sum((1, 2)).float() / area).floor().long().view(-1, 1, 1)
     cx = ((comp * cols).sum((1, 2)).float() / area).floor().long().view(-1, 1, 1)
@@ -280,8 +295,9 @@ def _bbox_canvas(coords: Tensor, valid: Tensor) -> Optional[Tuple[Tensor, int, i
     return (ys - y0) * bw + (xs - x0), x0, y0, bw, bh
 
 
-def _patch_index(points: Tensor, patch_size: int, x0: int, y0: int, bw: int,
-                 bh: int) -> Tuple[Tensor, Tensor]:
+def _patch_index(
+    points: Tensor, patch_size: int, x0: int, y0: int, bw: int, bh: int
+) -> Tuple[Tensor, Tensor]:
     """Flat bounding-box index of every patch pixel, and whether it falls inside the box."""
     c = patch_size // 2
     rows, cols = _patch_grid(patch_size, points.device)
@@ -291,8 +307,9 @@ def _patch_index(points: Tensor, patch_size: int, x0: int, y0: int, bw: int,
     return py.clamp(0, bh - 1) * bw + px.clamp(0, bw - 1), inside
 
 
-def crop_to_patches(values: Tensor, coords: Tensor, valid: Tensor, points: Tensor,
-                    patch_size: int) -> Tuple[Tensor, Tensor]:
+def crop_to_patches(
+    values: Tensor, coords: Tensor, valid: Tensor, points: Tensor, patch_size: int
+) -> Tuple[Tensor, Tensor]:
     """Map a per-crop-pixel value back onto point patches in original image coordinates.
 
     The crop may have been cut, padded, flipped, transposed or rotated: ``coords`` says where
@@ -367,8 +384,12 @@ class PatchLabelStore:
         patch_size (int): Odd patch side ``S``.
     """
 
-    def __init__(self, stems: Sequence[str], points: Sequence[Union[np.ndarray, Tensor]],
-                 patch_size: int = 41) -> None:
+    def __init__(
+        self,
+        stems: Sequence[str],
+        points: Sequence[Union[np.ndarray, Tensor]],
+        patch_size: int = 41,
+    ) -> None:
         if patch_size % 2 != 1 or patch_size < 3:
             raise ValueError(f'patch_size must be odd and >= 3, got {patch_size}')
         if len(stems) != len(points):
@@ -378,16 +399,23 @@ class PatchLabelStore:
         self.index: Dict[str, int] = {}
         for i, stem in enumerate(self.stems):
             if stem in self.index:
-                raise ValueError(f'image {stem!r} appears twice in the training set; LESPS '
-                                 'labels are kept per image')
+                raise ValueError(
+                    f'image {stem!r} appears twice in the training set; LESPS '
+                    'labels are kept per image'
+                )
             self.index[stem] = i
-        pts = [torch.as_tensor(np.asarray(p), dtype=torch.float32).reshape(-1, 2).round().long()
-               for p in points]
+        pts = [
+            torch.as_tensor(np.asarray(p), dtype=torch.float32).reshape(-1, 2).round().long()
+            for p in points
+        ]
         counts = torch.tensor([len(p) for p in pts], dtype=torch.long)
         self.row_start = torch.cat([counts.new_zeros(1), counts.cumsum(0)])
         self.points = torch.cat(pts) if pts else torch.zeros(0, 2, dtype=torch.long)
-        self.anchors = torch.cat([point_anchors(p, self.patch_size) for p in pts]) if pts else \
-            torch.zeros(0, self.patch_size, self.patch_size, dtype=torch.bool)
+        self.anchors = (
+            torch.cat([point_anchors(p, self.patch_size) for p in pts])
+            if pts
+            else torch.zeros(0, self.patch_size, self.patch_size, dtype=torch.bool)
+        )
         self.patches = self.anchors.to(torch.float16)
         #: Per row, how many updates changed it.
         self.num_updates = torch.zeros(len(self.points), dtype=torch.long)
@@ -403,16 +431,18 @@ class PatchLabelStore:
             KeyError: the image is not in the store.
         """
         if stem not in self.index:
-            raise KeyError(f'image {stem!r} has no LESPS labels: the store was built from '
-                           'another training set')
+            raise KeyError(
+                f'image {stem!r} has no LESPS labels: the store was built from another training set'
+            )
         i = self.index[stem]
         return torch.arange(int(self.row_start[i]), int(self.row_start[i + 1]))
 
     def stage(self, rows: Tensor, patches: Tensor) -> None:
         """Queue new patches for ``rows`` until :meth:`commit`."""
         if rows.numel():
-            self._staged.append((rows.detach().cpu().long(),
-                                 patches.detach().cpu().to(torch.float16)))
+            self._staged.append(
+                (rows.detach().cpu().long(), patches.detach().cpu().to(torch.float16))
+            )
 
     def commit(self, gather: Optional[Callable[[object], List[object]]] = None) -> int:
         """Write the staged updates (all ranks' with ``gather``, e.g. ``all_gather_object``).
@@ -441,9 +471,14 @@ class PatchLabelStore:
 
     def state_dict(self) -> dict:
         """Tensors, strings and ints only: loads with ``torch.load(weights_only=True)``."""
-        return dict(stems=list(self.stems), row_start=self.row_start.clone(),
-                    points=self.points.clone(), patches=self.patches.clone(),
-                    num_updates=self.num_updates.clone(), patch_size=self.patch_size)
+        return dict(
+            stems=list(self.stems),
+            row_start=self.row_start.clone(),
+            points=self.points.clone(),
+            patches=self.patches.clone(),
+            num_updates=self.num_updates.clone(),
+            patch_size=self.patch_size,
+        )
 
     def load_state_dict(self, state: dict) -> None:
         """Restore saved labels.
@@ -452,11 +487,12 @@ class PatchLabelStore:
             ValueError: the saved labels belong to other images, points or patch size.
         """
         if int(state['patch_size']) != self.patch_size:
-            raise ValueError(f"saved patch size {state['patch_size']} != {self.patch_size}")
+            raise ValueError(f'saved patch size {state["patch_size"]} != {self.patch_size}')
         if list(state['stems']) != self.stems:
             raise ValueError('saved labels list other images (or another order)')
         if not torch.equal(state['row_start'], self.row_start) or not torch.equal(
-                state['points'], self.points):
+            state['points'], self.points
+        ):
             raise ValueError('saved labels hold other points')
         self.patches = state['patches'].to(torch.float16).clone()
         self.num_updates = state['num_updates'].clone()
@@ -469,9 +505,11 @@ class PatchLabelStore:
         for i in range(len(dataset)):
             info = dataset.get_data_info(i)
             if 'stem' not in info or 'gt_points' not in info:
-                raise KeyError(f"training image {info.get('img_path', i)} has no 'stem' or "
-                               "'gt_points': LESPS needs a dataset with point labels "
-                               '(e.g. PointSIRSTDataset with point_type set)')
+                raise KeyError(
+                    f"training image {info.get('img_path', i)} has no 'stem' or "
+                    "'gt_points': LESPS needs a dataset with point labels "
+                    '(e.g. PointSIRSTDataset with point_type set)'
+                )
             stems.append(info['stem'])
             points.append(info['gt_points'])
         return cls(stems, points, patch_size)

@@ -6,6 +6,7 @@ Conventions: points are ``(x, y)`` = (column, row); images are (H, W) grey level
 stored as 8-bit maps (0..255) and a pixel is target when its stored value is above 127.5
 (:data:`BINARY_LEVEL`), the loss's binarisation.
 """
+
 from __future__ import annotations
 
 from typing import Dict, List, Optional, Sequence, Tuple, Union
@@ -24,11 +25,13 @@ def _points_array(points) -> np.ndarray:
     return np.asarray(points, dtype=np.float64).reshape(-1, 2).round().astype(np.int64)
 
 
-def initial_point_mask(image: np.ndarray,
-                       point: Tuple[int, int],
-                       half_window: int = 10,
-                       canny: Tuple[float, float] = (20, 40),
-                       max_area: float = 50.0) -> Optional[np.ndarray]:
+def initial_point_mask(
+    image: np.ndarray,
+    point: Tuple[int, int],
+    half_window: int = 10,
+    canny: Tuple[float, float] = (20, 40),
+    max_area: float = 50.0,
+) -> Optional[np.ndarray]:
     """PAL's model-free label of one point: the filled edge contour that holds it, if small.
 
     In the ``2 * half_window`` square around the point (20 x 20 by default, clipped at the
@@ -108,11 +111,13 @@ def miss_tolerance(progress: float, start: float = 0.2, end: float = 1.0) -> flo
     return start + (end - start) * min(max(progress, 0.0), 1.0)
 
 
-def activation_check(pred: np.ndarray,
-                     points,
-                     tolerance: float,
-                     max_false_per_point: float = 5.0,
-                     observed: Optional[np.ndarray] = None) -> Dict[str, object]:
+def activation_check(
+    pred: np.ndarray,
+    points,
+    tolerance: float,
+    max_false_per_point: float = 5.0,
+    observed: Optional[np.ndarray] = None,
+) -> Dict[str, object]:
     """Whether a hard image's prediction is good enough to train on, and its label if so.
 
     The prediction is binarised at 0.5; its external contours are its components. A point is
@@ -135,14 +140,16 @@ def activation_check(pred: np.ndarray,
     binary = pred > 0.5
     if observed is not None:
         binary &= observed
-    contours, _ = cv2.findContours(binary.astype(np.uint8), cv2.RETR_EXTERNAL,
-                                   cv2.CHAIN_APPROX_NONE)
+    contours, _ = cv2.findContours(
+        binary.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE
+    )
     found = np.zeros(len(pts), bool)
     holding: List[np.ndarray] = []
     false = 0
     for contour in contours:
-        inside = np.array([cv2.pointPolygonTest(contour, (float(x), float(y)), False) >= 0
-                           for x, y in pts], bool)
+        inside = np.array(
+            [cv2.pointPolygonTest(contour, (float(x), float(y)), False) >= 0 for x, y in pts], bool
+        )
         if inside.any():
             found |= inside
             holding.append(contour)
@@ -157,15 +164,17 @@ def activation_check(pred: np.ndarray,
     return dict(active=bool(active), missed=missed, false=int(false), label=label)
 
 
-def decayed_update(label: np.ndarray,
-                   pred: np.ndarray,
-                   points,
-                   decay: float = 0.97,
-                   tb: float = 0.5,
-                   k: float = 0.5,
-                   size: int = 33,
-                   area_ratio: float = AREA_RATIO,
-                   observed: Optional[np.ndarray] = None) -> np.ndarray:
+def decayed_update(
+    label: np.ndarray,
+    pred: np.ndarray,
+    points,
+    decay: float = 0.97,
+    tb: float = 0.5,
+    k: float = 0.5,
+    size: int = 33,
+    area_ratio: float = AREA_RATIO,
+    observed: Optional[np.ndarray] = None,
+) -> np.ndarray:
     """PAL's label update: LESPS's rule, with the label decayed where the rule keeps nothing.
 
     Inside the kept candidates (:func:`evolution_mask`, components taken from the label
@@ -192,8 +201,9 @@ def decayed_update(label: np.ndarray,
         p = np.where(observed, p, 0.0)
     # the rule's components are the label's target pixels, i.e. > 127.5 of 255
     comp_label = torch.from_numpy((label > BINARY_LEVEL).astype(np.float32))
-    kept = evolution_mask(comp_label, torch.from_numpy(p), pts, tb, k, size,
-                          float(label.size), area_ratio).numpy()
+    kept = evolution_mask(
+        comp_label, torch.from_numpy(p), pts, tb, k, size, float(label.size), area_ratio
+    ).numpy()
     new = np.where(kept, (old + p) / 2, decay * old)
     new[pts[:, 1], pts[:, 0]] = 1.0
     return np.clip(np.round(new * 255.0), 0, 255).astype(np.uint8)
@@ -212,9 +222,11 @@ def label_quality(labels: Sequence[np.ndarray], masks: Sequence[np.ndarray]) -> 
         union += int((p | t).sum())
         pred_px += int(p.sum())
         true_px += int(t.sum())
-    return dict(iou=inter / union if union else 1.0,
-                recall=inter / true_px if true_px else 1.0,
-                precision=inter / pred_px if pred_px else 1.0)
+    return dict(
+        iou=inter / union if union else 1.0,
+        recall=inter / true_px if true_px else 1.0,
+        precision=inter / pred_px if pred_px else 1.0,
+    )
 
 
 def as_points(points: Union[np.ndarray, torch.Tensor]) -> np.ndarray:
