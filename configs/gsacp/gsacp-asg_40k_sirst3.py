@@ -1,3 +1,4 @@
-# + Adaptive support geometry: each point's window follows its own evidence.
-_base_ = './gsacp-base_40k_sirst3.py'
-model = dict(decode_head=dict(target_cfg=dict(adaptive=True, r_min=4, r_max=16)))
+# + Adaptive support geometry: each point's window follows its own evidence (GSACP-Final
+# without the EMA teacher and HBC).
+_base_ = './gsacp-final_40k_sirst3.py'
+model = dict(teacher=None, decode_head=dict(loss_contrast=None))

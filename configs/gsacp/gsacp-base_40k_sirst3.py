@@ -1,6 +1,4 @@
-# GSACP-base: online propagation only (no remedy). The rung every ablation starts from.
-_base_ = [
-    '../_base_/models/gsacp_compact_unet.py', '../_base_/datasets/sirst3.py',
-    '../_base_/schedules/schedule_40k.py', '../_base_/default_runtime.py'
-]
-default_hooks = dict(drift_monitor=dict(type='DriftMonitorHook', interval=50, grid_interval=1000))
+# GSACP-base: online propagation only, GSACP-Final with its three remedies off. The rung every
+# ablation is measured against.
+_base_ = './gsacp-final_40k_sirst3.py'
+model = dict(teacher=None, decode_head=dict(target_cfg=dict(adaptive=False), loss_contrast=None))

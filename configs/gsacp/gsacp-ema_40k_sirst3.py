@@ -1,3 +1,4 @@
-# + Local EMA teacher decoupling: targets come from a slow copy of the network.
-_base_ = './gsacp-base_40k_sirst3.py'
-model = dict(teacher=dict(scope='full', momentum=0.01))
+# + Local EMA teacher decoupling: targets come from a slow copy of the network (GSACP-Final
+# without HBC and ASG).
+_base_ = './gsacp-final_40k_sirst3.py'
+model = dict(decode_head=dict(target_cfg=dict(adaptive=False), loss_contrast=None))

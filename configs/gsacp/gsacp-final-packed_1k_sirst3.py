@@ -5,13 +5,5 @@ _base_ = [
     '../_base_/models/gsacp_compact_unet.py', '../_base_/datasets/sirst3_packed.py',
     '../_base_/schedules/schedule_1k.py', '../_base_/default_runtime.py'
 ]
-model = dict(
-    data_preprocessor={{_base_.packed_preprocessor}},
-    teacher=dict(scope='full', momentum=0.01),
-    decode_head=dict(
-        target_cfg=dict(adaptive=True, r_min=4, r_max=16),
-        loss_contrast=dict(
-            type='HardBackgroundContrastiveLoss', mode='infonce', temperature=0.1,
-            num_negatives=64, loss_weight=0.1)))
-default_hooks = dict(
-    drift_monitor=dict(type='DriftMonitorHook', interval=50, grid_interval=1000))
+model = dict(data_preprocessor={{_base_.packed_preprocessor}})
+default_hooks = dict(drift_monitor=dict(type='DriftMonitorHook', interval=50, grid_interval=1000))

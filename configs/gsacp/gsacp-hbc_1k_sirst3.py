@@ -1,7 +1,4 @@
-# + Hard-background contrastive separation on the embedding.
-_base_ = './gsacp-base_1k_sirst3.py'
-model = dict(
-    decode_head=dict(
-        loss_contrast=dict(
-            type='HardBackgroundContrastiveLoss', mode='infonce', temperature=0.1,
-            num_negatives=64, loss_weight=0.1)))
+# + Hard-background contrastive separation on the head's features (GSACP-Final without the
+# EMA teacher and ASG).
+_base_ = './gsacp-final_1k_sirst3.py'
+model = dict(teacher=None, decode_head=dict(target_cfg=dict(adaptive=False)))

@@ -1,4 +1,6 @@
 # Prior-only: intensity-gated growth from each point, no features (docs/en/method.md,
 # 'Local image priors').
-_base_ = '../gsacp/gsacp-base_40k_sirst3.py'
-model = dict(decode_head=dict(target_cfg=dict(mode='prior')))
+_base_ = '../gsacp/gsacp-final_40k_sirst3.py'
+# GSACP-base's switches (no remedy) with the prior's growth as the target rule.
+model = dict(teacher=None, decode_head=dict(
+    target_cfg=dict(mode='prior', adaptive=False), loss_contrast=None))

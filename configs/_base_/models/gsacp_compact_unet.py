@@ -1,8 +1,12 @@
 # GSACP on the compact U-Net: points become masks online, inside every batch. The segmentor and
-# head change; data preprocessor, backbone and losses are compact_unet.py's.
+# head change; data preprocessor, backbone and losses are compact_unet.py's. This is the method
+# as published, GSACP-Final, with its three remedies; the ablation rungs (configs/gsacp/) and the
+# baselines that share its target generator switch off what they leave out.
 _base_ = './compact_unet.py'
 model = dict(
     type='PointSupervisedSegmentor',
+    # Remedy 1: targets from an EMA teacher of backbone and head (MMEngine's momentum convention).
+    teacher=dict(scope='full', momentum=0.01),
     decode_head=dict(
         type='AffinityPropagationHead',
         # Width of the 1x1 'projection' embedding, which only the first form of the targets
@@ -11,9 +15,14 @@ model = dict(
         embed_channels=16,
         # Window radius R, core gate (kappa, beta) and the label rule's thresholds (taus); the
         # loose gate of the outer band keeps its defaults (kappa_band=1, beta_band=0.15).
+        # Remedy 3, adaptive support: each point's window sized by its blob, within [4, 16] px.
         target_cfg=dict(
             mode='affinity', radius=16, kappa=2.0, beta=0.3, tau_pos=0.8, tau_neg=0.5,
-            ring_width=3, adaptive=False),
+            ring_width=3, adaptive=True, r_min=4, r_max=16),
+        # Remedy 2: hard-background contrastive separation on the head's features.
+        loss_contrast=dict(
+            type='HardBackgroundContrastiveLoss', mode='infonce', temperature=0.1,
+            num_negatives=64, loss_weight=0.1),
         # Prior-only growth first; the affinity term fades in from 10% to 40% of the run.
         warmup_ratio=(0.1, 0.4)))
 # With the default rule every parameter gets a gradient. The first form's 'projection'
