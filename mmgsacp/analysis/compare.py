@@ -20,7 +20,7 @@ from mmgsacp.evaluation.sweep import SweepPoint, choose_operating_point
 from mmgsacp.utils.io import InputError, write_json
 
 from .pareto import read_sweep_csv
-from .plotting import pyplot, save_figure
+from .plotting import label_fa_axes, plot_against_fa, pyplot, save_figure, star_point
 
 
 def read_sweep(path: str, min_area: int) -> List[SweepPoint]:
@@ -118,9 +118,10 @@ def plot_comparison(
         seen = set()
         for (label, points), group in zip(curves.items(), groups):
             color = cmap(order.index(group) % cmap.N)
-            ax.plot(
-                [p.Fa for p in points],
-                [getattr(p, key) for p in points],
+            plot_against_fa(
+                ax,
+                points,
+                key,
                 color=color,
                 marker='o',
                 markersize=2.5,
@@ -130,19 +131,10 @@ def plot_comparison(
             seen.add(group)
             half = at_threshold(points, 0.5)
             if half is not None:
-                ax.plot(
-                    [half.Fa],
-                    [getattr(half, key)],
-                    marker='*',
-                    markersize=11,
-                    color=color,
-                    linestyle='none',
-                )
+                star_point(ax, half, key, markersize=11, color=color)
         for fa in budgets:
             ax.axvline(fa, color='grey', linestyle='--', linewidth=0.8)
-        ax.set_xlabel('Fa (x1e-6)')
-        ax.set_ylabel(f'{key} (%)')
-        ax.grid(True, alpha=0.3)
+        label_fa_axes(ax, key)
     axes[0].legend(fontsize=8, loc='lower right')
     fig.suptitle('threshold sweeps (star: threshold 0.5; dashed: Fa budgets)', fontsize=10)
     fig.tight_layout()

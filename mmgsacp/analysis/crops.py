@@ -10,6 +10,7 @@ pixel.
 from __future__ import annotations
 
 import argparse
+from dataclasses import asdict, dataclass
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -43,32 +44,34 @@ def unpointed_targets(mask: np.ndarray, points: np.ndarray) -> Tuple[int, int, i
     return comps.num, int(missed.sum()), int(comps.areas.sum()), int(comps.areas[missed].sum())
 
 
+@dataclass
 class CropCount:
-    """Running totals of :func:`unpointed_targets` over crops."""
+    """Running totals of :func:`unpointed_targets` over crops, under the names they are
+    reported with."""
 
-    def __init__(self) -> None:
-        self.crops = self.crops_hit = 0
-        self.components = self.unpointed = self.pixels = self.unpointed_pixels = 0
+    crops: int = 0
+    crops_with_unpointed: int = 0
+    components: int = 0
+    unpointed_components: int = 0
+    target_pixels: int = 0
+    unpointed_pixels: int = 0
 
     def add(self, mask: np.ndarray, points: np.ndarray) -> None:
         comps, missed, pixels, missed_px = unpointed_targets(mask, points)
         self.crops += 1
-        self.crops_hit += int(missed > 0)
+        self.crops_with_unpointed += int(missed > 0)
         self.components += comps
-        self.unpointed += missed
-        self.pixels += pixels
+        self.unpointed_components += missed
+        self.target_pixels += pixels
         self.unpointed_pixels += missed_px
 
     def summary(self) -> Dict[str, float]:
+        """The totals, then the share of target pixels without a point and the share of crops
+        with such a target."""
         return dict(
-            crops=self.crops,
-            crops_with_unpointed=self.crops_hit,
-            components=self.components,
-            unpointed_components=self.unpointed,
-            target_pixels=self.pixels,
-            unpointed_pixels=self.unpointed_pixels,
-            unpointed_pixel_share=self.unpointed_pixels / max(self.pixels, 1),
-            crop_share=self.crops_hit / max(self.crops, 1),
+            asdict(self),
+            unpointed_pixel_share=self.unpointed_pixels / max(self.target_pixels, 1),
+            crop_share=self.crops_with_unpointed / max(self.crops, 1),
         )
 
 

@@ -28,7 +28,7 @@ from mmgsacp.evaluation.sweep import SweepPoint, choose_operating_point, parse_t
 from mmgsacp.utils.fileio import replace_dir
 from mmgsacp.utils.io import InputError, check_out_dir, listed, read_stems, write_json
 
-from .plotting import pyplot, save_figure
+from .plotting import label_fa_axes, plot_against_fa, pyplot, save_figure, star_point
 
 PROB_SUFFIXES = ('.png', '.npy')
 CSV_COLUMNS = ('threshold', 'min_area', 'mIoU', 'nIoU', 'Pd', 'Fa')
@@ -221,9 +221,10 @@ def plot_pareto(
     for ax, key in zip(axes, ('Pd', 'mIoU')):
         for area in areas:
             curve = sorted((p for p in points if p.min_area == area), key=lambda p: p.threshold)
-            ax.plot(
-                [p.Fa for p in curve],
-                [getattr(p, key) for p in curve],
+            plot_against_fa(
+                ax,
+                curve,
+                key,
                 marker='o',
                 markersize=3,
                 linewidth=1.2,
@@ -231,15 +232,7 @@ def plot_pareto(
             )
         ax.axvline(max_fa, color='grey', linestyle='--', linewidth=1, label=f'Fa budget {max_fa:g}')
         if chosen is not None:
-            ax.plot(
-                [chosen.Fa],
-                [getattr(chosen, key)],
-                marker='*',
-                markersize=16,
-                color='crimson',
-                zorder=5,
-                linestyle='none',
-            )
+            star_point(ax, chosen, key, markersize=16, color='crimson', zorder=5)
             ax.annotate(
                 f't={chosen.threshold:g}, a={chosen.min_area}\n'
                 f'{key} {getattr(chosen, key):.2f}, Fa {chosen.Fa:.2f}',
@@ -252,9 +245,7 @@ def plot_pareto(
         # Fa spans orders of magnitude over a sweep: a log axis keeps low-Fa points apart.
         if fa_max > 50:
             ax.set_xscale('symlog', linthresh=1.0)
-        ax.set_xlabel('Fa (x1e-6)')
-        ax.set_ylabel(f'{key} (%)')
-        ax.grid(True, alpha=0.3)
+        label_fa_axes(ax, key)
         ax.legend(fontsize=8, loc='lower right')
     title = (
         f'highest {select} with Fa <= {max_fa:g}: threshold {chosen.threshold:g}, '

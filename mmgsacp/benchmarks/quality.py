@@ -55,33 +55,6 @@ CPU_CONFIGS = {
     'full_sup_ds': 'configs/full_sup/full-sup-ds_1k_sirst3.py',
     'full_sup_dnanet_ds': 'configs/full_sup/full-sup-ds_dnanet_1k_sirst3.py',
 }
-#: method -> config, for each benchmark set: the same configs, on SIRST3 or with their data
-#: switched to the synthetic set (DATASET_OPTIONS).
-CONFIG_SETS = {
-    'cpu': CPU_CONFIGS,
-    'synthetic': {
-        m: CPU_CONFIGS[m]
-        for m in (
-            'full_sup',
-            'point_only',
-            'prior_only',
-            'lesps',
-            'pal',
-            'gsacp_base',
-            'gsacp_ema',
-            'gsacp_hbc',
-            'gsacp_asg',
-            'gsacp_final',
-        )
-    },
-}
-#: --cfg-options that put every config of a set on its data (--data-root then says where).
-DATASET_OPTIONS = {'cpu': [], 'synthetic': synthetic_options()}
-SPLIT_NAMES = {'cpu': 'SIRST3', 'synthetic': 'synthetic'}
-PARTS = ('NUAA-SIRST', 'NUDT-SIRST', 'IRSTD-1K')
-KEYS = ('mIoU', 'nIoU', 'Pd', 'Fa')
-PHASES = ('all', 'train', 'test')
-
 #: what 'all' means: the benchmark's standard methods, in table order.
 DEFAULT_METHODS = (
     'full_sup',
@@ -95,6 +68,18 @@ DEFAULT_METHODS = (
     'gsacp_asg',
     'gsacp_final',
 )
+#: method -> config, for each benchmark set: the same configs, all of them on SIRST3, the
+#: standard ones with their data switched to the synthetic set (DATASET_OPTIONS).
+CONFIG_SETS = {
+    'cpu': CPU_CONFIGS,
+    'synthetic': {m: CPU_CONFIGS[m] for m in DEFAULT_METHODS},
+}
+#: --cfg-options that put every config of a set on its data (--data-root then says where).
+DATASET_OPTIONS = {'cpu': [], 'synthetic': synthetic_options()}
+SPLIT_NAMES = {'cpu': 'SIRST3', 'synthetic': 'synthetic'}
+PARTS = ('NUAA-SIRST', 'NUDT-SIRST', 'IRSTD-1K')
+KEYS = ('mIoU', 'nIoU', 'Pd', 'Fa')
+PHASES = ('all', 'train', 'test')
 
 
 def parse_methods(text: str, known: Sequence[str]) -> List[str]:

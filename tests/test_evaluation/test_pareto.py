@@ -27,8 +27,23 @@ from mmgsacp.utils.io import InputError
 from ..utils import run_tool
 
 TOOL = 'analysis_tools/analyze_pareto.py'
-
 HEADLINE = ('mIoU', 'nIoU', 'Pd', 'Fa')
+
+
+def run_cli(prob_dir, gt_dir, out_dir, *options) -> int:
+    """``analyze_pareto.py`` on the two folders into ``out_dir`` (no progress bar), with
+    ``options``; returns its exit status."""
+    return run_tool(
+        TOOL,
+        '--prob-dir',
+        prob_dir,
+        '--gt-dir',
+        gt_dir,
+        '--out-dir',
+        out_dir,
+        '--no-progress',
+        *options,
+    )
 
 
 def _square(img: np.ndarray, r: int, c: int, size: int, value) -> None:
@@ -177,12 +192,10 @@ def test_empty_sweep_is_an_error():
 def test_cli_writes_csv_plot_and_chosen_point(folders, tmp_path, capsys):
     probs, gts, prob_dir, gt_dir = folders
     out = tmp_path / 'pareto'
-    rc = run_tool(
-        TOOL,
-        '--prob-dir',
+    rc = run_cli(
         prob_dir,
-        '--gt-dir',
         gt_dir,
+        out,
         '--thresholds',
         '0.1:0.9:0.1',
         '--min-areas',
@@ -190,9 +203,6 @@ def test_cli_writes_csv_plot_and_chosen_point(folders, tmp_path, capsys):
         '3',
         '--target-fa',
         '3000',
-        '--out-dir',
-        out,
-        '--no-progress',
     )
     assert rc == 0
     rows = read_csv(out / 'pareto.csv')
@@ -248,23 +258,7 @@ def test_reads_npy_and_8bit_like_16bit(folders, tmp_path):
 def test_no_point_within_budget(folders, tmp_path, capsys):
     _, _, prob_dir, gt_dir = folders
     out = tmp_path / 'p'
-    assert (
-        run_tool(
-            TOOL,
-            '--prob-dir',
-            prob_dir,
-            '--gt-dir',
-            gt_dir,
-            '--thresholds',
-            '0.5',
-            '--target-fa',
-            '0',
-            '--out-dir',
-            out,
-            '--no-progress',
-        )
-        == 0
-    )
+    assert run_cli(prob_dir, gt_dir, out, '--thresholds', '0.5', '--target-fa', '0') == 0
     assert 'no operating point has Fa <= 0' in capsys.readouterr().out
     assert json.loads((out / 'operating_point.json').read_text())['point'] is None
 
@@ -282,12 +276,7 @@ def test_empty_set_is_an_error(folders, tmp_path, capsys):
         analyze_pareto(prob_dir, gt_dir, out, split=split, progress=False)
     assert not out.exists()
     # The tool reports it with exit status 2.
-    assert (
-        run_tool(
-            TOOL, '--prob-dir', empty_probs, '--gt-dir', gt_dir, '--out-dir', out, '--no-progress'
-        )
-        == 2
-    )
+    assert run_cli(empty_probs, gt_dir, out) == 2
     assert 'error: empty prediction set' in capsys.readouterr().err
 
 

@@ -18,8 +18,8 @@ from mmgsacp.models.pseudo_labels import (
     window_of,
 )
 
-BG_VEC = (1.0, 0.0, 0.0, 0.0)
-FG_VEC = (0.0, 1.0, 0.0, 0.0)
+from .embeddings import ideal_embedding
+
 FIXTURE = osp.join(osp.dirname(osp.dirname(__file__)), 'data', 'first_form_targets.npz')
 
 
@@ -42,14 +42,6 @@ def rim_scene(core_r, rim_r, size=64, noise=0.02, core_amp=1.0, rim_amp=0.25, se
     img[0, 0][core] += core_amp
     img[0, 0][rim] += rim_amp
     return img, core, rim, torch.tensor([[0, c, c]])
-
-
-def embedding_from(fg):
-    """Ideal embedding: FG_VEC where ``fg``, BG_VEC elsewhere (cosine 1 or 0 to the anchor)."""
-    h, w = fg.shape
-    emb = torch.tensor(BG_VEC).view(1, 4, 1, 1).repeat(1, 1, h, w)
-    emb[0][:, fg] = torch.tensor(FG_VEC).view(4, 1)
-    return emb
 
 
 def test_core_is_never_background():
@@ -78,7 +70,7 @@ def test_band_pixel_joins_with_high_affinity_and_is_background_with_low():
     img, core, rim, points = rim_scene(core_r=3, rim_r=5)
     left = rim & (torch.arange(64).view(1, -1) < 32)
     right = rim & ~left
-    t = generate_point_targets(img, embedding_from(core | left), points)
+    t = generate_point_targets(img, ideal_embedding([core | left]), points)
     assert torch.equal(t.core[0], window_of(core[None, None].float(), t)[0, 0] > 0.5)
     assert torch.equal(t.band[0], window_of(rim[None, None].float(), t)[0, 0] > 0.5)
     labels = t.labels[0]
@@ -91,7 +83,7 @@ def test_band_pixel_joins_with_high_affinity_and_is_background_with_low():
 
 def test_band_in_between_is_ignored_and_unreached_band_is_background():
     img, core, rim, points = rim_scene(core_r=3, rim_r=5)
-    emb = embedding_from(core)
+    emb = ideal_embedding([core])
     # Rim pixels with cosine 0.65 to the anchor: neither target (< 0.8) nor background (> 0.5).
     unsure = rim & (torch.arange(64).view(-1, 1) < 32)
     emb[0][:, unsure] = torch.tensor([0.0, 0.65, (1 - 0.65**2) ** 0.5, 0.0]).view(4, 1)
@@ -110,7 +102,7 @@ def test_ring_scale_rejects_a_rim_that_only_crowded_cosines_admit():
     """
     img, core, rim, points = rim_scene(core_r=3, rim_r=5)
     left = rim & (torch.arange(64).view(1, -1) < 32)
-    emb = embedding_from(core | left)
+    emb = ideal_embedding([core | left])
     crowded = torch.tensor([(1 - 0.85**2) ** 0.5, 0.85, 0.0, 0.0]).view(1, 4, 1, 1)
     emb = torch.where(emb[:, 1:2] > 0.5, emb, crowded.expand_as(emb))
     raw = generate_point_targets(img, emb, points, affinity_scale='cosine')
@@ -143,18 +135,18 @@ def test_ring_scaled_affinity_maps_ring_to_0_and_core_to_1():
 def test_region_over_twice_the_core_ignores_its_band():
     img, core, rim, points = rim_scene(core_r=2, rim_r=4)
     assert int((core | rim).sum()) > 2 * int(core.sum())
-    t = generate_point_targets(img, embedding_from(core | rim), points)
+    t = generate_point_targets(img, ideal_embedding([core | rim]), points)
     labels = t.labels[0]
     assert bool((labels[core] == 1).all())
     assert bool((labels[rim] == IGNORE_INDEX).all())
     # Raise the limit and the same band joins.
-    loose = generate_point_targets(img, embedding_from(core | rim), points, band_limit=4.0)
+    loose = generate_point_targets(img, ideal_embedding([core | rim]), points, band_limit=4.0)
     assert bool((loose.labels[0][core | rim] == 1).all())
 
 
 def test_warm_up_blends_from_the_prior():
     img, core, rim, points = rim_scene(core_r=3, rim_r=5)
-    emb = embedding_from(core | rim)
+    emb = ideal_embedding([core | rim])
     prior = generate_point_targets(img, None, points, mode='prior')
     start = generate_point_targets(img, emb, points, affinity_weight=0.0)
     assert torch.equal(start.labels, prior.labels)
@@ -171,7 +163,7 @@ def test_prediction_decides_the_band_when_asked():
     img, core, rim, points = rim_scene(core_r=3, rim_r=5)
     left = rim & (torch.arange(64).view(1, -1) < 32)
     top = rim & (torch.arange(64).view(-1, 1) < 32)
-    emb = embedding_from(core | left)  # the affinity would take the left half of the rim
+    emb = ideal_embedding([core | left])  # the affinity would take the left half of the rim
     prob = torch.zeros(1, 1, 64, 64)
     prob[0, 0][core | top] = 0.9
     prob[0, 0][rim & ~top & ~left] = 0.3  # between band_tau's two thresholds
@@ -196,13 +188,13 @@ def test_prediction_decides_the_band_when_asked():
 def test_prediction_band_needs_its_evidence():
     img, core, rim, points = rim_scene(core_r=3, rim_r=5)
     with pytest.raises(ValueError, match='band_evidence'):
-        generate_point_targets(img, embedding_from(core), points, band_source='prediction')
+        generate_point_targets(img, ideal_embedding([core]), points, band_source='prediction')
     with pytest.raises(ValueError, match='band_source'):
-        generate_point_targets(img, embedding_from(core), points, band_source='teacher')
+        generate_point_targets(img, ideal_embedding([core]), points, band_source='teacher')
     with pytest.raises(ValueError, match='band_tau'):
         generate_point_targets(
             img,
-            embedding_from(core),
+            ideal_embedding([core]),
             points,
             band_source='prediction',
             band_evidence=torch.zeros(1, 1, 64, 64),
@@ -262,7 +254,7 @@ def test_fixed_steps_equal_early_exit_and_reach_the_fixed_point():
 
 def test_target_generation_reads_nothing_back_from_the_device(monkeypatch):
     img, core, rim, points = rim_scene(core_r=3, rim_r=5)
-    emb = embedding_from(core)
+    emb = ideal_embedding([core])
     expected = generate_point_targets(img, emb, points, adaptive=True)
 
     def forbidden(*args, **kwargs):
@@ -278,7 +270,7 @@ def test_target_generation_reads_nothing_back_from_the_device(monkeypatch):
 
 def test_targets_carry_no_gradient_v2():
     img, core, rim, points = rim_scene(core_r=3, rim_r=5)
-    emb = embedding_from(core | rim).requires_grad_(True)
+    emb = ideal_embedding([core | rim]).requires_grad_(True)
     t = generate_point_targets(img.requires_grad_(True), emb, points, affinity_weight=0.5)
     for v in (t.labels, t.regions, t.ignore, t.support, t.gate, t.core, t.band):
         assert v.grad_fn is None and not v.requires_grad

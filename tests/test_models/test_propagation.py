@@ -20,8 +20,7 @@ from mmgsacp.models.pseudo_labels import (
     window_of,
 )
 
-BG_VEC = (1.0, 0.0, 0.0, 0.0)
-FG_VEC = (0.0, 1.0, 0.0, 0.0)
+from .embeddings import ideal_embedding
 
 
 def ellipse(h, w, cy, cx, ry, rx):
@@ -36,20 +35,6 @@ def scene(masks, h=64, w=64, amp=1.0, noise=0.05, seed=0):
     for b, m in enumerate(masks):
         img[b, 0][m] += amp
     return img
-
-
-def ideal_embedding(masks, shells=None):
-    """Blob pixels get FG_VEC, background BG_VEC; shell pixels a vector of cosine 0.65 to FG."""
-    B = len(masks)
-    h, w = masks[0].shape
-    emb = torch.zeros(B, 4, h, w)
-    emb[:] = torch.tensor(BG_VEC).view(1, 4, 1, 1)
-    mid = torch.tensor([0.0, 0.65, math.sqrt(1 - 0.65**2), 0.0]).view(4, 1)
-    for b, m in enumerate(masks):
-        emb[b][:, m] = torch.tensor(FG_VEC).view(4, 1)
-        if shells is not None:
-            emb[b][:, shells[b]] = mid
-    return emb
 
 
 def iou(a, b):
@@ -232,13 +217,13 @@ def reference_targets(
     emb,
     points,
     *,
-    R,
+    radius,
     kappa,
     beta,
     tau_pos,
     tau_neg,
     ring_width,
-    w,
+    affinity_weight,
     mode,
     adaptive,
     r_min,
@@ -246,6 +231,7 @@ def reference_targets(
     scale,
     pad,
 ):
+    R, w = radius, affinity_weight
     img = image[:, 0].double().numpy()
     E = emb.double().numpy()
     E = E / np.linalg.norm(E, axis=1, keepdims=True)
@@ -375,34 +361,11 @@ def test_first_form_batched_equals_per_point_reference(adaptive, mode, w):
         1,
     )
     points[:3, 1:] = torch.tensor([[0, 0], [W - 1, 5], [3, H - 1]])  # clipped windows
-    cfg = dict(kappa=0.5, beta=0.2, tau_pos=0.85, tau_neg=0.4, ring_width=2)
-    t = generate_point_targets(
-        img,
-        emb,
-        points,
-        radius=R,
-        affinity_weight=w,
-        mode=mode,
-        adaptive=adaptive,
-        r_min=2,
-        r_max=R,
-        rule='v1',
-        **cfg,
-    )
-    labels, ref = reference_targets(
-        img,
-        emb,
-        points,
-        R=R,
-        w=w,
-        mode=mode,
-        adaptive=adaptive,
-        r_min=2,
-        r_max=R,
-        scale=2.0,
-        pad=2,
-        **cfg,
-    )
+    # Both get the same settings, under the library's argument names.
+    gate = dict(kappa=0.5, beta=0.2, tau_pos=0.85, tau_neg=0.4, ring_width=2)
+    window = dict(radius=R, r_min=2, r_max=R, adaptive=adaptive, mode=mode, affinity_weight=w)
+    t = generate_point_targets(img, emb, points, rule='v1', **gate, **window)
+    labels, ref = reference_targets(img, emb, points, scale=2.0, pad=2, **gate, **window)
     np.testing.assert_array_equal(t.half_sizes.numpy(), ref['half'])
     np.testing.assert_array_equal(t.support.numpy(), ref['support'])
     np.testing.assert_array_equal(t.gate.numpy(), ref['gate'])

@@ -37,10 +37,14 @@ CONFIG = REPO / 'configs' / 'gsacp' / 'gsacp-final_1k_sirst3.py'
 HEAVY = ('torch', 'mmengine', 'mmseg', 'mmcv', 'cv2', 'matplotlib', 'mmgsacp')
 
 
-def _env() -> dict:
+def _python(*args: str, timeout: int = 120) -> subprocess.CompletedProcess:
+    """Run ``python ARGS`` in the repository, this checkout first on the import path; its
+    output is captured as text."""
     env = dict(os.environ)
     env['PYTHONPATH'] = os.pathsep.join([str(REPO), env.get('PYTHONPATH', '')]).rstrip(os.pathsep)
-    return env
+    return subprocess.run(
+        [sys.executable, *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout
+    )
 
 
 def _load_tool(rel: str):
@@ -60,14 +64,7 @@ def test_every_tool_is_listed():
 
 @pytest.mark.parametrize('tool', TOOLS)
 def test_help_exits_0_with_usage(tool):
-    res = subprocess.run(
-        [sys.executable, tool, '--help'],
-        cwd=REPO,
-        env=_env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    res = _python(tool, '--help')
     assert res.returncode == 0, res.stderr
     assert res.stdout.startswith('usage: ') and '--help' in res.stdout
     assert res.stderr == ''
@@ -90,14 +87,7 @@ def test_parsing_arguments_imports_nothing_heavy():
                     pass
         print(sorted(m for m in {HEAVY!r} if m in sys.modules))
     """)
-    res = subprocess.run(
-        [sys.executable, '-c', script],
-        cwd=REPO,
-        env=_env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    res = _python('-c', script)
     assert res.returncode == 0, res.stderr
     assert res.stdout.strip() == '[]', res.stdout
 
@@ -368,14 +358,7 @@ def test_importing_the_package_prints_no_third_party_notices():
         'import warnings; warnings.simplefilter("always"); import mmgsacp; '
         'warnings.warn("a real warning")'
     )
-    res = subprocess.run(
-        [sys.executable, '-c', script],
-        cwd=REPO,
-        env=_env(),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    res = _python('-c', script, timeout=300)
     assert res.returncode == 0, res.stderr
     assert 'OneDL' not in res.stdout + res.stderr
     assert 'MultiScaleDeformableAttention' not in res.stderr
