@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import os.path as osp
 import runpy
+import subprocess
 import sys
+from pathlib import Path
 from typing import Optional
 
+import pytest
 from mmengine.config import Config
 
 from mmgsacp.datasets.synthetic import make_synthetic_dataset
@@ -87,3 +90,32 @@ def run_tool(rel: str, *args) -> int:
     finally:
         sys.argv = argv
     return 0
+
+
+def synthetic_set_fixture(name: str, **kwargs):
+    """A module-scoped pytest fixture that makes one synthetic set (SIRST3 layout),
+    ``make_synthetic_dataset(**kwargs)``, in a fresh temporary folder ``<name>N/set`` and
+    gives its path. Assign it to the fixture's name in a test module."""
+
+    @pytest.fixture(scope='module')
+    def synthetic_set(tmp_path_factory) -> Path:
+        root = tmp_path_factory.mktemp(name) / 'set'
+        make_synthetic_dataset(root, **kwargs)
+        return root
+
+    return synthetic_set
+
+
+def run_python_script(
+    script, *args, cwd, timeout: float, env: Optional[dict] = None
+) -> subprocess.CompletedProcess:
+    """Run ``python SCRIPT ARGS`` (arguments as strings) in a child process from ``cwd``, with
+    text stdout and stderr captured."""
+    return subprocess.run(
+        [sys.executable, str(script), *map(str, args)],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )

@@ -10,15 +10,7 @@ from .points import (
 )
 from .samplers import ActiveSubsetSampler
 from .synthetic import make_synthetic_dataset, synthesize_frame
-from .transforms import (
-    LoadIRAnnotations,
-    LoadIRImageFromFile,
-    PackIRInputs,
-    RandomFlipIR,
-    RandomRot90,
-    RandomTranspose,
-    TargetAwareRandomCrop,
-)
+from .transforms import *  # noqa: F403
 
 __all__ = [
     'PointSIRSTDataset',
@@ -34,11 +26,6 @@ __all__ = [
     'points_from_map',
     'render_point_map',
     'point_labels_from_mask',
-    'LoadIRImageFromFile',
-    'LoadIRAnnotations',
-    'TargetAwareRandomCrop',
-    'RandomFlipIR',
-    'RandomTranspose',
-    'RandomRot90',
-    'PackIRInputs',
 ]
+# the transforms' names are listed once, in transforms.__all__
+__all__ += transforms.__all__

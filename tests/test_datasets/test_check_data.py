@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import cv2
@@ -14,7 +13,8 @@ import numpy as np
 import pytest
 
 from mmgsacp.datasets.check import check_dataset
-from mmgsacp.datasets.synthetic import make_synthetic_dataset
+
+from ..utils import run_python_script, synthetic_set_fixture
 
 TOOL = Path(__file__).resolve().parents[2] / 'tools' / 'analysis_tools' / 'check_data.py'
 TRAIN, TEST = 'img_idx/train_synthetic.txt', 'img_idx/test_synthetic.txt'
@@ -22,22 +22,12 @@ POINTS = {'centroid': 'masks_centroid', 'coarse': 'masks_coarse'}
 
 
 def run_cli(*args, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, str(TOOL), *map(str, args)],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    return run_python_script(TOOL, *args, cwd=cwd, timeout=300)
 
 
-@pytest.fixture(scope='module')
-def clean(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp('check') / 'set'
-    make_synthetic_dataset(
-        str(root), num_train=10, num_test=4, size=(40, 48), seed=3, empty_prob=0.2
-    )
-    return root
+clean = synthetic_set_fixture(
+    'check', num_train=10, num_test=4, size=(40, 48), seed=3, empty_prob=0.2
+)
 
 
 @pytest.fixture

@@ -14,19 +14,16 @@ from mmseg.registry import DATASETS
 from mmgsacp.datasets import PointSIRSTDataset
 from mmgsacp.datasets.masks import MaskValueError
 from mmgsacp.datasets.points import centroid_points
-from mmgsacp.datasets.synthetic import make_synthetic_dataset
+
+from ..utils import synthetic_set_fixture
 
 TRAIN = 'img_idx/train_synthetic.txt'
 TEST = 'img_idx/test_synthetic.txt'
 
 
-@pytest.fixture(scope='module')
-def syn(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp('ds') / 'set'
-    make_synthetic_dataset(
-        root, num_train=16, num_test=4, size=[(48, 64), (64, 48)], seed=1, empty_prob=0.3
-    )
-    return root
+syn = synthetic_set_fixture(
+    'ds', num_train=16, num_test=4, size=[(48, 64), (64, 48)], seed=1, empty_prob=0.3
+)
 
 
 @pytest.fixture(autouse=True)
@@ -133,10 +130,11 @@ def test_build_from_registry_with_pipeline(syn):
         assert sample.stem == ds.get_data_info(i)['stem']
 
 
-def test_test_time_dataset(syn):
-    ds = PointSIRSTDataset(
-        data_root=str(syn),
-        ann_file=TEST,
+def _test_time_dataset(data_root: Path, ann_file: str) -> PointSIRSTDataset:
+    """A split as the test configs read it: masks only, no point labels."""
+    return PointSIRSTDataset(
+        data_root=str(data_root),
+        ann_file=ann_file,
         point_type=None,
         test_mode=True,
         pipeline=[
@@ -145,6 +143,10 @@ def test_test_time_dataset(syn):
             dict(type='PackIRInputs'),
         ],
     )
+
+
+def test_test_time_dataset(syn):
+    ds = _test_time_dataset(syn, TEST)
     out = ds[0]
     sample = out['data_samples']
     assert 'gt_points' not in sample
@@ -370,17 +372,7 @@ def test_sirst3_misc111_coarse_mismatch(sirst3_root, tmp_path):
 
 
 def test_sirst3_test_time(sirst3_root):
-    ds = PointSIRSTDataset(
-        data_root=str(sirst3_root),
-        ann_file='img_idx/test_SIRST3.txt',
-        point_type=None,
-        test_mode=True,
-        pipeline=[
-            dict(type='LoadIRImageFromFile'),
-            dict(type='LoadIRAnnotations', with_points=False),
-            dict(type='PackIRInputs'),
-        ],
-    )
+    ds = _test_time_dataset(sirst3_root, 'img_idx/test_SIRST3.txt')
     assert len(ds) == 1079
     assert all(ds.get_data_info(i)['gt_points'].shape == (0, 2) for i in range(len(ds)))
     sample = ds[0]['data_samples']

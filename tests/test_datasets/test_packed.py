@@ -2,7 +2,6 @@
 
 import json
 import os.path as osp
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,7 +18,6 @@ from mmgsacp.datasets import (
     PackedSplitError,
     PointSIRSTDataset,
     load_packed_split,
-    make_synthetic_dataset,
     pack_split,
 )
 from mmgsacp.datasets.transforms import (
@@ -35,7 +33,7 @@ from mmgsacp.models.data_preprocessors import (
     move_points,
 )
 
-from ..utils import config_path, run_tool, tiny_config
+from ..utils import config_path, run_tool, synthetic_set_fixture, tiny_config
 
 SPLIT = 'img_idx/train_synthetic.txt'
 CROP = 32
@@ -46,14 +44,10 @@ def mmseg_scope():
     init_default_scope('mmseg')
 
 
-@pytest.fixture(scope='module')
-def syn(tmp_path_factory) -> Path:
-    # One size smaller than the crop, so padding is exercised.
-    root = tmp_path_factory.mktemp('packed') / 'set'
-    make_synthetic_dataset(
-        root, num_train=12, num_test=2, size=[(40, 56), (24, 20)], seed=3, empty_prob=0.2
-    )
-    return root
+# One size smaller than the crop, so padding is exercised.
+syn = synthetic_set_fixture(
+    'packed', num_train=12, num_test=2, size=[(40, 56), (24, 20)], seed=3, empty_prob=0.2
+)
 
 
 @pytest.fixture(scope='module')

@@ -376,21 +376,11 @@ def test_pack_contract():
     x, y = ds.gt_points[0].long()
     assert ds.gt_sem_seg.data[0, y, x] == 1
     meta = ds.metainfo
-    for key in (
-        'img_path',
-        'seg_map_path',
-        'ori_shape',
-        'img_shape',
-        'stem',
-        'part',
-        'flip',
-        'flip_direction',
-        'rot90',
-        'reduce_zero_label',
-    ):
-        assert key in meta, key
+    # every default meta key the sample holds is packed, and nothing else (no RandomTranspose
+    # ran, so no 'transpose')
+    assert set(meta) == set(PackIRInputs().meta_keys) - {'transpose'}
+    assert meta['stem'] == 'x' and meta['part'] == 'NUAA-SIRST' and meta['flip']
     assert meta['img_shape'] == (6, 5) and meta['ori_shape'] == (5, 6) and meta['rot90'] == 3
-    assert 'transpose' not in meta
     empty = PackIRInputs()(
         dict(img=np.zeros((3, 4), np.float32), gt_points=np.zeros((0, 2), np.float32))
     )

@@ -8,7 +8,6 @@ import importlib.util
 import json
 import math
 import subprocess
-import sys
 from pathlib import Path
 from typing import Dict, List, Sequence
 
@@ -26,6 +25,8 @@ from mmgsacp.evaluation.mask_folders import (
 )
 from mmgsacp.utils.io import USER_ERROR, read_stems, run_tool, write_json
 
+from ..utils import run_python_script
+
 TESTS = Path(__file__).resolve().parent
 TOOL = TESTS.parents[1] / 'tools' / 'analysis_tools' / 'eval_masks.py'
 
@@ -41,13 +42,7 @@ ref = _load('_metrics_reference', TESTS / 'test_metrics.py')
 
 
 def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, str(TOOL), *map(str, args)],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return run_python_script(TOOL, *args, cwd=cwd, timeout=120)
 
 
 def save_png(path: Path, mask: np.ndarray, on: int = 255) -> None:

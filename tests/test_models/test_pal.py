@@ -2,6 +2,8 @@
 
 import glob
 import os.path as osp
+from types import SimpleNamespace
+from unittest.mock import MagicMock
 
 import numpy as np
 import pytest
@@ -12,8 +14,9 @@ from mmengine.runner import Runner
 
 from mmgsacp.datasets.samplers import ActiveSubsetSampler
 from mmgsacp.datasets.synthetic import make_synthetic_dataset
-from mmgsacp.engine.hooks.pal_hook import point_windows, update_iters
+from mmgsacp.engine.hooks.pal_hook import PALHook, point_windows, update_iters
 from mmgsacp.models.utils.image_label_store import ImageLabelStore
+from mmgsacp.models.utils.label_store import point_label_infos
 from mmgsacp.models.utils.pal import (
     activation_check,
     decayed_update,
@@ -173,6 +176,50 @@ def test_store_crop_and_state_round_trip():
         store.position('c')
     with pytest.raises(ValueError, match='twice'):
         ImageLabelStore(['a', 'a'], [np.zeros((0, 2))] * 2, labels, [True, True])
+
+
+def test_hook_checkpoints_its_store_and_restores_it_once_built():
+    labels = [np.zeros((5, 6), np.uint8)]
+    labels[0][2, 3] = 255
+
+    def store():
+        return ImageLabelStore(['a'], [np.array([[3, 2]])], [lab.copy() for lab in labels], [True])
+
+    saving = PALHook()
+    saving.store = store()
+    checkpoint = {}
+    saving.before_save_checkpoint(None, checkpoint)
+    assert list(checkpoint) == ['pal_labels']
+
+    runner = SimpleNamespace(logger=MagicMock())
+    # checkpoints load before before_train builds the store: the labels wait for it
+    loading = PALHook()
+    loading.after_load_checkpoint(runner, checkpoint)
+    loading.store = store()
+    loading.store.set_label(0, np.zeros((5, 6), np.uint8))
+    loading._restore_pending(runner)
+    assert loading.store.labels[0][2, 3] == 255 and loading.store.num_updates.tolist() == [0]
+    runner.logger.warning.assert_not_called()
+
+    # labels of another training set are not used, with a warning that says why
+    other = PALHook()
+    other.after_load_checkpoint(runner, checkpoint)
+    other.store = ImageLabelStore(['z'], [np.array([[3, 2]])], [labels[0].copy()], [True])
+    other._restore_pending(runner)
+    assert other.store.stems == ['z'] and other._pending_state is None
+    assert 'other images' in runner.logger.warning.call_args[0][0]
+
+
+def test_stores_need_point_labelled_datasets():
+    class NoPoints:
+        def __len__(self):
+            return 1
+
+        def get_data_info(self, i):
+            return dict(img_path='images/x.png', stem='x')
+
+    with pytest.raises(KeyError, match=r'images/x\.png.*PAL needs a dataset with point labels'):
+        list(point_label_infos(NoPoints(), 'PAL'))
 
 
 def test_sampler_follows_the_active_set():

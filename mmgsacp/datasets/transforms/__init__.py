@@ -1,30 +1,8 @@
-from .coordinates import LoadPixelCoordinates, PackIRInputsWithCoords, split_pixel_coords
-from .formatting import PackIRInputs, PackSampleIndex
-from .loading import LoadIRAnnotations, LoadIRImageFromFile, bgr_to_luma
-from .transforms import (
-    RandomFlipIR,
-    RandomRot90,
-    RandomTranspose,
-    TargetAwareRandomCrop,
-    cuts_near_points,
-    flip_points,
-    rot90_points,
-)
+from . import coordinates, formatting, loading, transforms
+from .coordinates import *  # noqa: F403
+from .formatting import *  # noqa: F403
+from .loading import *  # noqa: F403
+from .transforms import *  # noqa: F403
 
-__all__ = [
-    'LoadIRImageFromFile',
-    'LoadIRAnnotations',
-    'TargetAwareRandomCrop',
-    'RandomFlipIR',
-    'RandomTranspose',
-    'RandomRot90',
-    'PackIRInputs',
-    'bgr_to_luma',
-    'flip_points',
-    'rot90_points',
-    'LoadPixelCoordinates',
-    'PackIRInputsWithCoords',
-    'split_pixel_coords',
-    'cuts_near_points',
-    'PackSampleIndex',
-]
+# each module's __all__ is the one list of its public names
+__all__ = loading.__all__ + transforms.__all__ + formatting.__all__ + coordinates.__all__

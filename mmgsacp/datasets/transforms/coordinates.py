@@ -18,6 +18,8 @@ from torch import Tensor
 
 from .formatting import PackIRInputs
 
+__all__ = ['LoadPixelCoordinates', 'PackIRInputsWithCoords', 'split_pixel_coords']
+
 #: Seg-field key of the coordinate map.
 COORDS_KEY = 'pixel_coords'
 #: Value of the validity channel on image pixels. Padding writes ``seg_pad_val`` into all

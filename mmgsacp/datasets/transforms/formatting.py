@@ -11,6 +11,8 @@ from mmengine.structures import PixelData
 from mmseg.registry import TRANSFORMS
 from mmseg.structures import SegDataSample
 
+__all__ = ['PackIRInputs', 'PackSampleIndex']
+
 
 @TRANSFORMS.register_module()
 class PackIRInputs(BaseTransform):

@@ -21,17 +21,38 @@ from mmseg.registry import TRANSFORMS
 
 from ..points import empty_points
 
+__all__ = [
+    'TargetAwareRandomCrop',
+    'RandomFlipIR',
+    'RandomTranspose',
+    'RandomRot90',
+    'flip_points',
+    'rot90_points',
+    'cuts_near_points',
+]
 
-def _map_arrays(results: dict, fn: Callable[[np.ndarray], np.ndarray]) -> None:
-    """Apply one pixel mapping to ``img`` and every seg field, and refresh ``img_shape``."""
+
+def _map_sample(
+    results: dict,
+    pixels: Callable[[np.ndarray], np.ndarray],
+    points: Callable[[np.ndarray, Tuple[int, int]], np.ndarray],
+) -> dict:
+    """Move a sample by one pixel mapping: ``pixels`` maps ``img`` and every seg field,
+    ``points(gt_points, (H, W) before)`` maps the point labels the same way; refreshes
+    ``img_shape``."""
+    shape = _current_shape(results)
     # ``copy(order='C')`` rather than ``ascontiguousarray``: the latter keeps a flipped view
     # of a size-1 axis as is, negative stride included.
     if 'img' in results:
-        results['img'] = fn(results['img']).copy(order='C')
+        results['img'] = pixels(results['img']).copy(order='C')
     for key in results.get('seg_fields', []):
         if key in results:
-            results[key] = fn(results[key]).copy(order='C')
+            results[key] = pixels(results[key]).copy(order='C')
     results['img_shape'] = _current_shape(results)
+    gt_points = _points(results)
+    if gt_points is not None:
+        results['gt_points'] = points(gt_points, shape)
+    return results
 
 
 def _current_shape(results: dict) -> Tuple[int, int]:
@@ -319,13 +340,12 @@ class RandomFlipIR(BaseTransform):
         results['flip_direction'] = direction
         if direction is None:
             return results
-        shape = _current_shape(results)
         axes = {'horizontal': (1,), 'vertical': (0,), 'diagonal': (0, 1)}[direction]
-        _map_arrays(results, lambda a: np.flip(a, axis=axes))
-        points = _points(results)
-        if points is not None:
-            results['gt_points'] = flip_points(points, shape, direction)
-        return results
+        return _map_sample(
+            results,
+            lambda a: np.flip(a, axis=axes),
+            lambda p, shape: flip_points(p, shape, direction),
+        )
 
     def __repr__(self) -> str:
         return f'{self.__class__.__name__}(prob={self.prob}, direction={self.direction})'
@@ -364,11 +384,7 @@ class RandomTranspose(BaseTransform):
         results['transpose'] = self._choose()
         if not results['transpose']:
             return results
-        _map_arrays(results, lambda a: np.swapaxes(a, 0, 1))
-        points = _points(results)
-        if points is not None:
-            results['gt_points'] = points[:, [1, 0]]
-        return results
+        return _map_sample(results, lambda a: np.swapaxes(a, 0, 1), lambda p, _: p[:, [1, 0]])
 
     def __repr__(self) -> str:
         return f'{self.__class__.__name__}(prob={self.prob})'
@@ -417,12 +433,11 @@ class RandomRot90(BaseTransform):
         results['rot90'] = k
         if k == 0:
             return results
-        shape = _current_shape(results)
-        _map_arrays(results, lambda a: np.rot90(a, k, axes=(0, 1)))
-        points = _points(results)
-        if points is not None:
-            results['gt_points'] = rot90_points(points, shape, k)
-        return results
+        return _map_sample(
+            results,
+            lambda a: np.rot90(a, k, axes=(0, 1)),
+            lambda p, shape: rot90_points(p, shape, k),
+        )
 
     def __repr__(self) -> str:
         return f'{self.__class__.__name__}(prob={self.prob}, ks={self.ks})'

@@ -6,11 +6,10 @@ import math
 from typing import Optional
 
 from mmengine.dist import all_gather_object, get_world_size
-from mmengine.hooks import Hook
 from mmseg.registry import HOOKS
 
 from ...models.utils.label_evolution import PatchLabelStore
-from .utils import unwrap_model
+from .utils import LabelStoreHook, unwrap_model
 
 CHECKPOINT_KEY = 'lesps_labels'
 
@@ -22,7 +21,7 @@ def is_update_epoch(epoch: int, start_epoch: int, interval: int) -> bool:
 
 
 @HOOKS.register_module()
-class LabelEvolutionHook(Hook):
+class LabelEvolutionHook(LabelStoreHook):
     """Owns LESPS's evolving labels and says when a :class:`LabelEvolutionSegmentor` updates them.
 
     Before training it builds a :class:`PatchLabelStore` from the training set's point labels
@@ -49,6 +48,9 @@ class LabelEvolutionHook(Hook):
     """
 
     priority = 'ABOVE_NORMAL'
+    checkpoint_key = CHECKPOINT_KEY
+    store: Optional[PatchLabelStore]
+    initial_labels = 'the point labels'
 
     def __init__(
         self,
@@ -77,28 +79,13 @@ class LabelEvolutionHook(Hook):
         self.start_ratio = start_ratio
         self.interval = int(interval)
         self.patch_size = int(patch_size)
-        self.store: Optional[PatchLabelStore] = None
+        super().__init__()
         self.epoch_iters: Optional[int] = None
-        self._pending_state: Optional[dict] = None
         self._updating = False
         self._epoch_written = 0
 
-    def _restore_pending(self, runner) -> None:
-        if self._pending_state is None or self.store is None:
-            return
-        state, self._pending_state = self._pending_state, None
-        try:
-            self.store.load_state_dict(state)
-        except ValueError as err:
-            runner.logger.warning(
-                f'LabelEvolutionHook: checkpoint labels not used ({err}); '
-                'starting again from the point labels'
-            )
-            return
-        runner.logger.info(
-            f'LabelEvolutionHook: restored {len(self.store)} evolved point '
-            'labels from the checkpoint'
-        )
+    def _restored_message(self) -> str:
+        return f'restored {len(self.store)} evolved point labels from the checkpoint'
 
     def before_train(self, runner) -> None:
         model = unwrap_model(runner)
@@ -149,14 +136,3 @@ class LabelEvolutionHook(Hook):
                 f'max {peak} px; soft label mass mean {soft:.2f} px'
             )
             self._epoch_written = 0
-
-    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
-        if self.store is not None:
-            checkpoint[CHECKPOINT_KEY] = self.store.state_dict()
-
-    def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
-        state = checkpoint.get(CHECKPOINT_KEY)
-        if state is None:
-            return
-        self._pending_state = state
-        self._restore_pending(runner)

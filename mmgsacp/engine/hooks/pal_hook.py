@@ -10,12 +10,12 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 import torch
 import torch.nn.functional as F
-from mmengine.hooks import Hook
 from mmseg.registry import HOOKS
 
 from ...datasets.samplers import ActiveSubsetSampler
 from ...datasets.transforms import LoadIRImageFromFile
 from ...models.utils.image_label_store import ImageLabelStore
+from ...models.utils.label_store import point_label_infos
 from ...models.utils.pal import (
     activation_check,
     as_points,
@@ -24,7 +24,7 @@ from ...models.utils.pal import (
     is_easy,
     miss_tolerance,
 )
-from .utils import unwrap_model
+from .utils import LabelStoreHook, unwrap_model
 
 CHECKPOINT_KEY = 'pal_labels'
 Box = Tuple[int, int, int, int]
@@ -52,7 +52,7 @@ def point_windows(points: np.ndarray, shape: Tuple[int, int], size: int) -> List
 
 
 @HOOKS.register_module()
-class PALHook(Hook):
+class PALHook(LabelStoreHook):
     """Runs PAL on a :class:`StoredLabelSegmentor` with an :class:`ActiveSubsetSampler`.
 
     Before training it builds every image's model-free initial label (:func:`initial_label`)
@@ -95,6 +95,8 @@ class PALHook(Hook):
     """
 
     priority = 'ABOVE_NORMAL'
+    checkpoint_key = CHECKPOINT_KEY
+    store: Optional[ImageLabelStore]
 
     def __init__(
         self,
@@ -133,10 +135,9 @@ class PALHook(Hook):
         self.evolve_cfg = dict(evolve_cfg or {})
         self.infer_window = infer_window
         self.infer_batch = int(infer_batch)
-        self.store: Optional[ImageLabelStore] = None
+        super().__init__()
         self.img_paths: List[str] = []
         self.schedule: List[int] = []
-        self._pending_state: Optional[dict] = None
         self._loader = LoadIRImageFromFile()
 
     # ------------------------------------------------------------------ setup
@@ -146,14 +147,7 @@ class PALHook(Hook):
     def _build_store(self, dataset, runner) -> ImageLabelStore:
         stems, points, labels, easy = [], [], [], []
         num_points = num_got = 0
-        for i in range(len(dataset)):
-            info = dataset.get_data_info(i)
-            if 'stem' not in info or 'gt_points' not in info:
-                raise KeyError(
-                    f"training image {info.get('img_path', i)} has no 'stem' or "
-                    "'gt_points': PAL needs a dataset with point labels "
-                    '(PointSIRSTDataset with point_type set)'
-                )
+        for info in point_label_infos(dataset, 'PAL'):
             pts = as_points(info['gt_points'])
             label, got = initial_label(self._read(info['img_path']), pts, **self.initial_cfg)
             stems.append(info['stem'])
@@ -186,13 +180,7 @@ class PALHook(Hook):
         sampler = self._sampler(runner)
         if self.store is None:
             self.store = self._build_store(runner.train_dataloader.dataset, runner)
-        if self._pending_state is not None:
-            state, self._pending_state = self._pending_state, None
-            try:
-                self.store.load_state_dict(state)
-                runner.logger.info('PALHook: restored labels and active images from the checkpoint')
-            except ValueError as err:
-                runner.logger.warning(f'PALHook: checkpoint labels not used ({err})')
+        self._restore_pending(runner)
         model.attach_label_store(self.store)
         sampler.set_active(self.store.active_indices())
         self.schedule = update_iters(runner.max_iters, self.start_ratio, self.interval_ratio)
@@ -204,6 +192,9 @@ class PALHook(Hook):
             f'label updates after iterations {self.schedule}; active '
             f'{int(self.store.active.sum())}/{len(self.store)} images'
         )
+
+    def _restored_message(self) -> str:
+        return 'restored labels and active images from the checkpoint'
 
     # ------------------------------------------------------------------ prediction
     @torch.no_grad()
@@ -325,17 +316,3 @@ class PALHook(Hook):
             f'PALHook: iteration {step}, {names[phase]}: labels of {updated} images updated'
             f'{extra}; active {int(store.active.sum())}/{len(store)} images'
         )
-
-    # ------------------------------------------------------------------ checkpoints
-    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
-        if self.store is not None:
-            checkpoint[CHECKPOINT_KEY] = self.store.state_dict()
-
-    def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
-        state = checkpoint.get(CHECKPOINT_KEY)
-        if state is None:
-            return
-        if self.store is not None:
-            self.store.load_state_dict(state)
-        else:
-            self._pending_state = state

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Dict, List, Sequence
+from typing import List, Sequence
 
 import numpy as np
 import torch
 from torch import Tensor
 
+from .label_store import StemIndexedStore
 
-class ImageLabelStore:
+
+class ImageLabelStore(StemIndexedStore):
     """One (H, W) uint8 label map per training image, and which images are active.
 
     PAL keeps its labels as 8-bit images (0..255, target above 127.5) and trains only on the
@@ -24,6 +26,8 @@ class ImageLabelStore:
         active (Sequence[bool]): Per image, trained on from the start.
     """
 
+    labels_name = 'stored labels'
+
     def __init__(
         self,
         stems: Sequence[str],
@@ -36,14 +40,7 @@ class ImageLabelStore:
                 f'{len(stems)} stems, {len(points)} point arrays, {len(labels)} '
                 f'labels and {len(active)} active flags: one each per image'
             )
-        self.stems: List[str] = list(stems)
-        self.index: Dict[str, int] = {}
-        for i, stem in enumerate(self.stems):
-            if stem in self.index:
-                raise ValueError(
-                    f'image {stem!r} appears twice in the training set; labels are kept per image'
-                )
-            self.index[stem] = i
+        self._index_stems(stems)
         self.points = [np.asarray(p, np.int64).reshape(-1, 2) for p in points]
         self.labels = [np.ascontiguousarray(lab, dtype=np.uint8) for lab in labels]
         self.active = np.asarray(active, bool).copy()
@@ -52,18 +49,6 @@ class ImageLabelStore:
 
     def __len__(self) -> int:
         return len(self.stems)
-
-    def position(self, stem: str) -> int:
-        """Dataset index of an image.
-
-        Raises:
-            KeyError: the image is not in the store.
-        """
-        if stem not in self.index:
-            raise KeyError(
-                f'image {stem!r} has no stored label: the store was built from another training set'
-            )
-        return self.index[stem]
 
     def crop(self, stem: str, coords: Tensor, valid: Tensor) -> Tensor:
         """An image's label on a (transformed) training crop.

@@ -34,7 +34,7 @@ pixel counts as labelled target when its soft label is ``>= 0.5`` (``FG_THRESHOL
 
 from __future__ import annotations
 
-from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, List, Optional, Sequence, Tuple, Union
 
 import cv2
 import numpy as np
@@ -42,6 +42,7 @@ import torch
 from torch import Tensor
 
 from ..pseudo_labels.propagation import propagate_until_stable
+from .label_store import StemIndexedStore, point_label_infos
 
 #: LESPS's reference target size, as a share of the image area.
 AREA_RATIO = 0.0015
@@ -148,14 +149,7 @@ def evolution_mask(
 
 
 def evolve_label(
-    label: Tensor,
-    pred: Tensor,
-    points: Union[Tensor, np.ndarray],
-    tb: float = 0.5,
-    k: float = 0.5,
-    size: int = 33,
-    image_area: Optional[float] = None,
-    area_ratio: float = AREA_RATIO,
+    label: Tensor, pred: Tensor, points: Union[Tensor, np.ndarray], **rule: Any
 ) -> Tensor:
     """One LESPS update of a full-size label map (reference form).
 
@@ -166,12 +160,13 @@ def evolve_label(
         label (Tensor): (H, W) float soft label in [0, 1].
         pred (Tensor): (H, W) float predicted probability.
         points (Tensor | np.ndarray): (K, 2) integer (x, y) point labels, inside the image.
-        tb, k, size, image_area, area_ratio: See :func:`evolution_mask`.
+        **rule: ``tb``, ``k``, ``size``, ``image_area`` and ``area_ratio`` of
+            :func:`evolution_mask` (same defaults).
 
     Returns:
         Tensor: (H, W) float32 new label.
     """
-    kept = evolution_mask(label, pred, points, tb, k, size, image_area, area_ratio)
+    kept = evolution_mask(label, pred, points, **rule)
     label = label.detach().float().cpu()
     pred = pred.detach().float().cpu()
     pts = torch.as_tensor(np.asarray(points), dtype=torch.long).reshape(-1, 2)
@@ -366,7 +361,7 @@ def patches_to_crop(patches: Tensor, points: Tensor, coords: Tensor, valid: Tens
     return out
 
 
-class PatchLabelStore:
+class PatchLabelStore(StemIndexedStore):
     """Evolving LESPS labels of a training set, one ``S x S`` patch per point.
 
     Rows are grouped by image (``stems``), in dataset order; image ``i`` owns rows
@@ -384,6 +379,8 @@ class PatchLabelStore:
         patch_size (int): Odd patch side ``S``.
     """
 
+    labels_name = 'LESPS labels'
+
     def __init__(
         self,
         stems: Sequence[str],
@@ -395,15 +392,7 @@ class PatchLabelStore:
         if len(stems) != len(points):
             raise ValueError(f'{len(stems)} stems but {len(points)} point arrays')
         self.patch_size = int(patch_size)
-        self.stems: List[str] = list(stems)
-        self.index: Dict[str, int] = {}
-        for i, stem in enumerate(self.stems):
-            if stem in self.index:
-                raise ValueError(
-                    f'image {stem!r} appears twice in the training set; LESPS '
-                    'labels are kept per image'
-                )
-            self.index[stem] = i
+        self._index_stems(stems)
         pts = [
             torch.as_tensor(np.asarray(p), dtype=torch.float32).reshape(-1, 2).round().long()
             for p in points
@@ -430,11 +419,7 @@ class PatchLabelStore:
         Raises:
             KeyError: the image is not in the store.
         """
-        if stem not in self.index:
-            raise KeyError(
-                f'image {stem!r} has no LESPS labels: the store was built from another training set'
-            )
-        i = self.index[stem]
+        i = self.position(stem)
         return torch.arange(int(self.row_start[i]), int(self.row_start[i + 1]))
 
     def stage(self, rows: Tensor, patches: Tensor) -> None:
@@ -501,15 +486,7 @@ class PatchLabelStore:
     @classmethod
     def from_dataset(cls, dataset, patch_size: int = 41) -> 'PatchLabelStore':
         """One row per point of every image of a dataset (``stem`` and ``gt_points`` infos)."""
-        stems, points = [], []
-        for i in range(len(dataset)):
-            info = dataset.get_data_info(i)
-            if 'stem' not in info or 'gt_points' not in info:
-                raise KeyError(
-                    f"training image {info.get('img_path', i)} has no 'stem' or "
-                    "'gt_points': LESPS needs a dataset with point labels "
-                    '(e.g. PointSIRSTDataset with point_type set)'
-                )
-            stems.append(info['stem'])
-            points.append(info['gt_points'])
-        return cls(stems, points, patch_size)
+        infos = list(point_label_infos(dataset, 'LESPS'))
+        return cls(
+            [info['stem'] for info in infos], [info['gt_points'] for info in infos], patch_size
+        )
