@@ -13,8 +13,9 @@ class BaseBackbone(BaseModule):
     """Base of the package's U-shaped backbones.
 
     It keeps the arguments every one of them takes (the layers' norm and activation configs,
-    how the decoder upsamples) and upsamples a coarse map to the exact size of a finer one, so
-    that decoders built on it take any ``H, W`` (odd sizes included) without padding.
+    how the decoder upsamples), documents what every one of them exposes, and upsamples a
+    coarse map to the exact size of a finer one, so that decoders built on it take any
+    ``H, W`` (odd sizes included) without padding.
 
     Args:
         in_channels (int): Input image channels. Default: 1.
@@ -24,6 +25,12 @@ class BaseBackbone(BaseModule):
         align_corners (bool): ``align_corners`` of the bilinear upsampling. Default: False.
         init_cfg (dict or list[dict], optional): Initialization config. Default: None
             (``ConvModule`` already uses Kaiming init for convs and constant 1/0 for norms).
+
+    Attributes:
+        feat_channels (tuple[int]): Channels of every output, in the order returned (set by
+            the subclass).
+        out_channels (int): Channels of the last output, the one a decode head reads with
+            ``in_index=-1`` (set by the subclass).
     """
 
     def __init__(

@@ -40,10 +40,6 @@ class CompactUNet(BaseBackbone):
         **kwargs: ``norm_cfg``, ``act_cfg``, ``align_corners``, ``init_cfg`` of
             :class:`BaseBackbone`.
 
-    Attributes:
-        out_channels (int): Channels of the last (full-resolution) output: ``base_channels``.
-        feat_channels (tuple[int]): Channels of every output, coarse to fine.
-
     Shape:
         - Input: ``(B, in_channels, H, W)``.
         - Output: tuple of ``num_stages`` tensors, coarse to fine: the bottleneck

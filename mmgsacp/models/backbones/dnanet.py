@@ -88,7 +88,6 @@ class DNANet(BaseBackbone):
             :class:`BaseBackbone`.
 
     Attributes:
-        out_channels (int): Channels of the last output (``nb_filter[0]``, i.e. 16).
         num_outs (int): Number of returned tensors: ``L`` with deep supervision, else 1.
 
     Shape:
@@ -166,8 +165,9 @@ class DNANet(BaseBackbone):
             )
             self.fpn_fuse = ResCBAMBlock(num_levels * nb_filter[0], nb_filter[0], **block_kw)
 
-        self.out_channels: int = nb_filter[0]
         self.num_outs: int = num_levels if deep_supervision else 1
+        self.feat_channels: Tuple[int, ...] = (nb_filter[0],) * self.num_outs
+        self.out_channels: int = nb_filter[0]
 
     def forward(self, x: Tensor) -> Tuple[Tensor, ...]:
         """Run the dense nested encoder-decoder and the pyramid fusion.

@@ -101,10 +101,6 @@ class LiteUNet(BaseBackbone):
         **kwargs: ``norm_cfg``, ``act_cfg``, ``align_corners``, ``init_cfg`` of
             :class:`BaseBackbone`.
 
-    Attributes:
-        out_channels (int): Channels of the last (full-resolution) output: ``detail_channels``.
-        feat_channels (tuple[int]): Channels of every output, coarse to fine.
-
     Shape:
         - Input: ``(B, in_channels, H, W)``.
         - Output: tuple of ``len(channels) + 1`` tensors, coarse to fine: the deepest encoder
