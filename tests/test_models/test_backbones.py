@@ -12,6 +12,7 @@ from mmseg.registry import MODELS
 
 import mmgsacp  # noqa: F401  (registers the backbones)
 from mmgsacp.models.backbones import CompactUNet, DNANet, LiteUNet
+from mmgsacp.models.utils.layers import ConvBlock
 
 
 def n_params(model: nn.Module) -> int:
@@ -80,6 +81,7 @@ def test_dnanet_deep_supervision_outputs():
     # X^{0,1}, X^{0,2}, X^{0,3}, X^{0,4}, fused
     assert len(outs) == model.num_outs == 5
     assert all(o.shape == (1, model.out_channels, 37, 53) for o in outs)
+    assert tuple(o.shape[1] for o in outs) == model.feat_channels == (16,) * 5
 
 
 def test_dnanet_small_config_and_no_fusion():
@@ -93,6 +95,13 @@ def test_dnanet_small_config_and_no_fusion():
     assert torch.equal(outs[-1], outs[-2])
     with pytest.raises(ValueError):
         DNANet(nb_filter=(4, 8, 16), num_blocks=(1, 1, 1))
+
+
+def test_conv_block_attention_needs_the_residual_branch():
+    block = ConvBlock(3, 8, attention=True).eval()
+    assert block(torch.randn(1, 3, 5, 7)).shape == (1, 8, 5, 7)
+    with pytest.raises(ValueError, match='residual'):
+        ConvBlock(3, 8, residual=False, attention=True)
 
 
 def test_dnanet_param_count():

@@ -2,86 +2,21 @@
 
 from __future__ import annotations
 
-from typing import List, Optional, Tuple, Union
+from typing import List, Tuple
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
-from mmcv.cnn import ConvModule, build_activation_layer
-from mmengine.model import BaseModule
 from mmseg.registry import MODELS
 from torch import Tensor
 
-OptConfig = Optional[dict]
-MultiConfig = Optional[Union[dict, List[dict]]]
+from ..utils.layers import ConvBlock, OptConfig
+from .base_backbone import BaseBackbone
 
-
-class ConvBlock(BaseModule):
-    """Two 3x3 conv-norm-act layers, optionally wrapped in a residual connection.
-
-    With ``residual=True`` the second activation is applied after the sum (as in a ResNet
-    basic block) and a 1x1 conv-norm projection matches the shortcut's channels when needed.
-
-    Args:
-        in_channels (int): Input channels.
-        out_channels (int): Output channels.
-        residual (bool): Add an identity/projection shortcut. Default: True.
-        conv_cfg (dict, optional): Config of the conv layers. Default: None.
-        norm_cfg (dict): Config of the norm layers. Default: ``dict(type='BN')``.
-        act_cfg (dict): Config of the activations. Default: ``dict(type='ReLU')``.
-        init_cfg (dict or list[dict], optional): Initialization config. Default: None.
-    """
-
-    def __init__(
-        self,
-        in_channels: int,
-        out_channels: int,
-        residual: bool = True,
-        conv_cfg: OptConfig = None,
-        norm_cfg: dict = dict(type='BN'),
-        act_cfg: dict = dict(type='ReLU'),
-        init_cfg: MultiConfig = None,
-    ) -> None:
-        super().__init__(init_cfg=init_cfg)
-        self.residual = residual
-        self.conv1 = ConvModule(
-            in_channels,
-            out_channels,
-            3,
-            padding=1,
-            conv_cfg=conv_cfg,
-            norm_cfg=norm_cfg,
-            act_cfg=act_cfg,
-        )
-        self.conv2 = ConvModule(
-            out_channels,
-            out_channels,
-            3,
-            padding=1,
-            conv_cfg=conv_cfg,
-            norm_cfg=norm_cfg,
-            act_cfg=None if residual else act_cfg,
-        )
-        if residual:
-            self.shortcut = (
-                nn.Identity()
-                if in_channels == out_channels
-                else ConvModule(
-                    in_channels, out_channels, 1, conv_cfg=conv_cfg, norm_cfg=norm_cfg, act_cfg=None
-                )
-            )
-            self.act = build_activation_layer(act_cfg)
-
-    def forward(self, x: Tensor) -> Tensor:
-        """(B, C_in, H, W) -> (B, C_out, H, W)."""
-        out = self.conv2(self.conv1(x))
-        if self.residual:
-            out = self.act(out + self.shortcut(x))
-        return out
+__all__ = ['ConvBlock', 'CompactUNet']
 
 
 @MODELS.register_module()
-class CompactUNet(BaseModule):
+class CompactUNet(BaseBackbone):
     """Compact U-Net backbone for infrared small-target segmentation on CPU.
 
     Encoder level ``i`` (``i = 0 .. num_stages-1``) runs at stride ``2**i`` with
@@ -102,15 +37,8 @@ class CompactUNet(BaseModule):
         num_stages (int): Number of resolution levels (>= 2). Default: 4.
         residual (bool): Use residual conv blocks. Default: True.
         conv_cfg (dict, optional): Config of the conv layers. Default: None.
-        norm_cfg (dict): Config of the norm layers. Default: ``dict(type='BN')``.
-        act_cfg (dict): Config of the activations. Default: ``dict(type='ReLU')``.
-        align_corners (bool): ``align_corners`` of the bilinear upsampling. Default: False.
-        init_cfg (dict or list[dict], optional): Initialization config. Default: None
-            (``ConvModule`` already uses Kaiming init for convs and constant 1/0 for norms).
-
-    Attributes:
-        out_channels (int): Channels of the last (full-resolution) output: ``base_channels``.
-        feat_channels (tuple[int]): Channels of every output, coarse to fine.
+        **kwargs: ``norm_cfg``, ``act_cfg``, ``align_corners``, ``init_cfg`` of
+            :class:`BaseBackbone`.
 
     Shape:
         - Input: ``(B, in_channels, H, W)``.
@@ -128,20 +56,17 @@ class CompactUNet(BaseModule):
         num_stages: int = 4,
         residual: bool = True,
         conv_cfg: OptConfig = None,
-        norm_cfg: dict = dict(type='BN', requires_grad=True),
-        act_cfg: dict = dict(type='ReLU'),
-        align_corners: bool = False,
-        init_cfg: MultiConfig = None,
+        **kwargs,
     ) -> None:
-        super().__init__(init_cfg=init_cfg)
+        super().__init__(in_channels=in_channels, **kwargs)
         if num_stages < 2:
             raise ValueError(f'num_stages must be >= 2, got {num_stages}')
-        self.in_channels = in_channels
         self.base_channels = base_channels
         self.num_stages = num_stages
-        self.align_corners = align_corners
         chs = [base_channels * 2**i for i in range(num_stages)]
-        block_kw = dict(residual=residual, conv_cfg=conv_cfg, norm_cfg=norm_cfg, act_cfg=act_cfg)
+        block_kw = dict(
+            residual=residual, conv_cfg=conv_cfg, norm_cfg=self.norm_cfg, act_cfg=self.act_cfg
+        )
 
         self.encoder = nn.ModuleList()
         prev = in_channels
@@ -180,9 +105,7 @@ class CompactUNet(BaseModule):
         outs = [x]
         for k, block in enumerate(self.decoder):
             skip = skips[self.num_stages - 2 - k]
-            up = F.interpolate(
-                x, size=skip.shape[-2:], mode='bilinear', align_corners=self.align_corners
-            )
+            up = self.upsample_like(x, skip)
             x = block(torch.cat([up, skip], dim=1))
             outs.append(x)
         return tuple(outs)

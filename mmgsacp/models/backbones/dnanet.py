@@ -2,133 +2,51 @@
 
 from __future__ import annotations
 
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Dict, Sequence, Tuple
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
-from mmcv.cnn import ConvModule, build_activation_layer
-from mmengine.model import BaseModule
+from mmcv.cnn import ConvModule
 from mmseg.registry import MODELS
 from torch import Tensor
 
-OptConfig = Optional[dict]
-MultiConfig = Optional[Union[dict, List[dict]]]
+from ..utils.layers import ChannelAttention, ConvBlock, OptConfig, SpatialAttention
+from .base_backbone import BaseBackbone
+
+__all__ = ['ChannelAttention', 'SpatialAttention', 'ResCBAMBlock', 'DNANet']
 
 
-class ChannelAttention(nn.Module):
-    """CBAM channel attention: a shared bottleneck MLP on global average- and max-pooled
-    descriptors, summed and squashed into per-channel weights.
-
-    Args:
-        channels (int): Feature channels.
-        ratio (int): Reduction ratio of the hidden layer (at least one hidden unit is kept,
-            which matters for the 16-channel full-resolution level). Default: 16.
-    """
-
-    def __init__(self, channels: int, ratio: int = 16) -> None:
-        super().__init__()
-        hidden = max(channels // ratio, 1)
-        self.mlp = nn.Sequential(
-            nn.Conv2d(channels, hidden, 1, bias=False),
-            nn.ReLU(inplace=True),
-            nn.Conv2d(hidden, channels, 1, bias=False),
-        )
-
-    def forward(self, x: Tensor) -> Tensor:
-        """(B, C, H, W) -> weights (B, C, 1, 1) in (0, 1)."""
-        # Plain reductions rather than adaptive pooling: CUDA's adaptive max-pool kernel
-        # parallelizes over output cells only, which made it ~90% of DNANet's GPU time.
-        avg = self.mlp(x.mean(dim=(2, 3), keepdim=True))
-        mx = self.mlp(x.amax(dim=(2, 3), keepdim=True))
-        return torch.sigmoid(avg + mx)
-
-
-class SpatialAttention(nn.Module):
-    """CBAM spatial attention: a large-kernel conv on the channel-wise mean and max maps.
-
-    Args:
-        kernel_size (int): Odd kernel size of the conv. Default: 7.
-    """
-
-    def __init__(self, kernel_size: int = 7) -> None:
-        super().__init__()
-        self.conv = nn.Conv2d(2, 1, kernel_size, padding=kernel_size // 2, bias=False)
-
-    def forward(self, x: Tensor) -> Tensor:
-        """(B, C, H, W) -> weights (B, 1, H, W) in (0, 1)."""
-        desc = torch.cat([x.mean(dim=1, keepdim=True), x.amax(dim=1, keepdim=True)], dim=1)
-        return torch.sigmoid(self.conv(desc))
-
-
-class ResCBAMBlock(BaseModule):
+class ResCBAMBlock(ConvBlock):
     """Residual block with channel-then-spatial attention on the residual branch.
 
     ``out = act(SA(CA(r)) + shortcut(x))`` with ``r = norm(conv3x3(act(norm(conv3x3(x)))))``;
-    the shortcut is the identity, or a 1x1 conv + norm when the channels change.
+    the shortcut is the identity, or a 1x1 conv + norm when the channels change: a
+    :class:`ConvBlock` with ``residual=True, attention=True``.
 
     Args:
         in_channels (int): Input channels.
         out_channels (int): Output channels.
         ca_ratio (int): Channel-attention reduction ratio. Default: 16.
         sa_kernel (int): Spatial-attention kernel size. Default: 7.
-        conv_cfg (dict, optional): Config of the conv layers. Default: None.
-        norm_cfg (dict): Config of the norm layers. Default: ``dict(type='BN')``.
-        act_cfg (dict): Config of the activations. Default: ``dict(type='ReLU')``.
-        init_cfg (dict or list[dict], optional): Initialization config. Default: None.
+        **kwargs: ``conv_cfg``, ``norm_cfg``, ``act_cfg``, ``init_cfg`` of :class:`ConvBlock`.
     """
 
     def __init__(
-        self,
-        in_channels: int,
-        out_channels: int,
-        ca_ratio: int = 16,
-        sa_kernel: int = 7,
-        conv_cfg: OptConfig = None,
-        norm_cfg: dict = dict(type='BN'),
-        act_cfg: dict = dict(type='ReLU'),
-        init_cfg: MultiConfig = None,
+        self, in_channels: int, out_channels: int, ca_ratio: int = 16, sa_kernel: int = 7, **kwargs
     ) -> None:
-        super().__init__(init_cfg=init_cfg)
-        self.conv1 = ConvModule(
+        super().__init__(
             in_channels,
             out_channels,
-            3,
-            padding=1,
-            conv_cfg=conv_cfg,
-            norm_cfg=norm_cfg,
-            act_cfg=act_cfg,
+            residual=True,
+            attention=True,
+            ca_ratio=ca_ratio,
+            sa_kernel=sa_kernel,
+            **kwargs,
         )
-        self.conv2 = ConvModule(
-            out_channels,
-            out_channels,
-            3,
-            padding=1,
-            conv_cfg=conv_cfg,
-            norm_cfg=norm_cfg,
-            act_cfg=None,
-        )
-        self.ca = ChannelAttention(out_channels, ca_ratio)
-        self.sa = SpatialAttention(sa_kernel)
-        self.shortcut = (
-            nn.Identity()
-            if in_channels == out_channels
-            else ConvModule(
-                in_channels, out_channels, 1, conv_cfg=conv_cfg, norm_cfg=norm_cfg, act_cfg=None
-            )
-        )
-        self.act = build_activation_layer(act_cfg)
-
-    def forward(self, x: Tensor) -> Tensor:
-        """(B, C_in, H, W) -> (B, C_out, H, W)."""
-        out = self.conv2(self.conv1(x))
-        out = out * self.ca(out)
-        out = out * self.sa(out)
-        return self.act(out + self.shortcut(x))
 
 
 @MODELS.register_module()
-class DNANet(BaseModule):
+class DNANet(BaseBackbone):
     """Dense Nested Attention Network backbone (Li et al., "Dense Nested Attention Network for
     Infrared Small Target Detection", IEEE TIP 2023), without its final 1x1 classifier.
 
@@ -166,14 +84,10 @@ class DNANet(BaseModule):
         ca_ratio (int): Channel-attention reduction ratio. Default: 16.
         sa_kernel (int): Spatial-attention kernel size. Default: 7.
         conv_cfg (dict, optional): Config of the conv layers. Default: None.
-        norm_cfg (dict): Config of the norm layers. Default: ``dict(type='BN')``.
-        act_cfg (dict): Config of the activations. Default: ``dict(type='ReLU')``.
-        align_corners (bool): ``align_corners`` of the bilinear upsampling. Default: False.
-        init_cfg (dict or list[dict], optional): Initialization config. Default: None
-            (``ConvModule`` already uses Kaiming init for convs and constant 1/0 for norms).
+        **kwargs: ``norm_cfg``, ``act_cfg``, ``align_corners``, ``init_cfg`` of
+            :class:`BaseBackbone`.
 
     Attributes:
-        out_channels (int): Channels of the last output (``nb_filter[0]``, i.e. 16).
         num_outs (int): Number of returned tensors: ``L`` with deep supervision, else 1.
 
     Shape:
@@ -194,12 +108,9 @@ class DNANet(BaseModule):
         ca_ratio: int = 16,
         sa_kernel: int = 7,
         conv_cfg: OptConfig = None,
-        norm_cfg: dict = dict(type='BN', requires_grad=True),
-        act_cfg: dict = dict(type='ReLU'),
-        align_corners: bool = False,
-        init_cfg: MultiConfig = None,
+        **kwargs,
     ) -> None:
-        super().__init__(init_cfg=init_cfg)
+        super().__init__(in_channels=in_channels, **kwargs)
         nb_filter = list(nb_filter)
         num_levels = len(nb_filter)
         if num_levels < 2:
@@ -209,19 +120,17 @@ class DNANet(BaseModule):
                 f'num_blocks needs {num_levels - 1} entries (levels 1..'
                 f'{num_levels - 1}), got {len(num_blocks)}'
             )
-        self.in_channels = in_channels
         self.nb_filter = nb_filter
         self.num_levels = num_levels
         self.deep_supervision = deep_supervision
         self.pyramid_fusion = pyramid_fusion
-        self.align_corners = align_corners
         blocks_per_level = [1] + list(num_blocks)
         block_kw = dict(
             ca_ratio=ca_ratio,
             sa_kernel=sa_kernel,
             conv_cfg=conv_cfg,
-            norm_cfg=norm_cfg,
-            act_cfg=act_cfg,
+            norm_cfg=self.norm_cfg,
+            act_cfg=self.act_cfg,
         )
 
         def make_node(cin: int, cout: int, n: int) -> nn.Sequential:
@@ -249,20 +158,16 @@ class DNANet(BaseModule):
                     nb_filter[0],
                     1,
                     conv_cfg=conv_cfg,
-                    norm_cfg=norm_cfg,
-                    act_cfg=act_cfg,
+                    norm_cfg=self.norm_cfg,
+                    act_cfg=self.act_cfg,
                 )
                 for i in range(1, num_levels)
             )
             self.fpn_fuse = ResCBAMBlock(num_levels * nb_filter[0], nb_filter[0], **block_kw)
 
-        self.out_channels: int = nb_filter[0]
         self.num_outs: int = num_levels if deep_supervision else 1
-
-    def _up(self, x: Tensor, ref: Tensor) -> Tensor:
-        return F.interpolate(
-            x, size=ref.shape[-2:], mode='bilinear', align_corners=self.align_corners
-        )
+        self.feat_channels: Tuple[int, ...] = (nb_filter[0],) * self.num_outs
+        self.out_channels: int = nb_filter[0]
 
     def forward(self, x: Tensor) -> Tuple[Tensor, ...]:
         """Run the dense nested encoder-decoder and the pyramid fusion.
@@ -285,7 +190,7 @@ class DNANet(BaseModule):
                 else:
                     same = feats[(i, 0)]
                     parts = [feats[(i, k)] for k in range(j)]
-                    parts.append(self._up(feats[(i + 1, j - 1)], same))
+                    parts.append(self.upsample_like(feats[(i + 1, j - 1)], same))
                     if i > 0:
                         parts.append(self.pool(feats[(i - 1, j)]))
                     inp = torch.cat(parts, dim=1)
@@ -294,7 +199,7 @@ class DNANet(BaseModule):
         top = feats[(0, L - 1)]
         if self.pyramid_fusion:
             pyramid = [
-                self._up(proj(feats[(i, L - 1 - i)]), top)
+                self.upsample_like(proj(feats[(i, L - 1 - i)]), top)
                 for i, proj in enumerate(self.fpn_proj, start=1)
             ]
             out = self.fpn_fuse(torch.cat(pyramid[::-1] + [top], dim=1))

@@ -3,24 +3,23 @@ depthwise-separable encoder-decoder that starts at stride 2."""
 
 from __future__ import annotations
 
-from typing import List, Optional, Sequence, Tuple, Union
+from typing import Sequence, Tuple
 
 import torch.nn as nn
-import torch.nn.functional as F
 from mmcv.cnn import ConvModule, DepthwiseSeparableConvModule, build_activation_layer
 from mmengine.model import BaseModule
 from mmseg.registry import MODELS
 from torch import Tensor
 
-OptConfig = Optional[dict]
-MultiConfig = Optional[Union[dict, List[dict]]]
+from ..utils.layers import MultiConfig
+from .base_backbone import BaseBackbone
 
 
 class DSResBlock(BaseModule):
     """Depthwise 3x3 -> pointwise 1x1, added to its input, then the activation.
 
     Per output pixel it costs ``9 C + C**2`` multiply-adds, against ``18 C**2`` for the two
-    dense 3x3 convs of :class:`~mmgsacp.models.backbones.compact_unet.ConvBlock`.
+    dense 3x3 convs of :class:`~mmgsacp.models.utils.layers.ConvBlock`.
 
     Args:
         channels (int): Input and output channels ``C``.
@@ -62,7 +61,7 @@ class DSResBlock(BaseModule):
 
 
 @MODELS.register_module()
-class LiteUNet(BaseModule):
+class LiteUNet(BaseBackbone):
     """Light U-Net backbone for infrared small-target detection on a few CPU cores.
 
     Two paths meet at the end:
@@ -99,15 +98,8 @@ class LiteUNet(BaseModule):
             Default: (1, 2, 3, 3).
         deep_dilation (int): Dilation of the encoder blocks of the deepest level, to widen
             the view of the context without another level. Default: 2.
-        norm_cfg (dict): Config of the norm layers. Default: ``dict(type='BN')``.
-        act_cfg (dict): Config of the activations. Default: ``dict(type='ReLU')``.
-        align_corners (bool): ``align_corners`` of the bilinear upsampling. Default: False.
-        init_cfg (dict or list[dict], optional): Initialization config. Default: None
-            (``ConvModule`` uses Kaiming init for convs and constant 1/0 for norms).
-
-    Attributes:
-        out_channels (int): Channels of the last (full-resolution) output: ``detail_channels``.
-        feat_channels (tuple[int]): Channels of every output, coarse to fine.
+        **kwargs: ``norm_cfg``, ``act_cfg``, ``align_corners``, ``init_cfg`` of
+            :class:`BaseBackbone`.
 
     Shape:
         - Input: ``(B, in_channels, H, W)``.
@@ -124,12 +116,9 @@ class LiteUNet(BaseModule):
         channels: Sequence[int] = (16, 32, 64, 128),
         num_blocks: Sequence[int] = (1, 2, 3, 3),
         deep_dilation: int = 2,
-        norm_cfg: dict = dict(type='BN', requires_grad=True),
-        act_cfg: dict = dict(type='ReLU'),
-        align_corners: bool = False,
-        init_cfg: MultiConfig = None,
+        **kwargs,
     ) -> None:
-        super().__init__(init_cfg=init_cfg)
+        super().__init__(in_channels=in_channels, **kwargs)
         channels, num_blocks = tuple(channels), tuple(num_blocks)
         if len(channels) < 2:
             raise ValueError(f'channels needs >= 2 levels, got {channels}')
@@ -140,9 +129,7 @@ class LiteUNet(BaseModule):
             )
         if deep_dilation < 1:
             raise ValueError(f'deep_dilation must be >= 1, got {deep_dilation}')
-        self.in_channels = in_channels
-        self.align_corners = align_corners
-        conv_kw = dict(norm_cfg=norm_cfg, act_cfg=act_cfg)
+        conv_kw = dict(norm_cfg=self.norm_cfg, act_cfg=self.act_cfg)
         levels = len(channels)
 
         self.detail = ConvModule(in_channels, detail_channels, 3, padding=1, **conv_kw)
@@ -168,18 +155,13 @@ class LiteUNet(BaseModule):
         targets = list(reversed(channels[:-1])) + [detail_channels]
         sources = list(reversed(channels))
         self.laterals = nn.ModuleList(
-            ConvModule(src, dst, 1, norm_cfg=norm_cfg, act_cfg=None)
+            ConvModule(src, dst, 1, norm_cfg=self.norm_cfg, act_cfg=None)
             for src, dst in zip(sources, targets)
         )
         self.fuses = nn.ModuleList(DSResBlock(c, **conv_kw) for c in targets)
 
         self.feat_channels: Tuple[int, ...] = (channels[-1], *targets)
         self.out_channels: int = detail_channels
-
-    def _up(self, x: Tensor, like: Tensor) -> Tensor:
-        return F.interpolate(
-            x, size=like.shape[-2:], mode='bilinear', align_corners=self.align_corners
-        )
 
     def forward(self, x: Tensor) -> Tuple[Tensor, ...]:
         """Run both paths.
@@ -199,6 +181,6 @@ class LiteUNet(BaseModule):
             skips.append(x)
         outs = [x]
         for lateral, fuse, skip in zip(self.laterals, self.fuses, reversed(skips[:-1])):
-            x = fuse(skip + self._up(lateral(x), skip))
+            x = fuse(skip + self.upsample_like(lateral(x), skip))
             outs.append(x)
         return tuple(outs)

@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Optional
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 from mmseg.registry import MODELS
 from torch import Tensor
+
+from .utils import BaseLoss
 
 
 def binary_logits(pred: Tensor, target: Tensor) -> Tensor:
@@ -60,7 +61,7 @@ def pixel_weight(weight: Optional[Tensor], target: Tensor) -> Optional[Tensor]:
     return weight.expand_as(target)
 
 
-class BinaryPixelLoss(nn.Module):
+class BinaryPixelLoss(BaseLoss):
     """Base of the pixel losses of a one-channel binary head: what MMSeg's decode head asks of
     a loss (``loss_weight``, ``loss_name``, the call below), with the checks every such loss
     makes; a subclass implements :meth:`pixel_loss`.
@@ -82,11 +83,6 @@ class BinaryPixelLoss(nn.Module):
 
     #: Whether the loss accepts a per-pixel ``weight``.
     takes_weight = True
-
-    def __init__(self, loss_weight: float = 1.0, loss_name: str = 'loss_pixel') -> None:
-        super().__init__()
-        self.loss_weight = loss_weight
-        self._loss_name = loss_name
 
     def forward(
         self,
@@ -114,10 +110,6 @@ class BinaryPixelLoss(nn.Module):
             weight: Per-pixel weight as given, or None.
         """
         raise NotImplementedError
-
-    @property
-    def loss_name(self) -> str:
-        return self._loss_name
 
 
 @MODELS.register_module()

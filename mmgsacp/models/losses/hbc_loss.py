@@ -8,7 +8,6 @@ from __future__ import annotations
 from typing import NamedTuple, Optional, Tuple
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 from mmseg.registry import MODELS
 from torch import Tensor
@@ -23,6 +22,7 @@ from ..pseudo_labels import (
     window_anchor,
     window_pixels,
 )
+from .utils import BaseLoss
 
 RULES = ('v2', 'v1')
 
@@ -43,6 +43,36 @@ def _gather_pixels(embedding: Tensor, points: Tensor, pix: Tensor) -> Tensor:
     return (
         embedding.reshape(-1).index_select(0, flat.flatten()).view(points.shape[0], D, pix.shape[1])
     )
+
+
+def _info_nce(a_pos: Tensor, a_neg: Tensor, neg_valid: Tensor, temperature: float) -> Tensor:
+    """InfoNCE term of every candidate positive against its row's negatives.
+
+    ``-log(e^{a_x/T} / (e^{a_x/T} + sum_neg e^{a_n/T}))``, i.e.
+    ``softplus(logsumexp_neg(a_n/T) - a_x/T)``. Rows without a valid negative get a finite
+    stand-in and a zero term, so logsumexp never sees an all -inf row (NaN gradients).
+
+    Args:
+        a_pos: ``(P, N)`` affinities of the candidate positives.
+        a_neg: ``(P, K)`` affinities of the negatives.
+        neg_valid: ``(P, K)`` bool, the negative is real.
+        temperature: ``T``.
+
+    Returns:
+        ``(P, N)`` terms (0 in rows without a valid negative).
+    """
+    has_neg = neg_valid.any(1, keepdim=True)
+    neg_logit = (a_neg / temperature).masked_fill(~neg_valid, float('-inf'))
+    neg_logit = torch.where(has_neg, neg_logit, torch.zeros_like(neg_logit))
+    lse = torch.logsumexp(neg_logit, 1, keepdim=True)
+    terms = F.softplus(lse - a_pos / temperature)
+    return torch.where(has_neg, terms, torch.zeros_like(terms))
+
+
+def _margin_push(a_neg: Tensor, neg_valid: Tensor, margin: float) -> Tensor:
+    """``(P,)`` mean over each row's valid negatives of ``relu(a_n - margin)`` (0 without)."""
+    neg_f = neg_valid.to(a_neg.dtype)
+    return ((a_neg - margin).clamp_min(0) * neg_f).sum(1) / neg_f.sum(1).clamp_min(1)
 
 
 class Negatives(NamedTuple):
@@ -89,7 +119,7 @@ def sample_beyond(
 
 
 @MODELS.register_module()
-class HardBackgroundContrastiveLoss(nn.Module):
+class HardBackgroundContrastiveLoss(BaseLoss):
     """Pull each point's target to its anchor, push clutter away from it.
 
     ``rule='v2'`` (default). Per point ``p``:
@@ -162,7 +192,7 @@ class HardBackgroundContrastiveLoss(nn.Module):
         loss_weight: float = 0.1,
         loss_name: str = 'loss_hbc',
     ) -> None:
-        super().__init__()
+        super().__init__(loss_weight, loss_name)
         if rule not in RULES:
             raise ValueError(
                 f'HardBackgroundContrastiveLoss: rule must be one of {RULES}, got {rule!r}'
@@ -205,8 +235,6 @@ class HardBackgroundContrastiveLoss(nn.Module):
         self.blob_margin = blob_margin
         self.pull_ignore = pull_ignore
         self.pull_blob = pull_blob
-        self.loss_weight = loss_weight
-        self._loss_name = loss_name
 
     # ------------------------------------------------------------------ revision 2
     @torch.no_grad()
@@ -304,12 +332,11 @@ class HardBackgroundContrastiveLoss(nn.Module):
         Returns:
             Scalar loss; 0 with a gradient path (no NaN) when there is no point.
         """
+        if targets.num_points == 0:
+            # An empty slice keeps a gradient path (zeros) without a pass over the whole map.
+            return embedding.reshape(-1)[:0].sum()
         if self.rule == 'v1':
             return self._forward_v1(embedding, image, targets)
-        zero = embedding.reshape(-1)[:0].sum()
-        P = targets.num_points
-        if P == 0:
-            return zero
         if negatives is None:
             B, _, H, W = embedding.shape
             negatives = self.mine(embedding, targets, embedding.new_zeros(B, H, W))
@@ -329,22 +356,14 @@ class HardBackgroundContrastiveLoss(nn.Module):
         a_pos = torch.einsum('pdn,pd->pn', win, anchor)  # (P, S*S)
         a_neg = torch.einsum('pdn,pd->pn', pool[:, :, S * S :], anchor)  # (P, K)
         positive = ((targets.core | targets.regions) & targets.support).flatten(1)
-        valid = negatives.valid
         pos_f = positive.to(a_pos.dtype)
         n_pos = pos_f.sum(1)
         pull = ((1.0 - a_pos) * pos_f).sum(1) / n_pos.clamp_min(1)
-        has_neg = valid.any(1, keepdim=True)
         if self.mode == 'infonce':
-            # softplus(logsumexp_neg - a_x/T) per positive; rows without a valid negative get
-            # a finite stand-in and no push, so logsumexp never sees an all -inf row.
-            neg_logit = (a_neg / self.temperature).masked_fill(~valid, float('-inf'))
-            neg_logit = torch.where(has_neg, neg_logit, torch.zeros_like(neg_logit))
-            lse = torch.logsumexp(neg_logit, 1, keepdim=True)
-            nce = F.softplus(lse - a_pos / self.temperature) * pos_f * has_neg.to(pos_f.dtype)
+            nce = _info_nce(a_pos, a_neg, negatives.valid, self.temperature) * pos_f
             push = nce.sum(1) / n_pos.clamp_min(1)
         else:
-            neg_f = valid.to(a_neg.dtype)
-            push = ((a_neg - self.margin).clamp_min(0) * neg_f).sum(1) / neg_f.sum(1).clamp_min(1)
+            push = _margin_push(a_neg, negatives.valid, self.margin)
         has_pos = (n_pos > 0).to(pull.dtype)
         loss = ((pull + push) * has_pos).sum() / has_pos.sum().clamp_min(1)
         return self.loss_weight * float(affinity_weight) * loss
@@ -359,13 +378,8 @@ class HardBackgroundContrastiveLoss(nn.Module):
             targets: The batch's :class:`PointTargets` (from this or a teacher embedding).
 
         Returns:
-            Scalar loss; 0 with a gradient path (no NaN) when there is no point.
+            Scalar loss (``targets`` hold at least one point).
         """
-        # An empty slice keeps a gradient path (zeros) without a pass over the whole map.
-        zero = embedding.reshape(-1)[:0].sum()
-        P = targets.num_points
-        if P == 0:
-            return zero
         B, D, H, W = embedding.shape
         R = targets.radius
         points = targets.points.to(embedding.device)
@@ -377,9 +391,7 @@ class HardBackgroundContrastiveLoss(nn.Module):
         # read with a single index_select so the backward is one index_add into the gradient.
         pool_pix = torch.cat([win_pix.flatten(1), far_pix], 1)  # (P, N)
         in_image = torch.cat([inside.flatten(1), torch.ones_like(far_outside)], 1)
-        channels = torch.arange(D, device=embedding.device).view(1, -1, 1)
-        flat = (points[:, 0].view(-1, 1, 1) * D + channels) * (H * W) + pool_pix.unsqueeze(1)
-        pool = embedding.reshape(-1).index_select(0, flat.flatten()).view(P, D, -1).float()
+        pool = _gather_pixels(embedding, points, pool_pix).float()
         # Window positions outside the image alias border pixels: zero them (and their grads).
         pool = _unit(pool, 1) * in_image.unsqueeze(1).to(pool.dtype)  # (P, D, N)
         anchor = window_anchor(pool[:, :, : S * S].unflatten(2, (S, S)), inside, R)
@@ -411,21 +423,13 @@ class HardBackgroundContrastiveLoss(nn.Module):
         has_pos = positive.any(1)
         a_neg = affinity.gather(1, neg_index)
         if self.mode == 'infonce':
-            # Per positive x: -log(e^{a_x/T} / (e^{a_x/T} + sum_neg e^{a_n/T})), i.e.
-            # softplus(logsumexp_neg - a_x/T). Rows without a valid negative get a finite
-            # stand-in and a zero loss, so logsumexp never sees an all -inf row (NaN grads).
-            has_neg = neg_valid.any(1, keepdim=True)
-            neg_logit = (a_neg / self.temperature).masked_fill(~neg_valid, float('-inf'))
-            neg_logit = torch.where(has_neg, neg_logit, torch.zeros_like(neg_logit))
-            lse_neg = torch.logsumexp(neg_logit, 1, keepdim=True)
-            per_pixel = F.softplus(lse_neg - affinity / self.temperature)
-            per_pixel = torch.where(positive & has_neg, per_pixel, torch.zeros_like(per_pixel))
+            per_pixel = _info_nce(affinity, a_neg, neg_valid, self.temperature)
+            per_pixel = torch.where(positive, per_pixel, torch.zeros_like(per_pixel))
             per_point = per_pixel.sum(1) / positive.sum(1).clamp_min(1)
         else:
-            pos_f, neg_f = positive.to(affinity.dtype), neg_valid.to(affinity.dtype)
+            pos_f = positive.to(affinity.dtype)
             pull = ((1 - affinity) * pos_f).sum(1) / pos_f.sum(1).clamp_min(1)
-            push = ((a_neg - self.margin).clamp_min(0) * neg_f).sum(1) / neg_f.sum(1).clamp_min(1)
-            per_point = pull + push
+            per_point = pull + _margin_push(a_neg, neg_valid, self.margin)
         # Mean over the points with a positive, by masking rather than selecting (a selection
         # would make the host wait for the device); 0 with a gradient path when none has one.
         pos_rows = has_pos.to(per_point.dtype)
@@ -466,7 +470,3 @@ class HardBackgroundContrastiveLoss(nn.Module):
             picks.append(idx)
             valid.append(top > neg_inf)
         return torch.cat(picks, 1), torch.cat(valid, 1)
-
-    @property
-    def loss_name(self) -> str:
-        return self._loss_name

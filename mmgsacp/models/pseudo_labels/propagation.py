@@ -311,11 +311,7 @@ def propagate(seed: Tensor, candidates: Tensor, steps: int) -> Tensor:
     Returns:
         ``(P, K, S, S)`` bool regions.
     """
-    seed = seed.unsqueeze(1).expand_as(candidates)
-    region = seed.clone()
-    for _ in range(int(steps)):
-        region = dilate3x3(region) & candidates | seed
-    return region
+    return _grow(seed, candidates, steps, until_stable=False)
 
 
 def propagate_until_stable(seed: Tensor, candidates: Tensor, max_steps: int) -> Tensor:
@@ -334,11 +330,17 @@ def propagate_until_stable(seed: Tensor, candidates: Tensor, max_steps: int) -> 
     Returns:
         ``(P, K, S, S)`` bool regions.
     """
+    return _grow(seed, candidates, max_steps, until_stable=True)
+
+
+def _grow(seed: Tensor, candidates: Tensor, steps: int, until_stable: bool) -> Tensor:
+    """``region_{t+1} = dilate3x3(region_t) & candidates | seed`` for ``steps`` steps, or until
+    nothing changes with ``until_stable`` (a host check per step); shapes as :func:`propagate`."""
     seed = seed.unsqueeze(1).expand_as(candidates)
     region = seed.clone()
-    for _ in range(int(max_steps)):
+    for _ in range(int(steps)):
         grown = dilate3x3(region) & candidates | seed
-        if torch.equal(grown, region):
+        if until_stable and torch.equal(grown, region):
             break
         region = grown
     return region

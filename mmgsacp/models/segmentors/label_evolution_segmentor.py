@@ -18,7 +18,7 @@ from ..utils.label_evolution import (
     evolve_patches,
     patches_to_crop,
 )
-from .label_store_segmentor import LabelStoreSegmentor
+from .label_store_segmentor import CropBatch, LabelStoreSegmentor
 
 AREA_REFS = ('image', 'crop')
 
@@ -248,27 +248,20 @@ class LabelEvolutionSegmentor(LabelStoreSegmentor):
         store.stage(rows_t, new)
         return int(rows_t.numel())
 
-    def label_step(
-        self,
-        inputs: Tensor,
-        logits: Tensor,
-        labels: Tensor,
-        data_samples,
-        coords: Tensor,
-        valid: Tensor,
-    ) -> Dict[str, Tensor]:
+    def label_step(self, batch: CropBatch) -> Dict[str, Tensor]:
         """Evolve the labels on update steps; log their IoU with the true masks."""
+        labels, data_samples = batch.labels, batch.data_samples
         if self.evolve_request:
             full = F.interpolate(
-                logits.detach(),
-                size=inputs.shape[-2:],
+                batch.logits.detach(),
+                size=batch.inputs.shape[-2:],
                 mode='bilinear',
                 align_corners=self.align_corners,
             )
             probs = torch.sigmoid(full[:, 0])
             # a non-finite step must not write into the labels (InvalidLossGuardHook stops it)
             if torch.isfinite(probs).all():
-                self.evolve(probs, data_samples, coords, valid)
+                self.evolve(probs, data_samples, batch.coords, batch.valid)
         label_stats = self._label_iou(labels, data_samples)
         self._answer_monitor(lambda: label_drift_stats(labels, data_samples))
         return label_stats

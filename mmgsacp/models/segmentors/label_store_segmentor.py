@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, NamedTuple, Optional, Tuple
 
 import torch
 from mmseg.utils import add_prefix
@@ -10,6 +10,17 @@ from torch import Tensor
 
 from ...datasets.transforms.coordinates import COORDS_KEY, split_pixel_coords
 from .ir_encoder_decoder import IREncoderDecoder
+
+
+class CropBatch(NamedTuple):
+    """A training batch of crops with the labels read for them from the store."""
+
+    inputs: Tensor  #: (B, C, h, w) images
+    logits: Tensor  #: (B, 1, h', w') decode-head logits
+    labels: Tensor  #: (B, h, w) training labels, 255 where ignored
+    data_samples: list  #: the batch's data samples
+    coords: Tensor  #: (B, h, w, 2) long original (x, y) of every pixel
+    valid: Tensor  #: (B, h, w) bool, the pixel is not padding
 
 
 class LabelStoreSegmentor(IREncoderDecoder):
@@ -59,7 +70,9 @@ class LabelStoreSegmentor(IREncoderDecoder):
         coords, valid = self._coords(data_samples, inputs.shape[-2:], inputs.device)
         labels = self.crop_labels(data_samples, coords, valid)
         losses = self.decode_head.losses_from_labels(logits, labels)
-        losses.update(self.label_step(inputs, logits, labels, data_samples, coords, valid))
+        losses.update(
+            self.label_step(CropBatch(inputs, logits, labels, data_samples, coords, valid))
+        )
         return add_prefix(losses, 'decode')
 
     def crop_labels(self, data_samples, coords: Tensor, valid: Tensor) -> Tensor:
@@ -67,15 +80,7 @@ class LabelStoreSegmentor(IREncoderDecoder):
         coordinates; 255 where ignored."""
         raise NotImplementedError
 
-    def label_step(
-        self,
-        inputs: Tensor,
-        logits: Tensor,
-        labels: Tensor,
-        data_samples,
-        coords: Tensor,
-        valid: Tensor,
-    ) -> Dict[str, Tensor]:
+    def label_step(self, batch: CropBatch) -> Dict[str, Tensor]:
         """What a method does with the labels on a training step after the losses (updates,
         monitoring); returns extra (logged) entries of the loss dict."""
         return {}

@@ -10,7 +10,7 @@ from torch import Tensor
 
 from ..pseudo_labels import IGNORE_INDEX
 from .label_evolution_segmentor import label_drift_stats
-from .label_store_segmentor import LabelStoreSegmentor
+from .label_store_segmentor import CropBatch, LabelStoreSegmentor
 
 
 @MODELS.register_module()
@@ -54,20 +54,13 @@ class StoredLabelSegmentor(LabelStoreSegmentor):
             )
         return torch.stack(rows)
 
-    def label_step(
-        self,
-        inputs: Tensor,
-        logits: Tensor,
-        labels: Tensor,
-        data_samples,
-        coords: Tensor,
-        valid: Tensor,
-    ) -> Dict[str, Tensor]:
+    def label_step(self, batch: CropBatch) -> Dict[str, Tensor]:
         """Log the IoU of the labels, binarised as the loss sees them, with the true masks."""
         # the stored labels binarised as the loss sees them (> 127.5 of 255)
+        labels = batch.labels
         binary = torch.where(labels == IGNORE_INDEX, labels, (labels > 0.5).float())
-        stats = label_drift_stats(binary, data_samples)
+        stats = label_drift_stats(binary, batch.data_samples)
         self._answer_monitor(lambda: stats)
         if 'pseudo_iou' not in stats:
             return {}
-        return dict(label_iou=torch.tensor(stats['pseudo_iou'], device=inputs.device))
+        return dict(label_iou=torch.tensor(stats['pseudo_iou'], device=batch.inputs.device))
