@@ -39,6 +39,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from mmgsacp.models.backbones import CompactUNet, DNANet, LiteUNet
 from mmgsacp.utils.io import InputError, write_json
+from mmgsacp.utils.misc import hw_pair
 
 #: A frame size: ``N`` (square) or ``(H, W)``.
 Size = Union[int, Sequence[int]]
@@ -68,10 +69,7 @@ RATIO_PAIRS: Tuple[Tuple[str, str], ...] = (('CompactUNet', 'DNANet'), ('LiteUNe
 
 def as_hw(size: Size) -> Tuple[int, int]:
     """``N`` -> ``(N, N)``; ``(H, W)`` as is (positive integers)."""
-    hw = (size, size) if isinstance(size, int) else tuple(size)
-    if len(hw) != 2 or any(int(v) != v or v < 1 for v in hw):
-        raise ValueError(f'a frame size is N or (H, W) with positive integers, got {size!r}')
-    return int(hw[0]), int(hw[1])
+    return hw_pair(size, name='a frame size')
 
 
 def size_label(size: Size) -> str:

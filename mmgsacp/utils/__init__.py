@@ -9,6 +9,7 @@ from .checkpoint import (
 )
 from .fileio import AtomicLocalBackend, atomic_write_bytes, atomic_write_text, replace_dir
 from .io import InputError, check_out_dir, listed, read_stems, report_error, write_json
+from .misc import hw_pair
 
 __all__ = [
     'AtomicLocalBackend',
@@ -28,4 +29,5 @@ __all__ = [
     'read_stems',
     'report_error',
     'write_json',
+    'hw_pair',
 ]

@@ -19,6 +19,7 @@ from mmcv.transforms import BaseTransform
 from mmcv.transforms.utils import cache_randomness
 from mmseg.registry import TRANSFORMS
 
+from ...utils.misc import hw_pair
 from ..points import empty_points
 
 __all__ = [
@@ -195,11 +196,7 @@ class TargetAwareRandomCrop(BaseTransform):
         point_margin: int = 0,
         max_tries: int = 16,
     ) -> None:
-        if isinstance(crop_size, int):
-            crop_size = (crop_size, crop_size)
-        crop_size = tuple(int(c) for c in crop_size)
-        if len(crop_size) != 2 or min(crop_size) <= 0:
-            raise ValueError(f'crop_size must be a positive (h, w), got {crop_size}')
+        crop_size = hw_pair(crop_size)
         if not 0.0 <= target_prob <= 1.0:
             raise ValueError(f'target_prob must be in [0, 1], got {target_prob}')
         if point_margin < 0 or max_tries < 1:

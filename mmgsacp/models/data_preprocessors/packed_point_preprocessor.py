@@ -14,6 +14,7 @@ from mmseg.models.data_preprocessor import SegDataPreProcessor
 from mmseg.registry import MODELS
 
 from ...datasets.packed import load_packed_split
+from ...utils.misc import hw_pair
 from .batch_augment import BatchDraws, batch_point_rows, draw_windows, gather_crops, move_points
 
 _DIRECTIONS = {
@@ -84,11 +85,7 @@ class PackedPointDataPreProcessor(SegDataPreProcessor):
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
-        if isinstance(crop_size, int):
-            crop_size = (crop_size, crop_size)
-        crop_size = tuple(int(c) for c in crop_size)
-        if len(crop_size) != 2 or min(crop_size) <= 0:
-            raise ValueError(f'crop_size must be a positive (h, w), got {crop_size}')
+        crop_size = hw_pair(crop_size)
         for name, prob in (
             ('target_prob', target_prob),
             ('flip_prob', flip_prob),
