@@ -105,6 +105,7 @@ def test_head_teacher_variant_changes_only_the_teachers_scope(tmp_path):
     kwargs = dict(batch=2, crop=32, iters=1)
     full = speed_config(REPO_ROOT, 'gsacp_final', str(tmp_path), str(tmp_path / 'a'), **kwargs)
     head = speed_config(REPO_ROOT, 'gsacp_final_head', str(tmp_path), str(tmp_path / 'b'), **kwargs)
-    assert full.model.teacher.scope == 'full' and head.model.teacher.scope == 'head'
-    head.model.teacher.scope = 'full'
+    # item access: MMEngine gives dicts from base files an attribute of its own named 'scope'
+    assert full.model.teacher['scope'] == 'full' and head.model.teacher['scope'] == 'head'
+    head.model.teacher['scope'] = 'full'
     assert head.model.to_dict() == full.model.to_dict()

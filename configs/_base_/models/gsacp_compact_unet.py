@@ -6,6 +6,8 @@ _base_ = './compact_unet.py'
 model = dict(
     type='PointSupervisedSegmentor',
     # Remedy 1: targets from an EMA teacher of backbone and head (MMEngine's momentum convention).
+    # Read its scope as cfg.model.teacher['scope']: MMEngine gives a dict from a base file an
+    # attribute of its own named 'scope', which cfg.model.teacher.scope returns.
     teacher=dict(scope='full', momentum=0.01),
     decode_head=dict(
         type='AffinityPropagationHead',
