@@ -44,8 +44,8 @@ CPU_CONFIGS = {
     'gsacp_final_coarse': 'configs/gsacp/gsacp-final-coarse_1k_sirst3.py',
     # not in 'all': a variant of the final rung (its contrastive loss pulls the ignore band)
     'gsacp_final_pullband': 'configs/gsacp/gsacp-final-pullband_1k_sirst3.py',
-    # not in 'all': the outer band left out, or decided by the teacher's probability
-    'gsacp_final_noband': 'configs/gsacp/gsacp-final-noband_1k_sirst3.py',
+    # not in 'all': the outer band kept, decided by the affinity or by the teacher's probability
+    'gsacp_final_band': 'configs/gsacp/gsacp-final-band_1k_sirst3.py',
     'gsacp_final_predband': 'configs/gsacp/gsacp-final-predband_1k_sirst3.py',
     # not in 'all': full supervision on DNANet, the reference for the compact network
     'full_sup_dnanet': 'configs/full_sup/full-sup_dnanet_1k_sirst3.py',
