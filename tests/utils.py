@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os.path as osp
 import runpy
 import subprocess
@@ -107,10 +108,10 @@ def synthetic_set_fixture(name: str, **kwargs):
 
 
 def run_python_script(
-    script, *args, cwd, timeout: float, env: Optional[dict] = None
+    script, *args, cwd, timeout: Optional[float] = None, env: Optional[dict] = None
 ) -> subprocess.CompletedProcess:
-    """Run ``python SCRIPT ARGS`` (arguments as strings) in a child process from ``cwd``, with
-    text stdout and stderr captured."""
+    """Run ``python SCRIPT ARGS`` (arguments as strings; ``SCRIPT`` may be ``'-c'``) in a child
+    process from ``cwd``, with text stdout and stderr captured."""
     return subprocess.run(
         [sys.executable, str(script), *map(str, args)],
         cwd=cwd,
@@ -119,3 +120,12 @@ def run_python_script(
         text=True,
         timeout=timeout,
     )
+
+
+def load_module(path, name: str):
+    """Import the Python file ``path`` as a module named ``name`` (tools are files, not a
+    package)."""
+    spec = importlib.util.spec_from_file_location(name, str(path))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import csv
-import importlib.util
 import json
 import os
 import shutil
 import subprocess
-import sys
 from collections import defaultdict
 from pathlib import Path
 
@@ -36,16 +34,13 @@ from mmgsacp.apis import (
 from mmgsacp.datasets.synthetic import make_synthetic_dataset
 from mmgsacp.evaluation.functional import label_components
 
-from ..utils import REPO_ROOT, tiny_config
+from ..utils import REPO_ROOT, load_module, run_python_script, tiny_config
 
 TOOLS = Path(REPO_ROOT) / 'tools'
 
 
 def _load_tool(name: str):
-    spec = importlib.util.spec_from_file_location(f'_{name}_tool', TOOLS / f'{name}.py')
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_module(TOOLS / f'{name}.py', f'_{name}_tool')
 
 
 infer_tool = _load_tool('infer')
@@ -53,14 +48,7 @@ infer_tool = _load_tool('infer')
 
 def run_tool(name: str, *args, cwd: Path) -> subprocess.CompletedProcess:
     env = dict(os.environ, OMP_NUM_THREADS='1')
-    return subprocess.run(
-        [sys.executable, str(TOOLS / f'{name}.py'), *map(str, args)],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        env=env,
-    )
+    return run_python_script(TOOLS / f'{name}.py', *args, cwd=cwd, timeout=180, env=env)
 
 
 pytestmark = pytest.mark.usefixtures('one_torch_thread')

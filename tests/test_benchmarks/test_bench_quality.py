@@ -3,14 +3,12 @@
 import json
 import os
 import os.path as osp
-import subprocess
-import sys
 
 import pytest
 
 from mmgsacp.benchmarks.quality import CPU_CONFIGS, save_entry
 
-from ..utils import REPO_ROOT, synthetic_root
+from ..utils import REPO_ROOT, run_python_script, synthetic_root
 
 TINY = [
     'train_cfg.max_iters=2',
@@ -26,13 +24,8 @@ TINY = [
 
 def _bench(*args):
     env = dict(os.environ, OMP_NUM_THREADS='1')
-    return subprocess.run(
-        [sys.executable, 'tools/benchmarks/bench_quality.py', *args],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
+    return run_python_script(
+        'tools/benchmarks/bench_quality.py', *args, cwd=REPO_ROOT, timeout=600, env=env
     )
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import errno
 import glob
-import importlib.util
 import os
 import os.path as osp
 import pathlib
@@ -38,16 +37,11 @@ from mmgsacp.utils.checkpoint import (
     state_dict_for_model,
 )
 
-from ..utils import REPO_ROOT, config_path, synthetic_root, tiny_config
+from ..utils import REPO_ROOT, config_path, load_module, synthetic_root, tiny_config
 
 
 def _load_tool(name: str):
-    spec = importlib.util.spec_from_file_location(
-        f'_{name}_ckpt_tool', osp.join(REPO_ROOT, 'tools', f'{name}.py')
-    )
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_module(osp.join(REPO_ROOT, 'tools', f'{name}.py'), f'_{name}_ckpt_tool')
 
 
 test_tool, infer_tool, train_tool = (_load_tool(n) for n in ('test', 'infer', 'train'))

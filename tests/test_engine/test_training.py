@@ -3,8 +3,6 @@
 import json
 import os
 import os.path as osp
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -13,7 +11,7 @@ from mmengine.runner import Runner
 
 import mmgsacp  # noqa: F401
 
-from ..utils import REPO_ROOT, synthetic_root, tiny_config
+from ..utils import REPO_ROOT, run_python_script, synthetic_root, tiny_config
 
 
 @pytest.fixture(scope='module')
@@ -134,9 +132,7 @@ def _resume(syn_root, work, load_from=None):
 
 def _run(args, **kw):
     env = dict(os.environ, PYTHONPATH=REPO_ROOT, OMP_NUM_THREADS='1')
-    return subprocess.run(
-        [sys.executable] + args, cwd=REPO_ROOT, env=env, capture_output=True, text=True, **kw
-    )
+    return run_python_script(*args, cwd=REPO_ROOT, env=env, **kw)
 
 
 @pytest.fixture(scope='module')

@@ -4,7 +4,6 @@ against the reference implementation of tests/test_metrics.py."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 import subprocess
@@ -25,20 +24,13 @@ from mmgsacp.evaluation.mask_folders import (
 )
 from mmgsacp.utils.io import USER_ERROR, read_stems, run_tool, write_json
 
-from ..utils import run_python_script
+from ..utils import load_module, run_python_script
 
 TESTS = Path(__file__).resolve().parent
 TOOL = TESTS.parents[1] / 'tools' / 'analysis_tools' / 'eval_masks.py'
 
 
-def _load(name: str, path: Path):
-    spec = importlib.util.spec_from_file_location(name, path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-ref = _load('_metrics_reference', TESTS / 'test_metrics.py')
+ref = load_module(TESTS / 'test_metrics.py', '_metrics_reference')
 
 
 def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:

@@ -4,13 +4,11 @@ requirement files ``make install`` reads."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 import os
 import stat
 import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
@@ -31,6 +29,8 @@ from mmgsacp.utils.io import (
     write_json,
 )
 
+from ..utils import load_module, run_python_script
+
 REPO = Path(__file__).resolve().parents[2]
 TOOLS = sorted(p.relative_to(REPO).as_posix() for p in (REPO / 'tools').rglob('*.py'))
 CONFIG = REPO / 'configs' / 'gsacp' / 'gsacp-final_1k_sirst3.py'
@@ -42,17 +42,11 @@ def _python(*args: str, timeout: int = 120) -> subprocess.CompletedProcess:
     output is captured as text."""
     env = dict(os.environ)
     env['PYTHONPATH'] = os.pathsep.join([str(REPO), env.get('PYTHONPATH', '')]).rstrip(os.pathsep)
-    return subprocess.run(
-        [sys.executable, *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout
-    )
+    return run_python_script(*args, cwd=REPO, timeout=timeout, env=env)
 
 
 def _load_tool(rel: str):
-    path = REPO / rel
-    spec = importlib.util.spec_from_file_location(f'tool_{path.stem}', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_module(REPO / rel, f'tool_{Path(rel).stem}')
 
 
 def test_every_tool_is_listed():
