@@ -8,6 +8,7 @@ from mmseg.registry import MODELS
 
 from mmgsacp.models.losses import EdgeWeightedBCELoss, GaussianFocalLoss
 from mmgsacp.models.losses.edge_weighted_bce_loss import edge_band
+from mmgsacp.models.losses.gaussian_focal_loss import gaussian_heatmap
 
 
 def _logit(p):
@@ -49,6 +50,43 @@ def test_gaussian_focal_loss_is_finite_on_saturated_logits_and_registered():
     loss.backward()
     assert torch.isfinite(loss) and torch.isfinite(logits.grad).all()
     assert loss.item() > 50  # both pixels confidently wrong
+
+
+def test_gaussian_heatmap_matches_the_direct_maximum():
+    g = torch.Generator().manual_seed(0)
+    pos = torch.rand(2, 9, 11, generator=g) > 0.93
+    sigma = 1.2
+    heat = gaussian_heatmap(pos, sigma)
+    r = int(3 * sigma + 0.5)
+    ys, xs = torch.meshgrid(torch.arange(9.0), torch.arange(11.0), indexing='ij')
+    for b in range(2):
+        ref = torch.zeros(9, 11)
+        for qy, qx in pos[b].nonzero().tolist():
+            near = ((ys - qy).abs() <= r) & ((xs - qx).abs() <= r)
+            g2 = torch.exp(-((ys - qy) ** 2 + (xs - qx) ** 2) / (2 * sigma**2))
+            ref = torch.maximum(ref, g2 * near)
+        assert torch.allclose(heat[b], ref, atol=1e-6)
+    assert (heat[pos] == 1).all()
+
+
+def test_gaussian_focal_loss_sigma_spares_the_point_neighbours():
+    # a point at the centre of a 5x5 map, every pixel at p = 0.6: with sigma = 1 the four
+    # neighbours have y = exp(-1/2) and cost (1 - y)^4 of a far negative's cost
+    logits = torch.full((1, 1, 5, 5), _logit(0.6))
+    target = torch.zeros(1, 5, 5, dtype=torch.long)
+    target[0, 2, 2] = 1
+    hard = GaussianFocalLoss()(logits, target).item()
+    soft = GaussianFocalLoss(sigma=1.0)(logits, target).item()
+    neg = -(0.6**2) * math.log(0.4)
+    y = math.exp(-0.5)
+    expected_gap = 4 * neg * (1 - (1 - y) ** 4)
+    assert hard - soft > expected_gap  # diagonals and the ring at 2 are spared too
+    target[0, 0, 0] = 255  # ignored pixels stay ignored after the spread
+    soft_ign = GaussianFocalLoss(sigma=1.0)(logits, target).item()
+    y00 = math.exp(-4)
+    assert soft - soft_ign == pytest.approx((1 - y00) ** 4 * neg, rel=1e-4)
+    with pytest.raises(ValueError, match='sigma'):
+        GaussianFocalLoss(sigma=-1.0)
 
 
 def test_edge_band_is_the_inner_one_pixel_boundary():

@@ -1,4 +1,10 @@
-"""Gaussian focal loss (Law & Deng, CornerNet, ECCV 2018), as LESPS trains point labels."""
+"""Gaussian focal loss (Law & Deng, CornerNet, ECCV 2018), as LESPS trains point labels.
+
+LESPS feeds it 0/1 point maps, where the ``(1 - y)^gamma`` factor is 1 for every negative. With
+``sigma > 0`` the loss spreads each positive into CornerNet's Gaussian heat map first, so the
+pixels next to a point (the rest of the target, which looks just like it) are hardly pushed
+down; see :func:`gaussian_heatmap`.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +16,43 @@ from mmseg.registry import MODELS
 from torch import Tensor
 
 from .bce_loss import BinaryPixelLoss, soft_targets
+
+
+def _shifted_max(x: Tensor, weights: Tensor, dim: int) -> Tensor:
+    """``max_d weights[d] * x`` shifted by ``d - r`` along ``dim``, zero outside the image."""
+    r = (weights.numel() - 1) // 2
+    out = x * weights[r]
+    size = x.shape[dim]
+    for d in range(1, min(r, size - 1) + 1):
+        w = weights[r + d]
+        # value at i taken from i + d and from i - d
+        ahead = torch.zeros_like(x)
+        ahead.narrow(dim, 0, size - d).copy_(x.narrow(dim, d, size - d))
+        behind = torch.zeros_like(x)
+        behind.narrow(dim, d, size - d).copy_(x.narrow(dim, 0, size - d))
+        out = torch.maximum(out, torch.maximum(ahead, behind) * w)
+    return out
+
+
+def gaussian_heatmap(positives: Tensor, sigma: float) -> Tensor:
+    """CornerNet's heat map of a set of positive pixels.
+
+    Each pixel gets ``max_q exp(-|x - q|^2 / (2 sigma^2))`` over the positives ``q`` within
+    ``3 sigma`` (per axis), so a positive stays at 1 and its neighbours decay. The Gaussian is
+    separable and all factors are non-negative, so the 2-D max is two 1-D passes.
+
+    Args:
+        positives (Tensor): ``(B, H, W)`` bool, the label-1 pixels.
+        sigma (float): Standard deviation in pixels (> 0).
+
+    Returns:
+        Tensor: ``(B, H, W)`` float32 in ``[0, 1]``; 0 far from every positive.
+    """
+    radius = max(1, int(3 * sigma + 0.5))
+    d = torch.arange(-radius, radius + 1, device=positives.device, dtype=torch.float32)
+    weights = torch.exp(-(d**2) / (2 * sigma**2))
+    heat = _shifted_max(positives.float(), weights, dim=-1)
+    return _shifted_max(heat, weights, dim=-2)
 
 
 def gaussian_focal_loss(
@@ -53,6 +96,10 @@ class GaussianFocalLoss(BinaryPixelLoss):
     Args:
         alpha (float): Exponent on ``1 - p`` / ``p``. Defaults to 2.
         gamma (float): Exponent on ``1 - y`` for negatives. Defaults to 4.
+        sigma (float): Spread of each label-1 pixel into a Gaussian heat map (pixels, see
+            :func:`gaussian_heatmap`); a pixel's label becomes the larger of its own and the
+            heat map's, ignored pixels stay ignored. 0 (default) keeps the labels as given,
+            as LESPS does.
         loss_weight (float): Multiplier of the loss. Defaults to 1.
         loss_name (str): Key in the loss dict (must start with ``loss_``).
     """
@@ -64,14 +111,18 @@ class GaussianFocalLoss(BinaryPixelLoss):
         self,
         alpha: float = 2.0,
         gamma: float = 4.0,
+        sigma: float = 0.0,
         loss_weight: float = 1.0,
         loss_name: str = 'loss_focal',
     ) -> None:
         super().__init__(float(loss_weight), loss_name)
         if alpha < 0 or gamma < 0:
             raise ValueError(f'alpha and gamma must be >= 0, got alpha={alpha}, gamma={gamma}')
+        if sigma < 0:
+            raise ValueError(f'sigma must be >= 0 (0: labels as given), got {sigma}')
         self.alpha = float(alpha)
         self.gamma = float(gamma)
+        self.sigma = float(sigma)
 
     def pixel_loss(
         self, logits: Tensor, target: Tensor, valid: Tensor, weight: Optional[Tensor]
@@ -80,4 +131,6 @@ class GaussianFocalLoss(BinaryPixelLoss):
         y = soft_targets(target[valid]).float()
         dense = torch.zeros_like(logits, dtype=torch.float32)
         dense[valid] = y
+        if self.sigma > 0:
+            dense = torch.maximum(dense, gaussian_heatmap((dense == 1) & valid, self.sigma))
         return gaussian_focal_loss(logits, dense, valid, self.alpha, self.gamma)
