@@ -39,8 +39,9 @@ CPU_CONFIGS = {
     'gsacp_hbc': 'configs/gsacp/gsacp-hbc_1k_sirst3.py',
     'gsacp_asg': 'configs/gsacp/gsacp-asg_1k_sirst3.py',
     'gsacp_final': 'configs/gsacp/gsacp-final_1k_sirst3.py',
-    # not in 'all': point-only with each point spread into CornerNet's Gaussian heat map
+    # not in 'all': point-only and LESPS with each point spread into CornerNet's Gaussian heat map
     'point_only_heatmap': 'configs/point_only/point-only-heatmap_1k_sirst3.py',
+    'lesps_heatmap': 'configs/lesps/lesps-heatmap_1k_sirst3.py',
     # not in 'all': PAL and GSACP-Final on SIRST3's coarse points (PAL's best published row)
     'pal_coarse': 'configs/pal/pal-coarse_1k_sirst3.py',
     'gsacp_final_coarse': 'configs/gsacp/gsacp-final-coarse_1k_sirst3.py',
