@@ -31,14 +31,14 @@ train_dataloader = dict(
         ann_file='img_idx/train_SIRST3.txt',
         point_type='centroid',
         pipeline=train_pipeline))
+# Validation reads the same set with the same workers: one image at a time, in order, with
+# whole-image annotations (no points) and the test pipeline.
 val_dataloader = dict(
+    train_dataloader,
     batch_size=1,
-    num_workers=2,
-    persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(
-        type=dataset_type,
-        data_root=data_root,
+        train_dataloader['dataset'],
         ann_file='img_idx/test_SIRST3.txt',
         point_type=None,
         pipeline=test_pipeline))
