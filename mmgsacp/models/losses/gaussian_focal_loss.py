@@ -19,18 +19,20 @@ from .bce_loss import BinaryPixelLoss, soft_targets
 
 
 def _shifted_max(x: Tensor, weights: Tensor, dim: int) -> Tensor:
-    """``max_d weights[d] * x`` shifted by ``d - r`` along ``dim``, zero outside the image."""
+    """``max_k weights[k] * x`` shifted by ``k - r`` along ``dim``, zero outside the image.
+
+    ``weights`` has odd length ``2r + 1`` and is symmetric, so the direction of the shift does
+    not matter.
+    """
     r = (weights.numel() - 1) // 2
-    out = x * weights[r]
     size = x.shape[dim]
-    for d in range(1, min(r, size - 1) + 1):
-        w = weights[r + d]
-        # value at i taken from i + d and from i - d
-        ahead = torch.zeros_like(x)
-        ahead.narrow(dim, 0, size - d).copy_(x.narrow(dim, d, size - d))
-        behind = torch.zeros_like(x)
-        behind.narrow(dim, d, size - d).copy_(x.narrow(dim, 0, size - d))
-        out = torch.maximum(out, torch.maximum(ahead, behind) * w)
+    border = list(x.shape)
+    border[dim] = r
+    zeros = x.new_zeros(border)
+    padded = torch.cat([zeros, x, zeros], dim)
+    out = padded.narrow(dim, 0, size) * weights[0]
+    for k in range(1, 2 * r + 1):
+        out = torch.maximum(out, padded.narrow(dim, k, size) * weights[k])
     return out
 
 
