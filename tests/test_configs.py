@@ -37,7 +37,7 @@ CONFIGS = sorted(
 METHOD_DIRS = ('gsacp', 'full_sup', 'point_only', 'prior_only', 'lesps', 'pal')
 #: <method>[_<network>]_<schedule>_<dataset>.py, words within a field joined by '-'
 NAME = re.compile(
-    r'^(?P<method>[a-z0-9-]+)(_(?P<net>[a-z0-9]+))?_(?P<sched>\d+k(-time)?)'
+    r'^(?P<method>[a-z0-9-]+)(_(?P<net>[a-z0-9]+(-[a-z0-9]+)*))?_(?P<sched>\d+k(-time)?)'
     r'_(?P<data>[a-z0-9]+)\.py$'
 )
 SCHEDULE_ITERS = {'1k': 1000, '3k': 3000, '40k': 40000}
@@ -100,6 +100,8 @@ def test_configs_by_method():
         'full_sup/full-sup_40k_sirst3.py',
         'full_sup/full-sup_dnanet_1k_sirst3.py',
         'full_sup/full-sup_dnanet_1k-time_sirst3.py',
+        'full_sup/full-sup_liteunet_1k-time_sirst3.py',
+        'full_sup/full-sup_liteunet-c192_1k_sirst3.py',
         'full_sup/full-sup-ds_1k_sirst3.py',
         'full_sup/full-sup-ds_dnanet_1k_sirst3.py',
         'point_only/point-only_1k_sirst3.py',
@@ -151,7 +153,10 @@ def test_schedule_owns_the_lengths(path):
         assert cfg.default_hooks[key].interval == schedule.default_hooks[key].interval
     text = open(path).read()
     if sched.endswith('-time'):
-        assert cfg.train_cfg.max_iters < schedule.train_cfg.max_iters
+        # A network given the compact network's training time: fewer iterations if its step
+        # costs more (DNANet), more if it costs less (LiteUNet).
+        assert cfg.train_cfg.max_iters != schedule.train_cfg.max_iters
+        assert cfg.train_cfg.val_interval == cfg.train_cfg.max_iters
         return
     assert cfg.train_cfg == schedule.train_cfg
     assert 'max_iters' not in text and 'interval=250' not in text
@@ -433,3 +438,9 @@ def test_liteunet_configs():
         'model.decode_head.num_convs',
     }
     assert full['model.backbone.type'] == ('CompactUNet', 'LiteUNet')
+    lite = _load('full_sup/full-sup_liteunet_1k_sirst3.py')
+    # The equal-time run changes only its length; the wide one only the deepest level's width.
+    longer = _diff(lite, _load('full_sup/full-sup_liteunet_1k-time_sirst3.py'))
+    assert set(longer) == {'train_cfg.max_iters', 'train_cfg.val_interval'}
+    wide = _diff(lite, _load('full_sup/full-sup_liteunet-c192_1k_sirst3.py'))
+    assert set(wide) == {'model.backbone.channels'}
