@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Optional
 
 from mmengine.hooks import LoggerHook, RuntimeInfoHook
+from mmengine.utils import apply_to
 from mmseg.registry import HOOKS
 
 from mmgsacp.utils.deferred_scalars import (
@@ -102,7 +103,9 @@ class DeferredRuntimeInfoHook(RuntimeInfoHook):
         # the Runner took the hub's state before calling the hooks: take it again with the
         # values pushed (tensors to the host, as the Runner does)
         if self.flush(runner) and 'message_hub' in checkpoint:
-            checkpoint['message_hub'] = _to_cpu(runner.message_hub.state_dict())
+            checkpoint['message_hub'] = apply_to(
+                runner.message_hub.state_dict(), lambda x: hasattr(x, 'cpu'), lambda x: x.cpu()
+            )
 
     def before_val(self, runner) -> None:
         self.flush(runner)
@@ -117,14 +120,3 @@ class DeferredRuntimeInfoHook(RuntimeInfoHook):
             attach_deferred_scalars(self._hub, None)
         self._hub = self._scalars = None
         super().after_train(runner)
-
-
-def _to_cpu(state):
-    """``state`` with every tensor in its nested dicts, lists and tuples moved to the host."""
-    if hasattr(state, 'cpu') and callable(state.cpu):
-        return state.cpu()
-    if isinstance(state, dict):
-        return type(state)((k, _to_cpu(v)) for k, v in state.items())
-    if isinstance(state, (list, tuple)):
-        return type(state)(_to_cpu(v) for v in state)
-    return state
