@@ -91,8 +91,13 @@ def build_cfg(args):
                 level=logging.WARNING,
             )
         else:
-            if optim_wrapper != 'OptimWrapper':
-                raise InputError(f'--amp needs OptimWrapper, the config has {optim_wrapper}')
+            # the schedules' DeferredLogOptimWrapper is OptimWrapper with its clip-norm log
+            # deferred; AmpOptimWrapper logs it MMEngine's way
+            if optim_wrapper not in ('OptimWrapper', 'DeferredLogOptimWrapper'):
+                raise InputError(
+                    f'--amp needs OptimWrapper or DeferredLogOptimWrapper, the config has '
+                    f'{optim_wrapper}'
+                )
             cfg.optim_wrapper.type = 'AmpOptimWrapper'
             cfg.optim_wrapper.loss_scale = 'dynamic'
     if args.resume == 'auto':

@@ -10,7 +10,8 @@ hook of the config, gives:
   (on CUDA, the iteration's time before the final synchronisation; on CPU nothing is queued,
   so it equals ``ms_per_iter``);
 * ``syncs_per_iter``: host-device synchronisations of one iteration (:class:`SyncCounter`: on
-  CPU the calls that would synchronise on a GPU, on CUDA the device's own count);
+  CPU the calls that would synchronise on a GPU, on CUDA the device's own count), with
+  ``syncs_by_kind`` and ``syncs_by_site`` (``file:line`` -> count) beside it;
 * ``samples_per_s``, ``peak_mem_mib``, ``projected_40k_s``;
 * ``data_ms_per_iter``: the training dataloader's time per batch on its own;
 * ``runner_over_bare``: ``ms_per_iter`` over the median step of a bare loop (preprocessing,
@@ -203,7 +204,7 @@ def measure_method(
             _sync(device)
             state['startup_s'] = time.perf_counter() - state['t0']
         elif index == count_at:
-            with SyncCounter(device=device) as syncs:
+            with SyncCounter(device=device, sites=True) as syncs:
                 run()
                 _sync(device)
             state['syncs'] = syncs
@@ -252,6 +253,7 @@ def measure_method(
         host_ms_per_iter=ms if device == 'cpu' else 1000 * statistics.median(state['host']),
         syncs_per_iter=syncs.total,
         syncs_by_kind=syncs.by_kind(),
+        syncs_by_site=dict(syncs.by_site()),
         samples_per_s=batch * 1000 / ms,
         peak_mem_mib=_peak_mem_mib(device),
         startup_s=state['startup_s'],
@@ -397,6 +399,9 @@ def run_command(args: argparse.Namespace) -> int:
             dnanet=args.dnanet,
         )
         print('\n'.join(speed_table(result)))
+        for name, r in result['results'].items():
+            for site, count in r['syncs_by_site'].items():
+                print(f'sync: {name} {count} x {site}')
         for note in result['notes']:
             print(f'note: {note}')
     if args.json:

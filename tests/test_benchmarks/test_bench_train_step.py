@@ -36,7 +36,9 @@ def test_report_with_dnanet():
 def test_teacher_update_is_the_configured_models(tmp_path):
     """GSACP-final's timed step updates the teacher the config builds, by its own rule."""
     root = str(tmp_path / 'synthetic')
-    make_synthetic_dataset(root, num_train=4, num_test=1, size=(64, 64), seed=0)
+    # 8 images in batches of 2: the counted (second) iteration does not end the loader's epoch,
+    # where the LoggerHook writes a line and the log values are read
+    make_synthetic_dataset(root, num_train=8, num_test=1, size=(64, 64), seed=0)
     model, optim, data, _ = build(REPO_ROOT, 'gsacp_final', root, 2)
     teacher_cfg = Config.fromfile(osp.join(REPO_ROOT, METHODS['gsacp_final'])).model.teacher
     assert model.teacher.scope == teacher_cfg['scope']
@@ -51,12 +53,14 @@ def test_teacher_update_is_the_configured_models(tmp_path):
 @pytest.mark.slow
 def test_speed_report_through_the_runner(tmp_path):
     """One method through the Runner: every key, the Runner against a bare loop, and no
-    synchronisation of mmgsacp's own in full supervision's iteration (MMEngine's loss logging
-    and gradient-norm reads remain)."""
+    synchronisation at all in full supervision's iteration between two log lines (the loss
+    terms and the gradient norm are read at log lines only)."""
     from mmgsacp.benchmarks.train_speed import KEYS, measure_method
 
     root = str(tmp_path / 'synthetic')
-    make_synthetic_dataset(root, num_train=4, num_test=1, size=(64, 64), seed=0)
+    # 8 images in batches of 2: the counted (second) iteration does not end the loader's epoch,
+    # where the LoggerHook writes a line and the log values are read
+    make_synthetic_dataset(root, num_train=8, num_test=1, size=(64, 64), seed=0)
     result = measure_method(REPO_ROOT, 'full_sup', root, batch=2, crop=32, iters=1, warmup=0)
     assert set(KEYS) <= set(result)
     assert result['host_ms_per_iter'] == result['ms_per_iter'] > 0
@@ -65,7 +69,7 @@ def test_speed_report_through_the_runner(tmp_path):
     )
     assert result['projected_40k_s'] > 40 * result['ms_per_iter']
     assert 'bool_index' not in result['syncs_by_kind']
-    assert result['syncs_per_iter'] <= 4
+    assert result['syncs_per_iter'] == 0, result['syncs_by_site']
 
 
 def test_speed_table_gives_each_step_over_full_supervision_of_its_network():

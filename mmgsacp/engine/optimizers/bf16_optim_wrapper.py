@@ -6,12 +6,13 @@ from contextlib import contextmanager
 
 import torch
 import torch.nn as nn
-from mmengine.optim import OptimWrapper
 from mmseg.registry import OPTIM_WRAPPERS
+
+from .deferred_log_optim_wrapper import DeferredLogOptimWrapper
 
 
 @OPTIM_WRAPPERS.register_module()
-class BF16AutocastOptimWrapper(OptimWrapper):
+class BF16AutocastOptimWrapper(DeferredLogOptimWrapper):
     """:class:`~mmengine.optim.OptimWrapper` whose forward pass runs under bf16 autocast.
 
     bfloat16 has float32's exponent range, so gradients neither underflow nor overflow and no
@@ -19,7 +20,8 @@ class BF16AutocastOptimWrapper(OptimWrapper):
     whose step reads an inf/NaN flag back from the device every iteration) and refuses to be
     built without a GPU; this wrapper only adds the autocast context, on the device the model's
     parameters are on (CUDA, or CPU for checks). Parameters, gradients and optimizer state stay
-    float32; the losses cast their inputs to float32 themselves.
+    float32; the losses cast their inputs to float32 themselves. The clipped gradient norm is
+    logged as :class:`DeferredLogOptimWrapper` logs it (no read-back each step).
 
     Config: ``optim_wrapper = dict(type='BF16AutocastOptimWrapper', optimizer=dict(...))``.
     """
