@@ -412,10 +412,15 @@ def test_deep_supervision_configs(name, base, num_aux):
 
 
 def test_dnanet_configs():
-    """DNANet replaces the compact U-Net by type; at equal time only the schedule changes."""
+    """DNANet replaces the compact U-Net by type, under full supervision and under GSACP-Final;
+    at equal time only the schedule changes."""
     full = _load('full_sup/full-sup_dnanet_1k_sirst3.py')
     assert full.model.backbone == dict(type='DNANet', in_channels=1)
     assert set(_diff(_load('full_sup/full-sup_1k_sirst3.py'), full)) == {'model.backbone.type'}
+    final = _diff(
+        _load('gsacp/gsacp-final_1k_sirst3.py'), _load('gsacp/gsacp-final_dnanet_1k_sirst3.py')
+    )
+    assert final == {'model.backbone.type': ('CompactUNet', 'DNANet')}
     short = _load('full_sup/full-sup_dnanet_1k-time_sirst3.py')
     assert set(_diff(full, short)) == {'train_cfg.max_iters', 'train_cfg.val_interval'}
     assert short.train_cfg.max_iters < full.train_cfg.max_iters

@@ -52,6 +52,8 @@ CPU_CONFIGS = {
     'gsacp_final_predband': 'configs/gsacp/gsacp-final-predband_1k_sirst3.py',
     # not in 'all': full supervision on DNANet, the reference for the compact network
     'full_sup_dnanet': 'configs/full_sup/full-sup_dnanet_1k_sirst3.py',
+    # not in 'all': GSACP-Final on DNANet, the network of the published rows
+    'gsacp_final_dnanet': 'configs/gsacp/gsacp-final_dnanet_1k_sirst3.py',
     # not in 'all': DNANet with as much training time as the compact network (250 iterations)
     'full_sup_dnanet_time': 'configs/full_sup/full-sup_dnanet_1k-time_sirst3.py',
     # not in 'all': LiteUNet, the deployment network: as configured, with the compact network's
