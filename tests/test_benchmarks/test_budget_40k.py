@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 import pytest
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 
 from mmgsacp.benchmarks.quality import (
     CONFIG_SETS,
@@ -20,7 +20,7 @@ from mmgsacp.benchmarks.quality import (
     relocate_results,
 )
 from mmgsacp.utils.config import GPU_FAST_OPTIONS
-from mmgsacp.utils.io import InputError, write_json
+from mmgsacp.utils.io import InputError, parse_cfg_options, write_json
 
 from ..utils import REPO_ROOT, config_path, synthetic_root
 
@@ -35,10 +35,7 @@ PLAIN_40K = {
 
 
 def _with_options(cfg: Config, options) -> Config:
-    parsed = {}
-    for text in options:
-        DictAction()(None, parsed, [text])
-    cfg.merge_from_dict(parsed)
+    cfg.merge_from_dict(parse_cfg_options(options))  # as tools/train.py's --cfg-options
     return cfg
 
 
