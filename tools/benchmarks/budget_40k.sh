@@ -62,8 +62,15 @@ while [[ $# -gt 0 ]]; do
 done
 [[ -n "$OUT" ]] || die "no output folder; usage: $(usage)"
 [[ "$SMOKE" == 0 || "$SMOKE" == 1 ]] || die "BUDGET_CPU_SMOKE must be 0 or 1, got $SMOKE"
-[[ "$OUT" == /* ]] || OUT="$PWD/$OUT"
+# Paths given by the caller are read from the caller's folder; the defaults from the repository.
+absolute() {
+    if [[ -z "$1" || "$1" == /* ]]; then echo "$1"; else echo "$PWD/$1"; fi
+}
+OUT="$(absolute "$OUT")"
 OUT="${OUT%/}"
+DATA_ROOT="$(absolute "${DATA_ROOT:-}")"
+PACK_FILE="$(absolute "${PACK_FILE:-}")"
+WHEELS="$(absolute "${WHEELS:-}")"
 PARTIAL="$OUT.partial"
 [[ ! -e "$OUT" ]] || die "$OUT exists; it is never replaced: remove it or name another folder"
 
@@ -74,7 +81,7 @@ command -v "$PYTHON" > /dev/null || die "no interpreter $PYTHON (set PYTHON)"
 export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
 "$PYTHON" -c 'import torch' 2> /dev/null || die "$PYTHON has no PyTorch; install it first"
 
-if [[ -n "${WHEELS:-}" ]]; then
+if [[ -n "$WHEELS" ]]; then
     [[ -d "$WHEELS" ]] || die "WHEELS=$WHEELS is not a folder"
     echo "installing the missing requirements from $WHEELS (offline)"
     # torch is left out: the machine's own build (CUDA) stays.
@@ -121,7 +128,7 @@ else
     echo "$MODE" > "$PARTIAL/mode.txt"
 fi
 
-if [[ -n "${DATA_ROOT:-}" ]]; then
+if [[ -n "$DATA_ROOT" ]]; then
     :
 elif [[ "$SMOKE" == 1 ]]; then
     DATA_ROOT="$PARTIAL/data/synthetic"
@@ -135,7 +142,7 @@ else
 fi
 [[ -f "$DATA_ROOT/$SPLIT" ]] || die "no data set at $DATA_ROOT ($SPLIT missing); set DATA_ROOT"
 
-if [[ -n "${PACK_FILE:-}" ]]; then
+if [[ -n "$PACK_FILE" ]]; then
     :
 elif [[ "$SMOKE" == 1 ]]; then
     PACK_FILE="$PARTIAL/packed/synthetic_train_centroid.npz"
