@@ -215,8 +215,8 @@ def packed_split_of(root: str, config: str) -> Optional[Dict[str, str]]:
     from the per-sample pipeline.
 
     Returns:
-        dict | None: ``pack_file`` (as the config names it, relative to ``root``),
-        ``point_type`` and ``ann_file``.
+        dict | None: ``pack_file`` (as the config names it, relative to ``root``) and
+        ``point_type``.
     """
     dataset = Config.fromfile(osp.join(root, config)).train_dataloader.dataset
     if dataset.get('type') != 'PackedPointDataset':
@@ -224,7 +224,6 @@ def packed_split_of(root: str, config: str) -> Optional[Dict[str, str]]:
     return dict(
         pack_file=dataset.pack_file,
         point_type=dataset.get('point_type') or 'centroid',
-        ann_file=dataset.ann_file,
     )
 
 
@@ -297,7 +296,8 @@ def run_quality_benchmark(
         phase: 'train' only, 'test' only (existing checkpoints), or 'all'.
         cfg_options: Extra ``key=value`` overrides for every method (after the set's own).
         pack_file: The packed training split of the methods whose config trains from one
-            (relative to ``root`` or absolute); '' keeps the configs' own.
+            (relative to the current folder, as ``work_dir``); '' keeps the configs' own
+            (relative to ``root``).
 
     Returns:
         All results in ``quality.json``, with entries other processes wrote meanwhile.
@@ -311,6 +311,7 @@ def run_quality_benchmark(
     data_root = osp.abspath(data_root)
     check_data_root(data_root, config_set)
     work_dir = osp.abspath(work_dir)
+    pack_file = osp.abspath(pack_file) if pack_file else ''
     os.makedirs(work_dir, exist_ok=True)
     result_path = osp.join(work_dir, 'quality.json')
     split_name = SPLIT_NAMES[config_set]
