@@ -1,15 +1,19 @@
 """Train and test every method on the same budget, and tabulate the field's metrics.
 
-Each method is its CPU-budget config (same network, crop, batch and iteration count), trained
-from centroid points on SIRST3 train and tested on test_SIRST3 with its three parts. Results go
-to ``<work-dir>/quality.json``::
+Each method is its config of a set (:data:`CONFIG_SETS`; by default the CPU budget: same
+network, crop, batch and iteration count), trained from centroid points on SIRST3 train and
+tested on test_SIRST3 with its three parts. The ``gpu40k`` set is the published budget (40k
+iterations of batch 16) with the GPU switches of ``configs/_base_/gpu_fast.py``, trained from the
+packed split where the method's config has a packed form. Results go to
+``<work-dir>/quality.json``::
 
     {method: {split: {"mIoU", "nIoU", "Pd", "Fa"}, "checkpoint": path, "config": path,
-              "train_s": seconds}}
+              "train_s": seconds, "test_s": seconds}}
 
-and a markdown table beside it (``quality.md``). The file is rewritten (atomically) after every
-method, so an interrupted benchmark resumes with the methods not yet finished (a method whose
-training was cut short resumes from its last checkpoint).
+and two markdown tables beside it (``quality.md``; ``times.md``, seconds per method). The
+results file is rewritten (atomically) after every method, so an interrupted benchmark resumes
+with the methods not yet finished (a method whose training was cut short resumes from its last
+checkpoint).
 """
 
 from __future__ import annotations
@@ -21,9 +25,17 @@ import os.path as osp
 import subprocess
 import sys
 import time
-from typing import Dict, List, Sequence
+from typing import Dict, List, Optional, Sequence
 
-from mmgsacp.utils.config import NO_VALIDATION_OPTIONS, synthetic_options
+from mmengine.config import Config
+
+from mmgsacp.datasets.packed import pack_command
+from mmgsacp.utils.config import (
+    GPU_FAST_OPTIONS,
+    NO_VALIDATION_OPTIONS,
+    as_cfg_options,
+    synthetic_options,
+)
 from mmgsacp.utils.fileio import atomic_write_text
 from mmgsacp.utils.io import InputError, parse_cfg_options, write_json
 
@@ -78,15 +90,48 @@ DEFAULT_METHODS = (
     'gsacp_asg',
     'gsacp_final',
 )
-#: method -> config, for each benchmark set: the same configs, all of them on SIRST3, the
-#: standard ones with their data switched to the synthetic set (DATASET_OPTIONS).
+#: method -> config at the published budget (40k iterations of batch 16, about 400 epochs of
+#: SIRST3 train), from the packed split in memory where the method trains from one. PAL keeps
+#: its evolving labels in original image coordinates, which only the per-sample pipeline gives
+#: (sirst3_coords.py), so it trains from the per-sample path.
+GPU40K_CONFIGS = {
+    'full_sup': 'configs/full_sup/full-sup-packed_40k_sirst3.py',
+    'prior_only': 'configs/prior_only/prior-only-packed_40k_sirst3.py',
+    'pal': 'configs/pal/pal_40k_sirst3.py',
+    'gsacp_final': 'configs/gsacp/gsacp-final-packed_40k_sirst3.py',
+}
+#: method -> config, for each benchmark set: the CPU budget on SIRST3, its standard methods with
+#: their data switched to the synthetic set (DATASET_OPTIONS), and the published budget on
+#: SIRST3 or (a check of the same commands without a GPU) on the synthetic set.
 CONFIG_SETS = {
     'cpu': CPU_CONFIGS,
     'synthetic': {m: CPU_CONFIGS[m] for m in DEFAULT_METHODS},
+    'gpu40k': GPU40K_CONFIGS,
+    'gpu40k-synthetic': GPU40K_CONFIGS,
 }
 #: --cfg-options that put every config of a set on its data (--data-root then says where).
-DATASET_OPTIONS = {'cpu': [], 'synthetic': synthetic_options()}
-SPLIT_NAMES = {'cpu': 'SIRST3', 'synthetic': 'synthetic'}
+DATASET_OPTIONS = {
+    'cpu': [],
+    'synthetic': synthetic_options(),
+    'gpu40k': [],
+    'gpu40k-synthetic': synthetic_options(),
+}
+#: --cfg-options a set trains with (before the user's, which may override them: e.g.
+#: ``optim_wrapper.optimizer.fused=False`` to check the GPU set on a CPU).
+TRAIN_OPTIONS = {
+    'cpu': [],
+    'synthetic': [],
+    'gpu40k': list(GPU_FAST_OPTIONS),
+    'gpu40k-synthetic': list(GPU_FAST_OPTIONS),
+}
+SPLIT_NAMES = {
+    'cpu': 'SIRST3',
+    'synthetic': 'synthetic',
+    'gpu40k': 'SIRST3',
+    'gpu40k-synthetic': 'synthetic',
+}
+#: The training split of each data set (relative to its data root).
+TRAIN_SPLITS = {'SIRST3': 'img_idx/train_SIRST3.txt', 'synthetic': 'img_idx/train_synthetic.txt'}
 PARTS = ('NUAA-SIRST', 'NUDT-SIRST', 'IRSTD-1K')
 KEYS = ('mIoU', 'nIoU', 'Pd', 'Fa')
 PHASES = ('all', 'train', 'test')
@@ -114,12 +159,12 @@ def parse_methods(text: str, known: Sequence[str]) -> List[str]:
 def check_data_root(root: str, config_set: str) -> None:
     """Raise :class:`InputError`, saying where the data is expected, when ``root`` lacks the
     training split of ``config_set``."""
-    split = 'img_idx/train_SIRST3.txt' if config_set == 'cpu' else 'img_idx/train_synthetic.txt'
+    split = TRAIN_SPLITS[SPLIT_NAMES[config_set]]
     if not osp.isfile(osp.join(root, split)):
         where = (
             'SIRST3 is expected at ../shared/data/SIRST3 (beside the repository); point '
             'to it with --data-root DIR or `make bench-quality DATA_ROOT=DIR`'
-            if config_set == 'cpu'
+            if SPLIT_NAMES[config_set] == 'SIRST3'
             else 'make one with `python tools/dataset_converters/make_synthetic.py DIR`'
         )
         raise InputError(f'no data set at {root} ({split} missing). {where}')
@@ -147,6 +192,41 @@ def metrics_by_split(metrics: dict, split_name: str) -> dict:
     return out
 
 
+def table_order(results: dict) -> List[str]:
+    """The methods of ``results``: the standard ones in their order, then the others sorted."""
+    return [m for m in DEFAULT_METHODS if m in results] + sorted(
+        m for m in results if m not in DEFAULT_METHODS
+    )
+
+
+def times_markdown(results: dict) -> str:
+    """One row per method: seconds spent training and testing (summed over resumed runs)."""
+    lines = ['| method | train s | test s | total s |', '|---|---|---|---|']
+    for method in table_order(results):
+        train_s, test_s = results[method].get('train_s'), results[method].get('test_s')
+        cells = ['–' if t is None else f'{t:.0f}' for t in (train_s, test_s)]
+        total = (train_s or 0.0) + (test_s or 0.0)
+        lines.append(f'| {method} | {cells[0]} | {cells[1]} | {total:.0f} |')
+    return '\n'.join(lines) + '\n'
+
+
+def packed_split_of(root: str, config: str) -> Optional[Dict[str, str]]:
+    """What the packed split a config trains from must hold, or None when the config trains
+    from the per-sample pipeline.
+
+    Returns:
+        dict | None: ``pack_file`` (as the config names it, relative to ``root``) and
+        ``point_type``.
+    """
+    dataset = Config.fromfile(osp.join(root, config)).train_dataloader.dataset
+    if dataset.get('type') != 'PackedPointDataset':
+        return None
+    return dict(
+        pack_file=dataset.pack_file,
+        point_type=dataset.get('point_type') or 'centroid',
+    )
+
+
 def markdown(results: dict, split_name: str) -> str:
     """One row per method: the headline metrics on the split, mIoU per part, training time."""
     splits = [split_name] + [p for p in PARTS if any(p in r for r in results.values())]
@@ -158,10 +238,7 @@ def markdown(results: dict, split_name: str) -> str:
         + ' | train s |'
     )
     lines = [head, '|' + '---|' * (len(splits) + 2)]
-    order = [m for m in DEFAULT_METHODS if m in results] + sorted(
-        m for m in results if m not in DEFAULT_METHODS
-    )
-    for method in order:
+    for method in table_order(results):
         r = results[method]
         if split_name not in r:
             continue
@@ -206,6 +283,7 @@ def run_quality_benchmark(
     config_set: str = 'cpu',
     phase: str = 'all',
     cfg_options: Sequence[str] = (),
+    pack_file: str = '',
 ) -> Dict[str, dict]:
     """Train and/or test ``methods`` with ``tools/train.py`` and ``tools/test.py``.
 
@@ -216,26 +294,40 @@ def run_quality_benchmark(
         work_dir: Where each method's run and ``quality.json`` / ``quality.md`` go.
         config_set: A key of :data:`CONFIG_SETS`.
         phase: 'train' only, 'test' only (existing checkpoints), or 'all'.
-        cfg_options: Extra ``key=value`` overrides for every method.
+        cfg_options: Extra ``key=value`` overrides for every method (after the set's own).
+        pack_file: The packed training split of the methods whose config trains from one
+            (relative to the current folder, as ``work_dir``); '' keeps the configs' own
+            (relative to ``root``).
 
     Returns:
         All results in ``quality.json``, with entries other processes wrote meanwhile.
 
     Raises:
-        InputError: Unknown methods, missing data or a failed command.
+        InputError: Unknown methods, missing data (the data set, or a packed split: the
+            message gives the command that writes it) or a failed command.
     """
     configs = CONFIG_SETS[config_set]
     names = parse_methods(methods, list(configs))
     data_root = osp.abspath(data_root)
     check_data_root(data_root, config_set)
     work_dir = osp.abspath(work_dir)
+    pack_file = osp.abspath(pack_file) if pack_file else ''
     os.makedirs(work_dir, exist_ok=True)
     result_path = osp.join(work_dir, 'quality.json')
     split_name = SPLIT_NAMES[config_set]
     py = sys.executable
     data_options = DATASET_OPTIONS[config_set]
     train_options = (
-        data_options + [f'train_dataloader.dataset.data_root={data_root}'] + list(cfg_options)
+        data_options
+        + [f'train_dataloader.dataset.data_root={data_root}']
+        + TRAIN_OPTIONS[config_set]
+    )
+    # Every packed split is looked for before the first run starts: a missing one is found
+    # at once, not after the methods before it have trained.
+    pack_options = (
+        {m: packed_options(root, configs[m], pack_file, data_root, split_name) for m in names}
+        if phase in ('all', 'train')
+        else {}
     )
     test_options = (
         data_options
@@ -262,6 +354,8 @@ def run_quality_benchmark(
             cmd = (
                 [py, 'tools/train.py', config, '--work-dir', method_dir, '--cfg-options']
                 + train_options
+                + pack_options[method]
+                + list(cfg_options)
                 + list(NO_VALIDATION_OPTIONS)
             )
             if osp.isfile(osp.join(method_dir, 'last_checkpoint')):
@@ -279,6 +373,7 @@ def run_quality_benchmark(
                 print(f'{method}: no checkpoint at {final_ckpt}, not tested')
                 continue
             metrics_json = osp.join(method_dir, 'test_metrics.json')
+            start = time.time()
             run_logged(
                 [
                     py,
@@ -295,6 +390,7 @@ def run_quality_benchmark(
                 log,
                 root,
             )
+            entry['test_s'] = entry.get('test_s', 0.0) + time.time() - start
             with open(metrics_json) as f:
                 entry.update(metrics_by_split(json.load(f), split_name))
             entry.update(config=config, checkpoint=final_ckpt)
@@ -307,7 +403,60 @@ def run_quality_benchmark(
     results = load_results(result_path)  # with entries other processes wrote meanwhile
     table = markdown(results, split_name)
     atomic_write_text(table, osp.join(work_dir, 'quality.md'))
+    times = times_markdown(results)
+    atomic_write_text(times, osp.join(work_dir, 'times.md'))
     print(table)
+    print(times)
+    return results
+
+
+def packed_options(
+    root: str, config: str, pack_file: str, data_root: str, split_name: str
+) -> List[str]:
+    """The training options that point a config at its packed split ([] for a config that
+    trains from the per-sample pipeline).
+
+    Raises:
+        InputError: The packed split is missing; the message gives the command that writes
+            it from ``data_root``.
+    """
+    wanted = packed_split_of(root, config)
+    if wanted is None:
+        return []
+    path = pack_file or wanted['pack_file']
+    path = path if osp.isabs(path) else osp.join(root, path)
+    if not osp.isfile(path):
+        command = pack_command(data_root, TRAIN_SPLITS[split_name], wanted['point_type'], path)
+        raise InputError(
+            f'{config} trains from the packed split {path}, which does not exist; write it '
+            f'with: {command}'
+        )
+    return as_cfg_options({'train_dataloader.dataset.pack_file': path})
+
+
+def missing_methods(work_dir: str, config_set: str, methods: str = 'all') -> List[str]:
+    """The methods of ``methods`` (as :func:`parse_methods` reads it) that have no tested
+    result in ``work_dir/quality.json``."""
+    results = load_results(osp.join(work_dir, 'quality.json'))
+    split_name = SPLIT_NAMES[config_set]
+    return [
+        m
+        for m in parse_methods(methods, list(CONFIG_SETS[config_set]))
+        if split_name not in results.get(m, {})
+    ]
+
+
+def relocate_results(work_dir: str, old_dir: str) -> dict:
+    """After ``old_dir`` was moved to ``work_dir``, point the checkpoints of its
+    ``quality.json`` at their new place (rewritten atomically). Returns the results."""
+    path = osp.join(work_dir, 'quality.json')
+    results = load_results(path)
+    old = osp.abspath(old_dir) + os.sep
+    for entry in results.values():
+        ckpt = entry.get('checkpoint', '')
+        if ckpt.startswith(old):
+            entry['checkpoint'] = osp.join(osp.abspath(work_dir), ckpt[len(old) :])
+    write_json(results, path)
     return results
 
 
@@ -323,5 +472,6 @@ def run_command(args: argparse.Namespace) -> int:
         args.config_set,
         args.phase,
         args.cfg_options,
+        args.pack_file,
     )
     return 0

@@ -1,0 +1,9 @@
+# gsacp-final_40k_sirst3.py trained from the packed split in memory, augmented batch-wise on the
+# model's device (configs/_base_/datasets/sirst3_packed.py; write the file first). The method
+# part is gsacp-final_40k_sirst3.py's; tests/test_benchmarks/test_budget_40k.py checks they agree.
+_base_ = [
+    '../_base_/models/gsacp_compact_unet.py', '../_base_/datasets/sirst3_packed.py',
+    '../_base_/schedules/schedule_40k.py', '../_base_/default_runtime.py'
+]
+model = dict(data_preprocessor={{_base_.packed_preprocessor}})
+default_hooks = dict(drift_monitor=dict(type='DriftMonitorHook', interval=50, grid_interval=1000))
