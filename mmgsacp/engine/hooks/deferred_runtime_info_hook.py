@@ -55,8 +55,6 @@ class DeferredRuntimeInfoHook(RuntimeInfoHook):
             raise ValueError(f'DeferredRuntimeInfoHook: interval must be >= 1, got {interval}')
         self.interval = None if interval is None else int(interval)
         self._interval = self.interval or 50
-        self._scalars: Optional[DeferredScalars] = None
-        self._hub = None
 
     def before_train(self, runner) -> None:
         super().before_train(runner)
@@ -70,14 +68,12 @@ class DeferredRuntimeInfoHook(RuntimeInfoHook):
                     'Leave interval unset (it follows default_hooks.logger.interval).'
                 )
             self._interval = logged
-        self._hub = runner.message_hub
-        self._scalars = DeferredScalars()
-        attach_deferred_scalars(self._hub, self._scalars)
+        attach_deferred_scalars(runner.message_hub, DeferredScalars())
 
     def after_train_iter(
         self, runner, batch_idx: int, data_batch=None, outputs: Optional[dict] = None
     ) -> None:
-        scalars = self._scalars if self._hub is runner.message_hub else None
+        scalars = deferred_scalars_of(runner.message_hub)
         if scalars is None:  # not started through before_train: MMEngine's immediate push
             super().after_train_iter(runner, batch_idx, data_batch, outputs)
             return
@@ -116,7 +112,5 @@ class DeferredRuntimeInfoHook(RuntimeInfoHook):
 
     def after_train(self, runner) -> None:
         self.flush(runner)
-        if self._hub is not None:
-            attach_deferred_scalars(self._hub, None)
-        self._hub = self._scalars = None
+        attach_deferred_scalars(runner.message_hub, None)
         super().after_train(runner)
