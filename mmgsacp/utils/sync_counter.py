@@ -18,6 +18,7 @@ Example::
 from __future__ import annotations
 
 import collections
+import contextlib
 import os.path as osp
 import sys
 import warnings
@@ -70,6 +71,25 @@ _TORCH_DIR = osp.dirname(torch.__file__)
 _HOST_SIDE_DIRS = (osp.join(_TORCH_DIR, 'optim') + osp.sep,)
 
 
+_host_only_depth = 0
+
+
+@contextlib.contextmanager
+def host_only():
+    """Mark a block that reads tensors its caller has checked to be on the host.
+
+    Such a block runs only where the tensors are host tensors (its caller takes another
+    branch on a device), so its reads never make the host wait; CPU counting leaves them out
+    instead of reporting a synchronisation that a GPU run would never make.
+    """
+    global _host_only_depth
+    _host_only_depth += 1
+    try:
+        yield
+    finally:
+        _host_only_depth -= 1
+
+
 def _has_bool_mask(index) -> bool:
     """Whether an index expression holds a boolean tensor (a mask: its selection count is
     data-dependent; a 0-dim bool is a plain condition and needs no count)."""
@@ -97,6 +117,8 @@ class _CountingMode(TorchFunctionMode):
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
+        if _host_only_depth:
+            return func(*args, **kwargs)
         kind = _READ_BACK.get(func)
         if kind is not None:
             if (

@@ -389,6 +389,17 @@ def test_pack_contract():
     assert 'gt_sem_seg' not in empty['data_samples']
 
 
+def test_pack_refuses_a_point_outside_its_image_and_names_the_file():
+    img = np.zeros((3, 4), np.float32)
+    edge = np.array([[3.0, 2.0], [0.0, 0.0]], np.float32)  # the last pixel of a 3x4 image
+    assert PackIRInputs()(dict(img=img, gt_points=edge))['data_samples'].gt_points.shape == (2, 2)
+    for outside in ([3.6, 1.0], [1.0, 3.0], [-0.7, 1.0]):  # as training rounds them
+        with pytest.raises(ValueError, match=r'of a/x\.png lies outside its 3x4 image'):
+            PackIRInputs()(
+                dict(img=img, img_path='a/x.png', gt_points=np.array([[0, 0], outside], np.float32))
+            )
+
+
 def test_config_pipelines_on_real_files(tmp_path, repo_root: Path):
     from mmengine.config import Config
 

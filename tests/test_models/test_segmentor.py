@@ -529,3 +529,24 @@ def test_stack_points_checks_the_batch_at_once_and_names_the_sample():
     bad = good[:2] + [sample([[5.0, 6.0], [24.0, 2.0]], 'c.png')]
     with pytest.raises(ValueError, match=r'x=24, y=2\) of sample 2 \(c\.png\).*16x24'):
         stack_points(bad)
+    # host points are checked with host reads, which no step of a GPU run makes
+    from mmgsacp.utils.sync_counter import SyncCounter
+
+    with SyncCounter(device='cpu') as syncs:
+        stack_points(good)
+    assert syncs.total == 0
+
+
+def test_device_point_check_fails_the_step_without_reading_back():
+    """Points on an accelerator are checked by a device-side assertion (CPU tensors stand in
+    for the device's here: the assertion then fails at once)."""
+    from mmgsacp.models.decode_heads.binary_head import assert_points_inside
+    from mmgsacp.utils.sync_counter import SyncCounter
+
+    wh = torch.tensor([[24, 16], [24, 16], [-1, -1]])  # the last image's size is unknown
+    with SyncCounter(device='cpu') as syncs:
+        assert_points_inside(torch.tensor([[0, 0], [23, 15], [99, 99]]), wh)
+    assert syncs.total == 0
+    for x, y in ((24, 0), (0, 16), (-1, 3)):
+        with pytest.raises(RuntimeError, match='outside its image'):
+            assert_points_inside(torch.tensor([[0, 0], [x, y], [5, 5]]), wh)

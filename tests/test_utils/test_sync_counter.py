@@ -49,3 +49,15 @@ def test_cuda_counting_needs_cuda():
         SyncCounter(device='cuda')
     with pytest.raises(ValueError, match='device'):
         SyncCounter(device='tpu')
+
+
+def test_host_only_blocks_are_left_out_and_counting_resumes_after():
+    from mmgsacp.utils.sync_counter import host_only
+
+    x = torch.arange(4.0)
+    with SyncCounter(device='cpu') as syncs:
+        with host_only():
+            float(x.sum())
+            x.tolist()
+        bool(x.any())
+    assert syncs.by_kind() == {'bool': 1}

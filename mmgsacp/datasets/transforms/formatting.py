@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Sequence, Tuple
 
 import numpy as np
 import torch
@@ -12,6 +12,23 @@ from mmseg.registry import TRANSFORMS
 from mmseg.structures import SegDataSample
 
 __all__ = ['PackIRInputs', 'PackSampleIndex']
+
+
+def _check_points_inside(points: np.ndarray, hw: Tuple[int, int], results: dict) -> None:
+    """Raise a ValueError naming the file when a point (as training rounds it) lies outside.
+
+    Checked here, on the host, so that training never reads points back from a device.
+    """
+    h, w = hw
+    xy = np.round(points)
+    outside = (xy < 0).any(1) | (xy[:, 0] >= w) | (xy[:, 1] >= h)
+    if outside.any():
+        x, y = points[int(np.argmax(outside))].tolist()
+        raise ValueError(
+            f'point (x={x:g}, y={y:g}) of {results.get("img_path", "a sample")} lies outside its '
+            f'{h}x{w} image after the pipeline (a transform that crops must drop the points '
+            'it cuts off)'
+        )
 
 
 @TRANSFORMS.register_module()
@@ -76,6 +93,8 @@ class PackIRInputs(BaseTransform):
             data_sample.gt_sem_seg = PixelData(data=torch.from_numpy(seg[None]))
         if 'gt_points' in results:
             points = np.array(results['gt_points'], dtype=np.float32, order='C').reshape(-1, 2)
+            if 'img' in results:
+                _check_points_inside(points, results['img'].shape[:2], results)
             data_sample.set_field(torch.from_numpy(points), 'gt_points', dtype=torch.Tensor)
         data_sample.set_metainfo({k: results[k] for k in self.meta_keys if k in results})
         packed['data_samples'] = data_sample

@@ -233,7 +233,7 @@ class AffinityPropagationHead(BinaryIRHead):
             points (Tensor): (P, 3) long, columns (batch_index, x, y).
             batch_data_samples: only used to name the file in error messages.
             check_points (bool): validate the points on the device (training skips it: its
-                points come from :func:`stack_points`, which checks them on the host).
+                points come from :func:`stack_points`, which checks them without a read-back).
             band_evidence (Tensor | None): (B, 1, H, W) detached probabilities that decide
                 the outer band under ``target_cfg.band_source='prediction'``.
         """

@@ -13,6 +13,8 @@ from mmseg.models.decode_heads.decode_head import BaseDecodeHead
 from mmseg.registry import MODELS
 from torch import Tensor
 
+from ...utils.sync_counter import host_only
+
 
 @MODELS.register_module()
 class BinaryIRHead(BaseDecodeHead):
@@ -118,6 +120,42 @@ class BinaryIRHead(BaseDecodeHead):
         return self.losses_from_labels(seg_logits, labels)
 
 
+def _raise_on_outside_point(
+    pts: Tensor, wh: Tensor, rows: List[int], sizes: List[Tuple[int, int]], batch_data_samples
+) -> None:
+    """Raise a ValueError naming the first point outside its image (host tensors)."""
+    bad = ((pts < 0) | (pts >= wh)) & (wh >= 0)
+    if bool(bad.any()):
+        i = int(bad.any(1).long().argmax())
+        b = rows[i]
+        x, y = pts[i].tolist()
+        w, h = sizes[i]
+        raise ValueError(
+            f'point (x={x}, y={y}) of sample {b} '
+            f'({batch_data_samples[b].metainfo.get("img_path", "?")}) lies outside its '
+            f'{h}x{w} image'
+        )
+
+
+def assert_points_inside(pts: Tensor, wh: Tensor) -> None:
+    """Fail, without reading back, when a point lies outside its image.
+
+    Args:
+        pts (Tensor): (P, 2) long (x, y).
+        wh (Tensor): (P, 2) long (width, height) of each point's image; -1 where unknown.
+
+    Raises:
+        RuntimeError: through a device-side assertion, which on an accelerator surfaces at
+            the next synchronisation (on the CPU at once).
+    """
+    outside = ((pts < 0) | (pts >= wh)) & (wh >= 0)
+    torch._assert_async(
+        outside.any().logical_not(),
+        'a training point lies outside its image (a pipeline that crops must drop the points '
+        'it cuts off)',
+    )
+
+
 def stack_points(batch_data_samples) -> Tensor:
     """Collect each sample's ``gt_points`` (K_i, 2) (x, y) into one (P, 3) long tensor.
 
@@ -125,7 +163,9 @@ def stack_points(batch_data_samples) -> Tensor:
 
     Raises:
         KeyError: a sample has no ``gt_points``.
-        ValueError: a point lies outside its sample's ``img_shape`` (names file and point).
+        ValueError: a point lies outside its sample's ``img_shape`` (names file and point),
+            for points on the host; on an accelerator the same check is a device-side
+            assertion (:func:`assert_points_inside`), so that no step waits for it.
     """
     pts_list: List[Tensor] = []
     rows: List[int] = []
@@ -145,19 +185,15 @@ def stack_points(batch_data_samples) -> Tensor:
     if not rows:
         return torch.zeros((0, 3), dtype=torch.long)
     pts = torch.cat(pts_list).round().long()
-    # One check for the whole batch: on a device the points are read back once per step, not
-    # once per sample (the shapes and batch indices are host values, free to build).
-    wh = torch.tensor(sizes, dtype=torch.long).to(pts.device, non_blocking=True)
-    bad = ((pts < 0) | (pts >= wh)) & (wh >= 0)
-    if bool(bad.any()):
-        i = int(bad.any(1).long().argmax())
-        b = rows[i]
-        x, y = pts[i].tolist()
-        w, h = sizes[i]
-        raise ValueError(
-            f'point (x={x}, y={y}) of sample {b} '
-            f'({batch_data_samples[b].metainfo.get("img_path", "?")}) lies outside its '
-            f'{h}x{w} image'
-        )
+    wh = torch.tensor(sizes, dtype=torch.long)
+    if pts.device.type == 'cpu':
+        with host_only():
+            _raise_on_outside_point(pts, wh, rows, sizes, batch_data_samples)
+    else:
+        # Reading the points back would stall the device once per step. The shipped pipelines
+        # check them where they are made, on the host (PackIRInputs; the packed preprocessor
+        # keeps only points inside its crops), so this is a backstop for other pipelines: a
+        # device-side assertion that fails the step without a read-back.
+        assert_points_inside(pts, wh.to(pts.device, non_blocking=True))
     batch_index = torch.tensor(rows, dtype=torch.long).to(pts.device, non_blocking=True)
     return torch.cat([batch_index.unsqueeze(1), pts], dim=1)

@@ -380,7 +380,7 @@ def generate_point_targets(
         support_pad: Adaptive extra pixels.
         steps: Growth steps from the point (defaults to the window radius).
         check_points: Validate the points (a device-to-host read); callers whose points are
-            already checked (the head: :func:`stack_points` checks them on the host) skip it.
+            already checked (the head: :func:`stack_points`, without a read-back) skip it.
 
     Returns:
         :class:`PointTargets`; no tensor in it carries gradient.
