@@ -9,17 +9,21 @@ memory and crops, flips and normalises whole batches at once
 (:class:`mmgsacp.models.data_preprocessors.PackedPointDataPreProcessor`).
 
 File layout (format :data:`PACK_FORMAT_VERSION`; ``N`` images, ``P`` pixels in all, ``K``
-points in all):
+points in all; :func:`load_packed_split` returns ``images`` and ``masks`` decoded, as uint8
+(P,) arrays: every image row-major one after the other, masks on the same offsets):
 
 =================  ===============  ========================================================
 key                dtype, shape     content
 =================  ===============  ========================================================
 ``version``        int64 ()         :data:`PACK_FORMAT_VERSION`
-``images``         uint8 (P,)       every image, row-major, one after the other
-``masks``          uint8 (P,)       full masks on the same offsets, 0 background / 1 target
-                                    under the dataset's ``mask_scale`` rule; (0,) without
-                                    masks
-``index``          int64 (N, 3)     (offset, H, W) of each image in ``images`` / ``masks``
+``images``         uint8 (B,)       each image as a lossless WebP stream, one after the
+                                    other
+``image_bytes``    int64 (N,)       length of each image's stream
+``masks``          uint8 (P / 8,)   full masks, 0 background / 1 target under the dataset's
+                                    ``mask_scale`` rule, one bit a pixel (``np.packbits``);
+                                    (0,) without masks
+``index``          int64 (N, 3)     (offset, H, W) of each image in the decoded ``images`` /
+                                    ``masks``
 ``points``         float32 (K, 3)   (image_index, x, y), each image's points in split order
 ``names``          str (N,)         file stems
 ``parts``          str (N,)         part of each stem ('' when unknown)
@@ -27,6 +31,13 @@ key                dtype, shape     content
 ``source``         str (4,)         data_root (resolved), split file, point_type,
                                     mask_scale
 =================  ===============  ========================================================
+
+Why WebP: the images must be stored losslessly (the fast path crops the very pixels of the
+per-sample pipeline), and of the lossless coders measured on SIRST3's training split
+(``tools/benchmarks/bench_pack_size.py``) lossless WebP is the smallest and among the fastest to
+decode: 2.07 bits a pixel against 3.58 for deflate on the raw pixels (format 1) and 2.47 for
+PNG. Its predictors and entropy coder are close to what a context-modelling coder of the
+JPEG-LS kind could reach on these noisy frames (about 2.0 bits a pixel).
 """
 
 from __future__ import annotations
@@ -36,6 +47,7 @@ import os.path as osp
 import tempfile
 from typing import Dict, List, Optional, Sequence
 
+import cv2
 import numpy as np
 from mmengine.dataset import BaseDataset
 from mmengine.logging import print_log
@@ -45,13 +57,15 @@ from ..utils.fileio import default_mode
 from ..utils.io import InputError
 
 #: Version written by :func:`pack_split`; readers refuse any other.
-PACK_FORMAT_VERSION = 1
+PACK_FORMAT_VERSION = 2
 #: The command that writes a packed split (named in errors).
 PACK_COMMAND = 'python tools/dataset_converters/pack_split.py'
 #: Keys of the small arrays a dataset reads (no pixels).
 INDEX_KEYS = ('version', 'index', 'points', 'names', 'parts', 'img_paths', 'source')
-#: Every key of a packed split.
+#: Every key a reader asks for (``images`` and ``masks`` come back decoded).
 ALL_KEYS = INDEX_KEYS + ('images', 'masks')
+#: OpenCV's quality above 100 selects lossless WebP.
+_WEBP_LOSSLESS = [cv2.IMWRITE_WEBP_QUALITY, 101]
 
 
 class PackedSplitError(InputError, ValueError):
@@ -83,7 +97,8 @@ def load_packed_split(path: str, keys: Sequence[str] = ALL_KEYS) -> Dict[str, np
         keys (Sequence[str]): Arrays to read; ``np.load`` decompresses only these.
 
     Returns:
-        dict[str, np.ndarray]: ``keys`` -> arrays (see the module docstring).
+        dict[str, np.ndarray]: ``keys`` -> arrays (see the module docstring); ``images`` and
+        ``masks`` decoded to uint8 (P,) pixels.
 
     Raises:
         PackedSplitError: The file is missing, unreadable, of another version or lacks a key;
@@ -103,19 +118,45 @@ def load_packed_split(path: str, keys: Sequence[str] = ALL_KEYS) -> Dict[str, np
                     f'version {PACK_FORMAT_VERSION}; rewrite it with: '
                     f'{_rewrite_hint(path, source)}'
                 )
-            missing = [k for k in keys if k not in data.files]
+            stored = set(keys) | ({'index', 'image_bytes'} if 'images' in keys else set())
+            stored |= {'index'} if 'masks' in keys else set()
+            missing = sorted(k for k in stored if k not in data.files)
             if missing:
                 raise PackedSplitError(
                     f'packed split {path} lacks {missing}; rewrite it with: '
                     f'{_rewrite_hint(path, source)}'
                 )
-            return {k: data[k] for k in keys}
+            arrays = {k: data[k] for k in stored}
     except (OSError, ValueError) as err:
         if isinstance(err, PackedSplitError):
             raise
         raise PackedSplitError(
             f'cannot read packed split {path} ({err}); rewrite it with: {_rewrite_hint(path)}'
         ) from err
+    index = arrays.get('index')
+    if 'images' in keys:
+        arrays['images'] = _decode_images(path, arrays.pop('images'), arrays['image_bytes'], index)
+    if 'masks' in keys and arrays['masks'].size:
+        pixels = int((index[:, 1] * index[:, 2]).sum())
+        arrays['masks'] = np.unpackbits(arrays['masks'], count=pixels)
+    return {k: arrays[k] for k in keys}
+
+
+def _decode_images(
+    path: str, streams: np.ndarray, lengths: np.ndarray, index: np.ndarray
+) -> np.ndarray:
+    """The (P,) uint8 pixels of every image, decoded from their WebP streams."""
+    pixels = np.empty(int((index[:, 1] * index[:, 2]).sum()), np.uint8)
+    starts = np.concatenate([[0], np.cumsum(lengths)])
+    for i, (off, h, w) in enumerate(index):
+        img = cv2.imdecode(streams[starts[i] : starts[i + 1]], cv2.IMREAD_GRAYSCALE)
+        if img is None or img.shape != (h, w):
+            raise PackedSplitError(
+                f'packed split {path}: image {i} does not decode to {h}x{w} pixels; rewrite '
+                f'it with: {_rewrite_hint(path)}'
+            )
+        pixels[off : off + h * w] = img.ravel()
+    return pixels
 
 
 def pack_split(
@@ -183,9 +224,15 @@ def pack_split(
                 'uint8 pixels, train on it with the ordinary pipeline'
             )
         h, w = pixels.shape
-        images.append(pixels.ravel())
+        images.append(_encode_image(pixels, sample['img_path']))
         if with_masks and 'gt_seg_map' in sample:
-            masks.append(sample['gt_seg_map'].astype(np.uint8).ravel())
+            mask = sample['gt_seg_map']
+            if mask.size and (mask.min() < 0 or mask.max() > 1):
+                raise ValueError(
+                    f'mask of sample {sample["stem"]} holds values other than 0 and 1 after '
+                    f'the mask_scale rule {mask_scale!r}; packed masks are 0/1'
+                )
+            masks.append(mask.astype(np.uint8).ravel())
         elif with_masks:
             raise ValueError(
                 f'sample {sample["stem"]} has no mask; pass with_masks=False '
@@ -201,7 +248,8 @@ def pack_split(
     arrays = dict(
         version=np.int64(PACK_FORMAT_VERSION),
         images=np.concatenate(images),
-        masks=np.concatenate(masks) if masks else np.zeros(0, np.uint8),
+        image_bytes=np.asarray([len(b) for b in images], np.int64),
+        masks=np.packbits(np.concatenate(masks)) if masks else np.zeros(0, np.uint8),
         index=np.asarray(index, np.int64).reshape(-1, 3),
         points=np.concatenate(points).astype(np.float32).reshape(-1, 3),
         names=np.asarray(names, dtype=str),
@@ -219,6 +267,15 @@ def pack_split(
         num_pixels=offset,
         bytes=osp.getsize(out),
     )
+
+
+def _encode_image(pixels: np.ndarray, img_path: str) -> np.ndarray:
+    """One (H, W) uint8 image as a lossless WebP stream, checked by decoding it back."""
+    ok, stream = cv2.imencode('.webp', pixels, _WEBP_LOSSLESS)
+    back = cv2.imdecode(stream, cv2.IMREAD_GRAYSCALE) if ok else None
+    if back is None or not np.array_equal(back, pixels):
+        raise ValueError(f'image {img_path} does not survive lossless WebP coding; cannot pack it')
+    return stream.ravel()
 
 
 def _write_npz_atomic(path: str, arrays: Dict[str, np.ndarray]) -> None:

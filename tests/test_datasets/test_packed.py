@@ -20,6 +20,7 @@ from mmgsacp.datasets import (
     load_packed_split,
     pack_split,
 )
+from mmgsacp.datasets.packed import PACK_FORMAT_VERSION
 from mmgsacp.datasets.transforms import (
     LoadIRAnnotations,
     LoadIRImageFromFile,
@@ -108,6 +109,23 @@ def test_pack_round_trip(syn, packed):
     assert sum(len(folder[i]['gt_points']) for i in range(len(folder))) == len(arrays['points'])
 
 
+def test_pack_stores_webp_streams_and_mask_bits(packed, tmp_path):
+    with np.load(packed) as raw:
+        stored = {k: raw[k] for k in raw.files}
+    pixels = int((stored['index'][:, 1] * stored['index'][:, 2]).sum())
+    assert stored['image_bytes'].sum() == stored['images'].size
+    assert stored['masks'].size == (pixels + 7) // 8
+    assert bytes(stored['images'][8:12]) == b'WEBP'  # RIFF....WEBP: the first image's stream
+    # a damaged stream is refused with the file's name, never decoded into wrong pixels
+    stored['images'] = stored['images'].copy()
+    stored['images'][: stored['image_bytes'][0]] = 0
+    bad = tmp_path / 'bad.npz'
+    np.savez_compressed(bad, **stored)
+    with pytest.raises(PackedSplitError, match=r'bad\.npz: image 0 does not decode'):
+        load_packed_split(str(bad))
+    assert load_packed_split(str(bad), ('masks',))['masks'].size == pixels
+
+
 def test_pack_tool_writes_and_refuses(syn, tmp_path, capsys):
     out = tmp_path / 'sub' / 'p.npz'
     assert (
@@ -159,7 +177,7 @@ def test_missing_stale_and_wrong_version_files(syn, packed, tmp_path):
     with pytest.raises(
         PackedSplitError,
         match=r'old\.npz has format version 0.*reads version '
-        r'1.*pack_split\.py',
+        rf'{PACK_FORMAT_VERSION}.*pack_split\.py',
     ):
         _dataset(syn, str(old))
     with pytest.raises(PackedSplitError, match='old.npz'):
