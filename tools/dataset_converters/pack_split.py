@@ -6,8 +6,9 @@
         [--mask-scale 255|01|auto] [--no-masks]
 
 Images, full masks and point labels are decoded once with the dataset's own loaders and written
-losslessly (images as WebP streams, masks one bit a pixel; format in mmgsacp/datasets/packed.py); configs/_base_/datasets/sirst3_packed.py
-trains from the file. The file is written atomically (temporary file, fsync, rename).
+losslessly (images as WebP streams, masks one bit a pixel; format in
+mmgsacp/datasets/packed.py); configs/_base_/datasets/sirst3_packed.py trains from the file.
+The file is written atomically (temporary file, fsync, rename).
 
 Exit status 2 on a problem to fix (a missing split or file, an unreadable mask, a non-8-bit
 image), with one ``error:`` line naming it.
