@@ -25,13 +25,15 @@ from .propagation import dilate3x3, window_pixels
 def _scatter_windows(masks: Tensor, points: Tensor, radius: int, shape) -> Tensor:
     """OR per-point window masks ``(P, S, S)`` (``S = 2 * radius + 1``) into ``(B, H, W)``."""
     B, H, W = shape
-    out = torch.zeros(B * H * W, dtype=torch.bool, device=masks.device)
+    # uint8, not bool: CUDA's scatter_reduce has no bool kernel.
+    out = torch.zeros(B * H * W, dtype=torch.uint8, device=masks.device)
     if points.shape[0]:
         pix, inside = window_pixels(points, radius, H, W)
         index = points[:, 0].view(-1, 1, 1) * (H * W) + pix
-        # Clamped out-of-image positions alias border pixels: they write False ('amax').
-        out.scatter_reduce_(0, index.flatten(), (masks & inside).flatten(), reduce='amax')
-    return out.view(B, H, W)
+        # Clamped out-of-image positions alias border pixels: they write 0 ('amax').
+        src = (masks & inside).flatten().to(torch.uint8)
+        out.scatter_reduce_(0, index.flatten(), src, reduce='amax')
+    return out.view(B, H, W).bool()
 
 
 def point_map(points: Tensor, shape) -> Tensor:
@@ -43,7 +45,9 @@ def point_map(points: Tensor, shape) -> Tensor:
     """
     B, H, W = shape
     out = torch.zeros(B * H * W, dtype=torch.bool, device=points.device)
-    out[points[:, 0] * (H * W) + points[:, 2] * W + points[:, 1]] = True
+    # index_fill_ takes the value as a scalar; `out[idx] = True` copies it to the device and
+    # waits for the copy on CUDA.
+    out.index_fill_(0, points[:, 0] * (H * W) + points[:, 2] * W + points[:, 1], True)
     return out.view(B, H, W)
 
 

@@ -406,8 +406,11 @@ def scatter_targets(
     prio = (regions & inside).long() * 2 + (ignore & inside & ~regions).long()
     labels.scatter_reduce_(0, index, prio.flatten(), reduce='amax')
     # Map priorities to label values only where windows wrote, not over the whole batch.
-    lut = torch.tensor([BACKGROUND, IGNORE_INDEX, TARGET], dtype=torch.long, device=device)
-    labels[index] = lut[labels[index]]
+    # Scalars in torch.where, not a lookup table built with torch.tensor(..., device=device):
+    # that copy from the host waits on CUDA. Repeated indices read and write the same value.
+    prio = labels.gather(0, index)
+    value = torch.where(prio == 2, TARGET, BACKGROUND)
+    labels.scatter_(0, index, torch.where(prio == 1, IGNORE_INDEX, value))
     return labels.view(B, H, W)
 
 
