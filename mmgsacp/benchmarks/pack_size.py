@@ -27,9 +27,10 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from mmgsacp.datasets.packed import WEBP_LOSSLESS
 from mmgsacp.utils.io import write_json
 
-#: Upper edges of the activity classes of :func:`context_entropy_bits`.
+#: Upper edges of the activity classes of :func:`measure_entropy`.
 ACTIVITY_EDGES = (0, 1, 2, 3, 5, 7, 10, 14, 20, 28, 40, 60, 90, 140)
 
 
@@ -156,7 +157,7 @@ def codecs() -> Dict[str, Tuple[Callable, Callable]]:
             lambda b: lzma.compress(b, preset=6), lzma.decompress, True
         ),
         'PNG (level 9)': _cv2_codec('.png', [cv2.IMWRITE_PNG_COMPRESSION, 9]),
-        'WebP lossless': _cv2_codec('.webp', [cv2.IMWRITE_WEBP_QUALITY, 101]),
+        'WebP lossless': _cv2_codec('.webp', WEBP_LOSSLESS),  # as packed splits store images
         'JPEG 2000 reversible': _pil_codec('JPEG2000', irreversible=False),
     }
 

@@ -64,8 +64,8 @@ PACK_COMMAND = 'python tools/dataset_converters/pack_split.py'
 INDEX_KEYS = ('version', 'index', 'points', 'names', 'parts', 'img_paths', 'source')
 #: Every key a reader asks for (``images`` and ``masks`` come back decoded).
 ALL_KEYS = INDEX_KEYS + ('images', 'masks')
-#: OpenCV's quality above 100 selects lossless WebP.
-_WEBP_LOSSLESS = [cv2.IMWRITE_WEBP_QUALITY, 101]
+#: OpenCV's encoder parameters of the packed images: a quality above 100 selects lossless WebP.
+WEBP_LOSSLESS = [cv2.IMWRITE_WEBP_QUALITY, 101]
 
 
 class PackedSplitError(InputError, ValueError):
@@ -133,20 +133,23 @@ def load_packed_split(path: str, keys: Sequence[str] = ALL_KEYS) -> Dict[str, np
         raise PackedSplitError(
             f'cannot read packed split {path} ({err}); rewrite it with: {_rewrite_hint(path)}'
         ) from err
-    index = arrays.get('index')
-    if 'images' in keys:
-        arrays['images'] = _decode_images(path, arrays.pop('images'), arrays['image_bytes'], index)
-    if 'masks' in keys and arrays['masks'].size:
+    if 'images' in keys or 'masks' in keys:
+        index = arrays['index']
         pixels = int((index[:, 1] * index[:, 2]).sum())
+    if 'images' in keys:
+        arrays['images'] = _decode_images(
+            path, arrays['images'], arrays['image_bytes'], index, pixels
+        )
+    if 'masks' in keys and arrays['masks'].size:
         arrays['masks'] = np.unpackbits(arrays['masks'], count=pixels)
     return {k: arrays[k] for k in keys}
 
 
 def _decode_images(
-    path: str, streams: np.ndarray, lengths: np.ndarray, index: np.ndarray
+    path: str, streams: np.ndarray, lengths: np.ndarray, index: np.ndarray, num_pixels: int
 ) -> np.ndarray:
     """The (P,) uint8 pixels of every image, decoded from their WebP streams."""
-    pixels = np.empty(int((index[:, 1] * index[:, 2]).sum()), np.uint8)
+    pixels = np.empty(num_pixels, np.uint8)
     starts = np.concatenate([[0], np.cumsum(lengths)])
     for i, (off, h, w) in enumerate(index):
         img = cv2.imdecode(streams[starts[i] : starts[i + 1]], cv2.IMREAD_GRAYSCALE)
@@ -271,7 +274,7 @@ def pack_split(
 
 def _encode_image(pixels: np.ndarray, img_path: str) -> np.ndarray:
     """One (H, W) uint8 image as a lossless WebP stream, checked by decoding it back."""
-    ok, stream = cv2.imencode('.webp', pixels, _WEBP_LOSSLESS)
+    ok, stream = cv2.imencode('.webp', pixels, WEBP_LOSSLESS)
     back = cv2.imdecode(stream, cv2.IMREAD_GRAYSCALE) if ok else None
     if back is None or not np.array_equal(back, pixels):
         raise ValueError(f'image {img_path} does not survive lossless WebP coding; cannot pack it')
