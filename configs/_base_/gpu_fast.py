@@ -8,5 +8,7 @@
 #   always runs a GradScaler, which reads a flag back from the GPU every step);
 # - fused AdamW (one kernel for all parameters; CUDA only: use fused=False on CPU);
 # - cuDNN autotuning (fixed crop size, so the chosen kernels are reused every step).
+# A fourth switch, off by default, replays each training step from a CUDA graph:
+#   --cfg-options model.cuda_graph=True   (docs/en/user_guides/speed.md)
 optim_wrapper = dict(type='BF16AutocastOptimWrapper', optimizer=dict(fused=True))
 env_cfg = dict(cudnn_benchmark=True)

@@ -39,7 +39,7 @@ from mmengine.runner.loops import IterBasedTrainLoop
 from mmseg.registry import MODELS
 
 import mmgsacp  # noqa: F401  (registers the modules the configs name)
-from mmgsacp.datasets.synthetic import make_synthetic_dataset
+from mmgsacp.datasets import make_synthetic_dataset, pack_split
 from mmgsacp.utils.config import use_gpu_fast, use_synthetic
 from mmgsacp.utils.io import write_json
 from mmgsacp.utils.sync_counter import SyncCounter
@@ -57,7 +57,11 @@ SPEED_METHODS = {
 #: method -> config options over its config (the teacher's scope; nothing else changes).
 SPEED_OPTIONS = {'gsacp_final_head': dict(model=dict(teacher=dict(scope='head')))}
 DNANET_BACKBONE = dict(type='DNANet')
+#: The dataset base whose packed dataset and data preprocessor ``--packed`` takes.
+PACKED_BASE = osp.join('configs', '_base_', 'datasets', 'sirst3_packed.py')
 PROJECTED_ITERS = 40000
+#: The generated set's training split (what ``--packed`` packs).
+SYNTHETIC_TRAIN_SPLIT = 'img_idx/train_synthetic.txt'
 KEYS = (
     'ms_per_iter',
     'host_ms_per_iter',
@@ -83,15 +87,26 @@ def speed_config(
     amp: bool = False,
     dnanet: bool = False,
     device: str = 'cpu',
+    pack_file: Optional[str] = None,
+    cuda_graph: bool = False,
 ) -> Config:
     """``method``'s config on the generated set, for an ``iters``-step run without validation
-    or checkpoints (their cost is not the step's); hooks, optimizer and model as configured."""
+    or checkpoints (their cost is not the step's); hooks, optimizer and model as configured.
+
+    With ``pack_file`` (the generated training split packed, :func:`pack_split`) the config
+    trains from memory as ``configs/_base_/datasets/sirst3_packed.py`` does: indices from
+    :class:`PackedPointDataset`, crops and flips by :class:`PackedPointDataPreProcessor`.
+    ``cuda_graph``: the model's training steps captured and replayed (``model.cuda_graph``)."""
     if method not in SPEED_METHODS:
         raise KeyError(f'unknown method {method!r}; one of {sorted(SPEED_METHODS)}')
     cfg = use_synthetic(Config.fromfile(osp.join(root, SPEED_METHODS[method])), data_root)
+    if pack_file is not None:
+        _use_packed(cfg, root, pack_file)
     cfg.merge_from_dict(SPEED_OPTIONS.get(method, {}))
     if dnanet:
         cfg.model.backbone = dict(DNANET_BACKBONE)
+    if cuda_graph:
+        cfg.model.cuda_graph = True
     cfg.work_dir = work_dir
     cfg.log_level = 'WARNING'
     # MMEngine keeps one visualizer and message hub per name: each run needs its own, or a
@@ -103,6 +118,8 @@ def speed_config(
     for step in cfg.train_dataloader.dataset.pipeline:
         if 'crop_size' in step:
             step['crop_size'] = (crop, crop)
+    if 'crop_size' in cfg.model.data_preprocessor:
+        cfg.model.data_preprocessor.crop_size = (crop, crop)
     cfg.train_cfg.update(max_iters=iters, val_interval=iters + 1)
     cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
     cfg.default_hooks.checkpoint.update(interval=iters + 1, save_last=False, save_best=None)
@@ -114,6 +131,19 @@ def speed_config(
     elif device == 'cpu':
         cfg.env_cfg.cudnn_benchmark = False
     return cfg
+
+
+def _use_packed(cfg: Config, root: str, pack_file: str) -> None:
+    """Point ``cfg``'s training data at ``pack_file`` the way the packed dataset base does."""
+    base = Config.fromfile(osp.join(root, PACKED_BASE))
+    dataset = base.train_dataloader.dataset.to_dict()
+    dataset.update(
+        pack_file=pack_file,
+        data_root=cfg.train_dataloader.dataset.data_root,
+        ann_file=cfg.train_dataloader.dataset.ann_file,
+    )
+    cfg.train_dataloader.dataset = dataset
+    cfg.model.data_preprocessor.update(base.packed_preprocessor.to_dict())
 
 
 def _sync(device: str) -> None:
@@ -187,9 +217,12 @@ def measure_method(
     device: str = 'cpu',
     amp: bool = False,
     dnanet: bool = False,
+    pack_file: Optional[str] = None,
+    cuda_graph: bool = False,
 ) -> Dict[str, float]:
     """The speed keys (see the module) of one method; ``iters`` timed iterations after one
-    startup step, ``warmup`` untimed ones and one counted for synchronisations."""
+    startup step, ``warmup`` untimed ones and one counted for synchronisations; ``pack_file``:
+    train from that packed split (see :func:`speed_config`)."""
     if iters < 1 or warmup < 0:
         raise ValueError(f'need iters >= 1 and warmup >= 0, got {iters} and {warmup}')
     if device == 'cuda':
@@ -233,6 +266,8 @@ def measure_method(
             amp=amp,
             dnanet=dnanet,
             device=device,
+            pack_file=pack_file,
+            cuda_graph=cuda_graph,
         )
         state['t0'] = time.perf_counter()
         with _patched_run_iter(step):
@@ -244,6 +279,8 @@ def measure_method(
             t0 = time.perf_counter()
             next(loader)
             data_times.append(time.perf_counter() - t0)
+        graph_step = getattr(runner.model, 'graph_step', None)
+        graph_counts = dict(graph_step.counts) if graph_step is not None else None
         del runner
         bare_ms = _bare_loop_ms(cfg, [state['batches'][0]] + state['batches'], device, amp)
     ms = 1000 * statistics.median(state['wall'])
@@ -261,6 +298,7 @@ def measure_method(
         data_ms_per_iter=1000 * statistics.median(data_times),
         runner_over_bare=ms / bare_ms,
         bare_ms_per_iter=bare_ms,
+        graph_steps=graph_counts,
     )
 
 
@@ -275,8 +313,13 @@ def benchmark_training_speed(
     device: str = 'cpu',
     amp: bool = False,
     dnanet: bool = False,
+    packed: bool = False,
+    cuda_graph: bool = False,
 ) -> dict:
-    """Every method (compact network, and DNANet with ``dnanet``) at every crop size.
+    """Every method (compact network, and DNANet with ``dnanet``) at every crop size;
+    ``packed``: trained from the generated split packed in memory (the data path of
+    ``configs/_base_/datasets/sirst3_packed.py``) instead of the per-sample pipeline;
+    ``cuda_graph``: training steps replayed from CUDA graphs (``model.cuda_graph``).
 
     Returns:
         dict: ``results``: ``'<method>[_dnanet]@<crop>'`` -> the keys of
@@ -292,6 +335,10 @@ def benchmark_training_speed(
         make_synthetic_dataset(
             data_root, num_train=max(8, batch), num_test=1, size=(size, size), seed=0
         )
+        pack_file = None
+        if packed:
+            pack_file = osp.join(tmp, 'synthetic_train.npz')
+            pack_split(data_root, SYNTHETIC_TRAIN_SPLIT, pack_file)
         for crop in crops:
             for net in [False, True] if dnanet else [False]:
                 for method in methods:
@@ -308,6 +355,8 @@ def benchmark_training_speed(
                         device=device,
                         amp=amp,
                         dnanet=net,
+                        pack_file=pack_file,
+                        cuda_graph=cuda_graph,
                     )
     notes = [
         'timings are medians of few iterations; on a machine shared with other work they are '
@@ -329,6 +378,8 @@ def benchmark_training_speed(
         settings=dict(
             device=device,
             amp=amp,
+            packed=packed,
+            cuda_graph=cuda_graph,
             batch=batch,
             crops=list(crops),
             iters=iters,
@@ -397,9 +448,13 @@ def run_command(args: argparse.Namespace) -> int:
             device=args.device,
             amp=args.amp,
             dnanet=args.dnanet,
+            packed=args.packed,
+            cuda_graph=args.cuda_graph,
         )
         print('\n'.join(speed_table(result)))
         for name, r in result['results'].items():
+            if r.get('graph_steps') is not None:
+                print(f'cuda graph: {name} steps {r["graph_steps"]}')
             for site, count in r['syncs_by_site'].items():
                 print(f'sync: {name} {count} x {site}')
         for note in result['notes']:

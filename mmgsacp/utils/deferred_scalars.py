@@ -40,6 +40,10 @@ class DeferredScalars:
     def __len__(self) -> int:
         return len(self._entries)
 
+    def entries(self) -> List[Tuple[str, Any]]:
+        """The ``(key, value)`` pairs added so far, unread, in order (a new list)."""
+        return list(self._entries)
+
     def add(self, key: str, value: Any) -> None:
         """Keep ``value`` (a one-element tensor, a number or a one-element numpy value) for
         ``key``. A tensor is detached (its graph is not kept alive) and not read.

@@ -113,3 +113,30 @@ def test_head_teacher_variant_changes_only_the_teachers_scope(tmp_path):
     assert full.model.teacher['scope'] == 'full' and head.model.teacher['scope'] == 'head'
     head.model.teacher['scope'] = 'full'
     assert head.model.to_dict() == full.model.to_dict()
+
+
+def test_packed_and_graph_options_switch_data_path_and_model(tmp_path):
+    from mmgsacp.benchmarks.train_speed import speed_config
+
+    kwargs = dict(batch=2, crop=48, iters=1)
+    plain = speed_config(REPO_ROOT, 'gsacp_final', str(tmp_path), str(tmp_path / 'a'), **kwargs)
+    pack = str(tmp_path / 'train.npz')
+    packed = speed_config(
+        REPO_ROOT,
+        'gsacp_final',
+        str(tmp_path),
+        str(tmp_path / 'b'),
+        pack_file=pack,
+        cuda_graph=True,
+        **kwargs,
+    )
+    dataset = packed.train_dataloader.dataset
+    assert dataset.type == 'PackedPointDataset' and dataset.pack_file == pack
+    assert dataset.ann_file == plain.train_dataloader.dataset.ann_file
+    pre = packed.model.data_preprocessor
+    assert pre.type == 'PackedPointDataPreProcessor' and tuple(pre.crop_size) == (48, 48)
+    assert pre.mean == plain.model.data_preprocessor.mean
+    assert packed.model.cuda_graph is True and 'cuda_graph' not in plain.model
+    packed.model.pop('data_preprocessor'), plain.model.pop('data_preprocessor')
+    packed.model.pop('cuda_graph')
+    assert packed.model.to_dict() == plain.model.to_dict()

@@ -9,13 +9,17 @@ iteration over a bare PyTorch loop on the same model and batches, in the same ru
 mmgsacp/benchmarks/train_speed.py for their definitions. Few iterations each: on a busy machine
 the timings are indicative only. ``--device cuda [--amp]`` is the same measurement on a GPU
 (``--amp``: bf16 autocast, fused AdamW, cuDNN autotuning, i.e. configs/_base_/gpu_fast.py).
+``--packed`` trains from the generated split packed in memory, as the ``*-packed`` configs do
+(no per-sample decoding, and no per-sample copies to the device); ``--cuda-graph`` replays
+each training step from a CUDA graph (``model.cuda_graph``, configs/_base_/gpu_fast.py).
 
 ``--ratios`` prints instead the earlier report: median ms of the model's training step of full
 supervision, GSACP-base and GSACP-final and their ratios (``--dnanet``: with the equal-time
 DNANet iteration count).
 
     python tools/benchmarks/bench_train_step.py [--iters 5] [--warmup 2] [--batch 16]
-        [--crop 128 [256]] [--device cpu|cuda] [--amp] [--dnanet] [--json OUT]
+        [--crop 128 [256]] [--device cpu|cuda] [--amp] [--dnanet] [--packed]
+        [--cuda-graph] [--json OUT]
     python tools/benchmarks/bench_train_step.py --ratios [--iters 30] [--warmup 5] [--dnanet]
 """
 
@@ -61,6 +65,17 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument(
         '--amp', action='store_true', help='bf16 autocast + fused AdamW + cuDNN autotuning'
     )
+    parser.add_argument(
+        '--packed',
+        action='store_true',
+        help='train from the generated split packed in memory (batch-wise crops on the '
+        "model's device) instead of the per-sample pipeline",
+    )
+    parser.add_argument(
+        '--cuda-graph',
+        action='store_true',
+        help='replay the training steps from CUDA graphs (model.cuda_graph; CUDA only)',
+    )
     parser.add_argument('--threads', type=int, default=None, help='torch CPU threads')
     parser.add_argument(
         '--dnanet',
@@ -82,8 +97,12 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
             f'need --iters >= 1, --warmup >= 0, --batch >= 1 and --crop >= 32, got '
             f'{args.iters}, {args.warmup}, {args.batch} and {args.crop}'
         )
-    if args.ratios and (args.device != 'cpu' or args.amp or args.crop != [128]):
-        parser.error('--ratios measures the CPU model step only (no --device, --amp, --crop)')
+    if args.cuda_graph and args.device != 'cuda':
+        parser.error('--cuda-graph needs --device cuda')
+    if args.ratios and (args.device != 'cpu' or args.amp or args.packed or args.crop != [128]):
+        parser.error(
+            '--ratios measures the CPU model step only (no --device, --amp, --packed, --crop)'
+        )
     return args
 
 

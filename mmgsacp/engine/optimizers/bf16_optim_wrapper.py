@@ -30,7 +30,9 @@ class BF16AutocastOptimWrapper(DeferredLogOptimWrapper):
     def optim_context(self, model: nn.Module):
         param = next(model.parameters(), None)
         device_type = param.device.type if param is not None else 'cpu'
+        # No cast cache: each weight is used once per forward pass here, and a cache would
+        # hold casts in a CUDA graph's memory past its capture (model.cuda_graph).
         with super().optim_context(model), torch.autocast(
-            device_type=device_type, dtype=torch.bfloat16
+            device_type=device_type, dtype=torch.bfloat16, cache_enabled=False
         ):
             yield

@@ -145,9 +145,8 @@ def gather_crops(
     for bank, pad in zip(banks, pad_values):
         values = bank[flat]
         dtype = torch.float32 if isinstance(pad, float) else torch.int64
-        out.append(
-            torch.where(inside, values.to(dtype), torch.tensor(pad, dtype=dtype, device=device))
-        )
+        # a Python scalar, not a tensor built on the device: that would be a host-to-device copy
+        out.append(torch.where(inside, values.to(dtype), pad))
     return tuple(out)
 
 

@@ -15,6 +15,7 @@ from mmseg.registry import MODELS
 
 from ...datasets.packed import load_packed_split
 from ...utils.misc import hw_pair
+from ...utils.sync_counter import host_only
 from .batch_augment import BatchDraws, batch_point_rows, draw_windows, gather_crops, move_points
 
 _DIRECTIONS = {
@@ -57,7 +58,10 @@ class PackedPointDataPreProcessor(SegDataPreProcessor):
     Random draws come from a ``torch.Generator`` on the CPU, seeded on the first batch from
     ``seed`` or, when None, from torch's global generator, which MMEngine seeds from
     ``randomness.seed``: runs with one seed crop identically on any device. The rank is added
-    to the seed so that processes of a distributed run draw differently.
+    to the seed so that processes of a distributed run draw differently. Windows, flips and
+    points are worked out on the host (a few numbers a sample) and reach the device in two
+    copies from pinned memory that the host does not wait for; only the pixels are gathered
+    there, so a step never waits on the device for its data.
 
     Args:
         crop_size (int | tuple[int, int]): (h, w) of the crop; square when
@@ -106,6 +110,7 @@ class PackedPointDataPreProcessor(SegDataPreProcessor):
         self.pack_file = None if pack_file is None else osp.abspath(pack_file)
         self.seed = seed
         self._bank: Dict[str, torch.Tensor] = {}
+        self._host: Dict[str, torch.Tensor] = {}
         self._bank_file: Optional[str] = None
         self._generator: Optional[torch.Generator] = None
 
@@ -118,13 +123,15 @@ class PackedPointDataPreProcessor(SegDataPreProcessor):
         count = torch.bincount(image_of_point, minlength=len(index))
         if len(image_of_point) and bool((image_of_point[1:] < image_of_point[:-1]).any()):
             raise ValueError(f'packed split {pack_file}: points are not grouped by image')
-        bank = dict(
-            images=torch.from_numpy(arrays['images']),
+        # Pixels live on the model's device; the bookkeeping (windows, points, flips) is a few
+        # numbers per sample and stays on the host, so that no step waits for the device.
+        self._host = dict(
             index=index,
             points_xy=points[:, 1:].contiguous(),
             point_count=count,
             point_start=torch.cumsum(count, 0) - count,
         )
+        bank = dict(images=torch.from_numpy(arrays['images']))
         if arrays['masks'].size:
             bank['masks'] = torch.from_numpy(arrays['masks'])
         self._bank = {k: v.to(self.device) for k, v in bank.items()}
@@ -151,20 +158,20 @@ class PackedPointDataPreProcessor(SegDataPreProcessor):
     def _draw(
         self, shapes: torch.Tensor, sample_points: Tuple[torch.Tensor, torch.Tensor], num: int
     ) -> BatchDraws:
-        """The batch's windows and flips, drawn on the CPU generator."""
+        """The batch's windows and flips, drawn on the host's generator."""
         if self._generator is None:
             seed = self.seed if self.seed is not None else int(torch.randint(0, 2**62, (1,)).item())
             self._generator = torch.Generator().manual_seed(seed + get_rank())
-        u = torch.rand((7, num), generator=self._generator).to(self.device)
+        u = torch.rand((7, num), generator=self._generator)
         start, count = sample_points
         # One of each sample's points (a valid row even without points: masked out below).
         pick = start + (u[1] * count).long().minimum((count - 1).clamp(min=0))
         has_points = count > 0
-        bank_xy = self._bank['points_xy']
+        bank_xy = self._host['points_xy']
         target_xy = (
             bank_xy[pick.clamp(max=max(len(bank_xy) - 1, 0))]
             if len(bank_xy)
-            else torch.zeros((num, 2), device=self.device)
+            else torch.zeros((num, 2))
         )
         targeted = (u[0] < self.target_prob) & has_points
         y0, x0 = draw_windows(shapes, target_xy, targeted, self.crop_size, u[2], u[3])
@@ -175,6 +182,38 @@ class PackedPointDataPreProcessor(SegDataPreProcessor):
             vflip=u[5] < self.flip_prob,
             transpose=u[6] < self.transpose_prob,
         )
+
+    def _to_device(self, tensor: torch.Tensor) -> torch.Tensor:
+        """A host tensor on the model's device without waiting for the copy (pinned memory)."""
+        if self.device.type == 'cuda':
+            return tensor.pin_memory().to(self.device, non_blocking=True)
+        return tensor.to(self.device)
+
+    def _plan(self, idx: torch.Tensor):
+        """Windows, flips and moved points of a batch, on the host.
+
+        Args:
+            idx (Tensor): (B,) int64 sample indices (host).
+
+        Returns:
+            tuple: (B, 3) ``index`` rows, :class:`BatchDraws`, (K, 2) moved points in sample
+            order, per-sample point counts (list) and per-sample [hflip, vflip, transpose].
+        """
+        host = self._host
+        if bool((idx < 0).any() or (idx >= len(host['index'])).any()):
+            raise IndexError(
+                f'sample index out of range of packed split {self._bank_file} '
+                f'({len(host["index"])} images)'
+            )
+        index = host['index'][idx]
+        start, count = host['point_start'][idx], host['point_count'][idx]
+        draws = self._draw(index[:, 1:], (start, count), len(idx))
+        rows, batch = batch_point_rows(start, count)
+        moved, keep = move_points(host['points_xy'][rows], batch, draws, self.crop_size)
+        moved, batch = moved[keep], batch[keep]
+        per_sample = torch.bincount(batch, minlength=len(idx)).tolist()
+        flips = torch.stack([draws.hflip, draws.vflip, draws.transpose], 1).tolist()
+        return index, draws, moved, per_sample, flips
 
     # ------------------------------------------------------------------ forward
     def forward(self, data: dict, training: bool = False) -> Dict[str, Any]:
@@ -193,34 +232,29 @@ class PackedPointDataPreProcessor(SegDataPreProcessor):
             return super().forward(data, training)
         data_samples = data['data_samples']
         self._ensure_bank(data_samples)
-        idx = torch.stack(list(inputs)).long().to(self.device)
-        bank = self._bank
-        if bool((idx < 0).any() or (idx >= len(bank['index'])).any()):
-            raise IndexError(
-                f'sample index out of range of packed split {self._bank_file} '
-                f'({len(bank["index"])} images)'
-            )
-        index = bank['index'][idx]
-        start, count = bank['point_start'][idx], bank['point_count'][idx]
-        draws = self._draw(index[:, 1:], (start, count), len(idx))
+        idx = torch.stack(list(inputs)).long()
+        if idx.device.type != 'cpu':  # the loader gives host indices; a caller's moved them
+            idx = idx.cpu()
+        with host_only():  # every tensor of the plan is a host tensor: nothing waits
+            index, draws, moved, per_sample, flips = self._plan(idx)
 
-        banks, pads = [bank['images']], [self.img_pad_val]
-        if 'masks' in bank:
-            banks.append(bank['masks'])
+        # (B, 8): offset, H, W, y0, x0, hflip, vflip, transpose
+        plan = self._to_device(torch.stack([*index.unbind(1), *(d.long() for d in draws)], 1))
+        dev_draws = BatchDraws(
+            plan[:, 3], plan[:, 4], plan[:, 5].bool(), plan[:, 6].bool(), plan[:, 7].bool()
+        )
+        banks, pads = [self._bank['images']], [self.img_pad_val]
+        if 'masks' in self._bank:
+            banks.append(self._bank['masks'])
             pads.append(int(self.seg_pad_val))
-        crops = gather_crops(tuple(banks), tuple(pads), index, draws, self.crop_size)
+        crops = gather_crops(tuple(banks), tuple(pads), plan[:, :3], dev_draws, self.crop_size)
         images = crops[0].unsqueeze(1)
         if self._enable_normalize:
             images = (images - self.mean) / self.std
         masks = crops[1].unsqueeze(1) if len(crops) > 1 else None
-
-        rows, batch = batch_point_rows(start, count)
-        moved, keep = move_points(bank['points_xy'][rows], batch, draws, self.crop_size)
-        moved, batch = moved[keep], batch[keep]
-        per_sample = torch.bincount(batch, minlength=len(idx)).tolist()
+        moved = self._to_device(moved.contiguous())
 
         images, masks, pad_info = self._pad_batch(images, masks)
-        flips = torch.stack([draws.hflip, draws.vflip, draws.transpose], 1).tolist()
         for b, (sample, pts) in enumerate(zip(data_samples, torch.split(moved, per_sample))):
             if masks is not None:
                 sample.gt_sem_seg = PixelData(data=masks[b])

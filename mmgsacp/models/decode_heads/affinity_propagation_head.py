@@ -206,6 +206,18 @@ class AffinityPropagationHead(BinaryIRHead):
         self.num_updates += 1  # stays on the device: saved and resumed with the state dict
         self._num_updates_host = (self.num_updates, self.num_updates._version, step + 1)
 
+    # The CUDA-graph protocol (mmgsacp.models.segmentors.cuda_graph_step): a captured step
+    # bakes in the affinity weight and advances the device counter only.
+    def graph_key(self) -> float:
+        return self.affinity_weight()
+
+    def graph_replayed(self) -> None:
+        step = self.training_steps()
+        self._num_updates_host = (self.num_updates, self.num_updates._version, step + 1)
+
+    def graph_abandoned(self) -> None:
+        self._num_updates_host = None
+
     def affinity_weight(self) -> float:
         start, end = self.warmup_bounds()
         step = self.training_steps()

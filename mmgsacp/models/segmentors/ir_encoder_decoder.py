@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import List, Optional, Sequence, Tuple
+from typing import Dict, Hashable, List, Optional, Sequence, Tuple, Union
 
 import torch
 from mmseg.models.segmentors import EncoderDecoder
 from mmseg.registry import MODELS
 from torch import Tensor
+
+from .cuda_graph_step import CUDAGraphTrainStep
 
 TEST_MODES = ('whole', 'slide')
 #: Windows per forward pass when ``test_cfg`` does not say (MMSeg runs one at a time).
@@ -110,13 +112,74 @@ class IREncoderDecoder(EncoderDecoder):
     * ``crop_batch_size`` (default 1): windows per forward pass, taken across the batch's
       images; it bounds the activation memory to that many windows.
 
+    With ``cuda_graph`` set, training steps on a CUDA device are captured in CUDA graphs and
+    replayed (:class:`~mmgsacp.models.segmentors.cuda_graph_step.CUDAGraphTrainStep`): the
+    data preprocessor runs eagerly, then the loss, backward pass, clipping and optimizer step
+    of a batch whose signature was captured run as one graph. On other devices, and for steps
+    that cannot be captured, training is the parent's.
+
     Args:
+        cuda_graph (bool | dict, optional): ``True`` or the arguments of
+            :class:`CUDAGraphTrainStep` (``warmup``, ``max_graphs``); None / False: eager.
         **kwargs: :class:`EncoderDecoder` arguments.
     """
 
-    def __init__(self, **kwargs) -> None:
+    #: Data-sample fields that the graph does not copy per step: unread by the loss, or
+    #: reaching it through :meth:`graph_extras` in a shape that recurs. Points vary in number
+    #: from sample to sample (they would make every batch a new signature); full supervision
+    #: reads the masks only.
+    graph_skip_fields: Tuple[str, ...] = ('gt_points',)
+
+    def __init__(self, cuda_graph: Union[bool, dict, None] = None, **kwargs) -> None:
         super().__init__(**kwargs)
         check_test_cfg(self.test_cfg)
+        self.graph_step: Optional[CUDAGraphTrainStep] = None
+        if cuda_graph:
+            self.graph_step = CUDAGraphTrainStep(
+                **(cuda_graph if isinstance(cuda_graph, dict) else {})
+            )
+
+    # ------------------------------------------------------------------ training
+    def train_step(self, data, optim_wrapper) -> Dict[str, Tensor]:
+        """MMEngine's training step, or with ``cuda_graph`` its CUDA-graph form."""
+        if self.graph_step is None:
+            return super().train_step(data, optim_wrapper)
+        with optim_wrapper.optim_context(self):
+            data = self.data_preprocessor(data, True)
+        return self.graph_step.step(self, data, optim_wrapper)
+
+    def graph_extras(self, data_samples) -> Dict[str, Tensor]:
+        """Tensors built from the data samples outside the graph and handed to :meth:`loss`
+        as keyword arguments (none here)."""
+        return {}
+
+    def graph_state_key(self) -> Optional[Hashable]:
+        """The Python state this step's code depends on (the submodules' ``graph_key()``),
+        or None when the step must run eagerly."""
+        return tuple(m.graph_key() for m in self._graph_modules('graph_key'))
+
+    def graph_replayed(self) -> None:
+        """Host bookkeeping of a replayed step (the submodules' ``graph_replayed()``)."""
+        for m in self._graph_modules('graph_replayed'):
+            m.graph_replayed()
+
+    def graph_abandoned(self) -> None:
+        """After a failed capture (the submodules' ``graph_abandoned()``)."""
+        for m in self._graph_modules('graph_abandoned'):
+            m.graph_abandoned()
+
+    def _graph_modules(self, method: str) -> List[torch.nn.Module]:
+        """Submodules with ``method``, outside those marked ``graph_ignore`` (the EMA teacher:
+        its copies run none of the step's Python of their own)."""
+        found, stack = [], list(self.children())
+        while stack:
+            m = stack.pop()
+            if getattr(m, 'graph_ignore', False):
+                continue
+            if hasattr(m, method):
+                found.append(m)
+            stack.extend(m.children())
+        return found
 
     def inference_mode(self, size: Tuple[int, int]) -> str:
         """``'whole'`` or ``'slide'``: how an input of ``size = (H, W)`` (padded) is run."""

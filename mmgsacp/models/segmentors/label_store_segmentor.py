@@ -63,6 +63,11 @@ class LabelStoreSegmentor(IREncoderDecoder):
         """Use ``store`` for the training labels."""
         self._label_store[:] = [store]
 
+    def graph_state_key(self):
+        """None: label-store steps are never captured in a CUDA graph (their hooks replace
+        the stores between steps, and the steps read them through Python)."""
+        return None
+
     def loss(self, inputs: Tensor, data_samples) -> Dict[str, Tensor]:
         """The decode head's losses on the crops' labels read from the store, and the entries
         :meth:`label_step` adds (under the ``decode.`` prefix)."""

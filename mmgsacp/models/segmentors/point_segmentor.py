@@ -145,9 +145,25 @@ class PointSupervisedSegmentor(IREncoderDecoder):
             views.append(view)
         return views
 
-    def loss(self, inputs: Tensor, data_samples) -> Dict[str, Tensor]:
+    # The points are stacked outside a CUDA graph: their count per sample varies from batch to
+    # batch, their total far less, so graphs are keyed on the (P, 3) stack only.
+    def graph_extras(self, data_samples) -> Dict[str, Tensor]:
+        device = self.data_preprocessor.device
+        return dict(points=stack_points(data_samples).to(device, non_blocking=True))
+
+    def graph_state_key(self):
+        if self.monitor_request:  # the drift monitor's step reads state a replay would not set
+            return None
+        return super().graph_state_key()
+
+    def loss(
+        self, inputs: Tensor, data_samples, points: Optional[Tensor] = None
+    ) -> Dict[str, Tensor]:
+        """The decode head's losses; ``points``: the batch's (P, 3) points as
+        :func:`stack_points` gives them (stacked from ``data_samples`` when None)."""
         feats = self.extract_feat(inputs)
-        points = stack_points(data_samples).to(inputs.device)
+        if points is None:
+            points = stack_points(data_samples).to(inputs.device)
         teacher_emb, teacher_logits = self._teacher_outputs(inputs, feats)
         head = self.decode_head
         losses = head.loss(

@@ -126,6 +126,10 @@ class EMATeacher(nn.Module):
         params_to_buffers(self)
         self.train(False)
 
+    #: Outside the CUDA-graph protocol of training steps (cuda_graph_step): the teacher's
+    #: copies of the student's modules run none of the step's Python of their own.
+    graph_ignore = True
+
     def train(self, mode: bool = True) -> 'EMATeacher':
         """Always eval: the teacher's BatchNorm must not take batch statistics."""
         return super().train(False)
