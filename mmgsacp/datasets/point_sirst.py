@@ -189,6 +189,16 @@ class PointSIRSTDataset(BaseSegDataset):
             self._num_rescaled += 1
         return points
 
+    def _join_prefix(self) -> None:
+        # MMEngine joins every prefix to data_root and refuses None; seg_map_path=None (a set
+        # without masks) must stay None.
+        unset = [k for k, v in self.data_prefix.items() if v is None]
+        for key in unset:
+            del self.data_prefix[key]
+        super()._join_prefix()
+        for key in unset:
+            self.data_prefix[key] = None
+
     def load_data_list(self) -> List[dict]:
         """Read the split and every image's points.
 

@@ -336,6 +336,19 @@ def test_preprocessor_batches_like_the_pipeline(syn, packed):
         )
 
 
+def test_pack_tool_without_masks(syn, packed, tmp_path):
+    out = tmp_path / 'nomask.npz'
+    args = ('dataset_converters/pack_split.py', syn, '--split', SPLIT, '--out', out)
+    assert run_tool(*args, '--no-masks') == 0
+    bare, full = load_packed_split(str(out)), load_packed_split(packed)
+    assert bare['masks'].size == 0
+    assert np.array_equal(bare['images'], full['images'])
+    assert np.array_equal(bare['points'], full['points'])
+    # batches of it carry points and no masks
+    out_batch = _preprocessor()(_batch(_dataset(syn, str(out)), [0, 1]), True)
+    assert all('gt_sem_seg' not in s and 'gt_points' in s for s in out_batch['data_samples'])
+
+
 def test_preprocessor_is_deterministic_under_a_seed(syn, packed):
     dataset = _dataset(syn, packed)
 
