@@ -21,18 +21,17 @@ what it would have done (the segmentor collects it, see :class:`IREncoderDecoder
 * ``graph_abandoned()``: a capture failed; drop host mirrors that the half-run Python touched.
 
 A step whose capture fails (an operation that reads a value back, or copies host memory to the
-device, cannot be captured) is trained eagerly from then on for that signature, with one
-warning that names the error.
+device, cannot be captured) stops training with an error that names the first failing
+operation: after a failed capture the CUDA random generator is left in its capturing state, so
+an eager fallback could fail later in an unrelated place (the first dropout).
 """
 
 from __future__ import annotations
 
 import collections
-import logging
 from typing import Any, Dict, Hashable, List, Optional, Sequence, Tuple
 
 import torch
-from mmengine.logging import print_log
 from mmengine.structures import BaseDataElement
 from torch import Tensor
 
@@ -104,7 +103,6 @@ class CUDAGraphTrainStep:
         self.max_graphs = int(max_graphs)
         self._seen: Dict[Hashable, int] = collections.Counter()
         self._graphs: 'collections.OrderedDict[Hashable, _Captured]' = collections.OrderedDict()
-        self._failed: Dict[Hashable, str] = {}
         self._pool = None
         #: steps by kind: ``eager``, ``captured``, ``replayed``.
         self.counts: Dict[str, int] = collections.Counter()
@@ -128,11 +126,9 @@ class CUDAGraphTrainStep:
         entry = self._graphs.get(key)
         if entry is None:
             self._seen[key] += 1
-            if self._seen[key] <= self.warmup or key in self._failed:
+            if self._seen[key] <= self.warmup:
                 return self._eager(model, data, optim_wrapper)
             entry = self._capture(model, key, inputs, samples, extras, optim_wrapper)
-            if entry is None:
-                return self._eager(model, data, optim_wrapper)
         else:
             self._graphs.move_to_end(key)
         self._load(model, entry, inputs, samples, extras)
@@ -183,8 +179,8 @@ class CUDAGraphTrainStep:
             tuple(g['lr'] for g in optimizer.param_groups if 'capturable' not in g),
         )
 
-    @staticmethod
-    def _eager(model, data: Dict[str, Any], optim_wrapper) -> Dict[str, Tensor]:
+    def _eager(self, model, data: Dict[str, Any], optim_wrapper) -> Dict[str, Tensor]:
+        self.counts['eager'] += 1
         with optim_wrapper.optim_context(model):
             losses = model.loss(data['inputs'], data['data_samples'])
         parsed, log_vars = model.parse_losses(losses)
@@ -209,7 +205,7 @@ class CUDAGraphTrainStep:
         samples,
         extras: Dict[str, Tensor],
         optim_wrapper,
-    ) -> Optional[_Captured]:
+    ) -> _Captured:
         if getattr(optim_wrapper, '_accumulative_counts', 1) != 1:
             raise ValueError(
                 'model.cuda_graph cannot capture steps that accumulate gradients '
@@ -243,23 +239,18 @@ class CUDAGraphTrainStep:
                     losses = model.loss(entry.inputs, entry.samples, **entry.extras)
                 parsed, entry.log_vars = model.parse_losses(losses)
                 optim_wrapper.update_params(parsed)
-        except Exception as err:  # noqa: BLE001 (any failure: train this signature eagerly)
+        except Exception as err:
             # A failure inside the capture surfaces as the capture's end failing; name the first.
             root = err
             while root.__context__ is not None:
                 root = root.__context__
-            self._failed[key] = f'{type(root).__name__}: {root}'
             optim_wrapper._inner_count = inner_count
             optim_wrapper.zero_grad()
             model.graph_abandoned()
-            if len(self._failed) == 1:
-                print_log(
-                    'model.cuda_graph: a training step could not be captured, it runs eagerly '
-                    f'({self._failed[key]})',
-                    logger='current',
-                    level=logging.WARNING,
-                )
-            return None
+            raise RuntimeError(
+                'model.cuda_graph: the training step could not be captured in a CUDA graph '
+                f'({type(root).__name__}: {root}); train without it (model.cuda_graph=False)'
+            ) from err
         finally:
             attach_deferred_scalars(hub, outer)
             for group, rate in zip(groups, rates):  # schedulers and loggers read floats
