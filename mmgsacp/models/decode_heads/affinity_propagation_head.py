@@ -212,11 +212,10 @@ class AffinityPropagationHead(BinaryIRHead):
         return self.affinity_weight()
 
     def graph_replayed(self) -> None:
-        step = self.training_steps()
-        self._num_updates_host = (self.num_updates, self.num_updates._version, step + 1)
-
-    def graph_abandoned(self) -> None:
-        self._num_updates_host = None
+        # The replay added 1 on the device without touching the buffer's version: the host
+        # mirror is still valid, one step behind.
+        buf, version, step = self._num_updates_host
+        self._num_updates_host = (buf, version, step + 1)
 
     def affinity_weight(self) -> float:
         start, end = self.warmup_bounds()

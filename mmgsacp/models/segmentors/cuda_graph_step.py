@@ -18,7 +18,6 @@ what it would have done (the segmentor collects it, see :class:`IREncoderDecoder
 * ``graph_replayed()``: the host-side bookkeeping of one step (e.g. a step counter mirrored on
   the host), called after every replay but the one that follows the capture (the capture itself
   ran the Python once).
-* ``graph_abandoned()``: a capture failed; drop host mirrors that the half-run Python touched.
 
 A step whose capture fails (an operation that reads a value back, or copies host memory to the
 device, cannot be captured) stops training with an error that names the first failing
@@ -78,11 +77,8 @@ class _Captured:
         self.log_vars: Dict[str, Tensor] = {}
         self.scalars: List[Tuple[str, Any]] = []  # deferred log values the step adds
         self.lrs: List[Optional[Tensor]] = []  # each param group's rate as the graph reads it
+        self.static: List[Tensor] = []  # what each step's batch is copied into, in batch order
         self.fresh = True  # the Python side of the captured step has run, its kernels not yet
-
-    def static_tensors(self, skip: Sequence[str]) -> List[Tensor]:
-        leaves = [t for s in self.samples for _, t in sample_leaves(s, skip)]
-        return [self.inputs, *leaves, *self.extras.values()]
 
 
 class CUDAGraphTrainStep:
@@ -119,8 +115,11 @@ class CUDAGraphTrainStep:
             optim_wrapper: the runner's optimizer wrapper.
         """
         inputs, samples = data['inputs'], data['data_samples']
-        extras = model.graph_extras(samples) if inputs.is_cuda else {}
-        key = self._signature(model, inputs, samples, extras, optim_wrapper.optimizer)
+        key = None
+        if inputs.is_cuda:
+            leaves = [sample_leaves(s, model.graph_skip_fields) for s in samples]
+            extras = model.graph_extras(samples)
+            key = self._signature(model, inputs, samples, leaves, extras, optim_wrapper.optimizer)
         if key is None:
             return self._eager(model, data, optim_wrapper)
         entry = self._graphs.get(key)
@@ -131,7 +130,8 @@ class CUDAGraphTrainStep:
             entry = self._capture(model, key, inputs, samples, extras, optim_wrapper)
         else:
             self._graphs.move_to_end(key)
-        self._load(model, entry, inputs, samples, extras)
+        batch = [inputs, *(t for sample in leaves for _, t in sample), *extras.values()]
+        torch._foreach_copy_(entry.static, batch)
         for group, lr in zip(optim_wrapper.optimizer.param_groups, entry.lrs):
             if lr is not None:  # the scheduler's rate of this step (a kernel, not a read-back)
                 lr.fill_(group['lr'])
@@ -144,8 +144,8 @@ class CUDAGraphTrainStep:
             optim_wrapper._inner_count += 1  # what update_params' backward() counts
             self.counts['replayed'] += 1
         deferred = deferred_scalars_of(optim_wrapper.message_hub)
-        for name, value in entry.scalars:
-            if deferred is not None:
+        if deferred is not None:
+            for name, value in entry.scalars:
                 deferred.add(name, value.clone() if isinstance(value, Tensor) else value)
         return {k: v.clone() for k, v in entry.log_vars.items()}
 
@@ -155,23 +155,25 @@ class CUDAGraphTrainStep:
 
     # ------------------------------------------------------------------ internals
     def _signature(
-        self, model, inputs: Tensor, samples, extras: Dict[str, Tensor], optimizer
+        self,
+        model,
+        inputs: Tensor,
+        samples,
+        leaves: List[List[Tuple[str, Tensor]]],
+        extras: Dict[str, Tensor],
+        optimizer,
     ) -> Optional[Hashable]:
-        if not inputs.is_cuda:
-            return None
         state = model.graph_state_key()
         if state is None:
             return None
-        skip = model.graph_skip_fields
-        leaves = tuple(
-            tuple((n, tuple(t.shape), t.dtype, t.device) for n, t in sample_leaves(s, skip))
-            for s in samples
+        fields = tuple(
+            tuple((n, tuple(t.shape), t.dtype, t.device) for n, t in sample) for sample in leaves
         )
         shapes = tuple(tuple(s.metainfo.get('img_shape', ())) for s in samples)
         return (
             tuple(inputs.shape),
             inputs.dtype,
-            leaves,
+            fields,
             shapes,
             tuple((n, tuple(t.shape), t.dtype) for n, t in extras.items()),
             state,
@@ -188,14 +190,6 @@ class CUDAGraphTrainStep:
         # Detached: a caller that keeps them must not keep this step's autograd graph alive,
         # whose gradient accumulators (made on this stream) would break the next capture.
         return {k: v.detach() for k, v in log_vars.items()}
-
-    def _load(
-        self, model, entry: _Captured, inputs: Tensor, samples, extras: Dict[str, Tensor]
-    ) -> None:
-        skip = model.graph_skip_fields
-        new = [inputs, *(t for s in samples for _, t in sample_leaves(s, skip))]
-        new += [extras[k] for k in entry.extras]
-        torch._foreach_copy_(entry.static_tensors(skip), new)
 
     def _capture(
         self,
@@ -221,11 +215,12 @@ class CUDAGraphTrainStep:
                 if name in s:
                     delattr(s, name)
         entry.extras = {k: v.clone() for k, v in extras.items()}
+        static_leaves = [t for s in entry.samples for _, t in sample_leaves(s, skip)]
+        entry.static = [entry.inputs, *static_leaves, *entry.extras.values()]
         optim_wrapper.zero_grad()  # the captured backward must allocate, not accumulate
         hub = optim_wrapper.message_hub
         outer = deferred_scalars_of(hub)
         recorder = DeferredScalars()
-        inner_count = optim_wrapper._inner_count
         attach_deferred_scalars(hub, recorder)
         groups = optim_wrapper.optimizer.param_groups
         rates = [g['lr'] for g in groups]
@@ -244,9 +239,6 @@ class CUDAGraphTrainStep:
             root = err
             while root.__context__ is not None:
                 root = root.__context__
-            optim_wrapper._inner_count = inner_count
-            optim_wrapper.zero_grad()
-            model.graph_abandoned()
             raise RuntimeError(
                 'model.cuda_graph: the training step could not be captured in a CUDA graph '
                 f'({type(root).__name__}: {root}); train without it (model.cuda_graph=False)'

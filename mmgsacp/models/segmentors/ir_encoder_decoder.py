@@ -163,11 +163,6 @@ class IREncoderDecoder(EncoderDecoder):
         for m in self._graph_modules('graph_replayed'):
             m.graph_replayed()
 
-    def graph_abandoned(self) -> None:
-        """After a failed capture (the submodules' ``graph_abandoned()``)."""
-        for m in self._graph_modules('graph_abandoned'):
-            m.graph_abandoned()
-
     def _graph_modules(self, method: str) -> List[torch.nn.Module]:
         """Submodules with ``method``, outside those marked ``graph_ignore`` (the EMA teacher:
         its copies run none of the step's Python of their own)."""
