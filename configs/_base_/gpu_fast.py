@@ -8,7 +8,8 @@
 #   always runs a GradScaler, which reads a flag back from the GPU every step);
 # - fused AdamW (one kernel for all parameters; CUDA only: use fused=False on CPU);
 # - cuDNN autotuning (fixed crop size, so the chosen kernels are reused every step).
-# A fourth switch, off by default, replays each training step from a CUDA graph:
-#   --cfg-options model.cuda_graph=True   (docs/en/user_guides/speed.md)
+# Two more switches, off by default: each training step replayed from a CUDA graph, and the
+# network stored channels-last:
+#   --cfg-options model.cuda_graph=True model.channels_last=True   (docs/en/user_guides/speed.md)
 optim_wrapper = dict(type='BF16AutocastOptimWrapper', optimizer=dict(fused=True))
 env_cfg = dict(cudnn_benchmark=True)

@@ -89,6 +89,7 @@ def speed_config(
     device: str = 'cpu',
     pack_file: Optional[str] = None,
     cuda_graph: bool = False,
+    channels_last: bool = False,
 ) -> Config:
     """``method``'s config on the generated set, for an ``iters``-step run without validation
     or checkpoints (their cost is not the step's); hooks, optimizer and model as configured.
@@ -96,7 +97,8 @@ def speed_config(
     With ``pack_file`` (the generated training split packed, :func:`pack_split`) the config
     trains from memory as ``configs/_base_/datasets/sirst3_packed.py`` does: indices from
     :class:`PackedPointDataset`, crops and flips by :class:`PackedPointDataPreProcessor`.
-    ``cuda_graph``: the model's training steps captured and replayed (``model.cuda_graph``)."""
+    ``cuda_graph``: the model's training steps captured and replayed (``model.cuda_graph``);
+    ``channels_last``: the network stored channels-last (``model.channels_last``)."""
     if method not in SPEED_METHODS:
         raise KeyError(f'unknown method {method!r}; one of {sorted(SPEED_METHODS)}')
     cfg = use_synthetic(Config.fromfile(osp.join(root, SPEED_METHODS[method])), data_root)
@@ -107,6 +109,8 @@ def speed_config(
         cfg.model.backbone = dict(DNANET_BACKBONE)
     if cuda_graph:
         cfg.model.cuda_graph = True
+    if channels_last:
+        cfg.model.channels_last = True
     cfg.work_dir = work_dir
     cfg.log_level = 'WARNING'
     # MMEngine keeps one visualizer and message hub per name: each run needs its own, or a
@@ -219,6 +223,7 @@ def measure_method(
     dnanet: bool = False,
     pack_file: Optional[str] = None,
     cuda_graph: bool = False,
+    channels_last: bool = False,
 ) -> Dict[str, float]:
     """The speed keys (see the module) of one method; ``iters`` timed iterations after one
     startup step, ``warmup`` untimed ones and one counted for synchronisations; ``pack_file``:
@@ -268,6 +273,7 @@ def measure_method(
             device=device,
             pack_file=pack_file,
             cuda_graph=cuda_graph,
+            channels_last=channels_last,
         )
         state['t0'] = time.perf_counter()
         with _patched_run_iter(step):
@@ -315,11 +321,13 @@ def benchmark_training_speed(
     dnanet: bool = False,
     packed: bool = False,
     cuda_graph: bool = False,
+    channels_last: bool = False,
 ) -> dict:
     """Every method (compact network, and DNANet with ``dnanet``) at every crop size;
     ``packed``: trained from the generated split packed in memory (the data path of
     ``configs/_base_/datasets/sirst3_packed.py``) instead of the per-sample pipeline;
-    ``cuda_graph``: training steps replayed from CUDA graphs (``model.cuda_graph``).
+    ``cuda_graph``: training steps replayed from CUDA graphs (``model.cuda_graph``);
+    ``channels_last``: the network stored channels-last (``model.channels_last``).
 
     Returns:
         dict: ``results``: ``'<method>[_dnanet]@<crop>'`` -> the keys of
@@ -357,6 +365,7 @@ def benchmark_training_speed(
                         dnanet=net,
                         pack_file=pack_file,
                         cuda_graph=cuda_graph,
+                        channels_last=channels_last,
                     )
     notes = [
         'timings are medians of few iterations; on a machine shared with other work they are '
@@ -380,6 +389,7 @@ def benchmark_training_speed(
             amp=amp,
             packed=packed,
             cuda_graph=cuda_graph,
+            channels_last=channels_last,
             batch=batch,
             crops=list(crops),
             iters=iters,
@@ -450,6 +460,7 @@ def run_command(args: argparse.Namespace) -> int:
             dnanet=args.dnanet,
             packed=args.packed,
             cuda_graph=args.cuda_graph,
+            channels_last=args.channels_last,
         )
         print('\n'.join(speed_table(result)))
         for name, r in result['results'].items():

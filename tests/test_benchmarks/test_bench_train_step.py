@@ -115,7 +115,7 @@ def test_head_teacher_variant_changes_only_the_teachers_scope(tmp_path):
     assert head.model.to_dict() == full.model.to_dict()
 
 
-def test_packed_and_graph_options_switch_data_path_and_model(tmp_path):
+def test_packed_graph_and_layout_options_switch_data_path_and_model(tmp_path):
     from mmgsacp.benchmarks.train_speed import speed_config
 
     kwargs = dict(batch=2, crop=48, iters=1)
@@ -128,6 +128,7 @@ def test_packed_and_graph_options_switch_data_path_and_model(tmp_path):
         str(tmp_path / 'b'),
         pack_file=pack,
         cuda_graph=True,
+        channels_last=True,
         **kwargs,
     )
     dataset = packed.train_dataloader.dataset
@@ -137,6 +138,7 @@ def test_packed_and_graph_options_switch_data_path_and_model(tmp_path):
     assert pre.type == 'PackedPointDataPreProcessor' and tuple(pre.crop_size) == (48, 48)
     assert pre.mean == plain.model.data_preprocessor.mean
     assert packed.model.cuda_graph is True and 'cuda_graph' not in plain.model
+    assert packed.model.channels_last is True and 'channels_last' not in plain.model
     packed.model.pop('data_preprocessor'), plain.model.pop('data_preprocessor')
-    packed.model.pop('cuda_graph')
+    packed.model.pop('cuda_graph'), packed.model.pop('channels_last')
     assert packed.model.to_dict() == plain.model.to_dict()

@@ -11,7 +11,8 @@ the timings are indicative only. ``--device cuda [--amp]`` is the same measureme
 (``--amp``: bf16 autocast, fused AdamW, cuDNN autotuning, i.e. configs/_base_/gpu_fast.py).
 ``--packed`` trains from the generated split packed in memory, as the ``*-packed`` configs do
 (no per-sample decoding, and no per-sample copies to the device); ``--cuda-graph`` replays
-each training step from a CUDA graph (``model.cuda_graph``, configs/_base_/gpu_fast.py).
+each training step from a CUDA graph (``model.cuda_graph``, configs/_base_/gpu_fast.py);
+``--channels-last`` stores the network channels-last (``model.channels_last``).
 
 ``--ratios`` prints instead the earlier report: median ms of the model's training step of full
 supervision, GSACP-base and GSACP-final and their ratios (``--dnanet``: with the equal-time
@@ -19,7 +20,7 @@ DNANet iteration count).
 
     python tools/benchmarks/bench_train_step.py [--iters 5] [--warmup 2] [--batch 16]
         [--crop 128 [256]] [--device cpu|cuda] [--amp] [--dnanet] [--packed]
-        [--cuda-graph] [--json OUT]
+        [--cuda-graph] [--channels-last] [--json OUT]
     python tools/benchmarks/bench_train_step.py --ratios [--iters 30] [--warmup 5] [--dnanet]
 """
 
@@ -76,6 +77,11 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         action='store_true',
         help='replay the training steps from CUDA graphs (model.cuda_graph; CUDA only)',
     )
+    parser.add_argument(
+        '--channels-last',
+        action='store_true',
+        help='store the network channels-last (model.channels_last)',
+    )
     parser.add_argument('--threads', type=int, default=None, help='torch CPU threads')
     parser.add_argument(
         '--dnanet',
@@ -99,9 +105,12 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         )
     if args.cuda_graph and args.device != 'cuda':
         parser.error('--cuda-graph needs --device cuda')
-    if args.ratios and (args.device != 'cpu' or args.amp or args.packed or args.crop != [128]):
+    if args.ratios and (
+        args.device != 'cpu' or args.amp or args.packed or args.channels_last or args.crop != [128]
+    ):
         parser.error(
-            '--ratios measures the CPU model step only (no --device, --amp, --packed, --crop)'
+            '--ratios measures the CPU model step only '
+            '(no --device, --amp, --packed, --channels-last, --crop)'
         )
     return args
 
