@@ -8,8 +8,9 @@
 #   always runs a GradScaler, which reads a flag back from the GPU every step);
 # - fused AdamW (one kernel for all parameters; CUDA only: use fused=False on CPU);
 # - cuDNN autotuning (fixed crop size, so the chosen kernels are reused every step).
-# Two more switches, off by default: each training step replayed from a CUDA graph, and the
-# network stored channels-last:
-#   --cfg-options model.cuda_graph=True model.channels_last=True   (docs/en/user_guides/speed.md)
+# Three more switches, off by default: each training step replayed from a CUDA graph, the
+# network stored channels-last, the backbone compiled in training:
+#   --cfg-options model.cuda_graph=True model.channels_last=True model.compile=True
+# (docs/en/user_guides/speed.md)
 optim_wrapper = dict(type='BF16AutocastOptimWrapper', optimizer=dict(fused=True))
 env_cfg = dict(cudnn_benchmark=True)

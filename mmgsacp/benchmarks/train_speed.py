@@ -90,6 +90,7 @@ def speed_config(
     pack_file: Optional[str] = None,
     cuda_graph: bool = False,
     channels_last: bool = False,
+    compile: bool = False,
 ) -> Config:
     """``method``'s config on the generated set, for an ``iters``-step run without validation
     or checkpoints (their cost is not the step's); hooks, optimizer and model as configured.
@@ -98,7 +99,8 @@ def speed_config(
     trains from memory as ``configs/_base_/datasets/sirst3_packed.py`` does: indices from
     :class:`PackedPointDataset`, crops and flips by :class:`PackedPointDataPreProcessor`.
     ``cuda_graph``: the model's training steps captured and replayed (``model.cuda_graph``);
-    ``channels_last``: the network stored channels-last (``model.channels_last``)."""
+    ``channels_last``: the network stored channels-last (``model.channels_last``);
+    ``compile``: the backbone compiled in training (``model.compile``)."""
     if method not in SPEED_METHODS:
         raise KeyError(f'unknown method {method!r}; one of {sorted(SPEED_METHODS)}')
     cfg = use_synthetic(Config.fromfile(osp.join(root, SPEED_METHODS[method])), data_root)
@@ -111,6 +113,8 @@ def speed_config(
         cfg.model.cuda_graph = True
     if channels_last:
         cfg.model.channels_last = True
+    if compile:
+        cfg.model.compile = True
     cfg.work_dir = work_dir
     cfg.log_level = 'WARNING'
     # MMEngine keeps one visualizer and message hub per name: each run needs its own, or a
@@ -224,6 +228,7 @@ def measure_method(
     pack_file: Optional[str] = None,
     cuda_graph: bool = False,
     channels_last: bool = False,
+    compile: bool = False,
 ) -> Dict[str, float]:
     """The speed keys (see the module) of one method; ``iters`` timed iterations after one
     startup step, ``warmup`` untimed ones and one counted for synchronisations; ``pack_file``:
@@ -274,6 +279,7 @@ def measure_method(
             pack_file=pack_file,
             cuda_graph=cuda_graph,
             channels_last=channels_last,
+            compile=compile,
         )
         state['t0'] = time.perf_counter()
         with _patched_run_iter(step):
@@ -322,12 +328,14 @@ def benchmark_training_speed(
     packed: bool = False,
     cuda_graph: bool = False,
     channels_last: bool = False,
+    compile: bool = False,
 ) -> dict:
     """Every method (compact network, and DNANet with ``dnanet``) at every crop size;
     ``packed``: trained from the generated split packed in memory (the data path of
     ``configs/_base_/datasets/sirst3_packed.py``) instead of the per-sample pipeline;
     ``cuda_graph``: training steps replayed from CUDA graphs (``model.cuda_graph``);
-    ``channels_last``: the network stored channels-last (``model.channels_last``).
+    ``channels_last``: the network stored channels-last (``model.channels_last``);
+    ``compile``: the backbone compiled in training (``model.compile``).
 
     Returns:
         dict: ``results``: ``'<method>[_dnanet]@<crop>'`` -> the keys of
@@ -366,6 +374,7 @@ def benchmark_training_speed(
                         pack_file=pack_file,
                         cuda_graph=cuda_graph,
                         channels_last=channels_last,
+                        compile=compile,
                     )
     notes = [
         'timings are medians of few iterations; on a machine shared with other work they are '
@@ -390,6 +399,7 @@ def benchmark_training_speed(
             packed=packed,
             cuda_graph=cuda_graph,
             channels_last=channels_last,
+            compile=compile,
             batch=batch,
             crops=list(crops),
             iters=iters,
@@ -461,6 +471,7 @@ def run_command(args: argparse.Namespace) -> int:
             packed=args.packed,
             cuda_graph=args.cuda_graph,
             channels_last=args.channels_last,
+            compile=args.compile,
         )
         print('\n'.join(speed_table(result)))
         for name, r in result['results'].items():

@@ -129,6 +129,7 @@ def test_packed_graph_and_layout_options_switch_data_path_and_model(tmp_path):
         pack_file=pack,
         cuda_graph=True,
         channels_last=True,
+        compile=True,
         **kwargs,
     )
     dataset = packed.train_dataloader.dataset
@@ -139,6 +140,8 @@ def test_packed_graph_and_layout_options_switch_data_path_and_model(tmp_path):
     assert pre.mean == plain.model.data_preprocessor.mean
     assert packed.model.cuda_graph is True and 'cuda_graph' not in plain.model
     assert packed.model.channels_last is True and 'channels_last' not in plain.model
+    assert packed.model.compile is True and 'compile' not in plain.model
     packed.model.pop('data_preprocessor'), plain.model.pop('data_preprocessor')
-    packed.model.pop('cuda_graph'), packed.model.pop('channels_last')
+    for switch in ('cuda_graph', 'channels_last', 'compile'):
+        packed.model.pop(switch)
     assert packed.model.to_dict() == plain.model.to_dict()

@@ -12,7 +12,9 @@ the timings are indicative only. ``--device cuda [--amp]`` is the same measureme
 ``--packed`` trains from the generated split packed in memory, as the ``*-packed`` configs do
 (no per-sample decoding, and no per-sample copies to the device); ``--cuda-graph`` replays
 each training step from a CUDA graph (``model.cuda_graph``, configs/_base_/gpu_fast.py);
-``--channels-last`` stores the network channels-last (``model.channels_last``).
+``--channels-last`` stores the network channels-last (``model.channels_last``); ``--compile``
+runs the backbone through ``torch.compile`` in training (``model.compile``; the first steps
+compile, so raise ``--warmup``).
 
 ``--ratios`` prints instead the earlier report: median ms of the model's training step of full
 supervision, GSACP-base and GSACP-final and their ratios (``--dnanet``: with the equal-time
@@ -20,7 +22,7 @@ DNANet iteration count).
 
     python tools/benchmarks/bench_train_step.py [--iters 5] [--warmup 2] [--batch 16]
         [--crop 128 [256]] [--device cpu|cuda] [--amp] [--dnanet] [--packed]
-        [--cuda-graph] [--channels-last] [--json OUT]
+        [--cuda-graph] [--channels-last] [--compile] [--json OUT]
     python tools/benchmarks/bench_train_step.py --ratios [--iters 30] [--warmup 5] [--dnanet]
 """
 
@@ -82,6 +84,11 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         action='store_true',
         help='store the network channels-last (model.channels_last)',
     )
+    parser.add_argument(
+        '--compile',
+        action='store_true',
+        help='torch.compile the backbone in training (model.compile)',
+    )
     parser.add_argument('--threads', type=int, default=None, help='torch CPU threads')
     parser.add_argument(
         '--dnanet',
@@ -106,11 +113,16 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     if args.cuda_graph and args.device != 'cuda':
         parser.error('--cuda-graph needs --device cuda')
     if args.ratios and (
-        args.device != 'cpu' or args.amp or args.packed or args.channels_last or args.crop != [128]
+        args.device != 'cpu'
+        or args.amp
+        or args.packed
+        or args.channels_last
+        or args.compile
+        or args.crop != [128]
     ):
         parser.error(
             '--ratios measures the CPU model step only '
-            '(no --device, --amp, --packed, --channels-last, --crop)'
+            '(no --device, --amp, --packed, --channels-last, --compile, --crop)'
         )
     return args
 

@@ -123,10 +123,19 @@ class IREncoderDecoder(EncoderDecoder):
     recent GPUs and on CPUs with oneDNN. Results are the same up to float rounding; state
     dicts load into either layout.
 
+    With ``compile`` set, training steps run the backbone through ``torch.compile`` (fused
+    kernels in place of its many small BatchNorm and activation kernels). The compiled module is
+    built at the first training forward pass and kept outside the module tree, so state dicts,
+    checkpoints and the EMA teacher's copy are the plain network's; evaluation runs the plain
+    backbone (whole images of every size would each compile anew).
+
     Args:
         cuda_graph (bool | dict, optional): ``True`` or the arguments of
             :class:`CUDAGraphTrainStep` (``warmup``, ``max_graphs``); None / False: eager.
         channels_last (bool): Store the network channels-last. Defaults to False.
+        compile (bool | dict, optional): ``True`` or the keyword arguments of
+            ``torch.compile`` (e.g. ``dict(mode='max-autotune-no-cudagraphs')``) for the
+            backbone in training; None / False: eager.
         **kwargs: :class:`EncoderDecoder` arguments.
     """
 
@@ -137,10 +146,19 @@ class IREncoderDecoder(EncoderDecoder):
     graph_skip_fields: Tuple[str, ...] = ('gt_points',)
 
     def __init__(
-        self, cuda_graph: Union[bool, dict, None] = None, channels_last: bool = False, **kwargs
+        self,
+        cuda_graph: Union[bool, dict, None] = None,
+        channels_last: bool = False,
+        compile: Union[bool, dict, None] = None,
+        **kwargs,
     ) -> None:
         super().__init__(**kwargs)
         check_test_cfg(self.test_cfg)
+        if compile is not None and not isinstance(compile, (bool, dict)):
+            raise TypeError(f'model.compile must be a bool or a dict, got {compile!r}')
+        self.compile_cfg: Optional[dict] = (
+            None if not compile else dict(compile) if isinstance(compile, dict) else {}
+        )
         self.channels_last = bool(channels_last)
         if self.channels_last:
             # Before subclasses copy the network (the EMA teacher), so copies share the layout;
@@ -153,6 +171,24 @@ class IREncoderDecoder(EncoderDecoder):
             )
 
     # ------------------------------------------------------------------ training
+    def extract_feat(self, inputs: Tensor) -> List[Tensor]:
+        """Backbone (and neck) features; in training with ``compile``, the compiled backbone."""
+        x = self._backbone_in_use()(inputs)
+        if self.with_neck:
+            x = self.neck(x)
+        return x
+
+    def _backbone_in_use(self) -> torch.nn.Module:
+        if self.compile_cfg is None or not self.training:
+            return self.backbone
+        compiled = self.__dict__.get('_compiled_backbone')
+        if compiled is None:
+            compiled = torch.compile(self.backbone, **self.compile_cfg)
+            # Outside the module tree (object.__setattr__ skips nn.Module's registration):
+            # registered, it would add '_orig_mod' keys to every state dict.
+            object.__setattr__(self, '_compiled_backbone', compiled)
+        return compiled
+
     def train_step(self, data, optim_wrapper) -> Dict[str, Tensor]:
         """MMEngine's training step, or with ``cuda_graph`` its CUDA-graph form."""
         if self.graph_step is None:
