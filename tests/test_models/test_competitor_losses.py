@@ -115,6 +115,19 @@ def test_edge_weighting_and_hard_pixel_selection():
     assert plain.item() == pytest.approx((sum(per_pixel) - 3 * math.log(2)) / 4, rel=1e-5)
 
 
+def test_edge_bce_pixel_weight_scales_and_decides_the_hard_pixels():
+    # the same 4 pixels; a weight of 10 on the easiest background pixel (p = 0.1) makes it
+    # one of the two hardest, in place of the background pixel at p = 0.5
+    target = torch.zeros(1, 1, 4, dtype=torch.long)
+    target[0, 0, 0] = 1
+    logits = torch.tensor([[[[_logit(p) for p in [0.5, 0.5, 0.1, 0.2]]]]])
+    weight = torch.tensor([[[1.0, 1.0, 10.0, 1.0]]])
+    half = EdgeWeightedBCELoss()(logits, target, weight=weight)
+    assert half.item() == pytest.approx((4 * math.log(2) - 10 * math.log(0.9)) / 2, rel=1e-5)
+    ones = EdgeWeightedBCELoss()(logits, target, weight=torch.ones_like(weight))
+    assert ones.item() == pytest.approx(EdgeWeightedBCELoss()(logits, target).item())
+
+
 def test_edge_bce_binarises_soft_labels_and_skips_ignored():
     logits = torch.zeros(1, 1, 1, 3, requires_grad=True)
     soft = torch.tensor([[[0.6, 0.4, 255.0]]])

@@ -29,7 +29,12 @@ def edge_band(target: Tensor) -> Tensor:
 
 
 def edge_weighted_hard_bce(
-    logits: Tensor, target: Tensor, valid: Tensor, edge_weight: float = 4.0, hard_ratio: float = 0.5
+    logits: Tensor,
+    target: Tensor,
+    valid: Tensor,
+    edge_weight: float = 4.0,
+    hard_ratio: float = 0.5,
+    pixel_weight: Optional[Tensor] = None,
 ) -> Tensor:
     """Per-pixel BCE, ``edge_weight`` times on the targets' edge band, averaged over the
     hardest ``hard_ratio`` of the valid pixels (those with the largest weighted loss).
@@ -40,6 +45,8 @@ def edge_weighted_hard_bce(
         valid (Tensor): (B, H, W) bool pixels that count.
         edge_weight (float): Weight of the edge band (others weigh 1).
         hard_ratio (float): Share of valid pixels kept, in (0, 1].
+        pixel_weight (Tensor, optional): (B, H, W) weight multiplying the edge weighting, so
+            it also decides which pixels count as hard (PAL passes none).
 
     Returns:
         Tensor: Scalar loss (0, still differentiable, with no valid pixel).
@@ -48,6 +55,8 @@ def edge_weighted_hard_bce(
     weight = torch.where(
         edge_band(target), torch.full_like(logits, edge_weight), torch.ones_like(logits)
     )
+    if pixel_weight is not None:
+        weight = weight * pixel_weight
     loss = (
         F.binary_cross_entropy_with_logits(logits.float(), target.float(), reduction='none')
         * weight
@@ -74,9 +83,6 @@ class EdgeWeightedBCELoss(BinaryPixelLoss):
         loss_name (str): Key in the loss dict (must start with ``loss_``).
     """
 
-    # The edge band is the loss's own pixel weighting.
-    takes_weight = False
-
     def __init__(
         self,
         edge_weight: float = 4.0,
@@ -99,4 +105,6 @@ class EdgeWeightedBCELoss(BinaryPixelLoss):
     ) -> Tensor:
         """:func:`edge_weighted_hard_bce` of the binarised labels."""
         binary = target > self.binarize_at if target.is_floating_point() else target == 1
-        return edge_weighted_hard_bce(logits, binary, valid, self.edge_weight, self.hard_ratio)
+        return edge_weighted_hard_bce(
+            logits, binary, valid, self.edge_weight, self.hard_ratio, weight
+        )
