@@ -2,38 +2,14 @@
 layout does (up to float rounding), the EMA teacher shares the layout, and checkpoints move
 between the layouts."""
 
-import copy
-
 import pytest
 import torch
-from mmengine.config import Config
-from mmengine.optim import build_optim_wrapper
-from mmengine.registry import init_default_scope
-from mmseg.registry import MODELS
 
 import mmgsacp  # noqa: F401
 
-from ..utils import config_path
-from .test_cuda_graph_step import FINAL, FULL, _batch, _floats
+from .test_cuda_graph_step import FINAL, FULL, _batch, _floats, switch_pairs
 
 CL = torch.channels_last
-
-
-def _pair(rel):
-    """The same initial model in both layouts, each with an SGD optimizer (Adam would turn
-    rounding-level gradient differences into learning-rate-sized steps)."""
-    init_default_scope('mmseg')
-    cfg = Config.fromfile(config_path(rel))
-    if 'warmup_ratio' in cfg.model.decode_head:  # outside a Runner: the warm-up in steps
-        cfg.model.decode_head.update(warmup_ratio=None, warmup_iters=(0, 0))
-    cfg.optim_wrapper.optimizer = dict(type='SGD', lr=0.01, momentum=0.9)
-    out = []
-    for channels_last in (False, True):
-        torch.manual_seed(0)
-        model = MODELS.build(dict(cfg.model, channels_last=channels_last))
-        model.train()
-        out.append((model, build_optim_wrapper(model, copy.deepcopy(cfg.optim_wrapper))))
-    return out
 
 
 def _conv_weights(module):
@@ -42,7 +18,7 @@ def _conv_weights(module):
 
 @pytest.mark.parametrize('rel', [FULL, FINAL])
 def test_channels_last_trains_as_the_default_layout(rel):
-    (ref, opt_r), (cl, opt_c) = _pair(rel)
+    (ref, opt_r), (cl, opt_c) = switch_pairs(rel, 'channels_last', (False, True))
     weights = _conv_weights(cl)
     assert weights and all(w.is_contiguous(memory_format=CL) for w in weights)
     assert not all(w.is_contiguous(memory_format=CL) for w in _conv_weights(ref))
@@ -68,7 +44,7 @@ def test_channels_last_trains_as_the_default_layout(rel):
 
 
 def test_checkpoints_move_between_layouts():
-    (ref, _), (cl, _) = _pair(FULL)
+    (ref, _), (cl, _) = switch_pairs(FULL, 'channels_last', (False, True))
     with torch.no_grad():
         for p in cl.parameters():
             p.add_(0.01 * torch.randn_like(p))

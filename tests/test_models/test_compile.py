@@ -3,42 +3,24 @@ losses nor what is saved; evaluation keeps the plain network. The tests use
 the ``aot_eager`` backend (the graph capture and autograd split of the default backend, without
 code generation), so they need no C compiler."""
 
-import copy
-
 import pytest
 import torch
 from mmengine.config import Config
-from mmengine.optim import build_optim_wrapper
 from mmengine.registry import init_default_scope
 from mmseg.registry import MODELS
 
 import mmgsacp  # noqa: F401
 
 from ..utils import config_path
-from .test_cuda_graph_step import FINAL, FULL, _batch, _floats
+from .test_cuda_graph_step import FINAL, FULL, _batch, _floats, switch_pairs
 
 AOT = dict(backend='aot_eager')
-
-
-def _pair(rel):
-    init_default_scope('mmseg')
-    cfg = Config.fromfile(config_path(rel))
-    if 'warmup_ratio' in cfg.model.decode_head:  # outside a Runner: the warm-up in steps
-        cfg.model.decode_head.update(warmup_ratio=None, warmup_iters=(0, 0))
-    cfg.optim_wrapper.optimizer = dict(type='SGD', lr=0.01, momentum=0.9)
-    out = []
-    for compile_cfg in (None, AOT):
-        torch.manual_seed(0)
-        model = MODELS.build(dict(cfg.model, compile=compile_cfg))
-        model.train()
-        out.append((model, build_optim_wrapper(model, copy.deepcopy(cfg.optim_wrapper))))
-    return out
 
 
 @pytest.mark.parametrize('rel', [FULL, FINAL])
 def test_compiled_training_matches_eager_and_saves_the_plain_network(rel):
     torch._dynamo.reset()
-    (ref, opt_r), (comp, opt_c) = _pair(rel)
+    (ref, opt_r), (comp, opt_c) = switch_pairs(rel, 'compile', (None, AOT))
     steps = 2 if rel == FULL else 1  # GSACP's thresholded targets: first step only
     for seed in range(steps):
         torch.manual_seed(seed)

@@ -43,6 +43,24 @@ def _models(rel, device='cpu', warmup=2, optimizer=None, dropout=None):
     return out
 
 
+def switch_pairs(rel, name, values):
+    """The same initial model built with ``model.<name>`` set to each of ``values``, each with
+    an SGD optimizer (Adam would turn rounding-level gradient differences into steps of a
+    learning rate), for comparing a speed switch with the default."""
+    init_default_scope('mmseg')
+    cfg = Config.fromfile(config_path(rel))
+    if 'warmup_ratio' in cfg.model.decode_head:  # outside a Runner: the warm-up in steps
+        cfg.model.decode_head.update(warmup_ratio=None, warmup_iters=(0, 0))
+    cfg.optim_wrapper.optimizer = dict(type='SGD', lr=0.01, momentum=0.9)
+    out = []
+    for value in values:
+        torch.manual_seed(0)
+        model = MODELS.build(dict(cfg.model, **{name: value}))
+        model.train()
+        out.append((model, build_optim_wrapper(model, copy.deepcopy(cfg.optim_wrapper))))
+    return out
+
+
 def _batch(seed, points=((10, 12), (30, 5)), size=64):
     g = torch.Generator().manual_seed(seed)
     inputs, samples = [], []
