@@ -7,7 +7,7 @@ import torch
 
 import mmgsacp  # noqa: F401
 
-from .test_cuda_graph_step import FINAL, FULL, _batch, _floats, switch_pairs
+from .test_cuda_graph_step import FINAL, FULL, assert_same_training, switch_pairs
 
 CL = torch.channels_last
 
@@ -18,7 +18,8 @@ def _conv_weights(module):
 
 @pytest.mark.parametrize('rel', [FULL, FINAL])
 def test_channels_last_trains_as_the_default_layout(rel):
-    (ref, opt_r), (cl, opt_c) = switch_pairs(rel, 'channels_last', (False, True))
+    ref_pair, cl_pair = switch_pairs(rel, 'channels_last', (False, True))
+    ref, cl = ref_pair[0], cl_pair[0]
     weights = _conv_weights(cl)
     assert weights and all(w.is_contiguous(memory_format=CL) for w in weights)
     assert not all(w.is_contiguous(memory_format=CL) for w in _conv_weights(ref))
@@ -27,18 +28,7 @@ def test_channels_last_trains_as_the_default_layout(rel):
         assert all(w.is_contiguous(memory_format=CL) for w in _conv_weights(teacher))
     # GSACP's targets threshold the affinity and rank pixels, so after the first update a
     # rounding-level difference may flip a pixel's label: only its first step is compared.
-    steps = 3 if rel == FULL else 1
-    for seed in range(steps):
-        torch.manual_seed(seed)
-        log_r = _floats(ref.train_step(_batch(seed), opt_r))
-        torch.manual_seed(seed)
-        log_c = _floats(cl.train_step(_batch(seed), opt_c))
-        assert log_r.keys() == log_c.keys()
-        for k in log_r:
-            assert log_c[k] == pytest.approx(log_r[k], rel=1e-4, abs=1e-5), (seed, k)
-    pr, pc = ref.state_dict(), cl.state_dict()
-    for k in pr:
-        assert torch.allclose(pr[k].float(), pc[k].float(), atol=1e-5, rtol=1e-4), k
+    assert_same_training(ref_pair, cl_pair, steps=3 if rel == FULL else 1)
     # the layout survives training (the optimizer wrote into the same storage)
     assert all(w.is_contiguous(memory_format=CL) for w in _conv_weights(cl))
 

@@ -27,6 +27,20 @@ cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason='needs a CUDA de
 def _models(rel, device='cpu', warmup=2, optimizer=None, dropout=None):
     """The same initial model twice: eager, and with ``cuda_graph``; and their optimizers
     (the config's, unfused, or ``optimizer``); ``dropout``: the decode head's ratio."""
+    return model_pairs(rel, 'cuda_graph', (None, dict(warmup=warmup)), optimizer, device, dropout)
+
+
+def switch_pairs(rel, name, values):
+    """:func:`model_pairs` with an SGD optimizer (Adam would turn rounding-level gradient
+    differences into steps of a learning rate), for comparing a speed switch with the
+    default."""
+    return model_pairs(rel, name, values, dict(type='SGD', lr=0.01, momentum=0.9))
+
+
+def model_pairs(rel, name, values, optimizer=None, device='cpu', dropout=None):
+    """The same initial model built with ``model.<name>`` set to each of ``values``, each
+    with its optimizer (the config's, unfused, or ``optimizer``); ``dropout``: the decode
+    head's ratio."""
     init_default_scope('mmseg')
     cfg = Config.fromfile(config_path(rel))
     if 'warmup_ratio' in cfg.model.decode_head:  # outside a Runner: the warm-up in steps
@@ -35,30 +49,31 @@ def _models(rel, device='cpu', warmup=2, optimizer=None, dropout=None):
         cfg.model.decode_head.dropout_ratio = dropout
     cfg.optim_wrapper.optimizer = optimizer or dict(cfg.optim_wrapper.optimizer, fused=False)
     out = []
-    for graph in (None, dict(warmup=warmup)):
-        torch.manual_seed(0)
-        model = MODELS.build(dict(cfg.model, cuda_graph=graph)).to(device)
-        model.train()
-        out.append((model, build_optim_wrapper(model, copy.deepcopy(cfg.optim_wrapper))))
-    return out
-
-
-def switch_pairs(rel, name, values):
-    """The same initial model built with ``model.<name>`` set to each of ``values``, each with
-    an SGD optimizer (Adam would turn rounding-level gradient differences into steps of a
-    learning rate), for comparing a speed switch with the default."""
-    init_default_scope('mmseg')
-    cfg = Config.fromfile(config_path(rel))
-    if 'warmup_ratio' in cfg.model.decode_head:  # outside a Runner: the warm-up in steps
-        cfg.model.decode_head.update(warmup_ratio=None, warmup_iters=(0, 0))
-    cfg.optim_wrapper.optimizer = dict(type='SGD', lr=0.01, momentum=0.9)
-    out = []
     for value in values:
         torch.manual_seed(0)
-        model = MODELS.build(dict(cfg.model, **{name: value}))
+        model = MODELS.build(dict(cfg.model, **{name: value})).to(device)
         model.train()
         out.append((model, build_optim_wrapper(model, copy.deepcopy(cfg.optim_wrapper))))
     return out
+
+
+def assert_same_training(pair_a, pair_b, steps):
+    """Train both (model, optimizer) pairs ``steps`` steps on the same batches and dropout
+    draws; their logged losses, then their final weights and buffers, agree to float
+    rounding."""
+    (a, opt_a), (b, opt_b) = pair_a, pair_b
+    for seed in range(steps):
+        torch.manual_seed(seed)
+        log_a = _floats(a.train_step(_batch(seed), opt_a))
+        torch.manual_seed(seed)
+        log_b = _floats(b.train_step(_batch(seed), opt_b))
+        assert log_a.keys() == log_b.keys()
+        for k in log_a:
+            assert log_b[k] == pytest.approx(log_a[k], rel=1e-4, abs=1e-5), (seed, k)
+    sd_a, sd_b = a.state_dict(), b.state_dict()
+    assert sd_a.keys() == sd_b.keys()
+    for k in sd_a:
+        assert torch.allclose(sd_a[k].float(), sd_b[k].float(), atol=1e-5, rtol=1e-4), k
 
 
 def _batch(seed, points=((10, 12), (30, 5)), size=64):

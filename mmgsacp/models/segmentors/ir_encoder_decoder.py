@@ -159,8 +159,7 @@ class IREncoderDecoder(EncoderDecoder):
         self.compile_cfg: Optional[dict] = (
             None if not compile else dict(compile) if isinstance(compile, dict) else {}
         )
-        self.channels_last = bool(channels_last)
-        if self.channels_last:
+        if channels_last:
             # Before subclasses copy the network (the EMA teacher), so copies share the layout;
             # moving to a device later keeps it.
             self.to(memory_format=torch.channels_last)
