@@ -28,7 +28,7 @@ import resource
 import statistics
 import tempfile
 import time
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Sequence
 
 import torch
 from mmengine.config import Config
@@ -57,6 +57,10 @@ SPEED_METHODS = {
 #: method -> config options over its config (the teacher's scope; nothing else changes).
 SPEED_OPTIONS = {'gsacp_final_head': dict(model=dict(teacher=dict(scope='head')))}
 DNANET_BACKBONE = dict(type='DNANet')
+#: Model switches the benchmark can turn on (``model.<name> = True``), each off by default:
+#: training steps replayed from CUDA graphs, the network stored channels-last, the backbone
+#: compiled in training.
+MODEL_SWITCHES = ('cuda_graph', 'channels_last', 'compile')
 #: The dataset base whose packed dataset and data preprocessor ``--packed`` takes.
 PACKED_BASE = osp.join('configs', '_base_', 'datasets', 'sirst3_packed.py')
 PROJECTED_ITERS = 40000
@@ -88,9 +92,7 @@ def speed_config(
     dnanet: bool = False,
     device: str = 'cpu',
     pack_file: Optional[str] = None,
-    cuda_graph: bool = False,
-    channels_last: bool = False,
-    compile: bool = False,
+    switches: Sequence[str] = (),
 ) -> Config:
     """``method``'s config on the generated set, for an ``iters``-step run without validation
     or checkpoints (their cost is not the step's); hooks, optimizer and model as configured.
@@ -98,23 +100,20 @@ def speed_config(
     With ``pack_file`` (the generated training split packed, :func:`pack_split`) the config
     trains from memory as ``configs/_base_/datasets/sirst3_packed.py`` does: indices from
     :class:`PackedPointDataset`, crops and flips by :class:`PackedPointDataPreProcessor`.
-    ``cuda_graph``: the model's training steps captured and replayed (``model.cuda_graph``);
-    ``channels_last``: the network stored channels-last (``model.channels_last``);
-    ``compile``: the backbone compiled in training (``model.compile``)."""
+    ``switches``: names of :data:`MODEL_SWITCHES` set to ``True`` on the model."""
     if method not in SPEED_METHODS:
         raise KeyError(f'unknown method {method!r}; one of {sorted(SPEED_METHODS)}')
+    unknown = set(switches) - set(MODEL_SWITCHES)
+    if unknown:
+        raise KeyError(f'unknown model switches {sorted(unknown)}; one of {MODEL_SWITCHES}')
     cfg = use_synthetic(Config.fromfile(osp.join(root, SPEED_METHODS[method])), data_root)
     if pack_file is not None:
         _use_packed(cfg, root, pack_file)
     cfg.merge_from_dict(SPEED_OPTIONS.get(method, {}))
     if dnanet:
         cfg.model.backbone = dict(DNANET_BACKBONE)
-    if cuda_graph:
-        cfg.model.cuda_graph = True
-    if channels_last:
-        cfg.model.channels_last = True
-    if compile:
-        cfg.model.compile = True
+    for switch in switches:
+        cfg.model[switch] = True
     cfg.work_dir = work_dir
     cfg.log_level = 'WARNING'
     # MMEngine keeps one visualizer and message hub per name: each run needs its own, or a
@@ -226,13 +225,11 @@ def measure_method(
     amp: bool = False,
     dnanet: bool = False,
     pack_file: Optional[str] = None,
-    cuda_graph: bool = False,
-    channels_last: bool = False,
-    compile: bool = False,
+    switches: Sequence[str] = (),
 ) -> Dict[str, float]:
     """The speed keys (see the module) of one method; ``iters`` timed iterations after one
     startup step, ``warmup`` untimed ones and one counted for synchronisations; ``pack_file``:
-    train from that packed split (see :func:`speed_config`)."""
+    train from that packed split; ``switches``: model switches on (see :func:`speed_config`)."""
     if iters < 1 or warmup < 0:
         raise ValueError(f'need iters >= 1 and warmup >= 0, got {iters} and {warmup}')
     if device == 'cuda':
@@ -277,9 +274,7 @@ def measure_method(
             dnanet=dnanet,
             device=device,
             pack_file=pack_file,
-            cuda_graph=cuda_graph,
-            channels_last=channels_last,
-            compile=compile,
+            switches=switches,
         )
         state['t0'] = time.perf_counter()
         with _patched_run_iter(step):
@@ -326,16 +321,12 @@ def benchmark_training_speed(
     amp: bool = False,
     dnanet: bool = False,
     packed: bool = False,
-    cuda_graph: bool = False,
-    channels_last: bool = False,
-    compile: bool = False,
+    switches: Sequence[str] = (),
 ) -> dict:
     """Every method (compact network, and DNANet with ``dnanet``) at every crop size;
     ``packed``: trained from the generated split packed in memory (the data path of
     ``configs/_base_/datasets/sirst3_packed.py``) instead of the per-sample pipeline;
-    ``cuda_graph``: training steps replayed from CUDA graphs (``model.cuda_graph``);
-    ``channels_last``: the network stored channels-last (``model.channels_last``);
-    ``compile``: the backbone compiled in training (``model.compile``).
+    ``switches``: names of :data:`MODEL_SWITCHES` turned on for every run.
 
     Returns:
         dict: ``results``: ``'<method>[_dnanet]@<crop>'`` -> the keys of
@@ -372,9 +363,7 @@ def benchmark_training_speed(
                         amp=amp,
                         dnanet=net,
                         pack_file=pack_file,
-                        cuda_graph=cuda_graph,
-                        channels_last=channels_last,
-                        compile=compile,
+                        switches=switches,
                     )
     notes = [
         'timings are medians of few iterations; on a machine shared with other work they are '
@@ -397,9 +386,7 @@ def benchmark_training_speed(
             device=device,
             amp=amp,
             packed=packed,
-            cuda_graph=cuda_graph,
-            channels_last=channels_last,
-            compile=compile,
+            **{switch: switch in switches for switch in MODEL_SWITCHES},
             batch=batch,
             crops=list(crops),
             iters=iters,
@@ -469,9 +456,7 @@ def run_command(args: argparse.Namespace) -> int:
             amp=args.amp,
             dnanet=args.dnanet,
             packed=args.packed,
-            cuda_graph=args.cuda_graph,
-            channels_last=args.channels_last,
-            compile=args.compile,
+            switches=[switch for switch in MODEL_SWITCHES if getattr(args, switch)],
         )
         print('\n'.join(speed_table(result)))
         for name, r in result['results'].items():

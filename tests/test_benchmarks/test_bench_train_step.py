@@ -127,9 +127,7 @@ def test_packed_graph_and_layout_options_switch_data_path_and_model(tmp_path):
         str(tmp_path),
         str(tmp_path / 'b'),
         pack_file=pack,
-        cuda_graph=True,
-        channels_last=True,
-        compile=True,
+        switches=('cuda_graph', 'channels_last', 'compile'),
         **kwargs,
     )
     dataset = packed.train_dataloader.dataset
@@ -145,3 +143,19 @@ def test_packed_graph_and_layout_options_switch_data_path_and_model(tmp_path):
     for switch in ('cuda_graph', 'channels_last', 'compile'):
         packed.model.pop(switch)
     assert packed.model.to_dict() == plain.model.to_dict()
+
+
+def test_unknown_model_switch_is_refused_by_name(tmp_path):
+    from mmgsacp.benchmarks.train_speed import speed_config
+
+    with pytest.raises(KeyError, match='channel_last'):
+        speed_config(
+            REPO_ROOT,
+            'full_sup',
+            str(tmp_path),
+            str(tmp_path / 'a'),
+            batch=2,
+            crop=32,
+            iters=1,
+            switches=('channel_last',),
+        )
