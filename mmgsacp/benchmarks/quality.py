@@ -54,6 +54,8 @@ CPU_CONFIGS = {
     # not in 'all': point-only and LESPS with each point spread into CornerNet's Gaussian heat map
     'point_only_heatmap': 'configs/point_only/point-only-heatmap_1k_sirst3.py',
     'lesps_heatmap': 'configs/lesps/lesps-heatmap_1k_sirst3.py',
+    # not in 'all': PAL with the cosine decay of the other methods instead of a constant rate
+    'pal_cosine': 'configs/pal/pal-cosine_1k_sirst3.py',
     # not in 'all': PAL and GSACP-Final on SIRST3's coarse points (PAL's best published row)
     'pal_coarse': 'configs/pal/pal-coarse_1k_sirst3.py',
     'gsacp_final_coarse': 'configs/gsacp/gsacp-final-coarse_1k_sirst3.py',
