@@ -237,6 +237,18 @@ def test_schedules_differ_only_in_lengths():
     assert _diff(_load('gsacp_sirst3.py'), _load('gsacp/gsacp-final_40k_sirst3.py')) == {}
 
 
+def test_one_variable_ablations():
+    """The false-positive weight and PAL's schedule ablations change that and nothing else."""
+    final = _load('gsacp/gsacp-final_1k_sirst3.py')
+    assert _diff(final, _load('gsacp/gsacp-final-fp4_1k_sirst3.py')) == {
+        'model.decode_head.loss_contrast.fp_weight': (16.0, 4.0)
+    }
+    pal, cosine = _load('pal/pal_1k_sirst3.py'), _load('pal/pal-cosine_1k_sirst3.py')
+    assert {k.split('[')[0] for k in _diff(pal, cosine)} == {'param_scheduler'}
+    assert [s['type'] for s in cosine.param_scheduler] == ['CosineAnnealingLR']
+    assert cosine.param_scheduler == final.param_scheduler
+
+
 def _head(rel: str):
     cfg = _load(rel)
     init_default_scope('mmseg')

@@ -64,6 +64,8 @@ CPU_CONFIGS = {
     # not in 'all': the outer band kept, decided by the affinity or by the teacher's probability
     'gsacp_final_band': 'configs/gsacp/gsacp-final-band_1k_sirst3.py',
     'gsacp_final_predband': 'configs/gsacp/gsacp-final-predband_1k_sirst3.py',
+    # not in 'all': GSACP-Final with the teacher's false positives x4 as background (x16 default)
+    'gsacp_final_fp4': 'configs/gsacp/gsacp-final-fp4_1k_sirst3.py',
     # not in 'all': GSACP-Final trained with PAL's loss instead of BCE + soft IoU
     'gsacp_final_palloss': 'configs/gsacp/gsacp-final-palloss_1k_sirst3.py',
     # not in 'all': full supervision on DNANet, the reference for the compact network
