@@ -238,7 +238,7 @@ def test_schedules_differ_only_in_lengths():
 
 
 def test_one_variable_ablations():
-    """The false-positive weight and PAL's schedule ablations change that and nothing else."""
+    """The false-positive weight and the schedule ablations change that and nothing else."""
     final = _load('gsacp/gsacp-final_1k_sirst3.py')
     assert _diff(final, _load('gsacp/gsacp-final-fp4_1k_sirst3.py')) == {
         'model.decode_head.loss_contrast.fp_weight': (16.0, 4.0)
@@ -247,6 +247,17 @@ def test_one_variable_ablations():
     assert {k.split('[')[0] for k in _diff(pal, cosine)} == {'param_scheduler'}
     assert [s['type'] for s in cosine.param_scheduler] == ['CosineAnnealingLR']
     assert cosine.param_scheduler == final.param_scheduler
+    # the converse: GSACP-Final and its prior-only pair at PAL's constant rate
+    for rel, base in (
+        ('gsacp/gsacp-final-constant_1k_sirst3.py', final),
+        (
+            'prior_only/prior-only-constant_1k_sirst3.py',
+            _load('prior_only/prior-only_1k_sirst3.py'),
+        ),
+    ):
+        constant = _load(rel)
+        assert {k.split('[')[0] for k in _diff(base, constant)} == {'param_scheduler'}
+        assert constant.param_scheduler == pal.param_scheduler
 
 
 def _head(rel: str):
