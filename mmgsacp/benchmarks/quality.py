@@ -66,6 +66,8 @@ CPU_CONFIGS = {
     'gsacp_final_predband': 'configs/gsacp/gsacp-final-predband_1k_sirst3.py',
     # not in 'all': GSACP-Final with the teacher's false positives x4 as background (x16 default)
     'gsacp_final_fp4': 'configs/gsacp/gsacp-final-fp4_1k_sirst3.py',
+    # not in 'all': GSACP-Final with the BCE's target term x4 (the counterweight of x16)
+    'gsacp_final_pw4': 'configs/gsacp/gsacp-final-pw4_1k_sirst3.py',
     # not in 'all': GSACP-Final and prior-only at PAL's constant learning rate
     'gsacp_final_constant': 'configs/gsacp/gsacp-final-constant_1k_sirst3.py',
     'prior_only_constant': 'configs/prior_only/prior-only-constant_1k_sirst3.py',

@@ -58,6 +58,22 @@ def test_bce_is_mean_over_valid_pixels():
     assert torch.allclose(IgnoreBCELoss(loss_weight=2.0)(logits, labels), 2 * ref)
 
 
+def test_bce_pos_weight_scales_the_target_term_only():
+    labels = labels_with_ignore()
+    logits = torch.randn(2, 1, 12, 12, generator=torch.Generator().manual_seed(3))
+    valid = labels != IGNORE_INDEX
+    x, t = logits[:, 0][valid], labels[valid].float()
+    by_hand = -(4.0 * t * F.logsigmoid(x) + (1 - t) * F.logsigmoid(-x)).mean()
+    assert torch.allclose(IgnoreBCELoss(pos_weight=4.0)(logits, labels), by_hand)
+    # background-only labels: the weight changes nothing
+    zeros = torch.zeros_like(labels)
+    assert torch.allclose(
+        IgnoreBCELoss(pos_weight=4.0)(logits, zeros), IgnoreBCELoss()(logits, zeros)
+    )
+    with pytest.raises(ValueError, match='pos_weight'):
+        IgnoreBCELoss(pos_weight=0.0)
+
+
 @pytest.mark.parametrize('loss_fn', [IgnoreBCELoss(), IgnoreBCELoss(use_focal=True), SoftIoULoss()])
 def test_all_ignored_gives_zero_with_gradient(loss_fn):
     logits = torch.randn(2, 1, 6, 6, requires_grad=True)

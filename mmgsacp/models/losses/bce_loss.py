@@ -127,6 +127,10 @@ class IgnoreBCELoss(BinaryPixelLoss):
         alpha: Focal class balance (weight ``alpha`` on targets, ``1 - alpha`` on background).
             Defaults to None (no balancing): RetinaNet's 0.25 down-weights positives, which
             here are the few pixels of small targets.
+        pos_weight: Weight of the target term ``-t * log(p)`` of each pixel (PyTorch's
+            ``pos_weight``): above 1, a missed target pixel costs more than a false alarm
+            of the same confidence. Only the BCE carries it: a weight on target pixels
+            inside a soft IoU would discount the background's share of the union instead.
         loss_weight: Multiplier of the loss.
         loss_name: Key of the loss in the loss dict (must start with ``loss_``).
     """
@@ -136,12 +140,16 @@ class IgnoreBCELoss(BinaryPixelLoss):
         use_focal: bool = False,
         gamma: float = 2.0,
         alpha: Optional[float] = None,
+        pos_weight: float = 1.0,
         loss_weight: float = 1.0,
         loss_name: str = 'loss_bce',
     ) -> None:
         super().__init__(loss_weight, loss_name)
         if alpha is not None and not 0.0 <= alpha <= 1.0:
             raise ValueError(f'alpha must be in [0, 1] or None, got {alpha}')
+        if not pos_weight > 0:
+            raise ValueError(f'pos_weight must be > 0, got {pos_weight}')
+        self.pos_weight = float(pos_weight)
         self.use_focal = use_focal
         self.gamma = gamma
         self.alpha = alpha
@@ -155,7 +163,12 @@ class IgnoreBCELoss(BinaryPixelLoss):
         # as the loss keeps their gradient exactly zero even for extreme (or NaN) logits.
         x = torch.where(valid, logits, torch.zeros_like(logits)).float()
         t = soft_targets(torch.where(valid, target, torch.zeros_like(target))).to(x.dtype)
-        loss = F.binary_cross_entropy_with_logits(x, t, reduction='none')
+        loss = F.binary_cross_entropy_with_logits(
+            x,
+            t,
+            reduction='none',
+            pos_weight=None if self.pos_weight == 1.0 else x.new_tensor(self.pos_weight),
+        )
         if self.use_focal:
             p = torch.sigmoid(x)
             p_t = p * t + (1 - p) * (1 - t)
