@@ -261,6 +261,16 @@ def test_one_variable_ablations():
         constant = _load(rel)
         assert {k.split('[')[0] for k in _diff(base, constant)} == {'param_scheduler'}
         assert constant.param_scheduler == pal.param_scheduler
+    # between the two: the cosine decay stopped at a fifth of the rate, for both sides
+    for rel, base in (
+        ('gsacp/gsacp-final-floor_1k_sirst3.py', final),
+        ('prior_only/prior-only-floor_1k_sirst3.py', _load('prior_only/prior-only_1k_sirst3.py')),
+    ):
+        floor = _load(rel)
+        assert {k.split('[')[0] for k in _diff(base, floor)} == {'param_scheduler'}
+        assert [(s['type'], s['eta_min']) for s in floor.param_scheduler] == [
+            ('CosineAnnealingLR', 2e-4)
+        ]
 
 
 def _head(rel: str):

@@ -71,6 +71,9 @@ CPU_CONFIGS = {
     # not in 'all': GSACP-Final and prior-only at PAL's constant learning rate
     'gsacp_final_constant': 'configs/gsacp/gsacp-final-constant_1k_sirst3.py',
     'prior_only_constant': 'configs/prior_only/prior-only-constant_1k_sirst3.py',
+    # not in 'all': both with the cosine decay stopped at a fifth of the rate (between the two)
+    'gsacp_final_floor': 'configs/gsacp/gsacp-final-floor_1k_sirst3.py',
+    'prior_only_floor': 'configs/prior_only/prior-only-floor_1k_sirst3.py',
     # not in 'all': GSACP-Final trained with PAL's loss instead of BCE + soft IoU
     'gsacp_final_palloss': 'configs/gsacp/gsacp-final-palloss_1k_sirst3.py',
     # not in 'all': full supervision on DNANet, the reference for the compact network
