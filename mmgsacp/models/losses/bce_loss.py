@@ -163,12 +163,11 @@ class IgnoreBCELoss(BinaryPixelLoss):
         # as the loss keeps their gradient exactly zero even for extreme (or NaN) logits.
         x = torch.where(valid, logits, torch.zeros_like(logits)).float()
         t = soft_targets(torch.where(valid, target, torch.zeros_like(target))).to(x.dtype)
-        loss = F.binary_cross_entropy_with_logits(
-            x,
-            t,
-            reduction='none',
-            pos_weight=None if self.pos_weight == 1.0 else x.new_tensor(self.pos_weight),
-        )
+        loss = F.binary_cross_entropy_with_logits(x, t, reduction='none')
+        if self.pos_weight != 1.0:
+            # PyTorch's pos_weight would need a tensor built from the host on every call (a
+            # copy a captured CUDA graph cannot hold); the extra target term is the same sum.
+            loss = loss + (self.pos_weight - 1.0) * t * F.softplus(-x)
         if self.use_focal:
             p = torch.sigmoid(x)
             p_t = p * t + (1 - p) * (1 - t)
