@@ -250,27 +250,18 @@ def test_one_variable_ablations():
     assert {k.split('[')[0] for k in _diff(pal, cosine)} == {'param_scheduler'}
     assert [s['type'] for s in cosine.param_scheduler] == ['CosineAnnealingLR']
     assert cosine.param_scheduler == final.param_scheduler
-    # the converse: GSACP-Final and its prior-only pair at PAL's constant rate
-    for rel, base in (
-        ('gsacp/gsacp-final-constant_1k_sirst3.py', final),
-        (
-            'prior_only/prior-only-constant_1k_sirst3.py',
-            _load('prior_only/prior-only_1k_sirst3.py'),
-        ),
-    ):
-        constant = _load(rel)
-        assert {k.split('[')[0] for k in _diff(base, constant)} == {'param_scheduler'}
-        assert constant.param_scheduler == pal.param_scheduler
-    # between the two: the cosine decay stopped at a fifth of the rate, for both sides
-    for rel, base in (
-        ('gsacp/gsacp-final-floor_1k_sirst3.py', final),
-        ('prior_only/prior-only-floor_1k_sirst3.py', _load('prior_only/prior-only_1k_sirst3.py')),
-    ):
-        floor = _load(rel)
-        assert {k.split('[')[0] for k in _diff(base, floor)} == {'param_scheduler'}
-        assert [(s['type'], s['eta_min']) for s in floor.param_scheduler] == [
-            ('CosineAnnealingLR', 2e-4)
-        ]
+    # both sides of GSACP-Final / prior-only at PAL's constant rate (the converse) and with the
+    # cosine decay stopped at a fifth of the rate (between the two)
+    prior = _load('prior_only/prior-only_1k_sirst3.py')
+    floor = [dict(type='CosineAnnealingLR', eta_min=2e-4, by_epoch=False, begin=0)]
+    for variant, schedule in (('constant', pal.param_scheduler), ('floor', floor)):
+        for rel, base in (
+            (f'gsacp/gsacp-final-{variant}_1k_sirst3.py', final),
+            (f'prior_only/prior-only-{variant}_1k_sirst3.py', prior),
+        ):
+            changed = _load(rel)
+            assert {k.split('[')[0] for k in _diff(base, changed)} == {'param_scheduler'}, rel
+            assert changed.param_scheduler == schedule, rel
 
 
 def _head(rel: str):
