@@ -185,6 +185,30 @@ def test_prediction_decides_the_band_when_asked():
     assert torch.equal(start.labels[0] == 1, core)
 
 
+def test_ignored_band_is_neither_target_nor_background():
+    """band_source='ignore': the rim is ignored at every warm-up weight, in 'prior' mode too."""
+    img, core, rim, points = rim_scene(core_r=3, rim_r=5)
+    emb = ideal_embedding([core | rim])  # an affinity that would take the whole rim
+    for w in (0.0, 0.5, 1.0):
+        t = generate_point_targets(
+            img, emb, points, band_source='ignore', affinity_weight=w, band_limit=4.0
+        )
+        labels = t.labels[0]
+        assert bool((labels[core] == 1).all()), w
+        assert bool((labels[rim] == IGNORE_INDEX).all()), w
+        assert not bool((labels[~core & ~rim] == IGNORE_INDEX).any()), w
+    prior = generate_point_targets(img, None, points, mode='prior', band_source='ignore')
+    assert torch.equal(prior.labels[0] == 1, core)
+    assert torch.equal(prior.labels[0] == IGNORE_INDEX, rim)
+    # Without a band nothing is ignored: the rim is background, as by default.
+    none = generate_point_targets(
+        img, None, points, mode='prior', band_source='ignore', band_steps=0
+    )
+    assert torch.equal(none.labels[0] == 1, core) and bool((none.labels[0][rim] == 0).all())
+    default = generate_point_targets(img, None, points, mode='prior')
+    assert bool((default.labels[0][rim] == 0).all())
+
+
 def test_prediction_band_needs_its_evidence():
     img, core, rim, points = rim_scene(core_r=3, rim_r=5)
     with pytest.raises(ValueError, match='band_evidence'):

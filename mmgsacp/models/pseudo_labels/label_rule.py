@@ -17,7 +17,8 @@ Per point, inside its window (see :mod:`.propagation` for the geometry and conve
    ``s0 = band_prior`` in the band.
 4. **Labels.** The affinity may make a core pixel *ignored* (``s <= tau_neg``) but never
    background; a band pixel is a target candidate if ``s >= tau_pos``, background if
-   ``s <= tau_neg``, ignored in between; every other window pixel is background.
+   ``s <= tau_neg``, ignored in between (with ``band_source='ignore'`` every band pixel is
+   ignored: nothing decides the rim); every other window pixel is background.
 5. **Growth.** The region grows from the point through target candidates for a fixed number of
    steps. Core candidates it does not reach are ignored, band candidates it does not reach are
    background. A region larger than ``band_limit * |C_p|`` has leaked: its band is ignored.
@@ -53,7 +54,7 @@ from .propagation import (
 MODES = ('affinity', 'prior', 'point')
 RULES = ('v2', 'v1')
 AFFINITY_SCALES = ('ring', 'cosine')
-BAND_SOURCES = ('affinity', 'prediction')
+BAND_SOURCES = ('affinity', 'prediction', 'ignore')
 
 
 class PointTargets(NamedTuple):
@@ -222,6 +223,7 @@ def two_level_labels(
     steps: int,
     band_score: Optional[Tensor] = None,
     band_tau: Optional[Tuple[float, float]] = None,
+    ignore_band: bool = False,
 ) -> Tuple[Tensor, Tensor]:
     """The revision-2 label rule on a stack of windows.
 
@@ -242,6 +244,8 @@ def two_level_labels(
             affinity decides it.
         band_tau: ``(tau_pos, tau_neg)`` of the band when ``band_score`` is given (defaults to
             the affinity's).
+        ignore_band: Every band pixel is ignored, whatever the score (``band_source='ignore'``):
+            the loss abstains on the rim instead of deciding it.
 
     Returns:
         ``(regions, ignore)``, each ``(P, S, S)`` bool, disjoint, within ``support``.
@@ -250,8 +254,11 @@ def two_level_labels(
     evidence = affinity if band_score is None else band_score
     b_pos, b_neg = (tau_pos, tau_neg) if band_tau is None or band_score is None else band_tau
     s_band = band_prior + weight * (evidence - band_prior)
-    band_target = band & (s_band >= b_pos)
-    band_unsure = band & (s_band > b_neg) & ~band_target
+    if ignore_band:
+        band_target, band_unsure = torch.zeros_like(band), band
+    else:
+        band_target = band & (s_band >= b_pos)
+        band_unsure = band & (s_band > b_neg) & ~band_target
     candidates = (core & (s_core > tau_neg)) | band_target
     region = propagate(seed, candidates.unsqueeze(1), steps)[:, 0]
     core_area = core.flatten(1).sum(1).view(-1, 1, 1)
@@ -364,7 +371,9 @@ def generate_point_targets(
         band_source: What decides the outer band (``'v2'``): ``'affinity'`` (the anchor
             cosine, thresholds ``tau_pos``/``tau_neg``) or ``'prediction'`` (the network's own
             detached probability ``band_evidence``, thresholds ``band_tau``; the core still
-            abstains by the affinity). An ablation measured in the experiments guide.
+            abstains by the affinity) or ``'ignore'`` (every band pixel ignored, in ``'prior'``
+            mode too: the rim the loose gate finds is neither taught as target nor as
+            background). Ablations measured in the experiments guide.
         band_tau: ``(target, background)`` thresholds on the probability for
             ``band_source='prediction'``.
         band_evidence: ``(B, 1, H, W)`` probabilities in ``[0, 1]`` (the EMA teacher's, or the
@@ -472,7 +481,8 @@ def generate_point_targets(
         regions, ignore = seed, torch.zeros_like(seed)
     elif mode == 'prior' or (rule == 'v1' and w == 0.0):
         # The prior-only target; also the first form at w = 0 (s = 1 >= tau_pos on the gate).
-        regions, ignore = core, torch.zeros_like(core)
+        regions = core
+        ignore = band if band_source == 'ignore' else torch.zeros_like(core)
     else:
         affinity = (
             anchor_affinity(embedding.detach(), points, inside, R)
@@ -499,6 +509,7 @@ def generate_point_targets(
                 steps=n_steps,
                 band_score=band_score,
                 band_tau=tuple(band_tau),
+                ignore_band=band_source == 'ignore',
             )
         else:
             regions, ignore = threshold_labels(
