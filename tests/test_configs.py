@@ -246,6 +246,9 @@ def test_one_variable_ablations():
     assert _diff(final, _load('gsacp/gsacp-final-pw4_1k_sirst3.py')) == {
         'model.decode_head.loss_decode[0].pos_weight': (None, 4.0)
     }
+    assert _diff(final, _load('gsacp/gsacp-final-mincore_1k_sirst3.py')) == {
+        'model.decode_head.target_cfg.min_core': (None, 4)
+    }
     pal, cosine = _load('pal/pal_1k_sirst3.py'), _load('pal/pal-cosine_1k_sirst3.py')
     assert {k.split('[')[0] for k in _diff(pal, cosine)} == {'param_scheduler'}
     assert [s['type'] for s in cosine.param_scheduler] == ['CosineAnnealingLR']

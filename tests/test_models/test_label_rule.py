@@ -209,6 +209,23 @@ def test_ignored_band_is_neither_target_nor_background():
     assert bool((default.labels[0][rim] == 0).all())
 
 
+def test_a_point_the_prior_cannot_see_abstains_on_its_support():
+    """min_core: a core blob smaller than min_core px ignores its support but the point."""
+    img, core, rim, points = rim_scene(core_r=3, rim_r=5)
+    dim = torch.cat([points, torch.tensor([[0, 10, 10]])])  # a point on flat noise
+    emb = ideal_embedding([core])
+    for mode in ('prior', 'affinity'):
+        t = generate_point_targets(img, emb, dim, mode=mode, radius=6, min_core=4)
+        labels = t.labels[0]
+        assert bool((labels[core] == 1).all()), mode  # a seen target is unchanged
+        assert int(labels[10, 10]) == 1, mode  # the blind point stays target
+        assert not bool((labels[4:17, 4:17] == 0).any()), mode  # nothing taught as background
+        off = generate_point_targets(img, emb, dim, mode=mode, radius=6)
+        assert int((off.labels[0][4:17, 4:17] == 0).sum()) > 160, mode  # by default: background
+    with pytest.raises(ValueError, match='min_core'):
+        generate_point_targets(img, emb, dim, min_core=-1)
+
+
 def test_prediction_band_needs_its_evidence():
     img, core, rim, points = rim_scene(core_r=3, rim_r=5)
     with pytest.raises(ValueError, match='band_evidence'):

@@ -328,6 +328,7 @@ def generate_point_targets(
     band_source: str = 'affinity',
     band_tau: Tuple[float, float] = (0.5, 0.2),
     band_evidence: Optional[Tensor] = None,
+    min_core: int = 0,
     ring_width: int = 3,
     affinity_weight: float = 1.0,
     adaptive: bool = False,
@@ -379,6 +380,10 @@ def generate_point_targets(
         band_evidence: ``(B, 1, H, W)`` probabilities in ``[0, 1]`` (the EMA teacher's, or the
             student's, detached), needed by ``band_source='prediction'`` once the warm-up
             weight is above 0.
+        min_core: A point whose core blob holds fewer pixels than this is one the prior cannot
+            see (a target too dim for its clutter): the rest of its support is ignored instead
+            of background, so the target's body is not taught as background; the point stays
+            target. 0 (the default) turns it off; not in ``'point'`` mode.
         ring_width: Width of the ring band, in pixels.
         affinity_weight: Warm-up weight ``w`` in ``[0, 1]`` (``'affinity'`` mode only).
         adaptive: Per-point support half sizes from the extent of the core blob.
@@ -418,6 +423,8 @@ def generate_point_targets(
         )
     if ring_width < 1:
         raise ValueError(f'ring_width must be >= 1, got {ring_width}')
+    if min_core < 0:
+        raise ValueError(f'min_core must be >= 0, got {min_core}')
     if band_steps < 0 or band_limit <= 0:
         raise ValueError(f'need band_steps >= 0 and band_limit > 0, got {band_steps}, {band_limit}')
     r_max = radius if r_max is None else r_max
@@ -516,6 +523,9 @@ def generate_point_targets(
                 seed, gate, affinity, w, tau_pos=tau_pos, tau_neg=tau_neg, steps=n_steps
             )
 
+    if min_core > 0 and mode != 'point':
+        blind = core.flatten(1).sum(1) < min_core
+        ignore = ignore | (blind.view(-1, 1, 1) & support & ~regions)
     labels = scatter_targets(regions, ignore, points, R, (B, H, W))
     return PointTargets(
         labels=labels,
