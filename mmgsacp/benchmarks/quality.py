@@ -74,9 +74,8 @@ CPU_CONFIGS = {
     # not in 'all': both with the cosine decay stopped at a fifth of the rate (between the two)
     'gsacp_final_floor': 'configs/gsacp/gsacp-final-floor_1k_sirst3.py',
     'prior_only_floor': 'configs/prior_only/prior-only-floor_1k_sirst3.py',
-    # not in 'all': both with the loose gate's rim ignored instead of background
+    # not in 'all': GSACP-Final with the loose gate's rim ignored instead of background
     'gsacp_final_ignoreband': 'configs/gsacp/gsacp-final-ignoreband_1k_sirst3.py',
-    'prior_only_ignoreband': 'configs/prior_only/prior-only-ignoreband_1k_sirst3.py',
     # not in 'all': GSACP-Final where a point with a core blob under 4 px ignores its support
     'gsacp_final_mincore': 'configs/gsacp/gsacp-final-mincore_1k_sirst3.py',
     # not in 'all': GSACP-Final trained with PAL's loss instead of BCE + soft IoU
