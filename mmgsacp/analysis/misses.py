@@ -18,7 +18,6 @@ from typing import Dict, List, Optional, Sequence
 import cv2
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from mmgsacp.datasets.parts import part_of
 from mmgsacp.datasets.points import points_from_map
@@ -27,7 +26,7 @@ from mmgsacp.evaluation.misses import OUTCOMES, target_outcomes
 from mmgsacp.models.pseudo_labels import generate_point_targets
 from mmgsacp.utils.io import InputError, read_stems, write_json
 
-from .pareto import find_probability_files, read_mask_png, read_probability
+from .pareto import find_probability_files, iter_pairs
 
 #: A target whose prior blob covers less than this share of it counts as unseen by the prior.
 BLIND_RECALL = 0.1
@@ -120,22 +119,14 @@ def analyze_misses(
     prob_paths = find_probability_files(prob_dir, stems)
     names = stratum_names(size_bins)
     edges = np.asarray(size_bins, np.int64)
-    keys: List[tuple] = []
+    part_names: List[str] = []
+    strata: List[np.ndarray] = []
     outcomes: List[np.ndarray] = []
     recalls: List[np.ndarray] = []
-    for stem, path in tqdm(
-        list(zip(stems, prob_paths)), desc='misses', unit='img', disable=not progress
-    ):
-        gt = read_mask_png(masks / f'{stem}.png')
-        prob = read_probability(path)
-        if prob.shape != gt.shape:
-            raise InputError(
-                f'size mismatch: {path} is {prob.shape[1]}x{prob.shape[0]} (WxH) but its mask '
-                f'is {gt.shape[1]}x{gt.shape[0]}'
-            )
+    for stem, (prob, gt) in zip(stems, iter_pairs(prob_paths, masks, stems, progress)):
         t = target_outcomes(prob > threshold, gt)
-        strata = np.searchsorted(edges, t.areas, side='right')
-        keys += [(part_of(stem), int(s)) for s in strata]
+        strata.append(np.searchsorted(edges, t.areas, side='right'))
+        part_names += [part_of(stem) or ''] * len(t.areas)
         outcomes.append(t.outcomes)
         if target_cfg is not None:
             image = _read_grey(data_root / 'images' / f'{stem}.png')
@@ -143,15 +134,15 @@ def analyze_misses(
             recalls.append(
                 prior_recall(image, points_from_map(point_map), t.labels, len(t.areas), target_cfg)
             )
-    outcome = np.concatenate(outcomes) if outcomes else np.zeros(0, np.int64)
+    outcome = np.concatenate(outcomes)
+    stratum = np.concatenate(strata)
+    target_part = np.array(part_names, dtype=object)
     recall = np.concatenate(recalls) if recalls else None
-    parts = [ALL] + sorted({p for p, _ in keys if p is not None})
     rows = []
-    for part in parts:
+    for part in [ALL] + sorted(set(part_names) - {''}):
+        in_part = np.ones(len(outcome), bool) if part == ALL else target_part == part
         for s, name in enumerate(names):
-            sel = np.array([(part == ALL or p == part) and k == s for p, k in keys], bool).reshape(
-                -1
-            )
+            sel = in_part & (stratum == s)
             if not sel.any():
                 continue
             row: Dict[str, object] = dict(part=part, stratum=name, targets=int(sel.sum()))

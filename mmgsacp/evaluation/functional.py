@@ -274,6 +274,28 @@ def stratum_names(size_bins: Sequence[int] = DEFAULT_SIZE_BINS) -> List[str]:
     return names
 
 
+def component_overlaps(
+    gt: Components, pred: Components
+) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Which predicted components overlap which truth components, and by how much.
+
+    Args:
+        gt: Truth components (M of them).
+        pred: Predicted components (N of them), same image size.
+
+    Returns:
+        ``(inter, g, p)``: ``inter`` (M,) int64, the predicted pixels inside each truth
+        component; ``g`` and ``p`` (K,) int64, the 0-based indices of every overlapping
+        (truth, predicted) pair, each pair once.
+    """
+    both = (gt.labels > 0) & (pred.labels > 0)
+    g_of = gt.labels[both].astype(np.int64)
+    p_of = pred.labels[both].astype(np.int64)
+    inter = np.bincount(g_of, minlength=gt.num + 1)[1:]
+    pairs = np.unique(g_of * (pred.num + 1) + p_of)
+    return inter, pairs // (pred.num + 1) - 1, pairs % (pred.num + 1) - 1
+
+
 def image_stats(
     pred: np.ndarray,
     gt: np.ndarray,
@@ -319,13 +341,8 @@ def image_stats(
 
     # Component IoU: truth component g against the union U_g of predicted components touching
     # it; |g ∪ U_g| = |g| + |U_g| - |g ∩ U_g|, and g ∩ U_g is every predicted pixel inside g.
-    g_of = gc.labels[both].astype(np.int64)
-    p_of = pc.labels[both].astype(np.int64)
-    inter_g = np.bincount(g_of, minlength=gc.num + 1)[1:]
-    pairs = np.unique(g_of * (pc.num + 1) + p_of)
-    touch_area = np.bincount(
-        pairs // (pc.num + 1), weights=pc.areas[pairs % (pc.num + 1) - 1], minlength=gc.num + 1
-    )[1:]
+    inter_g, touch_g, touch_p = component_overlaps(gc, pc)
+    touch_area = np.bincount(touch_g, weights=pc.areas[touch_p], minlength=gc.num)
     ciou = inter_g / (gc.areas + touch_area - inter_g) if gc.num else np.zeros(0)
     bin_ciou = np.bincount(stratum, weights=ciou, minlength=n_strata)
 

@@ -17,7 +17,13 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .functional import MATCH_RADIUS, _as_mask, label_components, match_components
+from .functional import (
+    MATCH_RADIUS,
+    _as_mask,
+    component_overlaps,
+    label_components,
+    match_components,
+)
 
 #: Outcome names, detected first.
 OUTCOMES = ('hit', 'unseen', 'split', 'partial', 'offset')
@@ -62,13 +68,8 @@ def target_outcomes(
         raise ValueError(f'prediction {pred.shape} and truth {gt.shape} differ in size')
     pc, gc = label_components(pred), label_components(gt)
     match = match_components(gc, pc, radius)
-    both = pred & gt
-    g_of = gc.labels[both].astype(np.int64)
-    p_of = pc.labels[both].astype(np.int64)
-    covered = np.bincount(g_of, minlength=gc.num + 1)[1:]
-    # distinct (truth, predicted) overlapping pairs -> predicted components per truth target
-    pairs = np.unique(g_of * (pc.num + 1) + p_of)
-    touching = np.bincount(pairs // (pc.num + 1), minlength=gc.num + 1)[1:]
+    covered, touch_g, _ = component_overlaps(gc, pc)
+    touching = np.bincount(touch_g, minlength=gc.num)  # predicted components on each target
     outcome = np.full(gc.num, OUTCOMES.index('offset'), np.int64)
     outcome[2 * covered < gc.areas] = OUTCOMES.index('partial')
     outcome[touching >= 2] = OUTCOMES.index('split')
