@@ -249,6 +249,10 @@ def test_one_variable_ablations():
     assert _diff(final, _load('gsacp/gsacp-final-mincore_1k_sirst3.py')) == {
         'model.decode_head.target_cfg.min_core': (None, 4)
     }
+    assert _diff(final, _load('gsacp/gsacp-final-fallback_1k_sirst3.py')) == {
+        'model.decode_head.target_cfg.min_core': (None, 4),
+        'model.decode_head.target_cfg.fallback_gates': (None, ((1.5, 0.2), (1.0, 0.15))),
+    }
     pal, cosine = _load('pal/pal_1k_sirst3.py'), _load('pal/pal-cosine_1k_sirst3.py')
     assert {k.split('[')[0] for k in _diff(pal, cosine)} == {'param_scheduler'}
     assert [s['type'] for s in cosine.param_scheduler] == ['CosineAnnealingLR']

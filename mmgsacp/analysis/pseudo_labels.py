@@ -103,7 +103,9 @@ def score_rows(
         grid: (kappa, beta) pairs of the prior rows.
         model: Segmentor for the ``affinity`` and ``prediction`` rows, or None.
         counts: If given, receives ``pal_easy_images`` (images PAL calls easy), ``pal_points``
-            and ``pal_points_with_contour``.
+            and ``pal_points_with_contour``, and with ``target_cfg['min_core'] > 0``
+            ``blind_points``: points whose core blob (first row of ``grid``, after any
+            ``fallback_gates``) stays under ``min_core`` px.
 
     Returns:
         ``{row name: score}``.
@@ -137,9 +139,13 @@ def score_rows(
         except ValueError as err:
             raise InputError(f'{info["img_path"]}: {err}') from err
         truth_map = torch.from_numpy(truth).float()[None, None]
-        for kappa, beta in grid:
+        min_core = int(target_cfg.get('min_core', 0))
+        for g, (kappa, beta) in enumerate(grid):
             cfg = dict(target_cfg, kappa=kappa, beta=beta)
             t = generate_point_targets(image, None, points, mode='prior', **cfg)
+            if counts is not None and g == 0 and min_core > 0:
+                blind = int((t.core.flatten(1).sum(1) < min_core).sum())
+                counts['blind_points'] = counts.get('blind_points', 0) + blind
             name = f'prior kappa={kappa:g} beta={beta:g}'
             add(name, t.labels[0].numpy(), truth, part)
             if cfg.get('rule', 'v2') == 'v2':
@@ -217,8 +223,9 @@ def score_pseudo_labels(
         betas: Prior rows' beta values (default: the config's).
 
     Returns:
-        ``{"images": N, "target_cfg": dict, "rows": {row: {part: {"IoU", "precision",
-        "recall", "area_ratio"}}}}``, parts including ``all``.
+        ``{"images": N, "points": P, "target_cfg": dict, "rows": {row: {part: {"IoU",
+        "precision", "recall", "area_ratio"}}}}``, parts including ``all``, PAL's shares, and
+        ``blind_points`` when ``target_cfg`` sets ``min_core``.
 
     Raises:
         InputError: An unreadable training set or points outside an image.
@@ -240,13 +247,17 @@ def score_pseudo_labels(
         model = load_model(cfg, checkpoint, device='cpu')
     counts: Dict[str, int] = {}
     rows = score_rows(dataset, indices, target_cfg, grid, model, counts)
-    return dict(
+    result = dict(
         images=len(indices),
         target_cfg=target_cfg,
         rows={name: score.summary() for name, score in rows.items()},
         pal_easy_share=counts['pal_easy_images'] / max(len(indices), 1),
         pal_contour_share=counts['pal_points_with_contour'] / max(counts['pal_points'], 1),
+        points=counts['pal_points'],
     )
+    if 'blind_points' in counts:
+        result['blind_points'] = counts['blind_points']
+    return result
 
 
 def pseudo_label_table(result: dict) -> str:
@@ -268,6 +279,11 @@ def pseudo_label_table(result: dict) -> str:
         lines.append(
             f'PAL: {100 * result["pal_easy_share"]:.1f} % of images easy, '
             f'{100 * result["pal_contour_share"]:.1f} % of points with a contour'
+        )
+    if 'blind_points' in result:
+        lines.append(
+            f'{result["blind_points"]} of {result["points"]} points with a core blob under '
+            f'min_core={result["target_cfg"]["min_core"]} px (first prior row)'
         )
     return '\n'.join(lines)
 

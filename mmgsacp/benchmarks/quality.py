@@ -78,6 +78,8 @@ CPU_CONFIGS = {
     'gsacp_final_ignoreband': 'configs/gsacp/gsacp-final-ignoreband_1k_sirst3.py',
     # not in 'all': GSACP-Final where a point with a core blob under 4 px ignores its support
     'gsacp_final_mincore': 'configs/gsacp/gsacp-final-mincore_1k_sirst3.py',
+    # not in 'all': GSACP-Final where such a point is grown again through looser gates
+    'gsacp_final_fallback': 'configs/gsacp/gsacp-final-fallback_1k_sirst3.py',
     # not in 'all': GSACP-Final trained with PAL's loss instead of BCE + soft IoU
     'gsacp_final_palloss': 'configs/gsacp/gsacp-final-palloss_1k_sirst3.py',
     # not in 'all': full supervision on DNANet, the reference for the compact network

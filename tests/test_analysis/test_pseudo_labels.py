@@ -145,3 +145,19 @@ def test_bad_paths_are_named(tmp_path, capsys):
     assert 'no checkpoint file' in capsys.readouterr().err
     with pytest.raises(InputError, match='cannot read the training set'):
         score_pseudo_labels(load_config(config), data_root=str(tmp_path / 'empty'))
+
+
+def test_points_the_prior_cannot_see_are_counted(tmp_path):
+    root = tmp_path / 'syn'
+    make_synthetic_dataset(str(root), num_train=4, num_test=1, size=(64, 64), seed=2)
+    config = config_path('gsacp/gsacp-final_1k_sirst3.py')
+
+    def score(min_core):
+        opts = {} if min_core is None else {'model.decode_head.target_cfg.min_core': min_core}
+        return score_pseudo_labels(use_synthetic(load_config(config, opts), str(root)))
+
+    assert 'blind_points' not in score(None)
+    everyone = score(10**6)  # no core blob is that large
+    assert everyone['points'] > 0 and everyone['blind_points'] == everyone['points']
+    assert f'{everyone["points"]} of {everyone["points"]} points' in pseudo_label_table(everyone)
+    assert score(1)['blind_points'] == 0  # the core blob always holds its point

@@ -226,6 +226,44 @@ def test_a_point_the_prior_cannot_see_abstains_on_its_support():
         generate_point_targets(img, emb, dim, min_core=-1)
 
 
+def test_a_point_the_strict_gate_cannot_see_is_grown_through_looser_gates():
+    """fallback_gates: a dim body under a bright point pixel fails beta=0.3 and passes a looser
+    gate; the first gate that sees it gives the point its core, a point no gate sees abstains."""
+    g = torch.Generator().manual_seed(0)
+    img = 0.02 * torch.randn(1, 1, 64, 64, generator=g)
+    bodies = []
+    for cy, cx, amp in ((16, 16, 0.27), (16, 48, 0.15)):  # seen by (1.5, 0.2) / only (1, 0.1)
+        body = disc(64, 64, cy, cx, 3)
+        img[0, 0][body] += amp
+        img[0, 0, cy, cx] += 1.0 - amp  # the point is far brighter than the body
+        bodies.append(body)
+    seen, _, _, seen_pt = rim_scene(core_r=3, rim_r=3)  # an ordinary target
+    img[0, 0, 32:, :] = seen[0, 0, 16:48, :]
+    seen_body = disc(64, 64, 48, 32, 3)
+    img[0, 0, 40, 5] += 1.0  # a lone bright pixel: no gate grows it past the point
+    points = torch.tensor([[0, 16, 16], [0, 48, 16], [0, 32, 48], [0, 5, 40]])
+    ladder = ((1.5, 0.2), (1.0, 0.1))
+    for mode in ('prior', 'affinity'):
+        emb = ideal_embedding([bodies[0] | bodies[1] | seen_body])
+        kw = dict(mode=mode, radius=8, adaptive=True, r_max=8, min_core=4)
+        blind = generate_point_targets(img, emb, points, **kw)
+        grown = generate_point_targets(img, emb, points, fallback_gates=ladder, **kw)
+        one = generate_point_targets(img, emb, points, fallback_gates=ladder[:1], **kw)
+        for body in bodies:
+            assert int((blind.labels[0][body] == 1).sum()) == 1, mode  # the point alone
+            assert bool((grown.labels[0][body] == 1).all()), mode
+        assert bool((one.labels[0][bodies[0]] == 1).all()), mode
+        assert int((one.labels[0][bodies[1]] == 1).sum()) == 1, mode  # needs the second gate
+        assert torch.equal(grown.core[2], blind.core[2]), mode  # a seen point is unchanged
+        assert bool((grown.labels[0][seen_body] == 1).all()), mode
+        assert int(grown.labels[0, 40, 5]) == 1, mode  # seen by no gate: the point, and
+        assert not bool((grown.labels[0][36:45, 1:10] == 0).any()), mode  # nothing background
+    with pytest.raises(ValueError, match='min_core'):
+        generate_point_targets(img, None, points, mode='prior', fallback_gates=ladder)
+    with pytest.raises(ValueError, match='fallback_gates'):
+        generate_point_targets(img, None, points, mode='prior', min_core=4, fallback_gates=[(1,)])
+
+
 def test_prediction_band_needs_its_evidence():
     img, core, rim, points = rim_scene(core_r=3, rim_r=5)
     with pytest.raises(ValueError, match='band_evidence'):

@@ -31,7 +31,7 @@ rules share ``mode='prior'`` (the core blob is the target: the prior-only baseli
 
 from __future__ import annotations
 
-from typing import NamedTuple, Optional, Tuple
+from typing import NamedTuple, Optional, Sequence, Tuple
 
 import torch
 from torch import Tensor
@@ -157,6 +157,63 @@ def core_and_band(
     core = propagate(seed, core_gate.unsqueeze(1), steps)[:, 0]
     reached = propagate(core, loose_gate.unsqueeze(1), band_steps)[:, 0]
     return core, reached & ~core
+
+
+def gated_blobs(
+    intensity: Tensor,
+    inside: Tensor,
+    seed: Tensor,
+    radius: int,
+    steps: int,
+    kappa: float,
+    beta: float,
+    *,
+    kappa_band: float,
+    beta_band: float,
+    band_steps: int,
+    ring_width: int,
+    adaptive: bool,
+    r_min: int,
+    r_max: int,
+    support_scale: float,
+    support_pad: int,
+) -> Tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:
+    """Support, gates, core blob and band of every point, for one core gate ``(kappa, beta)``.
+
+    Args:
+        intensity: ``(P, S, S)`` float window intensities.
+        inside: ``(P, S, S)`` bool, in-image positions.
+        seed: ``(P, S, S)`` bool, the window centre.
+        radius: Window radius ``R``.
+        steps: Growth steps of the core blob.
+        kappa, beta: Core gate.
+        kappa_band, beta_band: Loose gate.
+        band_steps: Growth steps of the band (0: no band).
+        ring_width: Width of the ring band.
+        adaptive, r_min, r_max, support_scale, support_pad: Adaptive support, as in
+            :func:`generate_point_targets`.
+
+    Returns:
+        ``(half_sizes, support, ring, core_gate, core, band)``: ``(P, 2)`` long, then
+        ``(P, S, S)`` bool each.
+    """
+    P = intensity.shape[0]
+    half = torch.full((P, 2), radius, dtype=torch.long, device=intensity.device)
+    if adaptive:
+        # The blob that sizes the support is measured with the full window's ring.
+        full_ring = ring_mask(inside, half, radius, ring_width)
+        gate_full, _ = contrast_gates(
+            intensity, inside, inside, full_ring, radius, kappa, beta, kappa, beta
+        )
+        blob = propagate(seed, gate_full.unsqueeze(1), steps)[:, 0]
+        half = adaptive_half_sizes(blob, radius, r_min, r_max, support_scale, support_pad)
+    support = support_mask(inside, half, radius)
+    ring = ring_mask(support, half, radius, ring_width)
+    gate, loose = contrast_gates(
+        intensity, inside, support, ring, radius, kappa, beta, kappa_band, beta_band
+    )
+    core, band = core_and_band(seed, gate, loose, steps, band_steps)
+    return half, support, ring, gate, core, band
 
 
 def anchor_affinity(embedding: Tensor, points: Tensor, inside: Tensor, radius: int) -> Tensor:
@@ -329,6 +386,7 @@ def generate_point_targets(
     band_tau: Tuple[float, float] = (0.5, 0.2),
     band_evidence: Optional[Tensor] = None,
     min_core: int = 0,
+    fallback_gates: Sequence[Tuple[float, float]] = (),
     ring_width: int = 3,
     affinity_weight: float = 1.0,
     adaptive: bool = False,
@@ -384,6 +442,10 @@ def generate_point_targets(
             see (a target too dim for its clutter): the rest of its support is ignored instead
             of background, so the target's body is not taught as background; the point stays
             target. 0 (the default) turns it off; not in ``'point'`` mode.
+        fallback_gates: Looser ``(kappa, beta)`` core gates, strictest first, tried in turn on
+            the points whose core blob is still under ``min_core`` px: such a point takes the
+            core blob (and support, when adaptive) of the first gate that sees it, so a target
+            too dim for the strict gate gets positives instead of silence. Needs ``min_core``.
         ring_width: Width of the ring band, in pixels.
         affinity_weight: Warm-up weight ``w`` in ``[0, 1]`` (``'affinity'`` mode only).
         adaptive: Per-point support half sizes from the extent of the core blob.
@@ -425,6 +487,13 @@ def generate_point_targets(
         raise ValueError(f'ring_width must be >= 1, got {ring_width}')
     if min_core < 0:
         raise ValueError(f'min_core must be >= 0, got {min_core}')
+    fallback_gates = [tuple(float(v) for v in g) for g in fallback_gates]
+    if fallback_gates and min_core == 0:
+        raise ValueError('fallback_gates apply to points under min_core px: set min_core > 0')
+    if any(len(g) != 2 or g[0] < 0 or not 0 <= g[1] <= 1 for g in fallback_gates):
+        raise ValueError(
+            f'fallback_gates must be (kappa >= 0, 0 <= beta <= 1) pairs, got {fallback_gates}'
+        )
     if band_steps < 0 or band_limit <= 0:
         raise ValueError(f'need band_steps >= 0 and band_limit > 0, got {band_steps}, {band_limit}')
     r_max = radius if r_max is None else r_max
@@ -464,25 +533,29 @@ def generate_point_targets(
     intensity, inside = gather_windows(image, points, R)
     intensity = intensity[:, 0]
     seed = center_seed(P, R, device)
-    half = torch.full((P, 2), R, dtype=torch.long, device=device)
-    if adaptive:
-        # The blob that sizes the support is measured with the full window's ring.
-        full_ring = ring_mask(inside, half, R, ring_width)
-        gate_full, _ = contrast_gates(
-            intensity, inside, inside, full_ring, R, kappa, beta, kappa, beta
-        )
-        blob = propagate(seed, gate_full.unsqueeze(1), n_steps)[:, 0]
-        half = adaptive_half_sizes(blob, R, r_min, r_max, support_scale, support_pad)
-    support = support_mask(inside, half, R)
-    ring = ring_mask(support, half, R, ring_width)
-    gate, loose = contrast_gates(
-        intensity, inside, support, ring, R, kappa, beta, kappa_band, beta_band
+    blob_args = (intensity, inside, seed, R, n_steps)
+    blob_kwargs = dict(
+        kappa_band=kappa_band,
+        beta_band=beta_band,
+        band_steps=band_steps if rule == 'v2' else 0,
+        ring_width=ring_width,
+        adaptive=adaptive,
+        r_min=r_min,
+        r_max=r_max,
+        support_scale=support_scale,
+        support_pad=support_pad,
     )
-    if rule == 'v2':
-        core, band = core_and_band(seed, gate, loose, n_steps, band_steps)
-    else:
-        core = propagate(seed, gate.unsqueeze(1), n_steps)[:, 0]
-        band = torch.zeros_like(core)
+    half, support, ring, gate, core, band = gated_blobs(*blob_args, kappa, beta, **blob_kwargs)
+    for k_fb, b_fb in fallback_gates:
+        # Every point is evaluated at the looser gate and the blind ones take it: no branch on
+        # the data, so nothing waits on the device.
+        fb = gated_blobs(*blob_args, k_fb, b_fb, **blob_kwargs)
+        blind = (core.flatten(1).sum(1) < min_core).view(-1, 1, 1)
+        half = torch.where(blind.view(-1, 1), fb[0], half)
+        support, ring, gate, core, band = (
+            torch.where(blind, new, old)
+            for new, old in zip(fb[1:], (support, ring, gate, core, band))
+        )
 
     if mode == 'point':
         regions, ignore = seed, torch.zeros_like(seed)
