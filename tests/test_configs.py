@@ -115,6 +115,7 @@ def test_configs_by_method():
         'pal/pal_40k_sirst3.py',
         'pal/pal-coarse_1k_sirst3.py',
         'gsacp/gsacp-final-coarse_1k_sirst3.py',
+        'prior_only/prior-only-coarse_1k_sirst3.py',
     }
     assert expected <= names
     for name in names - {'gsacp_sirst3.py'}:
@@ -230,6 +231,7 @@ def test_schedules_differ_only_in_lengths():
     for coarse, centroid in (
         ('pal/pal-coarse_1k_sirst3.py', 'pal/pal_1k_sirst3.py'),
         ('gsacp/gsacp-final-coarse_1k_sirst3.py', 'gsacp/gsacp-final_1k_sirst3.py'),
+        ('prior_only/prior-only-coarse_1k_sirst3.py', 'prior_only/prior-only_1k_sirst3.py'),
     ):
         assert _diff(_load(centroid), _load(coarse)) == {
             'train_dataloader.dataset.point_type': ('centroid', 'coarse')

@@ -56,9 +56,11 @@ CPU_CONFIGS = {
     'lesps_heatmap': 'configs/lesps/lesps-heatmap_1k_sirst3.py',
     # not in 'all': PAL with the cosine decay of the other methods instead of a constant rate
     'pal_cosine': 'configs/pal/pal-cosine_1k_sirst3.py',
-    # not in 'all': PAL and GSACP-Final on SIRST3's coarse points (PAL's best published row)
+    # not in 'all': PAL, GSACP-Final and prior-only on SIRST3's coarse points (PAL's best
+    # published row)
     'pal_coarse': 'configs/pal/pal-coarse_1k_sirst3.py',
     'gsacp_final_coarse': 'configs/gsacp/gsacp-final-coarse_1k_sirst3.py',
+    'prior_only_coarse': 'configs/prior_only/prior-only-coarse_1k_sirst3.py',
     # not in 'all': a variant of the final rung (its contrastive loss pulls the ignore band)
     'gsacp_final_pullband': 'configs/gsacp/gsacp-final-pullband_1k_sirst3.py',
     # not in 'all': the outer band kept, decided by the affinity or by the teacher's probability
