@@ -39,6 +39,7 @@ from mmgsacp.models.pseudo_labels import (
     center_seed,
     gather_windows,
     generate_point_targets,
+    prior_blind,
     propagate,
     ring_mask,
     scatter_targets,
@@ -115,6 +116,7 @@ def score_rows(
     """
     radius = int(target_cfg.get('radius', 16))
     ring_width = int(target_cfg.get('ring_width', 3))
+    min_core = int(target_cfg.get('min_core', 0))
     rows: Dict[str, PseudoMaskScore] = {}
 
     def add(name, labels, truth, part):
@@ -139,12 +141,11 @@ def score_rows(
         except ValueError as err:
             raise InputError(f'{info["img_path"]}: {err}') from err
         truth_map = torch.from_numpy(truth).float()[None, None]
-        min_core = int(target_cfg.get('min_core', 0))
         for g, (kappa, beta) in enumerate(grid):
             cfg = dict(target_cfg, kappa=kappa, beta=beta)
             t = generate_point_targets(image, None, points, mode='prior', **cfg)
             if counts is not None and g == 0 and min_core > 0:
-                blind = int((t.core.flatten(1).sum(1) < min_core).sum())
+                blind = int(prior_blind(t.core, min_core).sum())
                 counts['blind_points'] = counts.get('blind_points', 0) + blind
             name = f'prior kappa={kappa:g} beta={beta:g}'
             add(name, t.labels[0].numpy(), truth, part)

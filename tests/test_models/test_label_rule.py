@@ -237,7 +237,7 @@ def test_a_point_the_strict_gate_cannot_see_is_grown_through_looser_gates():
         img[0, 0][body] += amp
         img[0, 0, cy, cx] += 1.0 - amp  # the point is far brighter than the body
         bodies.append(body)
-    seen, _, _, seen_pt = rim_scene(core_r=3, rim_r=3)  # an ordinary target
+    seen, _, _, _ = rim_scene(core_r=3, rim_r=3)  # an ordinary target
     img[0, 0, 32:, :] = seen[0, 0, 16:48, :]
     seen_body = disc(64, 64, 48, 32, 3)
     img[0, 0, 40, 5] += 1.0  # a lone bright pixel: no gate grows it past the point

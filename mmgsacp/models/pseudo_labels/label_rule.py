@@ -159,6 +159,12 @@ def core_and_band(
     return core, reached & ~core
 
 
+def prior_blind(core: Tensor, min_core: int) -> Tensor:
+    """``(P,)`` bool: the points whose core blob ``(P, S, S)`` holds fewer than ``min_core`` px,
+    the ones the prior cannot see."""
+    return core.flatten(1).sum(1) < min_core
+
+
 def gated_blobs(
     intensity: Tensor,
     inside: Tensor,
@@ -550,7 +556,7 @@ def generate_point_targets(
         # Every point is evaluated at the looser gate and the blind ones take it: no branch on
         # the data, so nothing waits on the device.
         fb = gated_blobs(*blob_args, k_fb, b_fb, **blob_kwargs)
-        blind = (core.flatten(1).sum(1) < min_core).view(-1, 1, 1)
+        blind = prior_blind(core, min_core).view(-1, 1, 1)
         half = torch.where(blind.view(-1, 1), fb[0], half)
         support, ring, gate, core, band = (
             torch.where(blind, new, old)
@@ -597,7 +603,7 @@ def generate_point_targets(
             )
 
     if min_core > 0 and mode != 'point':
-        blind = core.flatten(1).sum(1) < min_core
+        blind = prior_blind(core, min_core)
         ignore = ignore | (blind.view(-1, 1, 1) & support & ~regions)
     labels = scatter_targets(regions, ignore, points, R, (B, H, W))
     return PointTargets(
@@ -649,6 +655,8 @@ __all__ = [
     'ring_scaled_affinity',
     'contrast_gates',
     'core_and_band',
+    'prior_blind',
+    'gated_blobs',
     'anchor_affinity',
     'two_level_labels',
     'threshold_labels',
