@@ -60,8 +60,16 @@ def model_pairs(rel, name, values, optimizer=None, device='cpu', dropout=None):
 def assert_same_training(pair_a, pair_b, steps):
     """Train both (model, optimizer) pairs ``steps`` steps on the same batches and dropout
     draws; their logged losses, then their final weights and buffers, agree to float
-    rounding."""
+    rounding.
+
+    A tensor agrees when it is close element-wise or when the two runs' difference is under
+    1 % of how far training moved it: a gradient summed over every pixel of the batch in
+    another order (another layout, another thread count) differs in its last bits, and the
+    first update carries that into weights of any size; a wrong step differs by its whole
+    size.
+    """
     (a, opt_a), (b, opt_b) = pair_a, pair_b
+    start = {k: v.detach().float().clone() for k, v in a.state_dict().items()}
     for seed in range(steps):
         torch.manual_seed(seed)
         log_a = _floats(a.train_step(_batch(seed), opt_a))
@@ -73,7 +81,11 @@ def assert_same_training(pair_a, pair_b, steps):
     sd_a, sd_b = a.state_dict(), b.state_dict()
     assert sd_a.keys() == sd_b.keys()
     for k in sd_a:
-        assert torch.allclose(sd_a[k].float(), sd_b[k].float(), atol=1e-5, rtol=1e-4), k
+        wa, wb = sd_a[k].float(), sd_b[k].float()
+        if torch.allclose(wa, wb, atol=1e-5, rtol=1e-4):
+            continue
+        gap, moved = (wb - wa).norm().item(), (wa - start[k]).norm().item()
+        assert gap <= 0.01 * moved, (k, gap, moved)
 
 
 def _batch(seed, points=((10, 12), (30, 5)), size=64):
