@@ -490,3 +490,13 @@ def test_liteunet_configs():
     assert set(longer) == {'train_cfg.max_iters', 'train_cfg.val_interval'}
     wide = _diff(lite, _load('full_sup/full-sup_liteunet-c192_1k_sirst3.py'))
     assert set(wide) == {'model.backbone.channels'}
+
+
+def test_lesps_pass_config_changes_only_how_labels_are_updated():
+    diff = _diff(
+        _load('lesps/lesps-heatmap_1k_sirst3.py'), _load('lesps/lesps-heatmap-pass_1k_sirst3.py')
+    )
+    assert diff == {
+        'default_hooks.label_evolution.update': (None, 'pass'),
+        'default_hooks.label_evolution.infer_window': (None, 64),
+    }

@@ -54,6 +54,9 @@ CPU_CONFIGS = {
     # not in 'all': point-only and LESPS with each point spread into CornerNet's Gaussian heat map
     'point_only_heatmap': 'configs/point_only/point-only-heatmap_1k_sirst3.py',
     'lesps_heatmap': 'configs/lesps/lesps-heatmap_1k_sirst3.py',
+    # not in 'all': LESPS's labels updated by a pass over the training images after each update
+    # epoch, as its authors' code does (the configs above update online, on the crops)
+    'lesps_heatmap_pass': 'configs/lesps/lesps-heatmap-pass_1k_sirst3.py',
     # not in 'all': PAL with the cosine decay of the other methods instead of a constant rate
     'pal_cosine': 'configs/pal/pal-cosine_1k_sirst3.py',
     # not in 'all': PAL, GSACP-Final and prior-only on SIRST3's coarse points (PAL's best

@@ -22,6 +22,7 @@ def syn_root(tmp_path_factory):
     [
         'point_only/point-only_1k_sirst3.py',
         'lesps/lesps_1k_sirst3.py',
+        'lesps/lesps-heatmap-pass_1k_sirst3.py',
         'pal/pal_1k_sirst3.py',
         'pal/pal-coarse_1k_sirst3.py',
         'gsacp/gsacp-final-coarse_1k_sirst3.py',

@@ -17,6 +17,7 @@ from mmseg.registry import DATASETS, MODELS
 from mmseg.structures import SegDataSample
 
 import mmgsacp  # noqa: F401
+from mmgsacp.apis import predict_probabilities
 from mmgsacp.datasets.transforms import (
     LoadPixelCoordinates,
     PackIRInputsWithCoords,
@@ -28,6 +29,7 @@ from mmgsacp.datasets.transforms import (
 )
 from mmgsacp.datasets.transforms.coordinates import VALID_MARK
 from mmgsacp.engine.hooks.label_evolution_hook import LabelEvolutionHook, is_update_epoch
+from mmgsacp.engine.hooks.utils import read_ir_image
 from mmgsacp.models.segmentors.label_evolution_segmentor import (
     LabelEvolutionSegmentor,
     label_drift_stats,
@@ -363,6 +365,58 @@ def test_segmentor_labels_never_come_from_masks_and_evolve_onto_targets(syn_root
     hard = model.crop_labels(samples, coords, valid)
     assert hard.dtype == torch.long and hard[~valid].eq(255).all()
     assert torch.equal(hard[valid], (soft[valid] >= 0.5).long())
+
+
+def test_a_pass_applies_the_rule_to_whole_image_predictions(syn_root):
+    """update='pass': every point's label evolves from the network's eval-mode prediction of
+    its whole image, as the reference rule on the full map gives it."""
+    cfg = Config.fromfile(config_path('lesps/lesps_1k_sirst3.py'))
+    dataset = DATASETS.build(use_synthetic(cfg, syn_root).train_dataloader.dataset)
+    torch.manual_seed(0)
+    model = MODELS.build(cfg.model)
+    hook = LabelEvolutionHook(start_epoch=0, update='pass', infer_window=None)
+    hook.store = store = PatchLabelStore.from_dataset(dataset, patch_size=41)
+    hook.img_paths = [dataset.get_data_info(i)['img_path'] for i in range(len(dataset))]
+    model.attach_label_store(store)
+    model.train()
+    assert hook.update_pass(model, images_per_chunk=5) == len(store) > 0
+    assert model.training  # the pass leaves the model as it found it
+    assert (store.num_updates == 1).all()
+    assert (store.patches.float() > store.anchors.float()).any()  # labels grew
+
+    model.eval()
+    for i in range(len(dataset)):
+        rows = store.rows(store.stems[i])
+        if not len(rows):
+            continue
+        img = read_ir_image(hook.img_paths[i])
+        prob = torch.from_numpy(predict_probabilities(model, [img])[0])
+        h, w = prob.shape
+        points = store.points[rows]
+        expected = evolve_label(_point_label(h, w, points.tolist()), prob, points)
+        ys, xs = torch.meshgrid(torch.arange(h), torch.arange(w), indexing='ij')
+        coords, valid = torch.stack([xs, ys], -1), torch.ones(h, w, dtype=torch.bool)
+        got = patches_to_crop(store.patches[rows], points, coords, valid)
+        assert torch.allclose(got, expected, atol=1e-3), store.stems[i]  # float16 storage
+
+
+def test_a_pass_runs_at_the_end_of_each_update_epoch_only(syn_root, tmp_path):
+    cfg = _lesps_cfg(syn_root, str(tmp_path / 'w'), iters=12)
+    cfg.default_hooks.label_evolution.update(update='pass', infer_window=48)
+    runner = Runner.from_cfg(cfg)
+    spy = _Spy()
+    runner.register_hook(spy)
+    runner.train()
+    # 6 iterations an epoch, updates in epoch 1: nothing changes during it, every label at its end
+    assert spy.seen['flags'] == [False] * 11 + [True]
+    assert (runner.model.label_store.num_updates == 1).all()
+
+
+def test_pass_options_are_checked():
+    with pytest.raises(ValueError, match='update must be one of'):
+        LabelEvolutionHook(start_epoch=0, update='offline')
+    with pytest.raises(ValueError, match='must hold a label patch'):
+        LabelEvolutionHook(start_epoch=0, update='pass', infer_window=33, patch_size=41)
 
 
 def test_label_statistics_see_soft_growth_below_one_half():

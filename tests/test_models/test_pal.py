@@ -14,7 +14,8 @@ from mmengine.runner import Runner
 
 from mmgsacp.datasets.samplers import ActiveSubsetSampler
 from mmgsacp.datasets.synthetic import make_synthetic_dataset
-from mmgsacp.engine.hooks.pal_hook import PALHook, point_windows, update_iters
+from mmgsacp.engine.hooks.pal_hook import PALHook, update_iters
+from mmgsacp.engine.hooks.utils import point_windows
 from mmgsacp.models.utils.image_label_store import ImageLabelStore
 from mmgsacp.models.utils.label_store import point_label_infos
 from mmgsacp.models.utils.pal import (

@@ -3,15 +3,26 @@
 from __future__ import annotations
 
 import math
-from typing import Optional
+from typing import List, Optional
 
+import torch
 from mmengine.dist import all_gather_object, get_world_size
 from mmseg.registry import HOOKS
 
-from ...models.utils.label_evolution import PatchLabelStore
-from .utils import LabelStoreHook, unwrap_model
+from ...models.utils.label_evolution import PatchLabelStore, crop_to_patches, evolve_patches
+from ...models.utils.label_store import point_label_infos
+from .utils import (
+    LabelStoreHook,
+    predict_windows,
+    prediction_windows,
+    read_ir_image,
+    unwrap_model,
+)
 
 CHECKPOINT_KEY = 'lesps_labels'
+#: How the labels are updated: from the training steps' own predictions on their crops, or by a
+#: pass of the network over the training images after each update epoch.
+UPDATES = ('online', 'pass')
 
 
 def is_update_epoch(epoch: int, start_epoch: int, interval: int) -> bool:
@@ -27,12 +38,21 @@ class LabelEvolutionHook(LabelStoreHook):
     Before training it builds a :class:`PatchLabelStore` from the training set's point labels
     (or restores the checkpointed one) and attaches it to the model. Training is
     iteration-based, so epochs are counted in iterations: one epoch is
-    ``ceil(len(train set) / (batch size * world size))`` iterations. Every iteration of an
-    update epoch (``start_epoch``, then every ``interval`` epochs) is an update step: the model
-    evolves the labels of the points its crops hold, so each image is updated about once per
-    update epoch, online, from the current network, as LESPS does. The staged updates are
-    written after the step (gathered from all ranks in distributed training, so every rank keeps
-    the same labels), saved in checkpoints under ``'lesps_labels'`` and restored on resume /
+    ``ceil(len(train set) / (batch size * world size))`` iterations. Update epochs are
+    ``start_epoch``, then every ``interval`` epochs. Two forms of update:
+
+    * ``'online'``: every iteration of an update epoch is an update step: the model evolves
+      the labels of the points its crops hold from the step's own (training-mode) prediction,
+      so each image is updated about once per update epoch, by a network that changes during
+      the epoch. The staged updates are written after the step (gathered from all ranks in
+      distributed training, so every rank keeps the same labels). It costs nothing extra.
+    * ``'pass'``: as LESPS's code does it: after the last iteration of an update epoch, the
+      network in eval mode predicts every training image (whole, or ``infer_window``-pixel
+      squares around its points to bound the cost on CPU: the rule only looks within 16 px of
+      a label component) and every point's label is updated from that prediction at once.
+      Every rank runs the same pass, so their labels stay equal without a gather.
+
+    The labels are saved in checkpoints under ``'lesps_labels'`` and restored on resume /
     ``load_from``.
 
     Args:
@@ -45,6 +65,10 @@ class LabelEvolutionHook(LabelStoreHook):
         patch_size (int): Odd side of each point's stored label patch. Larger than the 33 px
             neighbourhood so the neighbourhood can follow its component's centroid when that
             drifts from the point. Defaults to 41.
+        update (str): ``'online'`` (default) or ``'pass'``, see above.
+        infer_window (int, optional): ``'pass'`` only: side of the prediction squares around
+            the points, at least ``patch_size``; None predicts whole images. Defaults to 64.
+        infer_batch (int): ``'pass'`` only: windows per forward pass. Defaults to 16.
     """
 
     priority = 'ABOVE_NORMAL'
@@ -58,6 +82,9 @@ class LabelEvolutionHook(LabelStoreHook):
         interval: int = 5,
         patch_size: int = 41,
         start_ratio: Optional[float] = None,
+        update: str = 'online',
+        infer_window: Optional[int] = 64,
+        infer_batch: int = 16,
     ) -> None:
         if (start_epoch is None) == (start_ratio is None):
             raise ValueError(
@@ -75,11 +102,24 @@ class LabelEvolutionHook(LabelStoreHook):
             raise ValueError(f'LabelEvolutionHook: interval must be >= 1, got {interval}')
         if patch_size % 2 != 1:
             raise ValueError(f'LabelEvolutionHook: patch_size must be odd, got {patch_size}')
+        if update not in UPDATES:
+            raise ValueError(f'LabelEvolutionHook: update must be one of {UPDATES}, got {update!r}')
+        if infer_window is not None and infer_window < patch_size:
+            raise ValueError(
+                f'LabelEvolutionHook: infer_window ({infer_window}) must hold a label patch '
+                f'({patch_size} px)'
+            )
+        if infer_batch < 1:
+            raise ValueError(f'LabelEvolutionHook: infer_batch must be >= 1, got {infer_batch}')
         self.start_epoch = None if start_epoch is None else int(start_epoch)
         self.start_ratio = start_ratio
         self.interval = int(interval)
         self.patch_size = int(patch_size)
+        self.update = update
+        self.infer_window = None if infer_window is None else int(infer_window)
+        self.infer_batch = int(infer_batch)
         super().__init__()
+        self.img_paths: List[str] = []
         self.epoch_iters: Optional[int] = None
         self._updating = False
         self._epoch_written = 0
@@ -100,6 +140,14 @@ class LabelEvolutionHook(LabelStoreHook):
             self.start_epoch = int(self.start_ratio * runner.max_iters / self.epoch_iters)
         if self.store is None:
             self.store = PatchLabelStore.from_dataset(dataset, self.patch_size)
+        if self.update == 'pass':
+            if model.evolve_cfg['area_ref'] != 'image':
+                raise ValueError(
+                    "LabelEvolutionHook: update='pass' predicts whole images, so the threshold's "
+                    "area must be the image's (evolve_cfg.area_ref='image'), got "
+                    f'{model.evolve_cfg["area_ref"]!r}'
+                )
+            self.img_paths = [info['img_path'] for info in point_label_infos(dataset, 'LESPS')]
         self._restore_pending(runner)
         model.attach_label_store(self.store)
         mib = self.store.patches.numel() * self.store.patches.element_size() / 2**20
@@ -107,23 +155,34 @@ class LabelEvolutionHook(LabelStoreHook):
             f'LabelEvolutionHook: {len(self.store)} point labels of {len(self.store.stems)} '
             f'images in {self.patch_size}x{self.patch_size} patches ({mib:.1f} MiB); epoch = '
             f'{self.epoch_iters} iterations; updates from epoch {self.start_epoch} every '
-            f'{self.interval} epochs (first at iteration {self.start_epoch * self.epoch_iters})'
+            f'{self.interval} epochs (first at iteration {self.start_epoch * self.epoch_iters}), '
+            + (
+                'online on the training crops'
+                if self.update == 'online'
+                else 'by a pass over the training images after each update epoch'
+            )
         )
 
     def before_train_iter(self, runner, batch_idx: int, data_batch=None) -> None:
         epoch = runner.iter // self.epoch_iters
         self._updating = is_update_epoch(epoch, self.start_epoch, self.interval)
-        unwrap_model(runner).evolve_request = self._updating
+        unwrap_model(runner).evolve_request = self._updating and self.update == 'online'
 
     def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
         unwrap_model(runner).evolve_request = False
         if not self._updating:
             return
-        # every rank takes this branch on the same iterations (the schedule is global), so the
-        # collective cannot hang
-        gather = all_gather_object if get_world_size() > 1 else None
-        self._epoch_written += self.store.commit(gather)
-        if (runner.iter + 1) % self.epoch_iters == 0 or runner.iter + 1 == runner.max_iters:
+        epoch_end = (runner.iter + 1) % self.epoch_iters == 0
+        if self.update == 'pass':
+            if not epoch_end:
+                return
+            self._epoch_written = self.update_pass(unwrap_model(runner))
+        else:
+            # every rank takes this branch on the same iterations (the schedule is global), so
+            # the collective cannot hang
+            gather = all_gather_object if get_world_size() > 1 else None
+            self._epoch_written += self.store.commit(gather)
+        if epoch_end or runner.iter + 1 == runner.max_iters:
             area, mass = self.store.label_area().float(), self.store.label_mass()
             mean, peak, soft = (
                 (float(area.mean()), int(area.max()), float(mass.mean()))
@@ -136,3 +195,59 @@ class LabelEvolutionHook(LabelStoreHook):
                 f'max {peak} px; soft label mass mean {soft:.2f} px'
             )
             self._epoch_written = 0
+
+    def update_pass(self, model, images_per_chunk: int = 64) -> int:
+        """One LESPS update of every point's label from the network's prediction of the
+        training images (eval mode, the model as it is now).
+
+        Every label is updated from the same old labels; images are predicted
+        ``images_per_chunk`` at a time to bound memory.
+
+        Returns:
+            int: Number of point labels updated.
+        """
+        store, cfg = self.store, model.evolve_cfg
+        device = store.patches.device
+        s = store.patch_size
+        with_points = [
+            i
+            for i in range(len(store.stems))
+            if int(store.row_start[i + 1]) > int(store.row_start[i])
+        ]
+        for start in range(0, len(with_points), images_per_chunk):
+            chunk = with_points[start : start + images_per_chunk]
+            images = {i: read_ir_image(self.img_paths[i]) for i in chunk}
+            rows = {i: store.rows(store.stems[i]) for i in chunk}
+            window = self.infer_window
+            boxes = {
+                i: prediction_windows(store.points[rows[i]].numpy(), images[i].shape, window)
+                for i in chunk
+            }
+            preds = predict_windows(model, images, boxes, self.infer_batch)
+            all_rows, patch_preds, observed, areas = [], [], [], []
+            for i in chunk:
+                prob, seen = (torch.from_numpy(a) for a in preds[i])
+                h, w = prob.shape
+                ys, xs = torch.meshgrid(torch.arange(h), torch.arange(w), indexing='ij')
+                pred, obs = crop_to_patches(
+                    prob, torch.stack([xs, ys], -1), seen, store.points[rows[i]], s
+                )
+                all_rows.append(rows[i])
+                patch_preds.append(pred)
+                observed.append(obs)
+                areas.append(torch.full((len(rows[i]),), float(h * w)))
+            r = torch.cat(all_rows)
+            new = evolve_patches(
+                store.patches[r].float(),
+                torch.cat(patch_preds),
+                torch.cat(observed),
+                store.anchors[r],
+                torch.cat(areas),
+                tb=cfg['tb'],
+                k=cfg['k'],
+                size=int(cfg['size']),
+                area_ratio=cfg['area_ratio'],
+            )
+            store.stage(r, new.to(device))
+        # every rank ran the same pass on the same weights: no gather
+        return store.commit()

@@ -3,17 +3,12 @@ the activation of hard images."""
 
 from __future__ import annotations
 
-import math
-from collections import defaultdict
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 from mmseg.registry import HOOKS
 
 from ...datasets.samplers import ActiveSubsetSampler
-from ...datasets.transforms import LoadIRImageFromFile
 from ...models.utils.image_label_store import ImageLabelStore
 from ...models.utils.label_store import point_label_infos
 from ...models.utils.pal import (
@@ -24,10 +19,15 @@ from ...models.utils.pal import (
     is_easy,
     miss_tolerance,
 )
-from .utils import LabelStoreHook, unwrap_model
+from .utils import (
+    LabelStoreHook,
+    predict_windows,
+    prediction_windows,
+    read_ir_image,
+    unwrap_model,
+)
 
 CHECKPOINT_KEY = 'pal_labels'
-Box = Tuple[int, int, int, int]
 
 
 def update_iters(max_iters: int, start_ratio: float, interval_ratio: float) -> List[int]:
@@ -36,19 +36,6 @@ def update_iters(max_iters: int, start_ratio: float, interval_ratio: float) -> L
     start = max(1, int(round(start_ratio * max_iters)))
     step = max(1, int(round(interval_ratio * max_iters)))
     return list(range(start, max_iters, step))
-
-
-def point_windows(points: np.ndarray, shape: Tuple[int, int], size: int) -> List[Box]:
-    """``size x size`` boxes (y0, x0, y1, x1) centred on each point, shifted inside the
-    image (the whole side when the image is smaller)."""
-    h, w = shape
-    boxes = []
-    for x, y in points.tolist():
-        bh, bw = min(size, h), min(size, w)
-        y0 = min(max(y - bh // 2, 0), h - bh)
-        x0 = min(max(x - bw // 2, 0), w - bw)
-        boxes.append((y0, x0, y0 + bh, x0 + bw))
-    return boxes
 
 
 @HOOKS.register_module()
@@ -138,18 +125,14 @@ class PALHook(LabelStoreHook):
         super().__init__()
         self.img_paths: List[str] = []
         self.schedule: List[int] = []
-        self._loader = LoadIRImageFromFile()
 
     # ------------------------------------------------------------------ setup
-    def _read(self, path: str) -> np.ndarray:
-        return self._loader.transform(dict(img_path=path))['img'][..., 0]
-
     def _build_store(self, dataset, runner) -> ImageLabelStore:
         stems, points, labels, easy = [], [], [], []
         num_points = num_got = 0
         for info in point_label_infos(dataset, 'PAL'):
             pts = as_points(info['gt_points'])
-            label, got = initial_label(self._read(info['img_path']), pts, **self.initial_cfg)
+            label, got = initial_label(read_ir_image(info['img_path']), pts, **self.initial_cfg)
             stems.append(info['stem'])
             points.append(pts)
             labels.append(label)
@@ -197,59 +180,14 @@ class PALHook(LabelStoreHook):
         return 'restored labels and active images from the checkpoint'
 
     # ------------------------------------------------------------------ prediction
-    @torch.no_grad()
     def _predict(self, model, indices: Sequence[int]) -> Dict[int, Tuple[np.ndarray, np.ndarray]]:
         """Probabilities (and where they are known) for the images at ``indices``."""
-        pre = model.data_preprocessor
-        mean = (
-            pre.mean.view(-1).float().cpu()
-            if getattr(pre, 'mean', None) is not None
-            else torch.zeros(1)
-        )
-        std = (
-            pre.std.view(-1).float().cpu()
-            if getattr(pre, 'std', None) is not None
-            else torch.ones(1)
-        )
-        device = next(model.parameters()).device
-        images, jobs = {}, defaultdict(list)  # (h, w) -> [(index, box)]
-        for i in indices:
-            img = self._read(self.img_paths[i])
-            images[i] = img
-            boxes = (
-                [(0, 0) + img.shape]
-                if self.infer_window is None
-                else point_windows(self.store.points[i], img.shape, self.infer_window)
-            )
-            for box in boxes:
-                jobs[(box[2] - box[0], box[3] - box[1])].append((i, box))
-        out = {
-            i: (np.zeros(img.shape, np.float32), np.zeros(img.shape, bool))
+        images = {i: read_ir_image(self.img_paths[i]) for i in indices}
+        boxes = {
+            i: prediction_windows(self.store.points[i], img.shape, self.infer_window)
             for i, img in images.items()
         }
-        was_training = model.training
-        model.eval()
-        try:
-            for (h, w), items in jobs.items():
-                ph, pw = math.ceil(h / 32) * 32, math.ceil(w / 32) * 32
-                for s in range(0, len(items), self.infer_batch):
-                    chunk = items[s : s + self.infer_batch]
-                    x = torch.zeros(len(chunk), 1, ph, pw)
-                    for n, (i, (y0, x0, y1, x1)) in enumerate(chunk):
-                        crop = torch.from_numpy(images[i][y0:y1, x0:x1])
-                        x[n, 0, :h, :w] = (crop - mean[0]) / std[0]
-                    logits = model.decode_head.forward(model.extract_feat(x.to(device)))
-                    logits = F.interpolate(
-                        logits, size=(ph, pw), mode='bilinear', align_corners=model.align_corners
-                    )
-                    probs = torch.sigmoid(logits[:, 0, :h, :w]).float().cpu().numpy()
-                    for n, (i, (y0, x0, y1, x1)) in enumerate(chunk):
-                        prob, seen = out[i]
-                        np.maximum(prob[y0:y1, x0:x1], probs[n], out=prob[y0:y1, x0:x1])
-                        seen[y0:y1, x0:x1] = True
-        finally:
-            model.train(was_training)
-        return out
+        return predict_windows(model, images, boxes, self.infer_batch)
 
     # ------------------------------------------------------------------ schedule
     def phase(self, step: int) -> int:

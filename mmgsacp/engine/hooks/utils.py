@@ -1,9 +1,19 @@
 """What mmgsacp's hooks share."""
 
-from typing import Optional
+import math
+from collections import defaultdict
+from typing import Dict, List, Optional, Sequence, Tuple
 
+import numpy as np
+import torch
+import torch.nn.functional as F
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
+
+from ...datasets.transforms import LoadIRImageFromFile
+
+#: A window of an image, ``(y0, x0, y1, x1)``.
+Box = Tuple[int, int, int, int]
 
 
 def unwrap_model(runner):
@@ -59,3 +69,93 @@ class LabelStoreHook(Hook):
             return
         self._pending_state = state
         self._restore_pending(runner)
+
+
+def read_ir_image(path: str) -> np.ndarray:
+    """A training image as the pipeline reads it, ``(H, W)`` float32 intensities."""
+    return LoadIRImageFromFile().transform(dict(img_path=path))['img'][..., 0]
+
+
+def point_windows(points: np.ndarray, shape: Tuple[int, int], size: int) -> List[Box]:
+    """``size x size`` boxes (y0, x0, y1, x1) centred on each point, shifted inside the
+    image (the whole side when the image is smaller)."""
+    h, w = shape
+    boxes = []
+    for x, y in np.asarray(points).reshape(-1, 2).tolist():
+        bh, bw = min(size, h), min(size, w)
+        y0 = min(max(y - bh // 2, 0), h - bh)
+        x0 = min(max(x - bw // 2, 0), w - bw)
+        boxes.append((int(y0), int(x0), int(y0 + bh), int(x0 + bw)))
+    return boxes
+
+
+def prediction_windows(
+    points: np.ndarray, shape: Tuple[int, int], window: Optional[int]
+) -> List[Box]:
+    """The boxes a label-update pass predicts: the whole image (``window=None``) or
+    ``window``-pixel squares around the points (:func:`point_windows`)."""
+    if window is None:
+        return [(0, 0) + tuple(shape)]
+    return point_windows(points, shape, window)
+
+
+@torch.no_grad()
+def predict_windows(
+    model, images: Dict[int, np.ndarray], boxes: Dict[int, Sequence[Box]], batch: int = 16
+) -> Dict[int, Tuple[np.ndarray, np.ndarray]]:
+    """Target probabilities of a segmentor on windows of whole training images, as a
+    label-update pass sees them (PAL and LESPS update their labels from such a pass).
+
+    The model runs in eval mode (running normalisation statistics, no dropout), on raw
+    intensities normalised by its data preprocessor, windows of one size batched together and
+    padded to a multiple of 32. Where windows overlap, a pixel takes their maximum.
+
+    Args:
+        model: A segmentor with ``data_preprocessor``, ``extract_feat``, ``decode_head`` and
+            ``align_corners``.
+        images (dict[int, np.ndarray]): ``(H, W)`` float intensities, by image index.
+        boxes (dict[int, Sequence[Box]]): The windows of each image (``(y0, x0, y1, x1)``).
+        batch (int): Windows per forward pass.
+
+    Returns:
+        dict[int, tuple[np.ndarray, np.ndarray]]: Per image, ``(H, W)`` float32
+        probabilities (0 outside every window) and ``(H, W)`` bool, the pixel lies in a window.
+    """
+    pre = model.data_preprocessor
+    mean = pre.mean.view(-1).float().cpu() if getattr(pre, 'mean', None) is not None else None
+    std = pre.std.view(-1).float().cpu() if getattr(pre, 'std', None) is not None else None
+    device = next(model.parameters()).device
+    jobs = defaultdict(list)  # (h, w) -> [(index, box)]
+    for i, image_boxes in boxes.items():
+        for box in image_boxes:
+            jobs[(box[2] - box[0], box[3] - box[1])].append((i, box))
+    out = {
+        i: (np.zeros(img.shape, np.float32), np.zeros(img.shape, bool)) for i, img in images.items()
+    }
+    was_training = model.training
+    model.eval()
+    try:
+        for (h, w), items in jobs.items():
+            ph, pw = math.ceil(h / 32) * 32, math.ceil(w / 32) * 32
+            for s in range(0, len(items), batch):
+                chunk = items[s : s + batch]
+                x = torch.zeros(len(chunk), 1, ph, pw)
+                for n, (i, (y0, x0, y1, x1)) in enumerate(chunk):
+                    crop = torch.from_numpy(images[i][y0:y1, x0:x1])
+                    if mean is not None:
+                        crop = crop - mean[0]
+                    if std is not None:
+                        crop = crop / std[0]
+                    x[n, 0, :h, :w] = crop
+                logits = model.decode_head.forward(model.extract_feat(x.to(device)))
+                logits = F.interpolate(
+                    logits, size=(ph, pw), mode='bilinear', align_corners=model.align_corners
+                )
+                probs = torch.sigmoid(logits[:, 0, :h, :w]).float().cpu().numpy()
+                for n, (i, (y0, x0, y1, x1)) in enumerate(chunk):
+                    prob, seen = out[i]
+                    np.maximum(prob[y0:y1, x0:x1], probs[n], out=prob[y0:y1, x0:x1])
+                    seen[y0:y1, x0:x1] = True
+    finally:
+        model.train(was_training)
+    return out
