@@ -218,9 +218,14 @@ def test_schedules_differ_only_in_lengths():
     for short, long in pairs:
         diff = set(_diff(_load(short), _load(long)))
         assert 'train_cfg.max_iters' in diff and diff <= lengths, (short, long)
-    # LESPS starts at a share of the run; its update period (epochs) is set per schedule
+    # LESPS starts at a share of the run; its update period (epochs) is set per schedule, and
+    # at full length its labels are updated as its authors' code does (a whole-image pass)
     lesps = _diff(_load('lesps/lesps_1k_sirst3.py'), _load('lesps/lesps_40k_sirst3.py'))
-    assert set(lesps) - lengths == {'default_hooks.label_evolution.interval'}
+    assert set(lesps) - lengths == {
+        'default_hooks.label_evolution.interval',
+        'default_hooks.label_evolution.update',
+        'default_hooks.label_evolution.infer_window',
+    }
     # PAL's phases are shares of the run; its period and prediction windows are per schedule
     pal = _diff(_load('pal/pal_1k_sirst3.py'), _load('pal/pal_40k_sirst3.py'))
     assert set(pal) - lengths == {
