@@ -151,16 +151,21 @@ class LabelEvolutionHook(LabelStoreHook):
         self._restore_pending(runner)
         model.attach_label_store(self.store)
         mib = self.store.patches.numel() * self.store.patches.element_size() / 2**20
+        if self.update == 'online':
+            how = (
+                'online on the training crops, from iteration '
+                f'{self.start_epoch * self.epoch_iters + 1}'
+            )
+        else:
+            how = (
+                'by a pass over the training images after each update epoch, the first after '
+                f'iteration {(self.start_epoch + 1) * self.epoch_iters}'
+            )
         runner.logger.info(
             f'LabelEvolutionHook: {len(self.store)} point labels of {len(self.store.stems)} '
             f'images in {self.patch_size}x{self.patch_size} patches ({mib:.1f} MiB); epoch = '
             f'{self.epoch_iters} iterations; updates from epoch {self.start_epoch} every '
-            f'{self.interval} epochs (first at iteration {self.start_epoch * self.epoch_iters}), '
-            + (
-                'online on the training crops'
-                if self.update == 'online'
-                else 'by a pass over the training images after each update epoch'
-            )
+            f'{self.interval} epochs, {how}'
         )
 
     def before_train_iter(self, runner, batch_idx: int, data_batch=None) -> None:
