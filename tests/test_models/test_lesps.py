@@ -17,7 +17,7 @@ from mmseg.registry import DATASETS, MODELS
 from mmseg.structures import SegDataSample
 
 import mmgsacp  # noqa: F401
-from mmgsacp.apis import predict_probabilities
+from mmgsacp.apis import predict_probabilities, read_ir_frame
 from mmgsacp.datasets.transforms import (
     LoadPixelCoordinates,
     PackIRInputsWithCoords,
@@ -29,7 +29,6 @@ from mmgsacp.datasets.transforms import (
 )
 from mmgsacp.datasets.transforms.coordinates import VALID_MARK
 from mmgsacp.engine.hooks.label_evolution_hook import LabelEvolutionHook, is_update_epoch
-from mmgsacp.engine.hooks.utils import read_ir_image
 from mmgsacp.models.segmentors.label_evolution_segmentor import (
     LabelEvolutionSegmentor,
     label_drift_stats,
@@ -389,7 +388,7 @@ def test_a_pass_applies_the_rule_to_whole_image_predictions(syn_root):
         rows = store.rows(store.stems[i])
         if not len(rows):
             continue
-        img = read_ir_image(hook.img_paths[i])
+        img = read_ir_frame(hook.img_paths[i])
         prob = torch.from_numpy(predict_probabilities(model, [img])[0])
         h, w = prob.shape
         points = store.points[rows]

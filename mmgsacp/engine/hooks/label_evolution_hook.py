@@ -9,13 +9,13 @@ import torch
 from mmengine.dist import all_gather_object, get_world_size
 from mmseg.registry import HOOKS
 
+from ...apis.inference import read_ir_frame
 from ...models.utils.label_evolution import PatchLabelStore, crop_to_patches, evolve_patches
 from ...models.utils.label_store import point_label_infos
 from .utils import (
     LabelStoreHook,
     predict_windows,
     prediction_windows,
-    read_ir_image,
     unwrap_model,
 )
 
@@ -221,7 +221,7 @@ class LabelEvolutionHook(LabelStoreHook):
         ]
         for start in range(0, len(with_points), images_per_chunk):
             chunk = with_points[start : start + images_per_chunk]
-            images = {i: read_ir_image(self.img_paths[i]) for i in chunk}
+            images = {i: read_ir_frame(self.img_paths[i]) for i in chunk}
             rows = {i: store.rows(store.stems[i]) for i in chunk}
             window = self.infer_window
             boxes = {

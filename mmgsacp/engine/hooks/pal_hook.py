@@ -8,6 +8,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 from mmseg.registry import HOOKS
 
+from ...apis.inference import read_ir_frame
 from ...datasets.samplers import ActiveSubsetSampler
 from ...models.utils.image_label_store import ImageLabelStore
 from ...models.utils.label_store import point_label_infos
@@ -23,7 +24,6 @@ from .utils import (
     LabelStoreHook,
     predict_windows,
     prediction_windows,
-    read_ir_image,
     unwrap_model,
 )
 
@@ -132,7 +132,7 @@ class PALHook(LabelStoreHook):
         num_points = num_got = 0
         for info in point_label_infos(dataset, 'PAL'):
             pts = as_points(info['gt_points'])
-            label, got = initial_label(read_ir_image(info['img_path']), pts, **self.initial_cfg)
+            label, got = initial_label(read_ir_frame(info['img_path']), pts, **self.initial_cfg)
             stems.append(info['stem'])
             points.append(pts)
             labels.append(label)
@@ -182,7 +182,7 @@ class PALHook(LabelStoreHook):
     # ------------------------------------------------------------------ prediction
     def _predict(self, model, indices: Sequence[int]) -> Dict[int, Tuple[np.ndarray, np.ndarray]]:
         """Probabilities (and where they are known) for the images at ``indices``."""
-        images = {i: read_ir_image(self.img_paths[i]) for i in indices}
+        images = {i: read_ir_frame(self.img_paths[i]) for i in indices}
         boxes = {
             i: prediction_windows(self.store.points[i], img.shape, self.infer_window)
             for i, img in images.items()

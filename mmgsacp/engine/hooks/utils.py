@@ -10,8 +10,6 @@ import torch.nn.functional as F
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 
-from ...datasets.transforms import LoadIRImageFromFile
-
 #: A window of an image, ``(y0, x0, y1, x1)``.
 Box = Tuple[int, int, int, int]
 
@@ -69,11 +67,6 @@ class LabelStoreHook(Hook):
             return
         self._pending_state = state
         self._restore_pending(runner)
-
-
-def read_ir_image(path: str) -> np.ndarray:
-    """A training image as the pipeline reads it, ``(H, W)`` float32 intensities."""
-    return LoadIRImageFromFile().transform(dict(img_path=path))['img'][..., 0]
 
 
 def point_windows(points: np.ndarray, shape: Tuple[int, int], size: int) -> List[Box]:
