@@ -411,6 +411,43 @@ def test_a_pass_runs_at_the_end_of_each_update_epoch_only(syn_root, tmp_path):
     assert (runner.model.label_store.num_updates == 1).all()
 
 
+def _train_from_loss(syn_root, work, start_loss, iters, update='pass', ckpt=None, resume=False):
+    cfg = _lesps_cfg(syn_root, work, iters=iters, ckpt=ckpt)
+    cfg.default_hooks.label_evolution.update(
+        start_epoch=None, start_loss=start_loss, update=update, infer_window=48
+    )
+    cfg.resume = resume
+    runner = Runner.from_cfg(cfg)
+    spy = _Spy()
+    runner.register_hook(spy)
+    runner.train()
+    return runner, spy.seen['flags']
+
+
+def test_the_loss_can_start_the_updates(syn_root, tmp_path):
+    # below any loss: never starts
+    runner, flags = _train_from_loss(syn_root, str(tmp_path / 'never'), 1e-9, iters=12)
+    assert not any(flags) and runner.model.label_store.num_updates.sum() == 0
+    # above any loss: a pass follows epoch 0 (iteration 6), then every epoch
+    runner, flags = _train_from_loss(syn_root, str(tmp_path / 'at_once'), 1e9, iters=12)
+    assert flags == [False] * 5 + [True] * 7
+    assert (runner.model.label_store.num_updates == 2).all()
+
+
+def test_the_start_found_by_the_loss_survives_a_resume(syn_root, tmp_path):
+    work = str(tmp_path / 'w')
+    # online: epoch 0's loss starts the updates with epoch 1, after the checkpoint's iteration
+    _, flags = _train_from_loss(syn_root, work, 1e9, iters=6, update='online', ckpt=6)
+    assert not any(flags)
+    saved = torch.load(osp.join(work, 'iter_6.pth'), map_location='cpu', weights_only=True)
+    assert saved['lesps_start_epoch'] == 1
+    # resumed under a threshold no loss meets: the start comes from the checkpoint
+    runner, flags = _train_from_loss(
+        syn_root, work, 1e-9, iters=12, update='online', ckpt=6, resume=True
+    )
+    assert all(flags) and runner.model.label_store.num_updates.sum() > 0
+
+
 def test_pass_options_are_checked():
     with pytest.raises(ValueError, match='update must be one of'):
         LabelEvolutionHook(start_epoch=0, update='offline')
@@ -452,12 +489,14 @@ def test_update_schedule():
     assert epochs == [4, 6, 8, 10]
 
 
-def test_start_is_an_epoch_or_a_share_of_the_run():
-    for bad in (dict(), dict(start_epoch=1, start_ratio=0.1)):
+def test_start_is_an_epoch_a_share_of_the_run_or_a_loss():
+    for bad in (dict(), dict(start_epoch=1, start_ratio=0.1), dict(start_ratio=0.1, start_loss=10)):
         with pytest.raises(ValueError, match='exactly one'):
             LabelEvolutionHook(**bad)
     with pytest.raises(ValueError, match='start_ratio'):
         LabelEvolutionHook(start_ratio=1.0)
+    with pytest.raises(ValueError, match='start_loss must be > 0'):
+        LabelEvolutionHook(start_loss=0)
 
 
 def _lesps_cfg(syn_root, work, iters, ckpt=None):

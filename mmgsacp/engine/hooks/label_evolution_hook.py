@@ -8,6 +8,7 @@ from typing import List, Optional
 import torch
 from mmengine.dist import all_gather_object, get_world_size
 from mmseg.registry import HOOKS
+from torch import Tensor
 
 from ...apis.inference import read_ir_frame
 from ...models.utils.label_evolution import PatchLabelStore, crop_to_patches, evolve_patches
@@ -20,6 +21,8 @@ from .utils import (
 )
 
 CHECKPOINT_KEY = 'lesps_labels'
+#: Checkpoint entry of the first update epoch when the loss decides it (``start_loss``).
+START_KEY = 'lesps_start_epoch'
 #: How the labels are updated: from the training steps' own predictions on their crops, or by a
 #: pass of the network over the training images after each update epoch.
 UPDATES = ('online', 'pass')
@@ -38,8 +41,11 @@ class LabelEvolutionHook(LabelStoreHook):
     Before training it builds a :class:`PatchLabelStore` from the training set's point labels
     (or restores the checkpointed one) and attaches it to the model. Training is
     iteration-based, so epochs are counted in iterations: one epoch is
-    ``ceil(len(train set) / (batch size * world size))`` iterations. Update epochs are
-    ``start_epoch``, then every ``interval`` epochs. Two forms of update:
+    ``ceil(len(train set) / (batch size * world size))`` iterations. Update epochs are the
+    first update epoch, then every ``interval`` epochs. The first is given (``start_epoch``), a
+    share of the run (``start_ratio``, LESPS's paper: epoch 50 of 400), or decided by the loss
+    (``start_loss``, LESPS's later code: after the first epoch whose mean loss is below 10).
+    Two forms of update:
 
     * ``'online'``: every iteration of an update epoch is an update step: the model evolves
       the labels of the points its crops hold from the step's own (training-mode) prediction,
@@ -61,7 +67,15 @@ class LabelEvolutionHook(LabelStoreHook):
         start_ratio (float, optional): The first update epoch as a share of the run instead:
             ``floor(start_ratio * max_iters / epoch_iters)``, read from the run, so
             ``--cfg-options train_cfg.max_iters=N`` moves it too (LESPS starts at epoch 50 of
-            400: 0.125). Exactly one of ``start_epoch`` and ``start_ratio`` is given.
+            400: 0.125).
+        start_loss (float, optional): Or the first update follows the first epoch whose mean
+            training loss (``outputs['loss']``, summed on the device, read once an epoch) is
+            below this: a pass right after that epoch, or with ``'online'`` the next epoch.
+            The loss's scale depends on the network and the loss (LESPS's 10 is on its
+            networks' scale: DNANet's four deep-supervision outputs add up). The epoch found
+            is kept in checkpoints (``'lesps_start_epoch'``); after a resume inside an epoch,
+            that epoch's mean covers the iterations since the resume. Exactly one of
+            ``start_epoch``, ``start_ratio`` and ``start_loss`` is given.
         patch_size (int): Odd side of each point's stored label patch. Larger than the 33 px
             neighbourhood so the neighbourhood can follow its component's centroid when that
             drifts from the point. Defaults to 41.
@@ -85,12 +99,14 @@ class LabelEvolutionHook(LabelStoreHook):
         update: str = 'online',
         infer_window: Optional[int] = 64,
         infer_batch: int = 16,
+        start_loss: Optional[float] = None,
     ) -> None:
-        if (start_epoch is None) == (start_ratio is None):
+        starts = dict(start_epoch=start_epoch, start_ratio=start_ratio, start_loss=start_loss)
+        if sum(v is not None for v in starts.values()) != 1:
+            given = ', '.join(f'{k}={v}' for k, v in starts.items())
             raise ValueError(
-                'LabelEvolutionHook: give exactly one of start_epoch and '
-                f'start_ratio, got start_epoch={start_epoch}, '
-                f'start_ratio={start_ratio}'
+                'LabelEvolutionHook: give exactly one of start_epoch, start_ratio and '
+                f'start_loss, got {given}'
             )
         if start_epoch is not None and start_epoch < 0:
             raise ValueError(f'LabelEvolutionHook: start_epoch must be >= 0, got {start_epoch}')
@@ -98,6 +114,8 @@ class LabelEvolutionHook(LabelStoreHook):
             raise ValueError(
                 f'LabelEvolutionHook: start_ratio must be in [0, 1), got {start_ratio}'
             )
+        if start_loss is not None and not start_loss > 0:
+            raise ValueError(f'LabelEvolutionHook: start_loss must be > 0, got {start_loss}')
         if interval < 1:
             raise ValueError(f'LabelEvolutionHook: interval must be >= 1, got {interval}')
         if patch_size % 2 != 1:
@@ -113,6 +131,7 @@ class LabelEvolutionHook(LabelStoreHook):
             raise ValueError(f'LabelEvolutionHook: infer_batch must be >= 1, got {infer_batch}')
         self.start_epoch = None if start_epoch is None else int(start_epoch)
         self.start_ratio = start_ratio
+        self.start_loss = None if start_loss is None else float(start_loss)
         self.interval = int(interval)
         self.patch_size = int(patch_size)
         self.update = update
@@ -123,6 +142,8 @@ class LabelEvolutionHook(LabelStoreHook):
         self.epoch_iters: Optional[int] = None
         self._updating = False
         self._epoch_written = 0
+        self._loss_sum: Optional[Tensor] = None
+        self._loss_iters = 0
 
     def _restored_message(self) -> str:
         return f'restored {len(self.store)} evolved point labels from the checkpoint'
@@ -151,6 +172,16 @@ class LabelEvolutionHook(LabelStoreHook):
         self._restore_pending(runner)
         model.attach_label_store(self.store)
         mib = self.store.patches.numel() * self.store.patches.element_size() / 2**20
+        if self.start_epoch is None:
+            first = 'the first pass' if self.update == 'pass' else 'the first update epoch'
+            runner.logger.info(
+                f'LabelEvolutionHook: {len(self.store)} point labels of '
+                f'{len(self.store.stems)} images in {self.patch_size}x{self.patch_size} patches '
+                f'({mib:.1f} MiB); epoch = {self.epoch_iters} iterations; {first} follows the '
+                f'first epoch whose mean loss is below {self.start_loss:g}, then every '
+                f'{self.interval} epochs, {self.update}'
+            )
+            return
         if self.update == 'online':
             how = (
                 'online on the training crops, from iteration '
@@ -168,16 +199,57 @@ class LabelEvolutionHook(LabelStoreHook):
             f'{self.interval} epochs, {how}'
         )
 
+    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
+        super().before_save_checkpoint(runner, checkpoint)
+        if self.start_loss is not None:
+            checkpoint[START_KEY] = self.start_epoch
+
+    def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
+        super().after_load_checkpoint(runner, checkpoint)
+        if self.start_loss is not None:
+            self.start_epoch = checkpoint.get(START_KEY)
+
     def before_train_iter(self, runner, batch_idx: int, data_batch=None) -> None:
         epoch = runner.iter // self.epoch_iters
-        self._updating = is_update_epoch(epoch, self.start_epoch, self.interval)
+        self._updating = self.start_epoch is not None and is_update_epoch(
+            epoch, self.start_epoch, self.interval
+        )
         unwrap_model(runner).evolve_request = self._updating and self.update == 'online'
+
+    def _watch_loss(self, runner, outputs, epoch_end: bool) -> None:
+        """Before the first update, sum the loss and, at an epoch's end, start the updates if
+        the epoch's mean is below ``start_loss``."""
+        loss = outputs.get('loss') if isinstance(outputs, dict) else None
+        if not isinstance(loss, Tensor):
+            raise KeyError(
+                "LabelEvolutionHook: start_loss reads the training step's outputs['loss'], "
+                f'which this model does not return (got {type(outputs).__name__})'
+            )
+        loss = loss.detach().float()
+        self._loss_sum = loss if self._loss_sum is None else self._loss_sum + loss
+        self._loss_iters += 1
+        if not epoch_end:
+            return
+        epoch = runner.iter // self.epoch_iters
+        mean = float(self._loss_sum) / self._loss_iters  # one read an epoch
+        self._loss_sum, self._loss_iters = None, 0
+        if not mean < self.start_loss:
+            return
+        # a pass follows this epoch at once; online updates need the epoch's steps, so the next
+        self.start_epoch = epoch if self.update == 'pass' else epoch + 1
+        self._updating = self.update == 'pass'
+        runner.logger.info(
+            f'LabelEvolutionHook: epoch {epoch} mean loss {mean:.4f} < {self.start_loss:g}: '
+            f'label evolution starts with epoch {self.start_epoch}'
+        )
 
     def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
         unwrap_model(runner).evolve_request = False
+        epoch_end = (runner.iter + 1) % self.epoch_iters == 0
+        if self.start_epoch is None:
+            self._watch_loss(runner, outputs, epoch_end)
         if not self._updating:
             return
-        epoch_end = (runner.iter + 1) % self.epoch_iters == 0
         if self.update == 'pass':
             if not epoch_end:
                 return
