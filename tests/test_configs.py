@@ -495,6 +495,11 @@ def test_liteunet_configs():
     assert set(longer) == {'train_cfg.max_iters', 'train_cfg.val_interval'}
     wide = _diff(lite, _load('full_sup/full-sup_liteunet-c192_1k_sirst3.py'))
     assert set(wide) == {'model.backbone.channels'}
+    both = _diff(
+        _load('full_sup/full-sup_liteunet-c192_1k_sirst3.py'),
+        _load('full_sup/full-sup_liteunet-c192_1k-time_sirst3.py'),
+    )
+    assert both == {'train_cfg.max_iters': (1000, 1600), 'train_cfg.val_interval': (1000, 1600)}
 
 
 def test_lesps_pass_config_changes_only_how_labels_are_updated():

@@ -94,10 +94,11 @@ CPU_CONFIGS = {
     # not in 'all': DNANet with as much training time as the compact network (250 iterations)
     'full_sup_dnanet_time': 'configs/full_sup/full-sup_dnanet_1k-time_sirst3.py',
     # not in 'all': LiteUNet, the deployment network: as configured, with the compact network's
-    # training time (1600 iterations), and with its deepest level widened to 192 channels
+    # training time (1600 iterations), with its deepest level widened to 192 channels, and both
     'full_sup_liteunet': 'configs/full_sup/full-sup_liteunet_1k_sirst3.py',
     'full_sup_liteunet_time': 'configs/full_sup/full-sup_liteunet_1k-time_sirst3.py',
     'full_sup_liteunet_c192': 'configs/full_sup/full-sup_liteunet-c192_1k_sirst3.py',
+    'full_sup_liteunet_c192_time': 'configs/full_sup/full-sup_liteunet-c192_1k-time_sirst3.py',
     # not in 'all': both networks with deep supervision (auxiliary heads, training only)
     'full_sup_ds': 'configs/full_sup/full-sup-ds_1k_sirst3.py',
     'full_sup_dnanet_ds': 'configs/full_sup/full-sup-ds_dnanet_1k_sirst3.py',
