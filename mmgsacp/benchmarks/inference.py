@@ -61,10 +61,16 @@ NETWORKS: Dict[str, Callable[[], nn.Module]] = {
     'CompactUNet': lambda: WithHead(CompactUNet(in_channels=1)),
     'DNANet': lambda: WithHead(DNANet(in_channels=1)),
     'LiteUNet': lambda: WithHead(LiteUNet(in_channels=1)),
+    # configs/full_sup/full-sup_liteunet-c192_1k_sirst3.py's network: the deepest level wider
+    'LiteUNet-c192': lambda: WithHead(LiteUNet(in_channels=1, channels=(16, 32, 64, 192))),
 }
 
 #: (numerator, denominator) of the throughput ratios the report states, where both were run.
-RATIO_PAIRS: Tuple[Tuple[str, str], ...] = (('CompactUNet', 'DNANet'), ('LiteUNet', 'CompactUNet'))
+RATIO_PAIRS: Tuple[Tuple[str, str], ...] = (
+    ('CompactUNet', 'DNANet'),
+    ('LiteUNet', 'CompactUNet'),
+    ('LiteUNet-c192', 'CompactUNet'),
+)
 
 
 def as_hw(size: Size) -> Tuple[int, int]:

@@ -49,7 +49,7 @@ def test_sizes():
 def test_report_on_tiny_inputs():
     report = benchmark_inference(sizes=[32], repeats=3, warmup=1, device='cpu', onnx=False)
     rows = {r['network']: r for r in report['results']}
-    assert set(rows) == {'CompactUNet', 'DNANet', 'LiteUNet'}
+    assert set(rows) == {'CompactUNet', 'DNANet', 'LiteUNet', 'LiteUNet-c192'}
     for r in rows.values():
         assert r['size'] == '32x32' and r['repeats'] == 3 and len(r['times_ms']) == 3
         assert r['ms_per_image'] == pytest.approx(sorted(r['times_ms'])[1])
@@ -65,8 +65,15 @@ def test_report_on_tiny_inputs():
     assert 0.08e6 < rows['LiteUNet']['params'] < 0.13e6
     assert 80 < rows['CompactUNet']['gflops_per_mpx'] < 92
     assert 2 < rows['LiteUNet']['gflops_per_mpx'] < 4
+    # Its wide form: 1.7 x the parameters for about 1.2 x the FLOPs.
+    assert 0.15e6 < rows['LiteUNet-c192']['params'] < 0.2e6
+    assert 1.1 < rows['LiteUNet-c192']['gflops'] / rows['LiteUNet']['gflops'] < 1.3
     pairs = {(r['numerator'], r['denominator']): r for r in report['ratios']}
-    assert set(pairs) == {('CompactUNet', 'DNANet'), ('LiteUNet', 'CompactUNet')}
+    assert set(pairs) == {
+        ('CompactUNet', 'DNANet'),
+        ('LiteUNet', 'CompactUNet'),
+        ('LiteUNet-c192', 'CompactUNet'),
+    }
     ratio = pairs['CompactUNet', 'DNANet']
     assert ratio['runtime'] == 'torch'
     assert ratio['ratio'] == pytest.approx(
