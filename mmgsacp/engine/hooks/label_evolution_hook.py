@@ -174,29 +174,26 @@ class LabelEvolutionHook(LabelStoreHook):
         mib = self.store.patches.numel() * self.store.patches.element_size() / 2**20
         if self.start_epoch is None:
             first = 'the first pass' if self.update == 'pass' else 'the first update epoch'
-            runner.logger.info(
-                f'LabelEvolutionHook: {len(self.store)} point labels of '
-                f'{len(self.store.stems)} images in {self.patch_size}x{self.patch_size} patches '
-                f'({mib:.1f} MiB); epoch = {self.epoch_iters} iterations; {first} follows the '
-                f'first epoch whose mean loss is below {self.start_loss:g}, then every '
-                f'{self.interval} epochs, {self.update}'
-            )
-            return
-        if self.update == 'online':
-            how = (
-                'online on the training crops, from iteration '
-                f'{self.start_epoch * self.epoch_iters + 1}'
+            schedule = (
+                f'{first} follows the first epoch whose mean loss is below '
+                f'{self.start_loss:g}, then every {self.interval} epochs, {self.update}'
             )
         else:
-            how = (
-                'by a pass over the training images after each update epoch, the first after '
-                f'iteration {(self.start_epoch + 1) * self.epoch_iters}'
-            )
+            if self.update == 'online':
+                how = (
+                    'online on the training crops, from iteration '
+                    f'{self.start_epoch * self.epoch_iters + 1}'
+                )
+            else:
+                how = (
+                    'by a pass over the training images after each update epoch, the first '
+                    f'after iteration {(self.start_epoch + 1) * self.epoch_iters}'
+                )
+            schedule = f'updates from epoch {self.start_epoch} every {self.interval} epochs, {how}'
         runner.logger.info(
             f'LabelEvolutionHook: {len(self.store)} point labels of {len(self.store.stems)} '
             f'images in {self.patch_size}x{self.patch_size} patches ({mib:.1f} MiB); epoch = '
-            f'{self.epoch_iters} iterations; updates from epoch {self.start_epoch} every '
-            f'{self.interval} epochs, {how}'
+            f'{self.epoch_iters} iterations; {schedule}'
         )
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
