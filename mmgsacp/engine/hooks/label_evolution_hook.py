@@ -6,7 +6,7 @@ import math
 from typing import List, Optional
 
 import torch
-from mmengine.dist import all_gather_object, get_world_size
+from mmengine.dist import all_gather_object, all_reduce, get_world_size
 from mmseg.registry import HOOKS
 from torch import Tensor
 
@@ -69,13 +69,13 @@ class LabelEvolutionHook(LabelStoreHook):
             ``--cfg-options train_cfg.max_iters=N`` moves it too (LESPS starts at epoch 50 of
             400: 0.125).
         start_loss (float, optional): Or the first update follows the first epoch whose mean
-            training loss (``outputs['loss']``, summed on the device, read once an epoch) is
-            below this: a pass right after that epoch, or with ``'online'`` the next epoch.
-            The loss's scale depends on the network and the loss (LESPS's 10 is on its
-            networks' scale: DNANet's four deep-supervision outputs add up). The epoch found
-            is kept in checkpoints (``'lesps_start_epoch'``); after a resume inside an epoch,
-            that epoch's mean covers the iterations since the resume. Exactly one of
-            ``start_epoch``, ``start_ratio`` and ``start_loss`` is given.
+            training loss (``outputs['loss']``, summed on the device, averaged over the ranks
+            and read once an epoch) is below this: a pass right after that epoch, or with
+            ``'online'`` the next epoch. The loss's scale depends on the network and the loss
+            (LESPS's 10 is on its networks' scale: DNANet's four deep-supervision outputs add
+            up). The epoch found is kept in checkpoints (``'lesps_start_epoch'``); after a
+            resume inside an epoch, that epoch's mean covers the iterations since the resume.
+            Exactly one of ``start_epoch``, ``start_ratio`` and ``start_loss`` is given.
         patch_size (int): Odd side of each point's stored label patch. Larger than the 33 px
             neighbourhood so the neighbourhood can follow its component's centroid when that
             drifts from the point. Defaults to 41.
@@ -228,7 +228,10 @@ class LabelEvolutionHook(LabelStoreHook):
         if not epoch_end:
             return
         epoch = runner.iter // self.epoch_iters
-        mean = float(self._loss_sum) / self._loss_iters  # one read an epoch
+        mean = self._loss_sum / self._loss_iters
+        # every rank must decide alike, or the online updates' gather would wait on the others
+        all_reduce(mean, op='mean')
+        mean = float(mean)  # one read an epoch
         self._loss_sum, self._loss_iters = None, 0
         if not mean < self.start_loss:
             return
