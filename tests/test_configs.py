@@ -37,7 +37,7 @@ CONFIGS = sorted(
 METHOD_DIRS = ('gsacp', 'full_sup', 'point_only', 'prior_only', 'lesps', 'pal')
 #: <method>[_<network>]_<schedule>_<dataset>.py, words within a field joined by '-'
 NAME = re.compile(
-    r'^(?P<method>[a-z0-9-]+)(_(?P<net>[a-z0-9]+(-[a-z0-9]+)*))?_(?P<sched>\d+k(-time)?)'
+    r'^(?P<method>[a-z0-9-]+)(_(?P<net>[a-z0-9]+(-[a-z0-9]+)*))?_(?P<sched>\d+k(-time(-1t)?)?)'
     r'_(?P<data>[a-z0-9]+)\.py$'
 )
 SCHEDULE_ITERS = {'1k': 1000, '3k': 3000, '40k': 40000}
@@ -153,9 +153,9 @@ def test_schedule_owns_the_lengths(path):
     for key in ('checkpoint', 'logger'):
         assert cfg.default_hooks[key].interval == schedule.default_hooks[key].interval
     text = open(path).read()
-    if sched.endswith('-time'):
-        # A network given the compact network's training time: fewer iterations if its step
-        # costs more (DNANet), more if it costs less (LiteUNet).
+    if '-time' in sched:
+        # A network given the compact network's training time (on 2 cores, or on one thread per
+        # run: '-1t'): fewer iterations if its step costs more (DNANet), more if less (LiteUNet).
         assert cfg.train_cfg.max_iters != schedule.train_cfg.max_iters
         assert cfg.train_cfg.val_interval == cfg.train_cfg.max_iters
         return
@@ -500,6 +500,14 @@ def test_liteunet_configs():
         _load('full_sup/full-sup_liteunet-c192_1k-time_sirst3.py'),
     )
     assert both == {'train_cfg.max_iters': (1000, 1600), 'train_cfg.val_interval': (1000, 1600)}
+    one_thread = _diff(
+        _load('full_sup/full-sup_liteunet-c192_1k_sirst3.py'),
+        _load('full_sup/full-sup_liteunet-c192_1k-time-1t_sirst3.py'),
+    )
+    assert one_thread == {
+        'train_cfg.max_iters': (1000, 4000),
+        'train_cfg.val_interval': (1000, 4000),
+    }
 
 
 def test_lesps_pass_config_changes_only_how_labels_are_updated():

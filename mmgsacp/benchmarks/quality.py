@@ -99,6 +99,7 @@ CPU_CONFIGS = {
     'full_sup_liteunet_time': 'configs/full_sup/full-sup_liteunet_1k-time_sirst3.py',
     'full_sup_liteunet_c192': 'configs/full_sup/full-sup_liteunet-c192_1k_sirst3.py',
     'full_sup_liteunet_c192_time': 'configs/full_sup/full-sup_liteunet-c192_1k-time_sirst3.py',
+    'full_sup_liteunet_c192_time1t': 'configs/full_sup/full-sup_liteunet-c192_1k-time-1t_sirst3.py',
     # not in 'all': both networks with deep supervision (auxiliary heads, training only)
     'full_sup_ds': 'configs/full_sup/full-sup-ds_1k_sirst3.py',
     'full_sup_dnanet_ds': 'configs/full_sup/full-sup-ds_dnanet_1k_sirst3.py',
