@@ -50,6 +50,7 @@ class CropCount:
     reported with."""
 
     crops: int = 0
+    crops_with_target: int = 0
     crops_with_unpointed: int = 0
     components: int = 0
     unpointed_components: int = 0
@@ -59,6 +60,7 @@ class CropCount:
     def add(self, mask: np.ndarray, points: np.ndarray) -> None:
         comps, missed, pixels, missed_px = unpointed_targets(mask, points)
         self.crops += 1
+        self.crops_with_target += int(pixels > 0)
         self.crops_with_unpointed += int(missed > 0)
         self.components += comps
         self.unpointed_components += missed
@@ -66,12 +68,13 @@ class CropCount:
         self.unpointed_pixels += missed_px
 
     def summary(self) -> Dict[str, float]:
-        """The totals, then the share of target pixels without a point and the share of crops
-        with such a target."""
+        """The totals, then the share of target pixels without a point, the share of crops
+        with such a target and the share of crops holding any target pixel."""
         return dict(
             asdict(self),
             unpointed_pixel_share=self.unpointed_pixels / max(self.target_pixels, 1),
             crop_share=self.crops_with_unpointed / max(self.crops, 1),
+            target_crop_share=self.crops_with_target / max(self.crops, 1),
         )
 
 
@@ -157,15 +160,18 @@ def crop_table(rows: Dict[str, dict], crops: int, images: int) -> str:
     lines = [
         f'{crops} crops of {images} images; target components (8-connected) with no '
         'point within 1 px',
-        '| rows | crops with one | components | unpointed | target px | unpointed px |',
-        '|---|---|---|---|---|---|',
+        '| rows | with a target | with an unpointed one | components | unpointed | target px '
+        '| unpointed px |',
+        '|---|---|---|---|---|---|---|',
     ]
     for name, s in rows.items():
+        held = f'{s["crops_with_target"]} ({100 * s["target_crop_share"]:.2f} %)'
         hit = f'{s["crops_with_unpointed"]} ({100 * s["crop_share"]:.2f} %)'
         if name == WHOLE:
+            held = f'{s["crops_with_target"]} images'
             hit = f'{s["crops_with_unpointed"]} images'
         lines.append(
-            f'| {name} | {hit} | {s["components"]} | {s["unpointed_components"]} | '
+            f'| {name} | {held} | {hit} | {s["components"]} | {s["unpointed_components"]} | '
             f'{s["target_pixels"]} | {s["unpointed_pixels"]} '
             f'({100 * s["unpointed_pixel_share"]:.2f} %) |'
         )

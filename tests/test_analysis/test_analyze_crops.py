@@ -4,7 +4,7 @@ tools/analysis_tools/analyze_crops.py)."""
 import numpy as np
 import pytest
 
-from mmgsacp.analysis.crops import count_crops, crop_table, unpointed_targets
+from mmgsacp.analysis.crops import CropCount, count_crops, crop_table, unpointed_targets
 from mmgsacp.analysis.training_set import load_config
 from mmgsacp.utils.io import InputError
 
@@ -38,6 +38,29 @@ def test_margin_removes_cut_targets_on_sirst3(sirst3_root):
     assert plain['crops'] == margin['crops'] == 400
     assert plain['unpointed_pixels'] > margin['unpointed_pixels']
     assert 'point_margin=8' in crop_table(rows, 400, images)
+    # Nine crops in ten are centred on a target; with none centred, only those that land on
+    # one by chance hold a target.
+    assert plain['target_crop_share'] >= 0.9
+    random_only = load_config(
+        config_path('prior_only/prior-only_1k_sirst3.py'),
+        ['train_dataloader.dataset.pipeline.2.target_prob=0.0'],
+    )
+    rows, _ = count_crops(random_only, crops=400, data_root=str(sirst3_root))
+    assert rows['crop, point_margin=0']['target_crop_share'] < 0.5
+
+
+def test_crop_count_shares_by_hand():
+    count = CropCount()
+    empty = np.zeros((8, 8), np.uint8)
+    with_target = empty.copy()
+    with_target[2:4, 2:4] = 1
+    count.add(empty, np.zeros((0, 2), np.float32))
+    count.add(with_target, np.array([[2, 2]], np.float32))
+    count.add(with_target, np.zeros((0, 2), np.float32))  # a target cut off from its point
+    count.add(np.full((8, 8), 255, np.uint8), np.zeros((0, 2), np.float32))  # padding only
+    summary = count.summary()
+    assert summary['crops'] == 4 and summary['crops_with_target'] == 2
+    assert summary['target_crop_share'] == 0.5 and summary['crop_share'] == 0.25
 
 
 def test_bad_input_is_named(tmp_path, capsys):
